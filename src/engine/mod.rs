@@ -1,0 +1,207 @@
+//! The durable wait engine (DESIGN §4).
+//!
+//! Every command is one store transaction: it locks what it changes, runs the interpreter
+//! until each touched instance waits or ends, records history, and commits. Callers send
+//! their acknowledgement only after a command returns `Ok`, so an acknowledged callback is
+//! durable. Commands that lose a serialisation race are retried whole.
+
+pub mod clock;
+mod commands;
+pub mod definition;
+pub mod error;
+pub mod fields;
+mod interpreter;
+pub mod outbound;
+pub mod runners;
+pub mod serial;
+pub mod template;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clock::Clock;
+use definition::Workflows;
+use serial::SerialCodec;
+use template::Templates;
+
+use crate::store::Store;
+
+pub use commands::{CustomEvent, StartRequest};
+pub use error::EngineError;
+pub use views::*;
+
+/// Engine settings, resolved from configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Deadline of a wait whose step names none.
+    pub default_deadline: Duration,
+    /// How long an unclaimed custom event stays buffered (0: dropped, as in vRO).
+    pub buffer_ttl: Duration,
+    /// How long message ids and idempotency keys are remembered.
+    pub dedup_window: Duration,
+    pub signed_serials: bool,
+    /// Steps one command may run before the instance is failed as looping.
+    pub max_steps: usize,
+    pub outbox: OutboxPolicy,
+    pub timers: TimerPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxPolicy {
+    pub max_attempts: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub request_timeout: Duration,
+    /// How long a claimed row stays with its node; must exceed `request_timeout`.
+    pub lease: Duration,
+    /// Requests sent at once by one node.
+    pub concurrency: usize,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimerPolicy {
+    pub poll_interval: Duration,
+    /// Due waits expired per transaction.
+    pub batch_size: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            default_deadline: Duration::from_secs(30 * 86_400),
+            buffer_ttl: Duration::from_secs(60),
+            dedup_window: Duration::from_secs(86_400),
+            signed_serials: true,
+            max_steps: 1000,
+            outbox: OutboxPolicy {
+                max_attempts: 5,
+                backoff_initial: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(300),
+                request_timeout: Duration::from_secs(30),
+                lease: Duration::from_secs(120),
+                concurrency: 8,
+                poll_interval: Duration::from_secs(1),
+            },
+            timers: TimerPolicy { poll_interval: Duration::from_secs(1), batch_size: 500 },
+        }
+    }
+}
+
+/// Who is calling, for permissions and the audit trail.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    /// `api`, `k2`, `soap`, `sharepoint`, `orchestrator`, `cli`, `engine`, …
+    pub dialect: String,
+    pub source: Option<String>,
+    pub message_id: Option<String>,
+}
+
+impl Caller {
+    pub fn new(name: impl Into<String>, dialect: impl Into<String>) -> Self {
+        Self { name: name.into(), dialect: dialect.into(), source: None, message_id: None }
+    }
+
+    /// The engine itself (timers, outbox results).
+    pub fn engine() -> Self {
+        Self::new("holdpoint", "engine")
+    }
+}
+
+/// Settings key of the per-installation serial MAC key.
+const SERIAL_KEY_SETTING: &str = "serial_hmac_key";
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    workflows: Arc<Workflows>,
+    templates: Templates,
+    serials: SerialCodec,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    http: reqwest::Client,
+    /// Identifies this process as an outbox lease owner.
+    node_id: String,
+}
+
+impl Engine {
+    /// Builds an engine; generates the installation's serial key on first use (the first
+    /// writer wins, so every node ends up with the same key).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        workflows: Arc<Workflows>,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, EngineError> {
+        let key = load_serial_key(store.as_ref()).await?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("holdpoint/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| EngineError::Internal(format!("cannot build http client: {error}")))?;
+        Ok(Self {
+            serials: SerialCodec::new(key, config.signed_serials),
+            store,
+            workflows,
+            templates: Templates::new(),
+            clock,
+            config,
+            http,
+            node_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    pub fn workflows(&self) -> &Arc<Workflows> {
+        &self.workflows
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs a command, retrying it whole when it lost a serialisation race.
+    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, EngineError>>,
+    {
+        const ATTEMPTS: usize = 5;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Err(EngineError::Conflict(detail)) if tries < ATTEMPTS => {
+                    tracing::debug!(%detail, tries, "retrying command after a conflict");
+                    tokio::time::sleep(Duration::from_millis(5 * tries as u64)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+async fn load_serial_key(store: &dyn Store) -> Result<Vec<u8>, EngineError> {
+    use rand::RngCore;
+    let mut tx = store.begin().await?;
+    if let Some(key) = tx.setting(SERIAL_KEY_SETTING).await? {
+        tx.commit().await?;
+        return Ok(key);
+    }
+    let mut fresh = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut fresh);
+    tx.insert_setting_if_absent(SERIAL_KEY_SETTING, &fresh).await?;
+    let key = tx
+        .setting(SERIAL_KEY_SETTING)
+        .await?
+        .ok_or_else(|| EngineError::Internal("serial key vanished".into()))?;
+    tx.commit().await?;
+    Ok(key)
+}

@@ -1,0 +1,109 @@
+//! Serial numbers of server items, in K2's shape `{instance}_{wait}` (e.g. `5_31`).
+//!
+//! When signing is on, a MAC is appended after a dot: `5_31.<base64url>`, a truncated
+//! HMAC-SHA256 of the bare serial under the installation key stored in the database, so
+//! every node shares it. A serial whose MAC is missing or wrong parses as `None`, exactly
+//! like an unknown one: callers cannot probe for valid ids.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Bytes of the HMAC kept in a serial: 96 bits, 16 characters of base64url.
+const MAC_BYTES: usize = 12;
+
+#[derive(Clone)]
+pub struct SerialCodec {
+    key: Vec<u8>,
+    signed: bool,
+}
+
+impl SerialCodec {
+    pub fn new(key: Vec<u8>, signed: bool) -> Self {
+        Self { key, signed }
+    }
+
+    pub fn format(&self, instance_id: i64, wait_id: i64) -> String {
+        let bare = format!("{instance_id}_{wait_id}");
+        if !self.signed {
+            return bare;
+        }
+        let tag = self.mac(&bare).finalize().into_bytes();
+        format!("{bare}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_BYTES]))
+    }
+
+    /// The (instance, wait) ids of a serial, or `None` when it is not one of ours.
+    /// With signing off, a signed serial is still accepted when its MAC is right.
+    pub fn parse(&self, serial: &str) -> Option<(i64, i64)> {
+        let (bare, tag) = match serial.split_once('.') {
+            Some((bare, tag)) => (bare, Some(tag)),
+            None => (serial, None),
+        };
+        let (instance, wait) = bare.split_once('_')?;
+        let ids = (parse_id(instance)?, parse_id(wait)?);
+        match tag {
+            None if self.signed => None,
+            None => Some(ids),
+            Some(tag) => {
+                let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+                if tag.len() != MAC_BYTES {
+                    return None;
+                }
+                self.mac(bare).verify_truncated_left(&tag).ok()?;
+                Some(ids)
+            }
+        }
+    }
+
+    fn mac(&self, bare: &str) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+        mac.update(bare.as_bytes());
+        mac
+    }
+}
+
+fn parse_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|id| *id > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec(signed: bool) -> SerialCodec {
+        SerialCodec::new(b"0123456789abcdef0123456789abcdef".to_vec(), signed)
+    }
+
+    #[test]
+    fn signed_round_trip() {
+        let serial = codec(true).format(5, 31);
+        assert!(serial.starts_with("5_31."));
+        assert_eq!(codec(true).parse(&serial), Some((5, 31)));
+    }
+
+    #[test]
+    fn forged_or_missing_mac_is_unknown() {
+        let serial = codec(true).format(5, 31);
+        assert_eq!(codec(true).parse("5_31"), None);
+        let forged = serial.replacen("5_31", "5_32", 1);
+        assert_eq!(codec(true).parse(&forged), None);
+        let other_key = SerialCodec::new(b"another key".to_vec(), true);
+        assert_eq!(other_key.parse(&serial), None);
+        assert_eq!(codec(true).parse("5_31.AAAA"), None);
+    }
+
+    #[test]
+    fn unsigned_serials_and_garbage() {
+        assert_eq!(codec(false).format(5, 31), "5_31");
+        assert_eq!(codec(false).parse("5_31"), Some((5, 31)));
+        for bad in ["", "5", "_31", "5_", "a_b", "-1_2", "5_31_2", "0_1", "+5_31"] {
+            assert_eq!(codec(false).parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Templates and conditions (minijinja).
+//!
+//! Undefined variables are errors, not empty strings: a misspelt `fields.ordr_id` must
+//! fail the step loudly rather than send an empty value to an ERP. Definitions are checked
+//! for syntax when they load; rendering errors surface when a step runs.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::Value;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Templates render text for headers, bodies and field values, never HTML.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        Self { env }
+    }
+
+    /// Checks the syntax of a template.
+    pub fn check_template(&self, source: &str) -> Result<(), String> {
+        self.env.template_from_str(source).map(|_| ()).map_err(describe)
+    }
+
+    /// Checks the syntax of a condition.
+    pub fn check_expression(&self, source: &str) -> Result<(), String> {
+        self.env.compile_expression(source).map(|_| ()).map_err(describe)
+    }
+
+    pub fn render(&self, source: &str, context: &Value) -> Result<String, String> {
+        let template = self.env.template_from_str(source).map_err(describe)?;
+        template.render(minijinja::Value::from_serialize(context)).map_err(describe)
+    }
+
+    /// Evaluates a condition to its truth value.
+    pub fn is_true(&self, source: &str, context: &Value) -> Result<bool, String> {
+        let expression = self.env.compile_expression(source).map_err(describe)?;
+        let value = expression.eval(minijinja::Value::from_serialize(context)).map_err(describe)?;
+        Ok(value.is_true())
+    }
+}
+
+/// minijinja's message without the template name (ours are anonymous strings).
+fn describe(error: minijinja::Error) -> String {
+    let mut text = error.detail().map(str::to_string).unwrap_or_else(|| error.kind().to_string());
+    if let Some(line) = error.line() {
+        text.push_str(&format!(" (line {line})"));
+    }
+    text.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_and_evaluates() {
+        let templates = Templates::new();
+        let context = json!({"fields": {"order_id": "A7", "amount": 1500}});
+        assert_eq!(templates.render("shipped-{{ fields.order_id }}", &context).unwrap(), "shipped-A7");
+        assert!(templates.is_true("fields.amount > 1000", &context).unwrap());
+        assert!(!templates.is_true("fields.amount > 2000", &context).unwrap());
+    }
+
+    #[test]
+    fn undefined_and_syntax_errors_are_errors() {
+        let templates = Templates::new();
+        let context = json!({"fields": {}});
+        assert!(templates.render("{{ fields.missing }}", &context).is_err());
+        assert!(templates.check_template("{{ fields.x ").is_err());
+        assert!(templates.check_expression("fields.amount >").is_err());
+        assert!(templates.check_template("{{ fields.x }}").is_ok());
+    }
+}

@@ -1,0 +1,119 @@
+//! What commands return: plain, serialisable views of stored rows, with timestamps in
+//! RFC 3339 and serials formatted for the caller.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::clock::rfc3339;
+use super::serial::SerialCodec;
+use crate::store::*;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    pub id: i64,
+    pub workflow_id: String,
+    pub folio: String,
+    pub status: InstanceStatus,
+    pub current_step: Option<String>,
+    pub fields: Map<String, Value>,
+    /// What a `reply` step set, for synchronous triggers.
+    pub reply: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Open waits (at most one in practice).
+    pub waits: Vec<WaitView>,
+}
+
+impl InstanceView {
+    pub(crate) fn new(row: InstanceRow, waits: Vec<WaitView>) -> Self {
+        Self {
+            id: row.id,
+            workflow_id: row.workflow_id,
+            folio: row.folio,
+            status: row.status,
+            current_step: row.current_step,
+            fields: row.fields,
+            reply: row.reply,
+            error: row.error,
+            created_at: rfc3339(row.created_at),
+            updated_at: rfc3339(row.updated_at),
+            waits,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitView {
+    pub id: i64,
+    pub instance_id: i64,
+    pub step: String,
+    pub kind: WaitKind,
+    /// Set for server items.
+    pub serial: Option<String>,
+    pub event_name: Option<String>,
+    pub scope: Option<EventScope>,
+    pub state: WaitState,
+    pub deadline: String,
+    pub deadline_ms: i64,
+    pub created_at: String,
+}
+
+impl WaitView {
+    pub(crate) fn new(row: WaitRow, serials: &SerialCodec) -> Self {
+        Self {
+            serial: (row.kind == WaitKind::ServerItem).then(|| serials.format(row.instance_id, row.id)),
+            id: row.id,
+            instance_id: row.instance_id,
+            step: row.step_id,
+            kind: row.kind,
+            event_name: row.event_name,
+            scope: row.scope,
+            state: row.state,
+            deadline: rfc3339(row.deadline),
+            deadline_ms: row.deadline,
+            created_at: rfc3339(row.created_at),
+        }
+    }
+}
+
+/// A server item as K2's `OpenServerItem` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerItemView {
+    pub serial: String,
+    pub instance_id: i64,
+    pub workflow_id: String,
+    pub folio: String,
+    pub step: String,
+    pub state: WaitState,
+    pub deadline: String,
+    pub fields: Map<String, Value>,
+}
+
+/// Result of `send_custom_event`; stored as the outcome of its message id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventOutcome {
+    /// Instances woken, in the order they were woken.
+    pub woken: Vec<i64>,
+    /// Set when nobody waited and the event was buffered.
+    pub buffered_id: Option<i64>,
+    /// True when this is a repeat of an earlier message id (nothing was done again).
+    #[serde(default)]
+    pub duplicate: bool,
+}
+
+/// Result of finishing a server item.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinishOutcome {
+    pub instance: InstanceView,
+    /// True when an earlier call with the same idempotency key did the work.
+    pub replayed: bool,
+}
+
+/// Result of starting an instance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StartOutcome {
+    pub instance: InstanceView,
+    /// True when an earlier call with the same idempotency key started it.
+    pub replayed: bool,
+}

@@ -1,0 +1,187 @@
+//! Durable state behind the engine.
+//!
+//! The engine talks to storage only through [`Store`] and [`Tx`]. A command opens one
+//! transaction with [`Store::begin`], reads and writes through the [`Tx`] methods and
+//! commits; nothing it did is visible to anyone, and nothing is acknowledged, before
+//! [`Tx::commit`] returns `Ok`. Dropping a transaction without committing rolls it back.
+//!
+//! Locking contract (what makes finish / expire / cancel races safe on every backend):
+//! - [`Tx::lock_instance`] takes the instance's row lock until the transaction ends
+//!   (`FOR UPDATE` on PostgreSQL; SQLite serialises all writers with `BEGIN IMMEDIATE`).
+//!   Commands always lock the instance *before* touching its waits, so lock order is the
+//!   same everywhere and deadlocks cannot form between two single-instance commands.
+//! - [`Tx::close_wait`] moves a wait out of `open` with one conditional update and reports
+//!   whether this transaction won; the loser sees `false`.
+//! - [`Tx::lock_due_waits`] and [`Tx::claim_outbox`] skip rows another transaction holds
+//!   (`SKIP LOCKED`), so several nodes can run the same runners on one database.
+//!
+//! Backend failures are translated once, in [`errors`], into [`StoreError`].
+
+pub mod errors;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+pub use errors::StoreError;
+pub use model::*;
+
+/// Which backend a store runs on; used for reporting only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A transactional store. Implementations are cheap to share behind an `Arc`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Opens a read-write transaction.
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+
+    /// Checks that the database answers and migrations are applied.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Notified (best effort) whenever any node commits work for the runners: new outbox
+    /// rows, or waits. Runners also poll, so a lost wake-up only costs latency.
+    fn work_signal(&self) -> Arc<Notify>;
+}
+
+/// One database transaction. See the module documentation for the locking contract.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Asks the store to wake runners once this transaction commits.
+    fn signal_work_on_commit(&mut self);
+
+    // settings ---------------------------------------------------------------------------
+
+    async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores `value` under `key` unless a value is there already (first writer wins).
+    async fn insert_setting_if_absent(&mut self, key: &str, value: &[u8])
+    -> Result<(), StoreError>;
+
+    // instances --------------------------------------------------------------------------
+
+    async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError>;
+    /// Reads an instance and holds its row lock until the transaction ends.
+    async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
+    /// Reads an instance without locking it.
+    async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
+    /// Writes status, current step, fields, reply, error and `updated_at`.
+    async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError>;
+
+    // waits ------------------------------------------------------------------------------
+
+    async fn insert_wait(&mut self, new: &NewWait) -> Result<i64, StoreError>;
+    async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError>;
+    /// `open` → `to`, conditionally. Returns whether this transaction made the change.
+    async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError>;
+    /// Moves the deadline of an open wait. Returns false when the wait is not open.
+    async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError>;
+    /// Open waits on an event name and scope, oldest first, without locking them.
+    async fn open_waits_for_event(
+        &mut self,
+        name: &str,
+        scope: EventScope,
+    ) -> Result<Vec<WaitRow>, StoreError>;
+    /// Open waits whose deadline is at or before `now`, oldest deadline first, whose
+    /// instances this transaction could lock without waiting (the instance locks are held).
+    async fn lock_due_waits(&mut self, now: i64, limit: i64) -> Result<Vec<WaitRow>, StoreError>;
+    async fn list_waits(&mut self, filter: &WaitFilter) -> Result<Vec<WaitRow>, StoreError>;
+
+    // history ----------------------------------------------------------------------------
+
+    async fn append_history(&mut self, entry: &NewHistory) -> Result<(), StoreError>;
+    async fn history(&mut self, instance_id: i64) -> Result<Vec<HistoryRow>, StoreError>;
+
+    // buffered custom events -------------------------------------------------------------
+
+    async fn buffer_event(&mut self, event: &NewBufferedEvent) -> Result<i64, StoreError>;
+    /// Removes and returns the oldest unexpired buffered event with this name and scope.
+    async fn take_buffered_event(
+        &mut self,
+        name: &str,
+        scope: EventScope,
+        now: i64,
+    ) -> Result<Option<BufferedEventRow>, StoreError>;
+    async fn purge_expired(&mut self, now: i64) -> Result<u64, StoreError>;
+
+    // idempotency keys and message ids ---------------------------------------------------
+
+    /// Claims `key` for this transaction. An expired key is reclaimed. When another
+    /// transaction holds the key uncommitted, this waits for it (PostgreSQL) so that the
+    /// loser reads the winner's outcome.
+    async fn claim_dedup_key(
+        &mut self,
+        key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<DedupClaim, StoreError>;
+    async fn set_dedup_outcome(&mut self, key: &str, outcome: &str) -> Result<(), StoreError>;
+
+    // outbox -----------------------------------------------------------------------------
+
+    async fn insert_outbox(&mut self, new: &NewOutbox) -> Result<i64, StoreError>;
+    /// Leases up to `limit` due rows (pending, or running with an expired lease) to `owner`
+    /// until `lease_until`, and counts the attempt.
+    async fn claim_outbox(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+    async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError>;
+    /// Ends a row (done, failed or cancelled), recording the last error if any.
+    async fn settle_outbox(
+        &mut self,
+        id: i64,
+        state: OutboxState,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Puts a row back to pending for another attempt at `next_attempt_at`.
+    async fn reschedule_outbox(
+        &mut self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Cancels the unsettled outbox rows of a wait (the wait was closed otherwise).
+    async fn cancel_outbox_for_wait(&mut self, wait_id: i64, now: i64) -> Result<(), StoreError>;
+}
+
+/// Opens the store a configuration names, running migrations first.
+pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
+    match target {
+        StoreTarget::Sqlite { path } => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
+        StoreTarget::Postgres { url, pool_size } => {
+            Ok(Arc::new(postgres::PostgresStore::connect(url, *pool_size).await?))
+        }
+    }
+}
+
+/// Where the data lives, as resolved from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreTarget {
+    Sqlite { path: std::path::PathBuf },
+    Postgres { url: String, pool_size: usize },
+}

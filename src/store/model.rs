@@ -1,0 +1,340 @@
+//! Row types shared by every store backend.
+//!
+//! Timestamps are Unix milliseconds. JSON columns are `serde_json` values; the engine owns
+//! their meaning, the store only persists them.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Lifecycle of a workflow instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    Running,
+    Waiting,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl InstanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "running" => Self::Running,
+            "waiting" => Self::Waiting,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// What a wait row is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    ServerItem,
+    CustomEvent,
+    Input,
+    Call,
+}
+
+impl WaitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ServerItem => "server_item",
+            Self::CustomEvent => "custom_event",
+            Self::Input => "input",
+            Self::Call => "call",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "server_item" => Self::ServerItem,
+            "custom_event" => Self::CustomEvent,
+            "input" => Self::Input,
+            "call" => Self::Call,
+            _ => return None,
+        })
+    }
+}
+
+/// A wait moves out of `Open` exactly once, by one conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitState {
+    Open,
+    Finished,
+    Failed,
+    Expired,
+    Cancelled,
+}
+
+impl WaitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "open" => Self::Open,
+            "finished" => Self::Finished,
+            "failed" => Self::Failed,
+            "expired" => Self::Expired,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// Custom events are either external (sendCustomEvent, REST) or internal (`emit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventScope {
+    External,
+    Internal,
+}
+
+impl EventScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::External => "external",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "external" => Self::External,
+            "internal" => Self::Internal,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInstance {
+    pub workflow_id: String,
+    pub definition_hash: String,
+    pub folio: String,
+    pub status: InstanceStatus,
+    pub fields: Map<String, Value>,
+    pub trigger_event: Value,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceRow {
+    pub id: i64,
+    pub workflow_id: String,
+    pub definition_hash: String,
+    pub folio: String,
+    pub status: InstanceStatus,
+    pub current_step: Option<String>,
+    pub fields: Map<String, Value>,
+    pub trigger_event: Value,
+    pub reply: Option<Value>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWait {
+    pub instance_id: i64,
+    pub step_id: String,
+    pub kind: WaitKind,
+    pub event_name: Option<String>,
+    pub scope: Option<EventScope>,
+    pub deadline: i64,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub step_id: String,
+    pub kind: WaitKind,
+    pub event_name: Option<String>,
+    pub scope: Option<EventScope>,
+    pub state: WaitState,
+    pub deadline: i64,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// Filter for listing waits; every `None` matches everything. Results are ordered by id.
+#[derive(Debug, Clone, Default)]
+pub struct WaitFilter {
+    pub workflow_id: Option<String>,
+    pub kind: Option<WaitKind>,
+    pub state: Option<WaitState>,
+    pub event_name: Option<String>,
+    pub instance_id: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewHistory {
+    pub instance_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub step_id: Option<String>,
+    pub wait_id: Option<i64>,
+    pub actor: String,
+    pub dialect: String,
+    pub source: Option<String>,
+    pub message_id: Option<String>,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub step_id: Option<String>,
+    pub wait_id: Option<i64>,
+    pub actor: String,
+    pub dialect: String,
+    pub source: Option<String>,
+    pub message_id: Option<String>,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBufferedEvent {
+    pub name: String,
+    pub scope: EventScope,
+    pub properties: Map<String, Value>,
+    pub actor: String,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BufferedEventRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: EventScope,
+    pub properties: Map<String, Value>,
+    pub actor: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Result of claiming an idempotency / message-id key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupClaim {
+    /// The key was free (or expired) and now belongs to this transaction.
+    Claimed,
+    /// A committed transaction owns the key; its recorded outcome, if it set one.
+    Existing(Option<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// The request of a `call` step.
+    Call,
+    /// The `notify` request of a `server_event` step.
+    Notify,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Notify => "notify",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "call" => Self::Call,
+            "notify" => Self::Notify,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    pub instance_id: i64,
+    pub wait_id: i64,
+    pub kind: OutboxKind,
+    pub request: Value,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub instance_id: i64,
+    pub wait_id: i64,
+    pub kind: OutboxKind,
+    pub request: Value,
+    pub state: OutboxState,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_error: Option<String>,
+}
