@@ -15,13 +15,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total_ms: u128 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("expected a number at `{rest}`"));
         }
-        let number: u128 = rest[..digits].parse().map_err(|_| "number too large".to_string())?;
+        let number: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| "number too large".to_string())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit_ms: u128 = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -65,8 +71,20 @@ mod tests {
     fn rejects_nonsense_with_reasons() {
         assert!(parse_duration("").unwrap_err().contains("empty"));
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("3 days").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("h").unwrap_err().contains("expected a number"));
-        assert!(parse_duration("99999999999999999999w").unwrap_err().contains("too large"));
+        assert!(
+            parse_duration("3 days")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(
+            parse_duration("h")
+                .unwrap_err()
+                .contains("expected a number")
+        );
+        assert!(
+            parse_duration("99999999999999999999w")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

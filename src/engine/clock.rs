@@ -26,7 +26,8 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: std::time::Duration) {
-        self.0.fetch_add(crate::duration::millis(by), Ordering::SeqCst);
+        self.0
+            .fetch_add(crate::duration::millis(by), Ordering::SeqCst);
     }
 
     pub fn set(&self, now_ms: i64) {

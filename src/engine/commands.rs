@@ -53,7 +53,11 @@ impl Engine {
         Ok(wait)
     }
 
-    async fn instance_view(&self, tx: &mut dyn Tx, row: InstanceRow) -> Result<InstanceView, EngineError> {
+    async fn instance_view(
+        &self,
+        tx: &mut dyn Tx,
+        row: InstanceRow,
+    ) -> Result<InstanceView, EngineError> {
         let filter = WaitFilter {
             instance_id: Some(row.id),
             state: Some(WaitState::Open),
@@ -61,12 +65,19 @@ impl Engine {
             ..WaitFilter::default()
         };
         let waits = tx.list_waits(&filter).await?;
-        let waits = waits.into_iter().map(|wait| WaitView::new(wait, &self.serials)).collect();
+        let waits = waits
+            .into_iter()
+            .map(|wait| WaitView::new(wait, &self.serials))
+            .collect();
         Ok(InstanceView::new(row, waits))
     }
 
     async fn view_of(&self, run: &mut Run<'_>, id: i64) -> Result<InstanceView, EngineError> {
-        let row = run.tx.get_instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+        let row = run
+            .tx
+            .get_instance(id)
+            .await?
+            .ok_or(EngineError::UnknownInstance(id))?;
         self.instance_view(run.tx.as_mut(), row).await
     }
 
@@ -81,8 +92,11 @@ impl Engine {
             .get(&request.workflow)
             .cloned()
             .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
-        let fields = workflow.initial_fields(&request.fields).map_err(EngineError::InvalidField)?;
-        self.retrying(|| self.start_once(&workflow, &request, &fields)).await
+        let fields = workflow
+            .initial_fields(&request.fields)
+            .map_err(EngineError::InvalidField)?;
+        self.retrying(|| self.start_once(&workflow, &request, &fields))
+            .await
     }
 
     async fn start_once(
@@ -92,19 +106,34 @@ impl Engine {
         fields: &Map<String, Value>,
     ) -> Result<StartOutcome, EngineError> {
         let mut run = Run::begin(self, &request.caller).await?;
-        let key = request.idempotency_key.as_ref().map(|key| format!("start:{}:{key}", workflow.id));
+        let key = request
+            .idempotency_key
+            .as_ref()
+            .map(|key| format!("start:{}:{key}", workflow.id));
         if let Some(key) = &key
-            && let DedupClaim::Existing(Some(first)) = run.tx.claim_dedup_key(key, run.now, self.dedup_expiry(run.now)).await?
+            && let DedupClaim::Existing(Some(first)) = run
+                .tx
+                .claim_dedup_key(key, run.now, self.dedup_expiry(run.now))
+                .await?
         {
-            let id: i64 = first.parse().map_err(|_| EngineError::Internal(format!("bad start outcome {first}")))?;
+            let id: i64 = first
+                .parse()
+                .map_err(|_| EngineError::Internal(format!("bad start outcome {first}")))?;
             let instance = self.view_of(&mut run, id).await?;
             run.commit().await?;
-            return Ok(StartOutcome { instance, replayed: true });
+            return Ok(StartOutcome {
+                instance,
+                replayed: true,
+            });
         }
         let new = NewInstance {
             workflow_id: workflow.id.clone(),
             definition_hash: workflow.hash.clone(),
-            folio: request.folio.clone().filter(|f| !f.is_empty()).unwrap_or_else(|| workflow.name.clone()),
+            folio: request
+                .folio
+                .clone()
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| workflow.name.clone()),
             status: InstanceStatus::Running,
             fields: fields.clone(),
             trigger_event: request.event.clone(),
@@ -125,8 +154,14 @@ impl Engine {
             created_at: run.now,
             updated_at: run.now,
         };
-        run.history(id, "started", None, None, json!({"workflow": workflow.name, "hash": workflow.hash}))
-            .await?;
+        run.history(
+            id,
+            "started",
+            None,
+            None,
+            json!({"workflow": workflow.name, "hash": workflow.hash}),
+        )
+        .await?;
         run.advance(&mut instance, workflow, Some(0)).await?;
         run.save(&mut instance).await?;
         if let Some(key) = &key {
@@ -134,11 +169,18 @@ impl Engine {
         }
         let view = self.instance_view(run.tx.as_mut(), instance).await?;
         run.commit().await?;
-        Ok(StartOutcome { instance: view, replayed: false })
+        Ok(StartOutcome {
+            instance: view,
+            replayed: false,
+        })
     }
 
     /// Reads a server item (K2 `OpenServerItem`); it must be open.
-    pub async fn open_server_item(&self, serial: &str, caller: &Caller) -> Result<ServerItemView, EngineError> {
+    pub async fn open_server_item(
+        &self,
+        serial: &str,
+        caller: &Caller,
+    ) -> Result<ServerItemView, EngineError> {
         let mut run = Run::begin(self, caller).await?;
         let wait = self.server_item(&mut run, serial).await?;
         let instance = run
@@ -171,7 +213,8 @@ impl Engine {
         caller: &Caller,
         idempotency_key: Option<&str>,
     ) -> Result<FinishOutcome, EngineError> {
-        self.retrying(|| self.finish_once(serial, fields, caller, idempotency_key)).await
+        self.retrying(|| self.finish_once(serial, fields, caller, idempotency_key))
+            .await
     }
 
     async fn finish_once(
@@ -185,33 +228,60 @@ impl Engine {
         let wait = self.server_item(&mut run, serial).await?;
         let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
         if let Some(key) = &key
-            && let DedupClaim::Existing(Some(_)) = run.tx.claim_dedup_key(key, run.now, self.dedup_expiry(run.now)).await?
+            && let DedupClaim::Existing(Some(_)) = run
+                .tx
+                .claim_dedup_key(key, run.now, self.dedup_expiry(run.now))
+                .await?
         {
             let instance = self.view_of(&mut run, wait.instance_id).await?;
             run.commit().await?;
-            return Ok(FinishOutcome { instance, replayed: true });
+            return Ok(FinishOutcome {
+                instance,
+                replayed: true,
+            });
         }
         let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
         let mut converted = Map::new();
         for (name, value) in fields {
-            let value = workflow.convert_field(name, value).map_err(EngineError::InvalidField)?;
+            let value = workflow
+                .convert_field(name, value)
+                .map_err(EngineError::InvalidField)?;
             converted.insert(name.clone(), value);
         }
-        if !run.tx.close_wait(wait.id, WaitState::Finished, run.now).await? {
+        if !run
+            .tx
+            .close_wait(wait.id, WaitState::Finished, run.now)
+            .await?
+        {
             return Err(self.closed_error(&mut run, &wait, serial).await);
         }
         run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
         let names: Vec<&String> = converted.keys().collect();
-        run.history(instance.id, "server_item_finished", Some(&wait.step_id), Some(wait.id), json!({"fields": names}))
-            .await?;
-        run.resume(&mut instance, &workflow, &wait, WaitOutcome::Finished(converted)).await?;
+        run.history(
+            instance.id,
+            "server_item_finished",
+            Some(&wait.step_id),
+            Some(wait.id),
+            json!({"fields": names}),
+        )
+        .await?;
+        run.resume(
+            &mut instance,
+            &workflow,
+            &wait,
+            WaitOutcome::Finished(converted),
+        )
+        .await?;
         run.save(&mut instance).await?;
         if let Some(key) = &key {
             run.tx.set_dedup_outcome(key, "finished").await?;
         }
         let view = self.instance_view(run.tx.as_mut(), instance).await?;
         run.commit().await?;
-        Ok(FinishOutcome { instance: view, replayed: false })
+        Ok(FinishOutcome {
+            instance: view,
+            replayed: false,
+        })
     }
 
     /// Locks the instance of a wait (instance before wait: the store's lock order).
@@ -226,9 +296,9 @@ impl Engine {
             .lock_instance(wait.instance_id)
             .await?
             .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
-        let workflow = self
-            .workflow_of(&instance)
-            .ok_or_else(|| EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id)))?;
+        let workflow = self.workflow_of(&instance).ok_or_else(|| {
+            EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id))
+        })?;
         Ok((instance, workflow))
     }
 
@@ -242,18 +312,39 @@ impl Engine {
     }
 
     /// Fails a server item: its step's `on_error`, else the instance fails.
-    pub async fn fail_server_item(&self, serial: &str, message: &str, caller: &Caller) -> Result<InstanceView, EngineError> {
+    pub async fn fail_server_item(
+        &self,
+        serial: &str,
+        message: &str,
+        caller: &Caller,
+    ) -> Result<InstanceView, EngineError> {
         self.retrying(|| async {
             let mut run = Run::begin(self, caller).await?;
             let wait = self.server_item(&mut run, serial).await?;
             let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-            if !run.tx.close_wait(wait.id, WaitState::Failed, run.now).await? {
+            if !run
+                .tx
+                .close_wait(wait.id, WaitState::Failed, run.now)
+                .await?
+            {
                 return Err(self.closed_error(&mut run, &wait, serial).await);
             }
             run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
-            run.history(instance.id, "server_item_failed", Some(&wait.step_id), Some(wait.id), json!({"error": message}))
-                .await?;
-            run.resume(&mut instance, &workflow, &wait, WaitOutcome::Failed(message.to_string())).await?;
+            run.history(
+                instance.id,
+                "server_item_failed",
+                Some(&wait.step_id),
+                Some(wait.id),
+                json!({"error": message}),
+            )
+            .await?;
+            run.resume(
+                &mut instance,
+                &workflow,
+                &wait,
+                WaitOutcome::Failed(message.to_string()),
+            )
+            .await?;
             run.save(&mut instance).await?;
             let view = self.instance_view(run.tx.as_mut(), instance).await?;
             run.commit().await?;
@@ -263,7 +354,12 @@ impl Engine {
     }
 
     /// Pushes the deadline of an open server item (a heartbeat). `deadline` is Unix ms.
-    pub async fn extend_server_item(&self, serial: &str, deadline: i64, caller: &Caller) -> Result<ServerItemView, EngineError> {
+    pub async fn extend_server_item(
+        &self,
+        serial: &str,
+        deadline: i64,
+        caller: &Caller,
+    ) -> Result<ServerItemView, EngineError> {
         self.retrying(|| async {
             let mut run = Run::begin(self, caller).await?;
             if deadline <= run.now {
@@ -278,7 +374,14 @@ impl Engine {
                 return Err(self.closed_error(&mut run, &wait, serial).await);
             }
             let detail = json!({"deadline": clock::rfc3339(deadline)});
-            run.history(instance.id, "server_item_extended", Some(&wait.step_id), Some(wait.id), detail).await?;
+            run.history(
+                instance.id,
+                "server_item_extended",
+                Some(&wait.step_id),
+                Some(wait.id),
+                detail,
+            )
+            .await?;
             run.commit().await?;
             Ok(ServerItemView {
                 serial: self.serials.format(wait.instance_id, wait.id),
@@ -295,18 +398,29 @@ impl Engine {
     }
 
     /// Wakes every open wait on the event name; buffers the event when nobody waits.
-    pub async fn send_custom_event(&self, event: &CustomEvent) -> Result<EventOutcome, EngineError> {
+    pub async fn send_custom_event(
+        &self,
+        event: &CustomEvent,
+    ) -> Result<EventOutcome, EngineError> {
         if event.name.trim().is_empty() {
-            return Err(EngineError::MalformedRequest("the event name must not be empty".into()));
+            return Err(EngineError::MalformedRequest(
+                "the event name must not be empty".into(),
+            ));
         }
         self.retrying(|| self.send_event_once(event)).await
     }
 
     async fn send_event_once(&self, event: &CustomEvent) -> Result<EventOutcome, EngineError> {
         let mut run = Run::begin(self, &event.caller).await?;
-        let key = event.message_id.as_ref().map(|id| format!("event:{}:{id}", event.scope.as_str()));
+        let key = event
+            .message_id
+            .as_ref()
+            .map(|id| format!("event:{}:{id}", event.scope.as_str()));
         if let Some(key) = &key
-            && let DedupClaim::Existing(Some(first)) = run.tx.claim_dedup_key(key, run.now, self.dedup_expiry(run.now)).await?
+            && let DedupClaim::Existing(Some(first)) = run
+                .tx
+                .claim_dedup_key(key, run.now, self.dedup_expiry(run.now))
+                .await?
         {
             let mut outcome: EventOutcome = serde_json::from_str(&first)
                 .map_err(|error| EngineError::Internal(format!("bad event outcome: {error}")))?;
@@ -314,7 +428,9 @@ impl Engine {
             run.commit().await?;
             return Ok(outcome);
         }
-        let woken = run.deliver_event(&event.name, event.scope, &event.properties).await?;
+        let woken = run
+            .deliver_event(&event.name, event.scope, &event.properties)
+            .await?;
         let ttl = event.ttl.unwrap_or(self.config.buffer_ttl);
         let buffered_id = if woken.is_empty() && !ttl.is_zero() {
             let buffered = NewBufferedEvent {
@@ -329,9 +445,14 @@ impl Engine {
         } else {
             None
         };
-        let outcome = EventOutcome { woken, buffered_id, duplicate: false };
+        let outcome = EventOutcome {
+            woken,
+            buffered_id,
+            duplicate: false,
+        };
         if let Some(key) = &key {
-            let text = serde_json::to_string(&outcome).map_err(|error| EngineError::Internal(error.to_string()))?;
+            let text = serde_json::to_string(&outcome)
+                .map_err(|error| EngineError::Internal(error.to_string()))?;
             run.tx.set_dedup_outcome(key, &text).await?;
         }
         run.commit().await?;
@@ -339,10 +460,19 @@ impl Engine {
     }
 
     /// Answers a `wait_input` step (vRO `answerWorkflowInput`).
-    pub async fn answer_input(&self, instance_id: i64, inputs: &Map<String, Value>, caller: &Caller) -> Result<InstanceView, EngineError> {
+    pub async fn answer_input(
+        &self,
+        instance_id: i64,
+        inputs: &Map<String, Value>,
+        caller: &Caller,
+    ) -> Result<InstanceView, EngineError> {
         self.retrying(|| async {
             let mut run = Run::begin(self, caller).await?;
-            let mut instance = run.tx.lock_instance(instance_id).await?.ok_or(EngineError::UnknownInstance(instance_id))?;
+            let mut instance = run
+                .tx
+                .lock_instance(instance_id)
+                .await?
+                .ok_or(EngineError::UnknownInstance(instance_id))?;
             let filter = WaitFilter {
                 instance_id: Some(instance_id),
                 state: Some(WaitState::Open),
@@ -350,12 +480,20 @@ impl Engine {
                 limit: 1,
                 ..WaitFilter::default()
             };
-            let wait = run.tx.list_waits(&filter).await?.into_iter().next().ok_or_else(|| {
-                EngineError::ItemNotOpen(format!("instance {instance_id} is not waiting for input"))
+            let wait = run
+                .tx
+                .list_waits(&filter)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    EngineError::ItemNotOpen(format!(
+                        "instance {instance_id} is not waiting for input"
+                    ))
+                })?;
+            let workflow = self.workflow_of(&instance).ok_or_else(|| {
+                EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id))
             })?;
-            let workflow = self
-                .workflow_of(&instance)
-                .ok_or_else(|| EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id)))?;
             let allowed = match workflow.step(&wait.step_id).map(|(_, step)| &step.kind) {
                 Some(StepKind::WaitInput { inputs, .. }) => inputs.clone(),
                 _ => Vec::new(),
@@ -369,14 +507,38 @@ impl Engine {
                         allowed.join(", ")
                     )));
                 }
-                converted.insert(name.clone(), workflow.convert_field(name, value).map_err(EngineError::InvalidField)?);
+                converted.insert(
+                    name.clone(),
+                    workflow
+                        .convert_field(name, value)
+                        .map_err(EngineError::InvalidField)?,
+                );
             }
-            if !run.tx.close_wait(wait.id, WaitState::Finished, run.now).await? {
-                return Err(EngineError::ItemNotOpen(format!("instance {instance_id} is not waiting for input")));
+            if !run
+                .tx
+                .close_wait(wait.id, WaitState::Finished, run.now)
+                .await?
+            {
+                return Err(EngineError::ItemNotOpen(format!(
+                    "instance {instance_id} is not waiting for input"
+                )));
             }
             let names: Vec<&String> = converted.keys().collect();
-            run.history(instance_id, "input_answered", Some(&wait.step_id), Some(wait.id), json!({"inputs": names})).await?;
-            run.resume(&mut instance, &workflow, &wait, WaitOutcome::Input(converted)).await?;
+            run.history(
+                instance_id,
+                "input_answered",
+                Some(&wait.step_id),
+                Some(wait.id),
+                json!({"inputs": names}),
+            )
+            .await?;
+            run.resume(
+                &mut instance,
+                &workflow,
+                &wait,
+                WaitOutcome::Input(converted),
+            )
+            .await?;
             run.save(&mut instance).await?;
             let view = self.instance_view(run.tx.as_mut(), instance).await?;
             run.commit().await?;
@@ -386,10 +548,18 @@ impl Engine {
     }
 
     /// Cancels a running or waiting instance and closes its waits.
-    pub async fn cancel(&self, instance_id: i64, caller: &Caller) -> Result<InstanceView, EngineError> {
+    pub async fn cancel(
+        &self,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<InstanceView, EngineError> {
         self.retrying(|| async {
             let mut run = Run::begin(self, caller).await?;
-            let mut instance = run.tx.lock_instance(instance_id).await?.ok_or(EngineError::UnknownInstance(instance_id))?;
+            let mut instance = run
+                .tx
+                .lock_instance(instance_id)
+                .await?
+                .ok_or(EngineError::UnknownInstance(instance_id))?;
             if instance.status.is_terminal() {
                 return Err(EngineError::ItemNotOpen(format!(
                     "instance {instance_id} is {} already",
@@ -403,11 +573,20 @@ impl Engine {
                 ..WaitFilter::default()
             };
             for wait in run.tx.list_waits(&filter).await? {
-                run.tx.close_wait(wait.id, WaitState::Cancelled, run.now).await?;
+                run.tx
+                    .close_wait(wait.id, WaitState::Cancelled, run.now)
+                    .await?;
                 run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
             }
             instance.status = InstanceStatus::Cancelled;
-            run.history(instance_id, "cancelled", instance.current_step.clone().as_deref(), None, json!({})).await?;
+            run.history(
+                instance_id,
+                "cancelled",
+                instance.current_step.clone().as_deref(),
+                None,
+                json!({}),
+            )
+            .await?;
             run.save(&mut instance).await?;
             let view = self.instance_view(run.tx.as_mut(), instance).await?;
             run.commit().await?;
@@ -418,7 +597,10 @@ impl Engine {
 
     pub async fn get(&self, instance_id: i64) -> Result<InstanceView, EngineError> {
         let mut tx = self.store.begin().await?;
-        let row = tx.get_instance(instance_id).await?.ok_or(EngineError::UnknownInstance(instance_id))?;
+        let row = tx
+            .get_instance(instance_id)
+            .await?
+            .ok_or(EngineError::UnknownInstance(instance_id))?;
         let view = self.instance_view(tx.as_mut(), row).await?;
         tx.commit().await?;
         Ok(view)
@@ -426,7 +608,9 @@ impl Engine {
 
     pub async fn history(&self, instance_id: i64) -> Result<Vec<HistoryRow>, EngineError> {
         let mut tx = self.store.begin().await?;
-        tx.get_instance(instance_id).await?.ok_or(EngineError::UnknownInstance(instance_id))?;
+        tx.get_instance(instance_id)
+            .await?
+            .ok_or(EngineError::UnknownInstance(instance_id))?;
         let rows = tx.history(instance_id).await?;
         tx.commit().await?;
         Ok(rows)
@@ -436,10 +620,16 @@ impl Engine {
         let mut tx = self.store.begin().await?;
         let rows = tx.list_waits(filter).await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(|row| WaitView::new(row, &self.serials)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| WaitView::new(row, &self.serials))
+            .collect())
     }
 }
 
 fn not_open(serial: &str, state: WaitState) -> EngineError {
-    EngineError::ItemNotOpen(format!("server item {serial} is {} already", state.as_str()))
+    EngineError::ItemNotOpen(format!(
+        "server item {serial} is {} already",
+        state.as_str()
+    ))
 }

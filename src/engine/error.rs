@@ -52,7 +52,6 @@ impl EngineError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
-
 }
 
 impl From<StoreError> for EngineError {

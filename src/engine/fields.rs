@@ -40,7 +40,11 @@ impl FieldType {
             (Self::String, Value::Number(number)) => Ok(Value::String(number.to_string())),
             (Self::String, Value::Bool(flag)) => Ok(Value::String(flag.to_string())),
             (Self::Number, Value::Number(_)) | (Self::Boolean, Value::Bool(_)) => Ok(value.clone()),
-            (_, other) => Err(format!("expected {}, got {}", self.as_str(), json_kind(other))),
+            (_, other) => Err(format!(
+                "expected {}, got {}",
+                self.as_str(),
+                json_kind(other)
+            )),
         }
     }
 
@@ -60,7 +64,9 @@ impl FieldType {
                 if let Ok(integer) = trimmed.parse::<i64>() {
                     return Ok(Value::from(integer));
                 }
-                Ok(serde_json::Number::from_f64(number).map(Value::Number).unwrap_or(Value::Null))
+                Ok(serde_json::Number::from_f64(number)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null))
             }
             Self::Boolean => match text.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Ok(Value::Bool(true)),
@@ -122,17 +128,36 @@ mod tests {
             FieldType::Datetime.coerce(&json!("2026-11-21T10:00:00+01:00")),
             Ok(json!("2026-11-21T09:00:00Z"))
         );
-        assert_eq!(FieldType::Json.coerce(&json!("{\"a\":1}")), Ok(json!("{\"a\":1}")));
+        assert_eq!(
+            FieldType::Json.coerce(&json!("{\"a\":1}")),
+            Ok(json!("{\"a\":1}"))
+        );
         assert_eq!(FieldType::Json.from_text("{\"a\":1}"), Ok(json!({"a": 1})));
         assert_eq!(FieldType::Number.coerce(&Value::Null), Ok(Value::Null));
     }
 
     #[test]
     fn wrong_types_say_what_was_expected() {
-        assert_eq!(FieldType::Number.coerce(&json!("abc")).unwrap_err(), "expected number, got `abc`");
-        assert_eq!(FieldType::Boolean.coerce(&json!(3)).unwrap_err(), "expected boolean, got number");
-        assert!(FieldType::Datetime.coerce(&json!("yesterday")).unwrap_err().contains("RFC 3339"));
+        assert_eq!(
+            FieldType::Number.coerce(&json!("abc")).unwrap_err(),
+            "expected number, got `abc`"
+        );
+        assert_eq!(
+            FieldType::Boolean.coerce(&json!(3)).unwrap_err(),
+            "expected boolean, got number"
+        );
+        assert!(
+            FieldType::Datetime
+                .coerce(&json!("yesterday"))
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
         assert!(FieldType::Number.coerce(&json!("NaN")).is_err());
-        assert!(FieldType::String.coerce(&json!([1])).unwrap_err().contains("array"));
+        assert!(
+            FieldType::String
+                .coerce(&json!([1]))
+                .unwrap_err()
+                .contains("array")
+        );
     }
 }

@@ -116,20 +116,28 @@ impl<'e> Run<'e> {
             return self.fail(instance, &wait.step_id, &message).await;
         };
         let (wait_policy, on_error) = match &step.kind {
-            StepKind::ServerEvent { wait, on_error, .. } | StepKind::Call { wait, on_error, .. } => {
-                (*wait, *on_error)
-            }
+            StepKind::ServerEvent { wait, on_error, .. }
+            | StepKind::Call { wait, on_error, .. } => (*wait, *on_error),
             StepKind::WaitEvent { wait, .. } | StepKind::WaitInput { wait, .. } => (*wait, None),
-            _ => (WaitPolicy { deadline: None, on_timeout: None }, None),
+            _ => (
+                WaitPolicy {
+                    deadline: None,
+                    on_timeout: None,
+                },
+                None,
+            ),
         };
         let after = workflow.after(index);
         let next = match outcome {
-            WaitOutcome::Finished(values) | WaitOutcome::Input(values) | WaitOutcome::CallSucceeded(values) => {
+            WaitOutcome::Finished(values)
+            | WaitOutcome::Input(values)
+            | WaitOutcome::CallSucceeded(values) => {
                 instance.fields.extend(values);
                 after
             }
             WaitOutcome::Event(properties) => {
-                self.apply_event(instance, workflow, properties, &step.id, Some(wait.id)).await?;
+                self.apply_event(instance, workflow, properties, &step.id, Some(wait.id))
+                    .await?;
                 after
             }
             WaitOutcome::Failed(message) | WaitOutcome::CallFailed(message) => match on_error {
@@ -157,7 +165,10 @@ impl<'e> Run<'e> {
                 return self.complete(instance).await;
             };
             if self.steps_left == 0 {
-                let message = format!("step limit of {} exceeded (a loop?)", self.engine.config.max_steps);
+                let message = format!(
+                    "step limit of {} exceeded (a loop?)",
+                    self.engine.config.max_steps
+                );
                 let step_id = workflow.steps[index].id.clone();
                 return self.fail(instance, &step_id, &message).await;
             }
@@ -180,32 +191,76 @@ impl<'e> Run<'e> {
         let after = workflow.after(index);
         let context = self.context(instance, workflow, &step.id, None);
         match &step.kind {
-            StepKind::ServerEvent { notify, synchronous, wait, .. } => {
-                self.open_outbound_wait(instance, workflow, index, WaitKind::ServerItem, *wait, notify.as_ref(), *synchronous)
-                    .await
+            StepKind::ServerEvent {
+                notify,
+                synchronous,
+                wait,
+                ..
+            } => {
+                self.open_outbound_wait(
+                    instance,
+                    workflow,
+                    index,
+                    WaitKind::ServerItem,
+                    *wait,
+                    notify.as_ref(),
+                    *synchronous,
+                )
+                .await
             }
             StepKind::Call { http, wait, .. } => {
-                self.open_outbound_wait(instance, workflow, index, WaitKind::Call, *wait, Some(http), false).await
+                self.open_outbound_wait(
+                    instance,
+                    workflow,
+                    index,
+                    WaitKind::Call,
+                    *wait,
+                    Some(http),
+                    false,
+                )
+                .await
             }
             StepKind::WaitEvent { event, scope, wait } => {
                 let name = match self.engine.templates.render(event, &context) {
                     Ok(name) => name,
                     Err(why) => return self.fail_step(instance, &step.id, "event", &why).await,
                 };
-                if let Some(buffered) = self.tx.take_buffered_event(&name, *scope, self.now).await? {
+                if let Some(buffered) = self.tx.take_buffered_event(&name, *scope, self.now).await?
+                {
                     let detail = json!({"event": name, "buffered_id": buffered.id, "sent_by": buffered.actor});
-                    self.history(instance.id, "event_taken_from_buffer", Some(&step.id), None, detail).await?;
-                    self.apply_event(instance, workflow, buffered.properties, &step.id, None).await?;
+                    self.history(
+                        instance.id,
+                        "event_taken_from_buffer",
+                        Some(&step.id),
+                        None,
+                        detail,
+                    )
+                    .await?;
+                    self.apply_event(instance, workflow, buffered.properties, &step.id, None)
+                        .await?;
                     return Ok(Flow::Next(after));
                 }
-                self.open_wait(instance, &step.id, WaitKind::CustomEvent, Some(name), Some(*scope), *wait).await?;
+                self.open_wait(
+                    instance,
+                    &step.id,
+                    WaitKind::CustomEvent,
+                    Some(name),
+                    Some(*scope),
+                    *wait,
+                )
+                .await?;
                 Ok(Flow::Stop)
             }
             StepKind::WaitInput { wait, .. } => {
-                self.open_wait(instance, &step.id, WaitKind::Input, None, None, *wait).await?;
+                self.open_wait(instance, &step.id, WaitKind::Input, None, None, *wait)
+                    .await?;
                 Ok(Flow::Stop)
             }
-            StepKind::Emit { event, properties, ttl } => {
+            StepKind::Emit {
+                event,
+                properties,
+                ttl,
+            } => {
                 let name = match self.engine.templates.render(event, &context) {
                     Ok(name) => name,
                     Err(why) => return self.fail_step(instance, &step.id, "event", &why).await,
@@ -214,12 +269,27 @@ impl<'e> Run<'e> {
                 for (key, source) in properties {
                     match self.engine.templates.render(source, &context) {
                         Ok(value) => rendered.insert(key.clone(), Value::String(value)),
-                        Err(why) => return self.fail_step(instance, &step.id, &format!("properties.{key}"), &why).await,
+                        Err(why) => {
+                            return self
+                                .fail_step(instance, &step.id, &format!("properties.{key}"), &why)
+                                .await;
+                        }
                     };
                 }
                 let ttl = ttl.unwrap_or(self.engine.config.buffer_ttl);
-                self.history(instance.id, "event_emitted", Some(&step.id), None, json!({"event": name})).await?;
-                self.emitted.push_back(Emitted { name, properties: rendered, ttl });
+                self.history(
+                    instance.id,
+                    "event_emitted",
+                    Some(&step.id),
+                    None,
+                    json!({"event": name}),
+                )
+                .await?;
+                self.emitted.push_back(Emitted {
+                    name,
+                    properties: rendered,
+                    ttl,
+                });
                 Ok(Flow::Next(after))
             }
             StepKind::Set { fields } => {
@@ -234,7 +304,11 @@ impl<'e> Run<'e> {
                     };
                     match converted {
                         Ok(value) => instance.fields.insert(name.clone(), value),
-                        Err(why) => return self.fail_step(instance, &step.id, &format!("fields.{name}"), &why).await,
+                        Err(why) => {
+                            return self
+                                .fail_step(instance, &step.id, &format!("fields.{name}"), &why)
+                                .await;
+                        }
                     };
                 }
                 Ok(Flow::Next(after))
@@ -261,7 +335,11 @@ impl<'e> Run<'e> {
                 Ok(Flow::Stop)
             }
             StepKind::Fail { message } => {
-                let text = self.engine.templates.render(message, &context).unwrap_or_else(|_| message.clone());
+                let text = self
+                    .engine
+                    .templates
+                    .render(message, &context)
+                    .unwrap_or_else(|_| message.clone());
                 self.fail(instance, &step.id, &text).await?;
                 Ok(Flow::Stop)
             }
@@ -277,7 +355,11 @@ impl<'e> Run<'e> {
         scope: Option<EventScope>,
         policy: WaitPolicy,
     ) -> Result<WaitRow, EngineError> {
-        let deadline = self.now.saturating_add(millis(policy.deadline.unwrap_or(self.engine.config.default_deadline)));
+        let deadline = self.now.saturating_add(millis(
+            policy
+                .deadline
+                .unwrap_or(self.engine.config.default_deadline),
+        ));
         let new = NewWait {
             instance_id: instance.id,
             step_id: step_id.to_string(),
@@ -307,7 +389,8 @@ impl<'e> Run<'e> {
         if kind == WaitKind::ServerItem {
             detail["serial"] = Value::String(self.engine.serials.format(instance.id, id));
         }
-        self.history(instance.id, "wait_opened", Some(step_id), Some(id), detail).await?;
+        self.history(instance.id, "wait_opened", Some(step_id), Some(id), detail)
+            .await?;
         instance.status = InstanceStatus::Waiting;
         // The timer may need to wake earlier than its next poll.
         self.tx.signal_work_on_commit();
@@ -327,23 +410,40 @@ impl<'e> Run<'e> {
         synchronous: bool,
     ) -> Result<Flow, EngineError> {
         let step_id = workflow.steps[index].id.clone();
-        let wait = self.open_wait(instance, &step_id, kind, None, None, policy).await?;
-        let Some(http) = http else { return Ok(Flow::Stop) };
-        let serial = (kind == WaitKind::ServerItem).then(|| self.engine.serials.format(instance.id, wait.id));
-        let context = self.context(instance, workflow, &step_id, serial.as_deref().map(|s| (s, wait.id)));
+        let wait = self
+            .open_wait(instance, &step_id, kind, None, None, policy)
+            .await?;
+        let Some(http) = http else {
+            return Ok(Flow::Stop);
+        };
+        let serial = (kind == WaitKind::ServerItem)
+            .then(|| self.engine.serials.format(instance.id, wait.id));
+        let context = self.context(
+            instance,
+            workflow,
+            &step_id,
+            serial.as_deref().map(|s| (s, wait.id)),
+        );
         let request = match self.render_request(http, &context, synchronous) {
             Ok(request) => request,
             Err((field, why)) => {
-                self.tx.close_wait(wait.id, WaitState::Cancelled, self.now).await?;
+                self.tx
+                    .close_wait(wait.id, WaitState::Cancelled, self.now)
+                    .await?;
                 return self.fail_step(instance, &step_id, &field, &why).await;
             }
         };
-        let outbox_kind = if kind == WaitKind::Call { OutboxKind::Call } else { OutboxKind::Notify };
+        let outbox_kind = if kind == WaitKind::Call {
+            OutboxKind::Call
+        } else {
+            OutboxKind::Notify
+        };
         let new = NewOutbox {
             instance_id: instance.id,
             wait_id: wait.id,
             kind: outbox_kind,
-            request: serde_json::to_value(&request).map_err(|error| EngineError::Internal(error.to_string()))?,
+            request: serde_json::to_value(&request)
+                .map_err(|error| EngineError::Internal(error.to_string()))?,
             now: self.now,
         };
         self.tx.insert_outbox(&new).await?;
@@ -357,14 +457,22 @@ impl<'e> Run<'e> {
         synchronous: bool,
     ) -> Result<OutboundRequest, (String, String)> {
         let templates = &self.engine.templates;
-        let url = templates.render(&http.url, context).map_err(|why| ("url".to_string(), why))?;
+        let url = templates
+            .render(&http.url, context)
+            .map_err(|why| ("url".to_string(), why))?;
         let mut headers = Vec::new();
         for (name, source) in &http.headers {
-            let value = templates.render(source, context).map_err(|why| (format!("headers.{name}"), why))?;
+            let value = templates
+                .render(source, context)
+                .map_err(|why| (format!("headers.{name}"), why))?;
             headers.push((name.clone(), value));
         }
         let body = match &http.body {
-            Some(source) => Some(templates.render(source, context).map_err(|why| ("body".to_string(), why))?),
+            Some(source) => Some(
+                templates
+                    .render(source, context)
+                    .map_err(|why| ("body".to_string(), why))?,
+            ),
             None => None,
         };
         let policy = &self.engine.config.outbox;
@@ -393,7 +501,9 @@ impl<'e> Run<'e> {
         };
         let mut changed = Map::new();
         for (name, source) in &spec.changed_properties {
-            let value = templates.render(source, context).map_err(|why| (format!("changed_properties.{name}"), why))?;
+            let value = templates
+                .render(source, context)
+                .map_err(|why| (format!("changed_properties.{name}"), why))?;
             changed.insert(name.clone(), Value::String(value));
         }
         Ok(json!({
@@ -418,7 +528,9 @@ impl<'e> Run<'e> {
         let mut extra = Map::new();
         for (name, value) in properties {
             if workflow.fields.contains_key(&name) {
-                let converted = workflow.convert_field(&name, &value).map_err(EngineError::InvalidField)?;
+                let converted = workflow
+                    .convert_field(&name, &value)
+                    .map_err(EngineError::InvalidField)?;
                 instance.fields.insert(name, converted);
             } else {
                 extra.insert(name, value);
@@ -429,12 +541,21 @@ impl<'e> Run<'e> {
             .get(EXTRA_PROPERTIES_FIELD)
             .is_some_and(|def| def.ty == super::fields::FieldType::Json);
         let ignored: Vec<String> = if keeps_extra {
-            instance.fields.insert(EXTRA_PROPERTIES_FIELD.into(), Value::Object(extra));
+            instance
+                .fields
+                .insert(EXTRA_PROPERTIES_FIELD.into(), Value::Object(extra));
             Vec::new()
         } else {
             extra.keys().cloned().collect()
         };
-        self.history(instance.id, "event_received", Some(step_id), wait_id, json!({"ignored": ignored})).await
+        self.history(
+            instance.id,
+            "event_received",
+            Some(step_id),
+            wait_id,
+            json!({"ignored": ignored}),
+        )
+        .await
     }
 
     /// Wakes every open wait on `name` in `scope`; returns the woken instance ids.
@@ -449,15 +570,27 @@ impl<'e> Run<'e> {
         waits.sort_by_key(|wait| (wait.instance_id, wait.id));
         let mut woken = Vec::new();
         for wait in waits {
-            let Some(mut instance) = self.tx.lock_instance(wait.instance_id).await? else { continue };
-            if !self.tx.close_wait(wait.id, WaitState::Finished, self.now).await? {
+            let Some(mut instance) = self.tx.lock_instance(wait.instance_id).await? else {
+                continue;
+            };
+            if !self
+                .tx
+                .close_wait(wait.id, WaitState::Finished, self.now)
+                .await?
+            {
                 continue; // lost to a deadline or a cancel
             }
             let Some(workflow) = self.engine.workflows.get(&instance.workflow_id).cloned() else {
                 self.orphaned(&mut instance, &wait).await?;
                 continue;
             };
-            self.resume(&mut instance, &workflow, &wait, WaitOutcome::Event(properties.clone())).await?;
+            self.resume(
+                &mut instance,
+                &workflow,
+                &wait,
+                WaitOutcome::Event(properties.clone()),
+            )
+            .await?;
             self.save(&mut instance).await?;
             woken.push(instance.id);
         }
@@ -467,7 +600,9 @@ impl<'e> Run<'e> {
     /// Delivers internal events emitted so far (and those they cause), buffering unclaimed ones.
     async fn drain_emitted(&mut self) -> Result<(), EngineError> {
         while let Some(event) = self.emitted.pop_front() {
-            let woken = self.deliver_event(&event.name, EventScope::Internal, &event.properties).await?;
+            let woken = self
+                .deliver_event(&event.name, EventScope::Internal, &event.properties)
+                .await?;
             if woken.is_empty() && !event.ttl.is_zero() {
                 let buffered = NewBufferedEvent {
                     name: event.name,
@@ -490,7 +625,11 @@ impl<'e> Run<'e> {
     }
 
     /// An instance whose workflow is no longer loaded cannot go on: fail it, visibly.
-    pub async fn orphaned(&mut self, instance: &mut InstanceRow, wait: &WaitRow) -> Result<(), EngineError> {
+    pub async fn orphaned(
+        &mut self,
+        instance: &mut InstanceRow,
+        wait: &WaitRow,
+    ) -> Result<(), EngineError> {
         let message = format!("workflow {} is not loaded", instance.workflow_id);
         self.fail(instance, &wait.step_id, &message).await?;
         self.save(instance).await
@@ -499,14 +638,27 @@ impl<'e> Run<'e> {
     async fn complete(&mut self, instance: &mut InstanceRow) -> Result<(), EngineError> {
         instance.status = InstanceStatus::Completed;
         let step = instance.current_step.take();
-        self.history(instance.id, "completed", step.as_deref(), None, json!({})).await
+        self.history(instance.id, "completed", step.as_deref(), None, json!({}))
+            .await
     }
 
-    pub async fn fail(&mut self, instance: &mut InstanceRow, step_id: &str, message: &str) -> Result<(), EngineError> {
+    pub async fn fail(
+        &mut self,
+        instance: &mut InstanceRow,
+        step_id: &str,
+        message: &str,
+    ) -> Result<(), EngineError> {
         instance.status = InstanceStatus::Failed;
         instance.error = Some(message.to_string());
         instance.current_step = Some(step_id.to_string());
-        self.history(instance.id, "failed", Some(step_id), None, json!({"error": message})).await
+        self.history(
+            instance.id,
+            "failed",
+            Some(step_id),
+            None,
+            json!({"error": message}),
+        )
+        .await
     }
 
     async fn fail_step(
@@ -521,7 +673,13 @@ impl<'e> Run<'e> {
         Ok(Flow::Stop)
     }
 
-    pub fn context(&self, instance: &InstanceRow, workflow: &Workflow, step_id: &str, item: Option<(&str, i64)>) -> Value {
+    pub fn context(
+        &self,
+        instance: &InstanceRow,
+        workflow: &Workflow,
+        step_id: &str,
+        item: Option<(&str, i64)>,
+    ) -> Value {
         let item = match item {
             Some((serial, id)) => json!({"serial": serial, "id": id}),
             None => json!({}),

@@ -84,7 +84,10 @@ impl Default for EngineConfig {
                 concurrency: 8,
                 poll_interval: Duration::from_secs(1),
             },
-            timers: TimerPolicy { poll_interval: Duration::from_secs(1), batch_size: 500 },
+            timers: TimerPolicy {
+                poll_interval: Duration::from_secs(1),
+                batch_size: 500,
+            },
         }
     }
 }
@@ -101,7 +104,12 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(name: impl Into<String>, dialect: impl Into<String>) -> Self {
-        Self { name: name.into(), dialect: dialect.into(), source: None, message_id: None }
+        Self {
+            name: name.into(),
+            dialect: dialect.into(),
+            source: None,
+            message_id: None,
+        }
     }
 
     /// The engine itself (timers, outbox results).
@@ -197,7 +205,8 @@ async fn load_serial_key(store: &dyn Store) -> Result<Vec<u8>, EngineError> {
     }
     let mut fresh = vec![0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut fresh);
-    tx.insert_setting_if_absent(SERIAL_KEY_SETTING, &fresh).await?;
+    tx.insert_setting_if_absent(SERIAL_KEY_SETTING, &fresh)
+        .await?;
     let key = tx
         .setting(SERIAL_KEY_SETTING)
         .await?

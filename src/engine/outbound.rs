@@ -60,7 +60,10 @@ pub async fn send(
     }
     let response = builder.send().await.map_err(|error| {
         let retryable = !error.is_builder();
-        OutboundFailure { retryable, message: describe_reqwest(&error) }
+        OutboundFailure {
+            retryable,
+            message: describe_reqwest(&error),
+        }
     })?;
     let status = response.status().as_u16();
     let content_type = response
@@ -74,18 +77,31 @@ pub async fn send(
         message: format!("reading the response failed: {}", describe_reqwest(&error)),
     })?;
     if bytes.len() > MAX_RESPONSE_BYTES {
-        return Err(final_failure(format!("response of {} bytes is too large", bytes.len())));
+        return Err(final_failure(format!(
+            "response of {} bytes is too large",
+            bytes.len()
+        )));
     }
     let body = String::from_utf8_lossy(&bytes).into_owned();
     if (200..300).contains(&status) {
-        return Ok(OutboundResponse { status, content_type, body });
+        return Ok(OutboundResponse {
+            status,
+            content_type,
+            body,
+        });
     }
     let retryable = status >= 500 || status == 408 || status == 429;
-    Err(OutboundFailure { retryable, message: format!("{} answered HTTP {status}", request.url) })
+    Err(OutboundFailure {
+        retryable,
+        message: format!("{} answered HTTP {status}", request.url),
+    })
 }
 
 fn final_failure(message: String) -> OutboundFailure {
-    OutboundFailure { retryable: false, message }
+    OutboundFailure {
+        retryable: false,
+        message,
+    }
 }
 
 fn describe_reqwest(error: &reqwest::Error) -> String {
@@ -118,8 +134,14 @@ pub fn extract(response: &OutboundResponse, path: &str) -> Result<Value, String>
     }
     let json: Value = serde_json::from_str(&response.body)
         .map_err(|_| "response is neither JSON nor XML".to_string())?;
-    let pointer = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
-    json.pointer(&pointer).cloned().ok_or_else(|| format!("response has no value at `{path}`"))
+    let pointer = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    json.pointer(&pointer)
+        .cloned()
+        .ok_or_else(|| format!("response has no value at `{path}`"))
 }
 
 /// Text of the first element whose chain of local names from the root is `path`.
@@ -129,7 +151,9 @@ fn xml_path(xml: &str, path: &str) -> Result<Value, String> {
     let mut stack: Vec<String> = Vec::new();
     let mut text: Option<String> = None;
     loop {
-        let event = reader.read_event().map_err(|error| format!("response is not well-formed xml: {error}"))?;
+        let event = reader
+            .read_event()
+            .map_err(|error| format!("response is not well-formed xml: {error}"))?;
         match event {
             Event::Start(start) => {
                 stack.push(start.local_name().as_ref().to_string());
@@ -187,7 +211,11 @@ mod tests {
     use super::*;
 
     fn response(body: &str) -> OutboundResponse {
-        OutboundResponse { status: 201, content_type: String::new(), body: body.into() }
+        OutboundResponse {
+            status: 201,
+            content_type: String::new(),
+            body: body.into(),
+        }
     }
 
     #[test]
@@ -196,7 +224,11 @@ mod tests {
         assert_eq!(extract(&answer, "/order/id"), Ok(Value::from("A-7")));
         assert_eq!(extract(&answer, "order/lines/1"), Ok(Value::from(2)));
         assert_eq!(extract(&answer, "$status"), Ok(Value::from(201)));
-        assert!(extract(&answer, "/order/missing").unwrap_err().contains("no value"));
+        assert!(
+            extract(&answer, "/order/missing")
+                .unwrap_err()
+                .contains("no value")
+        );
     }
 
     #[test]
@@ -205,8 +237,14 @@ mod tests {
             "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"urn:s\"><s:Body><r:Result xmlns:r=\"urn:r\">\
              <r:Id>A &amp; B&#33;</r:Id><r:Empty/></r:Result></s:Body></s:Envelope>",
         );
-        assert_eq!(extract(&answer, "Envelope/Body/Result/Id"), Ok(Value::from("A & B!")));
-        assert_eq!(extract(&answer, "/Envelope/Body/Result/Empty"), Ok(Value::from("")));
+        assert_eq!(
+            extract(&answer, "Envelope/Body/Result/Id"),
+            Ok(Value::from("A & B!"))
+        );
+        assert_eq!(
+            extract(&answer, "/Envelope/Body/Result/Empty"),
+            Ok(Value::from(""))
+        );
         assert!(extract(&answer, "Envelope/Body/Nope").is_err());
     }
 }

@@ -26,19 +26,36 @@ impl Engine {
         let caller = Caller::engine();
         self.retrying(|| async {
             let mut run = Run::begin(self, &caller).await?;
-            let due = run.tx.lock_due_waits(run.now, self.config.timers.batch_size as i64).await?;
+            let due = run
+                .tx
+                .lock_due_waits(run.now, self.config.timers.batch_size as i64)
+                .await?;
             let mut fired = 0;
             for wait in due {
-                let Some(mut instance) = run.tx.lock_instance(wait.instance_id).await? else { continue };
-                if !run.tx.close_wait(wait.id, WaitState::Expired, run.now).await? {
+                let Some(mut instance) = run.tx.lock_instance(wait.instance_id).await? else {
+                    continue;
+                };
+                if !run
+                    .tx
+                    .close_wait(wait.id, WaitState::Expired, run.now)
+                    .await?
+                {
                     continue;
                 }
                 fired += 1;
                 run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
-                run.history(instance.id, "wait_expired", Some(&wait.step_id), Some(wait.id), json!({})).await?;
+                run.history(
+                    instance.id,
+                    "wait_expired",
+                    Some(&wait.step_id),
+                    Some(wait.id),
+                    json!({}),
+                )
+                .await?;
                 match self.workflows.get(&instance.workflow_id).cloned() {
                     Some(workflow) => {
-                        run.resume(&mut instance, &workflow, &wait, WaitOutcome::Expired).await?;
+                        run.resume(&mut instance, &workflow, &wait, WaitOutcome::Expired)
+                            .await?;
                         run.save(&mut instance).await?;
                     }
                     None => run.orphaned(&mut instance, &wait).await?,
@@ -57,7 +74,9 @@ impl Engine {
         let now = self.clock.now_ms();
         let lease_until = now.saturating_add(millis(self.config.outbox.lease));
         let limit = self.config.outbox.concurrency.max(1) as i64;
-        let rows = tx.claim_outbox(now, lease_until, &self.node_id, limit).await?;
+        let rows = tx
+            .claim_outbox(now, lease_until, &self.node_id, limit)
+            .await?;
         tx.commit().await?;
         Ok(rows)
     }
@@ -67,7 +86,10 @@ impl Engine {
         let request: OutboundRequest = match serde_json::from_value(row.request.clone()) {
             Ok(request) => request,
             Err(error) => {
-                let failure = OutboundFailure { retryable: false, message: format!("unreadable request: {error}") };
+                let failure = OutboundFailure {
+                    retryable: false,
+                    message: format!("unreadable request: {error}"),
+                };
                 return self.record_outbound(row, Err(failure)).await;
             }
         };
@@ -79,7 +101,8 @@ impl Engine {
     /// Claims and delivers one batch; returns how many rows it handled.
     pub async fn run_outbox_once(&self) -> Result<usize, EngineError> {
         let rows = self.claim_outbound().await?;
-        let results = futures_util::future::join_all(rows.iter().map(|row| self.deliver_outbound(row))).await;
+        let results =
+            futures_util::future::join_all(rows.iter().map(|row| self.deliver_outbound(row))).await;
         for (row, result) in rows.iter().zip(results) {
             if let Err(error) = result {
                 tracing::warn!(outbox_id = row.id, %error, "recording an outbound result failed");
@@ -166,14 +189,26 @@ impl Engine {
         synchronous: bool,
     ) -> Result<(), EngineError> {
         let (state, outcome) = match (kind, saved) {
-            (OutboxKind::Call, Ok(values)) => (WaitState::Finished, WaitOutcome::CallSucceeded(values)),
-            (OutboxKind::Call, Err(message)) => (WaitState::Failed, WaitOutcome::CallFailed(message)),
-            (OutboxKind::Notify, Ok(values)) if synchronous => (WaitState::Finished, WaitOutcome::Finished(values)),
+            (OutboxKind::Call, Ok(values)) => {
+                (WaitState::Finished, WaitOutcome::CallSucceeded(values))
+            }
+            (OutboxKind::Call, Err(message)) => {
+                (WaitState::Failed, WaitOutcome::CallFailed(message))
+            }
+            (OutboxKind::Notify, Ok(values)) if synchronous => {
+                (WaitState::Finished, WaitOutcome::Finished(values))
+            }
             (OutboxKind::Notify, Ok(values)) => {
                 // The item stays open for the callback; keep what the system answered.
                 let names: Vec<&String> = values.keys().collect();
-                run.history(instance.id, "notify_delivered", Some(&wait.step_id), Some(wait.id), json!({"saved": names}))
-                    .await?;
+                run.history(
+                    instance.id,
+                    "notify_delivered",
+                    Some(&wait.step_id),
+                    Some(wait.id),
+                    json!({"saved": names}),
+                )
+                .await?;
                 instance.fields.extend(values);
                 return Ok(());
             }
@@ -186,8 +221,19 @@ impl Engine {
             WaitOutcome::CallFailed(error) | WaitOutcome::Failed(error) => json!({"error": error}),
             _ => json!({}),
         };
-        let kind = if state == WaitState::Finished { "outbound_succeeded" } else { "outbound_failed" };
-        run.history(instance.id, kind, Some(&wait.step_id), Some(wait.id), detail).await?;
+        let kind = if state == WaitState::Finished {
+            "outbound_succeeded"
+        } else {
+            "outbound_failed"
+        };
+        run.history(
+            instance.id,
+            kind,
+            Some(&wait.step_id),
+            Some(wait.id),
+            detail,
+        )
+        .await?;
         run.resume(instance, workflow, wait, outcome).await
     }
 
@@ -195,8 +241,12 @@ impl Engine {
     fn backoff(&self, attempts: u32) -> i64 {
         let policy = &self.config.outbox;
         let initial = millis(policy.backoff_initial).max(1);
-        let factor = 1i64.checked_shl(attempts.saturating_sub(1).min(30)).unwrap_or(i64::MAX);
-        initial.saturating_mul(factor).min(millis(policy.backoff_max))
+        let factor = 1i64
+            .checked_shl(attempts.saturating_sub(1).min(30))
+            .unwrap_or(i64::MAX);
+        initial
+            .saturating_mul(factor)
+            .min(millis(policy.backoff_max))
     }
 }
 
@@ -208,7 +258,8 @@ fn saved_fields(
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut values = serde_json::Map::new();
     for (field, path) in &request.save {
-        let value = outbound::extract(response, path).map_err(|why| format!("save `{field}`: {why}"))?;
+        let value =
+            outbound::extract(response, path).map_err(|why| format!("save `{field}`: {why}"))?;
         values.insert(field.clone(), workflow.convert_field(field, &value)?);
     }
     Ok(values)
@@ -220,14 +271,22 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         let every = engine.config.timers.poll_interval;
-        tokio::spawn(run_loop("timer", engine, shutdown, every, |engine| async move {
-            engine.expire_due_waits().await
-        }))
+        tokio::spawn(run_loop(
+            "timer",
+            engine,
+            shutdown,
+            every,
+            |engine| async move { engine.expire_due_waits().await },
+        ))
     };
     let every = engine.config.outbox.poll_interval;
-    let outbox = tokio::spawn(run_loop("outbox", engine, shutdown, every, |engine| async move {
-        engine.run_outbox_once().await
-    }));
+    let outbox = tokio::spawn(run_loop(
+        "outbox",
+        engine,
+        shutdown,
+        every,
+        |engine| async move { engine.run_outbox_once().await },
+    ));
     vec![timer, outbox]
 }
 

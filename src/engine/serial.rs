@@ -102,7 +102,9 @@ mod tests {
     fn unsigned_serials_and_garbage() {
         assert_eq!(codec(false).format(5, 31), "5_31");
         assert_eq!(codec(false).parse("5_31"), Some((5, 31)));
-        for bad in ["", "5", "_31", "5_", "a_b", "-1_2", "5_31_2", "0_1", "+5_31"] {
+        for bad in [
+            "", "5", "_31", "5_", "a_b", "-1_2", "5_31_2", "0_1", "+5_31",
+        ] {
             assert_eq!(codec(false).parse(bad), None, "{bad}");
         }
     }

@@ -28,30 +28,43 @@ impl Templates {
 
     /// Checks the syntax of a template.
     pub fn check_template(&self, source: &str) -> Result<(), String> {
-        self.env.template_from_str(source).map(|_| ()).map_err(describe)
+        self.env
+            .template_from_str(source)
+            .map(|_| ())
+            .map_err(describe)
     }
 
     /// Checks the syntax of a condition.
     pub fn check_expression(&self, source: &str) -> Result<(), String> {
-        self.env.compile_expression(source).map(|_| ()).map_err(describe)
+        self.env
+            .compile_expression(source)
+            .map(|_| ())
+            .map_err(describe)
     }
 
     pub fn render(&self, source: &str, context: &Value) -> Result<String, String> {
         let template = self.env.template_from_str(source).map_err(describe)?;
-        template.render(minijinja::Value::from_serialize(context)).map_err(describe)
+        template
+            .render(minijinja::Value::from_serialize(context))
+            .map_err(describe)
     }
 
     /// Evaluates a condition to its truth value.
     pub fn is_true(&self, source: &str, context: &Value) -> Result<bool, String> {
         let expression = self.env.compile_expression(source).map_err(describe)?;
-        let value = expression.eval(minijinja::Value::from_serialize(context)).map_err(describe)?;
+        let value = expression
+            .eval(minijinja::Value::from_serialize(context))
+            .map_err(describe)?;
         Ok(value.is_true())
     }
 }
 
 /// minijinja's message without the template name (ours are anonymous strings).
 fn describe(error: minijinja::Error) -> String {
-    let mut text = error.detail().map(str::to_string).unwrap_or_else(|| error.kind().to_string());
+    let mut text = error
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| error.kind().to_string());
     if let Some(line) = error.line() {
         text.push_str(&format!(" (line {line})"));
     }
@@ -67,7 +80,12 @@ mod tests {
     fn renders_and_evaluates() {
         let templates = Templates::new();
         let context = json!({"fields": {"order_id": "A7", "amount": 1500}});
-        assert_eq!(templates.render("shipped-{{ fields.order_id }}", &context).unwrap(), "shipped-A7");
+        assert_eq!(
+            templates
+                .render("shipped-{{ fields.order_id }}", &context)
+                .unwrap(),
+            "shipped-A7"
+        );
         assert!(templates.is_true("fields.amount > 1000", &context).unwrap());
         assert!(!templates.is_true("fields.amount > 2000", &context).unwrap());
     }

@@ -62,7 +62,8 @@ pub struct WaitView {
 impl WaitView {
     pub(crate) fn new(row: WaitRow, serials: &SerialCodec) -> Self {
         Self {
-            serial: (row.kind == WaitKind::ServerItem).then(|| serials.format(row.instance_id, row.id)),
+            serial: (row.kind == WaitKind::ServerItem)
+                .then(|| serials.format(row.instance_id, row.id)),
             id: row.id,
             instance_id: row.instance_id,
             step: row.step_id,

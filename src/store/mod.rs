@@ -173,9 +173,9 @@ pub trait Tx: Send {
 pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
     match target {
         StoreTarget::Sqlite { path } => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
-        StoreTarget::Postgres { url, pool_size } => {
-            Ok(Arc::new(postgres::PostgresStore::connect(url, *pool_size).await?))
-        }
+        StoreTarget::Postgres { url, pool_size } => Ok(Arc::new(
+            postgres::PostgresStore::connect(url, *pool_size).await?,
+        )),
     }
 }
 

@@ -61,7 +61,9 @@ impl PostgresStore {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
@@ -73,17 +75,25 @@ impl PostgresStore {
             .map_err(|error| StoreError::Other(format!("cannot build pool: {error}")))?;
         let work = Arc::new(Notify::new());
         let listener = tokio::spawn(listen_forever(config, work.clone())).abort_handle();
-        Ok(Self { pool, work, listener })
+        Ok(Self {
+            pool,
+            work,
+            listener,
+        })
     }
 }
 
 async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
     let (mut client, connection) = config.connect(NoTls).await?;
     let driver = tokio::spawn(connection);
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let outcome = embedded::migrations::runner().run_async(&mut client).await;
     // Closing the session releases the lock too; unlock explicitly for clarity.
-    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await;
+    let _ = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
     drop(client);
     let _ = driver.await;
     outcome?;
@@ -140,12 +150,18 @@ impl Store for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let client = self.pool.get().await?;
         client.batch_execute("BEGIN").await?;
-        Ok(Box::new(PgTx { client: Some(client), signal: false, work: self.work.clone() }))
+        Ok(Box::new(PgTx {
+            client: Some(client),
+            signal: false,
+            work: self.work.clone(),
+        }))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        client.query_one("SELECT count(*) FROM settings", &[]).await?;
+        client
+            .query_one("SELECT count(*) FROM settings", &[])
+            .await?;
         Ok(())
     }
 
@@ -162,7 +178,9 @@ struct PgTx {
 
 impl Drop for PgTx {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else { return };
+        let Some(client) = self.client.take() else {
+            return;
+        };
         // Not committed: roll back before the connection goes back to the pool. Without a
         // runtime, detach the connection so that it closes (which also rolls back).
         match tokio::runtime::Handle::try_current() {
@@ -182,7 +200,9 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl PgTx {
     fn client(&self) -> Result<&Object, StoreError> {
-        self.client.as_ref().ok_or_else(|| StoreError::Other("transaction already ended".into()))
+        self.client
+            .as_ref()
+            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
     }
 
     async fn rows(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
@@ -279,7 +299,10 @@ fn id_of(row: Option<Row>) -> Result<i64, StoreError> {
 #[async_trait]
 impl Tx for PgTx {
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        let client = self.client.take().ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
+        let client = self
+            .client
+            .take()
+            .ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
         let sql = if self.signal {
             format!("NOTIFY {WORK_CHANNEL}; COMMIT")
         } else {
@@ -301,11 +324,17 @@ impl Tx for PgTx {
     }
 
     async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = self.row("SELECT value FROM settings WHERE key = $1", &[&key]).await?;
+        let row = self
+            .row("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await?;
         Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
-    async fn insert_setting_if_absent(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    async fn insert_setting_if_absent(
+        &mut self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             &[&key, &value],
@@ -336,12 +365,20 @@ impl Tx for PgTx {
 
     async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1 FOR UPDATE");
-        self.row(&sql, &[&id]).await?.as_ref().map(instance_row).transpose()
+        self.row(&sql, &[&id])
+            .await?
+            .as_ref()
+            .map(instance_row)
+            .transpose()
     }
 
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1");
-        self.row(&sql, &[&id]).await?.as_ref().map(instance_row).transpose()
+        self.row(&sql, &[&id])
+            .await?
+            .as_ref()
+            .map(instance_row)
+            .transpose()
     }
 
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError> {
@@ -383,7 +420,11 @@ impl Tx for PgTx {
 
     async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError> {
         let sql = format!("SELECT {WAIT_COLUMNS} FROM waits WHERE id = $1");
-        self.row(&sql, &[&id]).await?.as_ref().map(wait_row).transpose()
+        self.row(&sql, &[&id])
+            .await?
+            .as_ref()
+            .map(wait_row)
+            .transpose()
     }
 
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError> {
@@ -549,8 +590,15 @@ impl Tx for PgTx {
     }
 
     async fn purge_expired(&mut self, now: i64) -> Result<u64, StoreError> {
-        let events = self.execute("DELETE FROM buffered_events WHERE expires_at <= $1", &[&now]).await?;
-        let keys = self.execute("DELETE FROM dedup_keys WHERE expires_at <= $1", &[&now]).await?;
+        let events = self
+            .execute(
+                "DELETE FROM buffered_events WHERE expires_at <= $1",
+                &[&now],
+            )
+            .await?;
+        let keys = self
+            .execute("DELETE FROM dedup_keys WHERE expires_at <= $1", &[&now])
+            .await?;
         Ok(events + keys)
     }
 
@@ -560,8 +608,11 @@ impl Tx for PgTx {
         now: i64,
         expires_at: i64,
     ) -> Result<DedupClaim, StoreError> {
-        self.execute("DELETE FROM dedup_keys WHERE key = $1 AND expires_at <= $2", &[&key, &now])
-            .await?;
+        self.execute(
+            "DELETE FROM dedup_keys WHERE key = $1 AND expires_at <= $2",
+            &[&key, &now],
+        )
+        .await?;
         // A concurrent uncommitted insert of the same key makes this wait; then it either
         // inserts (the other rolled back) or does nothing (the other committed).
         let inserted = self
@@ -574,12 +625,20 @@ impl Tx for PgTx {
         if inserted == 1 {
             return Ok(DedupClaim::Claimed);
         }
-        let row = self.row("SELECT outcome FROM dedup_keys WHERE key = $1", &[&key]).await?;
-        Ok(DedupClaim::Existing(row.map(|row| row.try_get(0)).transpose()?.flatten()))
+        let row = self
+            .row("SELECT outcome FROM dedup_keys WHERE key = $1", &[&key])
+            .await?;
+        Ok(DedupClaim::Existing(
+            row.map(|row| row.try_get(0)).transpose()?.flatten(),
+        ))
     }
 
     async fn set_dedup_outcome(&mut self, key: &str, outcome: &str) -> Result<(), StoreError> {
-        self.execute("UPDATE dedup_keys SET outcome = $2 WHERE key = $1", &[&key, &outcome]).await?;
+        self.execute(
+            "UPDATE dedup_keys SET outcome = $2 WHERE key = $1",
+            &[&key, &outcome],
+        )
+        .await?;
         Ok(())
     }
 
@@ -589,7 +648,13 @@ impl Tx for PgTx {
                 "INSERT INTO outbox (instance_id, wait_id, kind, request, state, attempts, \
                  next_attempt_at, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) RETURNING id",
-                &[&new.instance_id, &new.wait_id, &new.kind.as_str(), &Json(&new.request), &new.now],
+                &[
+                    &new.instance_id,
+                    &new.wait_id,
+                    &new.kind.as_str(),
+                    &Json(&new.request),
+                    &new.now,
+                ],
             )
             .await?;
         id_of(row)
@@ -609,7 +674,9 @@ impl Tx for PgTx {
              OR (state = 'running' AND lease_until <= $1) ORDER BY next_attempt_at, id LIMIT $4 \
              FOR UPDATE SKIP LOCKED) RETURNING {OUTBOX_COLUMNS}"
         );
-        let rows = self.rows(&sql, &[&now, &lease_until, &owner, &limit]).await?;
+        let rows = self
+            .rows(&sql, &[&now, &lease_until, &owner, &limit])
+            .await?;
         let mut rows: Vec<OutboxRow> = rows.iter().map(outbox_row).collect::<Result<_, _>>()?;
         rows.sort_by_key(|row| row.id);
         Ok(rows)
@@ -617,7 +684,11 @@ impl Tx for PgTx {
 
     async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
-        self.row(&sql, &[&id]).await?.as_ref().map(outbox_row).transpose()
+        self.row(&sql, &[&id])
+            .await?
+            .as_ref()
+            .map(outbox_row)
+            .transpose()
     }
 
     async fn settle_outbox(

@@ -42,7 +42,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         embedded::migrations::runner().run(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), work: Arc::new(Notify::new()) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            work: Arc::new(Notify::new()),
+        })
     }
 }
 
@@ -55,12 +58,19 @@ impl Store for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let conn = self.conn.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteTx { conn, finished: false, signal: false, work: self.work.clone() }))
+        Ok(Box::new(SqliteTx {
+            conn,
+            finished: false,
+            signal: false,
+            work: self.work.clone(),
+        }))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         let conn = self.conn.lock().await;
-        conn.query_row("SELECT count(*) FROM settings", [], |row| row.get::<_, i64>(0))?;
+        conn.query_row("SELECT count(*) FROM settings", [], |row| {
+            row.get::<_, i64>(0)
+        })?;
         Ok(())
     }
 
@@ -111,7 +121,11 @@ fn enum_column<T>(
 ) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
     parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, format!("unknown value {text}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            Type::Text,
+            format!("unknown value {text}").into(),
+        )
     })
 }
 
@@ -129,9 +143,12 @@ fn instance_row(row: &Row<'_>) -> rusqlite::Result<InstanceRow> {
         current_step: row.get(5)?,
         fields: object_column(row, 6)?,
         trigger_event: json_column(row, 7)?,
-        reply: reply.map(|text| serde_json::from_str(&text)).transpose().map_err(|error| {
-            rusqlite::Error::FromSqlConversionFailure(8, Type::Text, error.into())
-        })?,
+        reply: reply
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|error| {
+                rusqlite::Error::FromSqlConversionFailure(8, Type::Text, error.into())
+            })?,
         error: row.get(9)?,
         created_at: row.get(10)?,
         updated_at: row.get(11)?,
@@ -192,13 +209,21 @@ impl Tx for SqliteTx {
     }
 
     async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?;
         Ok(stmt.query_row([key], |row| row.get(0)).optional()?)
     }
 
-    async fn insert_setting_if_absent(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    async fn insert_setting_if_absent(
+        &mut self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING")?
+            .prepare_cached(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            )?
             .execute(params![key, value])?;
         Ok(())
     }
@@ -275,7 +300,11 @@ impl Tx for SqliteTx {
 
     async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError> {
         let sql = format!("SELECT {WAIT_COLUMNS} FROM waits WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], wait_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], wait_row)
+            .optional()?)
     }
 
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError> {
@@ -438,8 +467,10 @@ impl Tx for SqliteTx {
             .conn
             .prepare_cached("DELETE FROM buffered_events WHERE expires_at <= ?1")?
             .execute([now])?;
-        let keys =
-            self.conn.prepare_cached("DELETE FROM dedup_keys WHERE expires_at <= ?1")?.execute([now])?;
+        let keys = self
+            .conn
+            .prepare_cached("DELETE FROM dedup_keys WHERE expires_at <= ?1")?
+            .execute([now])?;
         Ok((events + keys) as u64)
     }
 
@@ -518,7 +549,11 @@ impl Tx for SqliteTx {
 
     async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1");
-        Ok(self.conn.prepare_cached(&sql)?.query_row([id], outbox_row).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], outbox_row)
+            .optional()?)
     }
 
     async fn settle_outbox(
@@ -566,5 +601,9 @@ impl Tx for SqliteTx {
 
 /// `"a, b"` with prefix `w.` → `"w.a, w.b"`, for joins.
 pub(crate) fn prefixed(columns: &str, prefix: &str) -> String {
-    columns.split(", ").map(|column| format!("{prefix}{column}")).collect::<Vec<_>>().join(", ")
+    columns
+        .split(", ")
+        .map(|column| format!("{prefix}{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -13,7 +13,11 @@ use crate::engine::template::Templates;
 
 /// Parses and checks one definition file.
 pub fn compile(path: &Path, bytes: &[u8]) -> Result<Workflow, Vec<DefinitionError>> {
-    let mut cx = Checker { file: path, errors: Vec::new(), templates: Templates::new() };
+    let mut cx = Checker {
+        file: path,
+        errors: Vec::new(),
+        templates: Templates::new(),
+    };
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
@@ -24,24 +28,15 @@ pub fn compile(path: &Path, bytes: &[u8]) -> Result<Workflow, Vec<DefinitionErro
     let raw: RawWorkflow = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(error) => {
-            cx.error(None, None, toml_error(text, &error));
+            cx.error(None, None, crate::toml_error::describe(text, &error));
             return Err(cx.errors);
         }
     };
     let workflow = cx.workflow(raw, bytes);
-    if cx.errors.is_empty() { Ok(workflow) } else { Err(cx.errors) }
-}
-
-fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = error.message().trim_end_matches('.').to_string();
-    match error.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
-            format!("line {line}, column {column}: {message}")
-        }
-        None => message,
+    if cx.errors.is_empty() {
+        Ok(workflow)
+    } else {
+        Err(cx.errors)
     }
 }
 
@@ -78,7 +73,11 @@ impl Checker<'_> {
         let fields = self.fields(&raw);
         for output in &raw.outputs {
             if !fields.contains_key(output) {
-                self.error(None, Some("outputs"), format!("`{output}` is not a declared field"));
+                self.error(
+                    None,
+                    Some("outputs"),
+                    format!("`{output}` is not a declared field"),
+                );
             }
         }
         if raw.steps.is_empty() {
@@ -102,7 +101,11 @@ impl Checker<'_> {
             triggers: raw.triggers,
             remote_events: raw.remote_events,
             steps,
-            hash: digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect(),
+            hash: digest
+                .iter()
+                .take(8)
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
             source: self.file.to_path_buf(),
         }
     }
@@ -112,19 +115,33 @@ impl Checker<'_> {
         for (name, field) in &raw.fields {
             let at = format!("fields.{name}");
             if !is_identifier(name) {
-                self.error(None, Some(&at), "field names are letters, digits and `_`, not starting with a digit");
+                self.error(
+                    None,
+                    Some(&at),
+                    "field names are letters, digits and `_`, not starting with a digit",
+                );
             }
             let default = match &field.default {
                 None => None,
                 Some(value) => match field.ty.coerce(&toml_to_json(value)) {
                     Ok(value) => Some(value),
                     Err(why) => {
-                        self.error(None, Some(&format!("{at}.default")), format!("{why} (type {})", field.ty.as_str()));
+                        self.error(
+                            None,
+                            Some(&format!("{at}.default")),
+                            format!("{why} (type {})", field.ty.as_str()),
+                        );
                         None
                     }
                 },
             };
-            fields.insert(name.clone(), FieldDef { ty: field.ty, default });
+            fields.insert(
+                name.clone(),
+                FieldDef {
+                    ty: field.ty,
+                    default,
+                },
+            );
         }
         fields
     }
@@ -133,9 +150,11 @@ impl Checker<'_> {
         let mut index = StepIndex::new();
         for (position, step) in steps.iter().enumerate() {
             match step.id.as_deref().map(str::trim) {
-                None | Some("") => {
-                    self.error(Some(&format!("#{}", position + 1)), Some("id"), "every step needs an id")
-                }
+                None | Some("") => self.error(
+                    Some(&format!("#{}", position + 1)),
+                    Some("id"),
+                    "every step needs an id",
+                ),
                 Some(id) => {
                     if index.insert(id.to_string(), position).is_some() {
                         self.error(Some(id), Some("id"), "another step has the same id");
@@ -153,8 +172,16 @@ impl Checker<'_> {
         index: &StepIndex,
         fields: &BTreeMap<String, FieldDef>,
     ) -> Option<Step> {
-        let id = raw.id.clone().unwrap_or_else(|| format!("#{}", position + 1));
-        let mut at = StepChecker { cx: self, step: &id, index, fields };
+        let id = raw
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("#{}", position + 1));
+        let mut at = StepChecker {
+            cx: self,
+            step: &id,
+            index,
+            fields,
+        };
         let kind_name = raw.kind.as_deref().unwrap_or("");
         let Some(allowed) = allowed_keys(kind_name) else {
             let message = if kind_name.is_empty() {
@@ -171,8 +198,15 @@ impl Checker<'_> {
             }
         }
         let kind = at.kind(kind_name, raw);
-        let next = raw.next.as_deref().and_then(|target| at.target("next", target));
-        Some(Step { id: id.clone(), kind, next })
+        let next = raw
+            .next
+            .as_deref()
+            .and_then(|target| at.target("next", target));
+        Some(Step {
+            id: id.clone(),
+            kind,
+            next,
+        })
     }
 }
 
@@ -233,12 +267,17 @@ impl StepChecker<'_, '_> {
     fn wait(&mut self, raw: &RawStep) -> WaitPolicy {
         WaitPolicy {
             deadline: self.duration("deadline", raw.deadline.as_ref()),
-            on_timeout: raw.on_timeout.as_deref().and_then(|target| self.target("on_timeout", target)),
+            on_timeout: raw
+                .on_timeout
+                .as_deref()
+                .and_then(|target| self.target("on_timeout", target)),
         }
     }
 
     fn on_error(&mut self, raw: &RawStep) -> Option<usize> {
-        raw.on_error.as_deref().and_then(|target| self.target("on_error", target))
+        raw.on_error
+            .as_deref()
+            .and_then(|target| self.target("on_error", target))
     }
 
     fn kind(&mut self, kind: &str, raw: &RawStep) -> StepKind {
@@ -254,7 +293,10 @@ impl StepChecker<'_, '_> {
                 scope: match raw.scope.as_deref() {
                     None => EventScope::External,
                     Some(text) => EventScope::parse(text).unwrap_or_else(|| {
-                        self.error("scope", format!("`{text}` is neither `external` nor `internal`"));
+                        self.error(
+                            "scope",
+                            format!("`{text}` is neither `external` nor `internal`"),
+                        );
                         EventScope::External
                     }),
                 },
@@ -268,7 +310,10 @@ impl StepChecker<'_, '_> {
                 for input in &inputs {
                     self.declared("inputs", input);
                 }
-                StepKind::WaitInput { inputs, wait: self.wait(raw) }
+                StepKind::WaitInput {
+                    inputs,
+                    wait: self.wait(raw),
+                }
             }
             "emit" => StepKind::Emit {
                 event: self.required_template("event", raw.event.as_ref()),
@@ -285,7 +330,11 @@ impl StepChecker<'_, '_> {
                     max_attempts: raw.max_attempts,
                     save: raw.save.clone(),
                 };
-                StepKind::Call { http: self.http("url", &http), wait: self.wait(raw), on_error: self.on_error(raw) }
+                StepKind::Call {
+                    http: self.http("url", &http),
+                    wait: self.wait(raw),
+                    on_error: self.on_error(raw),
+                }
             }
             "set" => self.set(raw),
             "decide" => self.decide(raw),
@@ -308,7 +357,12 @@ impl StepChecker<'_, '_> {
     ) -> Vec<(String, String)> {
         let Some(map) = map else { return Vec::new() };
         map.iter()
-            .map(|(key, source)| (key.clone(), self.template(&format!("{field}.{key}"), source)))
+            .map(|(key, source)| {
+                (
+                    key.clone(),
+                    self.template(&format!("{field}.{key}"), source),
+                )
+            })
             .collect()
     }
 
@@ -316,14 +370,29 @@ impl StepChecker<'_, '_> {
         if raw.url.trim().is_empty() {
             self.error(field, "a url is required");
         }
-        let method = raw.method.clone().unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
-        if !matches!(method.as_str(), "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD") {
-            self.error("method", format!("`{method}` is not an HTTP method we send"));
+        let method = raw
+            .method
+            .clone()
+            .unwrap_or_else(|| "POST".into())
+            .to_ascii_uppercase();
+        if !matches!(
+            method.as_str(),
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD"
+        ) {
+            self.error(
+                "method",
+                format!("`{method}` is not an HTTP method we send"),
+            );
         }
         if raw.max_attempts == Some(0) {
             self.error("max_attempts", "must be at least 1");
         }
-        let save = raw.save.clone().unwrap_or_default().into_iter().collect::<Vec<_>>();
+        let save = raw
+            .save
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<Vec<_>>();
         for (name, _) in &save {
             self.declared(&format!("save.{name}"), name);
         }
@@ -352,7 +421,9 @@ impl StepChecker<'_, '_> {
         if assignments.is_empty() {
             self.error("fields", "assign at least one field");
         }
-        StepKind::Set { fields: assignments }
+        StepKind::Set {
+            fields: assignments,
+        }
     }
 
     fn decide(&mut self, raw: &RawStep) -> StepKind {
@@ -369,7 +440,10 @@ impl StepChecker<'_, '_> {
         if raw.when.as_ref().is_none_or(Vec::is_empty) {
             self.error("when", "list at least one branch");
         }
-        let otherwise = raw.otherwise.as_deref().and_then(|target| self.target("else", target));
+        let otherwise = raw
+            .otherwise
+            .as_deref()
+            .and_then(|target| self.target("else", target));
         StepKind::Decide { when, otherwise }
     }
 
@@ -379,14 +453,21 @@ impl StepChecker<'_, '_> {
             "CancelNoError" => Some(ReplyStatus::CancelNoError),
             "CancelWithError" => Some(ReplyStatus::CancelWithError),
             other => {
-                self.error("status", format!("`{other}` is not Continue, CancelNoError or CancelWithError"));
+                self.error(
+                    "status",
+                    format!("`{other}` is not Continue, CancelNoError or CancelWithError"),
+                );
                 None
             }
         });
         StepKind::Reply(ReplySpec {
             status,
-            error_message: raw.error_message.as_ref().map(|text| self.template("error_message", text)),
-            changed_properties: self.templates("changed_properties", raw.changed_properties.as_ref()),
+            error_message: raw
+                .error_message
+                .as_ref()
+                .map(|text| self.template("error_message", text)),
+            changed_properties: self
+                .templates("changed_properties", raw.changed_properties.as_ref()),
             body: raw.body.as_ref().map(|text| self.template("body", text)),
             content_type: raw.content_type.clone(),
         })
@@ -395,7 +476,9 @@ impl StepChecker<'_, '_> {
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -404,14 +487,17 @@ pub(crate) fn toml_to_json(value: &toml::Value) -> Value {
     match value {
         toml::Value::String(text) => Value::String(text.clone()),
         toml::Value::Integer(number) => Value::from(*number),
-        toml::Value::Float(number) => {
-            serde_json::Number::from_f64(*number).map(Value::Number).unwrap_or(Value::Null)
-        }
+        toml::Value::Float(number) => serde_json::Number::from_f64(*number)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         toml::Value::Boolean(flag) => Value::Bool(*flag),
         toml::Value::Datetime(at) => Value::String(at.to_string()),
         toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => {
-            Value::Object(table.iter().map(|(key, item)| (key.clone(), toml_to_json(item))).collect())
-        }
+        toml::Value::Table(table) => Value::Object(
+            table
+                .iter()
+                .map(|(key, item)| (key.clone(), toml_to_json(item)))
+                .collect(),
+        ),
     }
 }

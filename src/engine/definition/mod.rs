@@ -41,11 +41,15 @@ impl Workflow {
     /// following one; `None` past the last step.
     pub fn after(&self, index: usize) -> Option<usize> {
         let step = self.steps.get(index)?;
-        step.next.or_else(|| (index + 1 < self.steps.len()).then_some(index + 1))
+        step.next
+            .or_else(|| (index + 1 < self.steps.len()).then_some(index + 1))
     }
 
     pub fn step(&self, id: &str) -> Option<(usize, &Step)> {
-        self.steps.iter().enumerate().find(|(_, step)| step.id == id)
+        self.steps
+            .iter()
+            .enumerate()
+            .find(|(_, step)| step.id == id)
     }
 
     /// The fields of a new instance: defaults, overridden by `given` (converted to the
@@ -111,16 +115,43 @@ pub struct WaitPolicy {
 
 #[derive(Debug)]
 pub enum StepKind {
-    ServerEvent { notify: Option<HttpSpec>, synchronous: bool, wait: WaitPolicy, on_error: Option<usize> },
-    WaitEvent { event: String, scope: EventScope, wait: WaitPolicy },
-    WaitInput { inputs: Vec<String>, wait: WaitPolicy },
-    Emit { event: String, properties: Vec<(String, String)>, ttl: Option<Duration> },
-    Call { http: HttpSpec, wait: WaitPolicy, on_error: Option<usize> },
-    Set { fields: Vec<(String, SetValue)> },
-    Decide { when: Vec<(String, usize)>, otherwise: Option<usize> },
+    ServerEvent {
+        notify: Option<HttpSpec>,
+        synchronous: bool,
+        wait: WaitPolicy,
+        on_error: Option<usize>,
+    },
+    WaitEvent {
+        event: String,
+        scope: EventScope,
+        wait: WaitPolicy,
+    },
+    WaitInput {
+        inputs: Vec<String>,
+        wait: WaitPolicy,
+    },
+    Emit {
+        event: String,
+        properties: Vec<(String, String)>,
+        ttl: Option<Duration>,
+    },
+    Call {
+        http: HttpSpec,
+        wait: WaitPolicy,
+        on_error: Option<usize>,
+    },
+    Set {
+        fields: Vec<(String, SetValue)>,
+    },
+    Decide {
+        when: Vec<(String, usize)>,
+        otherwise: Option<usize>,
+    },
     Reply(ReplySpec),
     End,
-    Fail { message: String },
+    Fail {
+        message: String,
+    },
 }
 
 impl StepKind {
@@ -208,7 +239,12 @@ pub struct Workflows {
 
 impl Workflows {
     pub fn from_list(list: Vec<Workflow>) -> Self {
-        Self { by_id: list.into_iter().map(|wf| (wf.id.clone(), Arc::new(wf))).collect() }
+        Self {
+            by_id: list
+                .into_iter()
+                .map(|wf| (wf.id.clone(), Arc::new(wf)))
+                .collect(),
+        }
     }
 
     /// Finds a workflow by GUID (any case) or by name.
@@ -236,7 +272,12 @@ impl Workflows {
 /// Loads and checks every `*.toml` file of a folder. All errors are collected.
 pub fn load_dir(dir: &Path) -> Result<Workflows, Vec<DefinitionError>> {
     let dir_error = |message: String| {
-        vec![DefinitionError { file: dir.to_path_buf(), step: None, field: None, message }]
+        vec![DefinitionError {
+            file: dir.to_path_buf(),
+            step: None,
+            field: None,
+            message,
+        }]
     };
     let entries = std::fs::read_dir(dir)
         .map_err(|error| dir_error(format!("cannot read workflows folder: {error}")))?;
@@ -258,7 +299,11 @@ pub fn load_dir(dir: &Path) -> Result<Workflows, Vec<DefinitionError>> {
         }
     }
     check_unique(&workflows, &mut errors);
-    if errors.is_empty() { Ok(Workflows::from_list(workflows)) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(Workflows::from_list(workflows))
+    } else {
+        Err(errors)
+    }
 }
 
 fn check_unique(workflows: &[Workflow], errors: &mut Vec<DefinitionError>) {

@@ -124,24 +124,50 @@ impl RawStep {
             ("message", self.message.is_some()),
             ("id", false),
         ];
-        keys.iter().filter(|(_, present)| *present).map(|(key, _)| *key).collect()
+        keys.iter()
+            .filter(|(_, present)| *present)
+            .map(|(key, _)| *key)
+            .collect()
     }
 }
 
 /// The optional keys each kind accepts (`next` applies to every kind but `end`/`fail`).
 pub fn allowed_keys(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
-        "server_event" => &["next", "deadline", "on_timeout", "on_error", "notify", "synchronous"],
+        "server_event" => &[
+            "next",
+            "deadline",
+            "on_timeout",
+            "on_error",
+            "notify",
+            "synchronous",
+        ],
         "wait_event" => &["next", "deadline", "on_timeout", "event", "scope"],
         "wait_input" => &["next", "deadline", "on_timeout", "inputs"],
         "emit" => &["next", "event", "properties", "ttl"],
         "call" => &[
-            "next", "deadline", "on_timeout", "on_error", "url", "method", "headers", "body",
-            "timeout", "max_attempts", "save",
+            "next",
+            "deadline",
+            "on_timeout",
+            "on_error",
+            "url",
+            "method",
+            "headers",
+            "body",
+            "timeout",
+            "max_attempts",
+            "save",
         ],
         "set" => &["next", "fields"],
         "decide" => &["when", "else"],
-        "reply" => &["next", "status", "error_message", "changed_properties", "body", "content_type"],
+        "reply" => &[
+            "next",
+            "status",
+            "error_message",
+            "changed_properties",
+            "body",
+            "content_type",
+        ],
         "end" => &[],
         "fail" => &["message"],
         _ => return None,

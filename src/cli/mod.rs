@@ -1,0 +1,249 @@
+//! The command line: raw arguments (clap) → [`crate::config::Overrides`] → resolved
+//! [`Config`], then one subcommand. `serve` is the default.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, Overrides};
+use crate::engine::clock::{SystemClock, rfc3339};
+use crate::engine::definition::{self, Workflows};
+use crate::engine::{Engine, EngineError};
+use crate::store::{self, WaitFilter, WaitKind, WaitState};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "holdpoint",
+    version,
+    about = "SOAP/XML-compatible gateway in front of a durable wait engine"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "HOLDPOINT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder of the embedded store [default: ./data].
+    #[arg(long, global = true, env = "HOLDPOINT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… selects PostgreSQL; absent means the embedded store.
+    #[arg(
+        long,
+        global = true,
+        env = "HOLDPOINT_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// Folder of workflow definitions [default: ./workflows].
+    #[arg(long, global = true, env = "HOLDPOINT_WORKFLOWS", value_name = "DIR")]
+    pub workflows: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate workflow definitions.
+    Check {
+        /// Folder to check [default: the configured workflows folder].
+        dir: Option<PathBuf>,
+    },
+    /// Show what is waiting for what.
+    Waits(WaitsArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (repeatable) [default: 127.0.0.1:8080].
+    #[arg(
+        long,
+        env = "HOLDPOINT_LISTEN",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    pub listen: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitsArgs {
+    /// Only this workflow (GUID).
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// server_item, custom_event, input or call.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// open, finished, failed, expired or cancelled.
+    #[arg(long, default_value = "open")]
+    pub state: String,
+    /// Only waits on this event name.
+    #[arg(long)]
+    pub event: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let listen = match &cli.command {
+        Some(Command::Serve(args)) => args.listen.clone(),
+        _ => Vec::new(),
+    };
+    let overrides = Overrides {
+        config_file: cli.global.config.clone(),
+        data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
+        workflows: cli.global.workflows.clone(),
+        listen,
+    };
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let config = match config::load(&overrides, &env) {
+        Ok(config) => config,
+        Err(error) => return fail(&format!("configuration: {error}")),
+    };
+    crate::telemetry::init(&config.log_level, config.log_format);
+    let result = match cli.command {
+        None | Some(Command::Serve(_)) => serve::serve(config).await,
+        Some(Command::Migrate) => migrate(&config).await,
+        Some(Command::Check { dir }) => check(dir.as_ref().unwrap_or(&config.workflows_dir)),
+        Some(Command::Waits(args)) => waits(&config, &args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("holdpoint: {message}");
+    ExitCode::FAILURE
+}
+
+fn describe_store(config: &Config) -> String {
+    match &config.store {
+        store::StoreTarget::Sqlite { path } => format!("embedded store {}", path.display()),
+        store::StoreTarget::Postgres { .. } => "PostgreSQL".to_string(),
+    }
+}
+
+async fn migrate(config: &Config) -> Result<(), String> {
+    let store = store::open(&config.store)
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    store
+        .ping()
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    println!("migrations applied ({})", describe_store(config));
+    Ok(())
+}
+
+/// Loads definitions, or one message listing every error.
+pub(crate) fn load_workflows(dir: &std::path::Path) -> Result<Workflows, String> {
+    definition::load_dir(dir).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        format!(
+            "{} problem(s) in workflow definitions:\n  {}",
+            errors.len(),
+            lines.join("\n  ")
+        )
+    })
+}
+
+fn check(dir: &std::path::Path) -> Result<(), String> {
+    let workflows = load_workflows(dir)?;
+    for workflow in workflows.iter() {
+        println!(
+            "ok  {}  {}  ({} steps, {})",
+            workflow.id,
+            workflow.name,
+            workflow.steps.len(),
+            workflow.source.display()
+        );
+    }
+    println!("{} workflow(s) valid in {}", workflows.len(), dir.display());
+    Ok(())
+}
+
+async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
+    let kind = args
+        .kind
+        .as_deref()
+        .map(|text| WaitKind::parse(text).ok_or_else(|| format!("--kind: unknown kind `{text}`")))
+        .transpose()?;
+    let state = if args.state == "all" {
+        None
+    } else {
+        Some(
+            WaitState::parse(&args.state)
+                .ok_or_else(|| format!("--state: unknown state `{}`", args.state))?,
+        )
+    };
+    let store = store::open(&config.store)
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    // Definitions only matter for running instances; listing works without them.
+    let workflows = load_workflows(&config.workflows_dir).unwrap_or_default();
+    let engine = Engine::new(
+        store,
+        Arc::new(workflows),
+        config.engine.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|error: EngineError| format!("engine: {error}"))?;
+    let filter = WaitFilter {
+        workflow_id: args.workflow.clone(),
+        kind,
+        state,
+        event_name: args.event.clone(),
+        instance_id: None,
+        limit: args.limit.max(1),
+    };
+    let waits = engine
+        .list_waits(&filter)
+        .await
+        .map_err(|error| format!("{error}"))?;
+    if args.json {
+        for wait in &waits {
+            println!("{}", serde_json::to_string(wait).unwrap_or_default());
+        }
+        return Ok(());
+    }
+    println!(
+        "{:>8}  {:>8}  {:<13}  {:<9}  {:<24}  {:<20}  waiting for",
+        "wait", "instance", "kind", "state", "deadline", "step"
+    );
+    for wait in &waits {
+        let target = wait
+            .serial
+            .clone()
+            .or_else(|| wait.event_name.clone())
+            .unwrap_or_default();
+        println!(
+            "{:>8}  {:>8}  {:<13}  {:<9}  {:<24}  {:<20}  {}",
+            wait.id,
+            wait.instance_id,
+            wait.kind.as_str(),
+            wait.state.as_str(),
+            rfc3339(wait.deadline_ms),
+            wait.step,
+            target
+        );
+    }
+    println!("{} wait(s)", waits.len());
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! `holdpoint serve`: config → store → workflows → engine → runners → HTTP → drain.
+
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use tokio::sync::watch;
+
+use super::{describe_store, load_workflows};
+use crate::config::Config;
+use crate::engine::clock::SystemClock;
+use crate::engine::{Engine, runners};
+use crate::http::{AppState, ENDPOINTS, create_app};
+use crate::store;
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let store = store::open(&config.store)
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    let workflows = load_workflows(&config.workflows_dir)?;
+    let workflow_count = workflows.len();
+    let engine = Engine::new(
+        store,
+        Arc::new(workflows),
+        config.engine.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|error| format!("engine: {error}"))?;
+    let engine = Arc::new(engine);
+    let (stop, stopped) = watch::channel(false);
+    let runner_tasks = runners::spawn(engine.clone(), stopped);
+
+    let state = web::Data::new(AppState {
+        engine: engine.clone(),
+    });
+    let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
+    let mut server =
+        HttpServer::new(move || create_app(state.clone())).shutdown_timeout(shutdown_secs);
+    for address in &config.listen {
+        server = server
+            .bind(address)
+            .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    }
+    let bound = server.addrs();
+    println!(
+        "holdpoint {} serving {workflow_count} workflow(s) from {} on the {}",
+        env!("CARGO_PKG_VERSION"),
+        config.workflows_dir.display(),
+        describe_store(&config)
+    );
+    for address in &bound {
+        for endpoint in ENDPOINTS {
+            println!(
+                "  {:<6} http://{address}{:<28} {}",
+                endpoint.method, endpoint.path, endpoint.what
+            );
+        }
+    }
+    // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
+    let outcome = server.run().await;
+    tracing::info!("http stopped; stopping runners");
+    let _ = stop.send(true);
+    let drain = futures_util::future::join_all(runner_tasks);
+    if tokio::time::timeout(config.shutdown_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("runners did not stop within the shutdown timeout");
+    }
+    outcome.map_err(|error| format!("http server: {error}"))
+}

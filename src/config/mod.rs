@@ -1,0 +1,424 @@
+//! Configuration: a TOML file, then `HOLDPOINT_SECTION__KEY` environment variables, then
+//! command-line flags, each overriding the one before. The raw layers are merged, checked
+//! against the known keys, and resolved into a [`Config`] whose values are all valid:
+//! nothing downstream parses or second-guesses a setting.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::duration::parse_duration;
+use crate::engine::{EngineConfig, OutboxPolicy, TimerPolicy};
+use crate::store::StoreTarget;
+pub use raw::RawConfig;
+
+/// Prefix of the environment variables that set file keys: `HOLDPOINT_EVENTS__BUFFER_TTL`
+/// sets `[events] buffer_ttl`.
+pub const ENV_PREFIX: &str = "HOLDPOINT_";
+
+/// What the command line says; `None` leaves the file / environment / default in force.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub workflows: Option<PathBuf>,
+    pub listen: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub shutdown_timeout: Duration,
+    pub store: StoreTarget,
+    pub data_dir: PathBuf,
+    pub workflows_dir: PathBuf,
+    pub engine: EngineConfig,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+/// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
+pub fn load(overrides: &Overrides, env: &[(String, String)]) -> Result<Config, String> {
+    let mut raw = match &overrides.config_file {
+        Some(path) => read_file(path)?,
+        None => RawConfig::default(),
+    };
+    apply_env(&mut raw, env)?;
+    resolve(raw, overrides)
+}
+
+fn read_file(path: &Path) -> Result<RawConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read config file {}: {error}", path.display()))?;
+    toml::from_str(&text).map_err(|error| {
+        format!(
+            "{}: {}",
+            path.display(),
+            crate::toml_error::describe(&text, &error)
+        )
+    })
+}
+
+/// Applies `HOLDPOINT_SECTION__KEY=value` variables. A value that parses as a TOML value
+/// (`true`, `8`, `["a", "b"]`) is taken as such, anything else as a string.
+fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), String> {
+    let mut merged = toml::Table::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut table| table.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.clone()));
+        // Check each variable alone first, so that an error names it.
+        let mut single = toml::Table::new();
+        single.insert(
+            section.clone(),
+            toml::Value::Table(toml::Table::from_iter([(key.clone(), parsed.clone())])),
+        );
+        RawConfig::deserialize(toml::Value::Table(single)).map_err(|error| {
+            format!(
+                "environment variable {name}: {}",
+                error.message().trim_end_matches('.')
+            )
+        })?;
+        merged
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .map(|table| table.insert(key, parsed));
+    }
+    if merged.is_empty() {
+        return Ok(());
+    }
+    let from_env = RawConfig::deserialize(toml::Value::Table(merged))
+        .map_err(|error| format!("environment: {}", error.message()))?;
+    overlay(raw, from_env);
+    Ok(())
+}
+
+/// Copies every key set in `top` over `base`.
+fn overlay(base: &mut RawConfig, top: RawConfig) {
+    macro_rules! take {
+        ($($section:ident . $key:ident),* $(,)?) => {
+            $( if top.$section.$key.is_some() { base.$section.$key = top.$section.$key; } )*
+        };
+    }
+    take!(
+        http.listen,
+        http.shutdown_timeout,
+        store.url,
+        store.data_dir,
+        store.pool_size,
+        workflows.dir,
+        engine.default_deadline,
+        engine.max_steps,
+        events.buffer_ttl,
+        events.dedup_window,
+        serials.signed,
+        timers.poll_interval,
+        timers.batch_size,
+        outbox.max_attempts,
+        outbox.backoff_initial,
+        outbox.backoff_max,
+        outbox.request_timeout,
+        outbox.lease,
+        outbox.concurrency,
+        outbox.poll_interval,
+        log.level,
+        log.format,
+    );
+}
+
+fn duration(key: &str, value: Option<String>, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => {
+            parse_duration(&text).map_err(|why| format!("{key}: invalid duration `{text}`: {why}"))
+        }
+    }
+}
+
+fn at_least_one(key: &str, value: Option<usize>, default: usize) -> Result<usize, String> {
+    match value {
+        Some(0) => Err(format!("{key}: must be at least 1")),
+        Some(value) => Ok(value),
+        None => Ok(default),
+    }
+}
+
+fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
+    let defaults = EngineConfig::default();
+    let listen_text = if overrides.listen.is_empty() {
+        raw.http
+            .listen
+            .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_string()])
+    } else {
+        overrides.listen.clone()
+    };
+    if listen_text.is_empty() {
+        return Err("[http] listen: give at least one address".into());
+    }
+    let listen = listen_text
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                format!("[http] listen: `{text}` is not an address such as 127.0.0.1:8080")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let data_dir = overrides
+        .data_dir
+        .clone()
+        .or(raw.store.data_dir)
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let url = overrides
+        .database_url
+        .clone()
+        .or(raw.store.url)
+        .filter(|url| !url.trim().is_empty());
+    let pool_size = at_least_one("[store] pool_size", raw.store.pool_size, 16)?;
+    let store = match url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            StoreTarget::Postgres { url, pool_size }
+        }
+        Some(_) => {
+            return Err("[store] url: only postgres:// or postgresql:// urls are supported".into());
+        }
+        None => StoreTarget::Sqlite {
+            path: data_dir.join("holdpoint.db"),
+        },
+    };
+    let outbox_defaults = &defaults.outbox;
+    let outbox = OutboxPolicy {
+        max_attempts: match raw.outbox.max_attempts {
+            Some(0) => return Err("[outbox] max_attempts: must be at least 1".into()),
+            Some(value) => value,
+            None => outbox_defaults.max_attempts,
+        },
+        backoff_initial: duration(
+            "[outbox] backoff_initial",
+            raw.outbox.backoff_initial,
+            outbox_defaults.backoff_initial,
+        )?,
+        backoff_max: duration(
+            "[outbox] backoff_max",
+            raw.outbox.backoff_max,
+            outbox_defaults.backoff_max,
+        )?,
+        request_timeout: duration(
+            "[outbox] request_timeout",
+            raw.outbox.request_timeout,
+            outbox_defaults.request_timeout,
+        )?,
+        lease: duration("[outbox] lease", raw.outbox.lease, outbox_defaults.lease)?,
+        concurrency: at_least_one(
+            "[outbox] concurrency",
+            raw.outbox.concurrency,
+            outbox_defaults.concurrency,
+        )?,
+        poll_interval: duration(
+            "[outbox] poll_interval",
+            raw.outbox.poll_interval,
+            outbox_defaults.poll_interval,
+        )?,
+    };
+    if outbox.lease <= outbox.request_timeout {
+        return Err("[outbox] lease: must be longer than [outbox] request_timeout".into());
+    }
+    let engine = EngineConfig {
+        default_deadline: duration(
+            "[engine] default_deadline",
+            raw.engine.default_deadline,
+            defaults.default_deadline,
+        )?,
+        max_steps: at_least_one(
+            "[engine] max_steps",
+            raw.engine.max_steps,
+            defaults.max_steps,
+        )?,
+        buffer_ttl: duration(
+            "[events] buffer_ttl",
+            raw.events.buffer_ttl,
+            defaults.buffer_ttl,
+        )?,
+        dedup_window: duration(
+            "[events] dedup_window",
+            raw.events.dedup_window,
+            defaults.dedup_window,
+        )?,
+        signed_serials: raw.serials.signed.unwrap_or(defaults.signed_serials),
+        outbox,
+        timers: TimerPolicy {
+            poll_interval: duration(
+                "[timers] poll_interval",
+                raw.timers.poll_interval,
+                defaults.timers.poll_interval,
+            )?,
+            batch_size: at_least_one(
+                "[timers] batch_size",
+                raw.timers.batch_size,
+                defaults.timers.batch_size,
+            )?,
+        },
+    };
+    if engine.default_deadline.is_zero() {
+        return Err(
+            "[engine] default_deadline: every wait needs a deadline; give a positive duration"
+                .into(),
+        );
+    }
+    let log_format = match raw.log.format.as_deref().unwrap_or("text") {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(format!(
+                "[log] format: `{other}` is neither `text` nor `json`"
+            ));
+        }
+    };
+    Ok(Config {
+        listen,
+        shutdown_timeout: duration(
+            "[http] shutdown_timeout",
+            raw.http.shutdown_timeout,
+            Duration::from_secs(30),
+        )?,
+        store,
+        workflows_dir: overrides
+            .workflows
+            .clone()
+            .or(raw.workflows.dir)
+            .unwrap_or_else(|| PathBuf::from("workflows")),
+        data_dir,
+        engine,
+        log_level: raw.log.level.unwrap_or_else(|| "info".into()),
+        log_format,
+    })
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_store() {
+        let config = load(&Overrides::default(), &[]).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
+        assert_eq!(
+            config.store,
+            StoreTarget::Sqlite {
+                path: PathBuf::from("data/holdpoint.db")
+            }
+        );
+        assert_eq!(config.workflows_dir, PathBuf::from("workflows"));
+        assert_eq!(config.engine.buffer_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("holdpoint.toml");
+        std::fs::write(
+            &path,
+            "[events]\nbuffer_ttl = \"5s\"\n[http]\nlisten = [\"127.0.0.1:9000\"]\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config_file: Some(path.clone()),
+            ..Overrides::default()
+        };
+        let config = load(
+            &overrides,
+            &env(&[("HOLDPOINT_EVENTS__DEDUP_WINDOW", "1h")]),
+        )
+        .unwrap();
+        assert_eq!(config.engine.buffer_ttl, Duration::from_secs(5));
+        assert_eq!(config.engine.dedup_window, Duration::from_secs(3600));
+        assert_eq!(config.listen, vec!["127.0.0.1:9000".parse().unwrap()]);
+        let config = load(&overrides, &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "0")])).unwrap();
+        assert_eq!(config.engine.buffer_ttl, Duration::ZERO);
+        let flags = Overrides {
+            config_file: Some(path),
+            listen: vec!["127.0.0.1:9100".into()],
+            database_url: Some("postgres://u@localhost/db".into()),
+            ..Overrides::default()
+        };
+        let config = load(&flags, &[]).unwrap();
+        assert_eq!(config.listen, vec!["127.0.0.1:9100".parse().unwrap()]);
+        assert!(matches!(config.store, StoreTarget::Postgres { .. }));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("holdpoint.toml");
+        std::fs::write(&path, "[events]\nbufer_ttl = \"5s\"\n").unwrap();
+        let overrides = Overrides {
+            config_file: Some(path),
+            ..Overrides::default()
+        };
+        let error = load(&overrides, &[]).unwrap_err();
+        assert!(
+            error.contains("bufer_ttl") && error.contains("line 2"),
+            "{error}"
+        );
+        let error = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_EVENTS__BUFER_TTL", "5s")]),
+        )
+        .unwrap_err();
+        assert!(
+            error.contains("HOLDPOINT_EVENTS__BUFER_TTL") && error.contains("bufer_ttl"),
+            "{error}"
+        );
+        let error = load(&Overrides::default(), &env(&[("HOLDPOINT_NOPE__X", "1")])).unwrap_err();
+        assert!(error.contains("nope"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_say_which_key() {
+        let error = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "soon")]),
+        )
+        .unwrap_err();
+        assert!(error.contains("[events] buffer_ttl"), "{error}");
+        let flags = Overrides {
+            listen: vec!["localhost".into()],
+            ..Overrides::default()
+        };
+        assert!(load(&flags, &[]).unwrap_err().contains("[http] listen"));
+        let flags = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Overrides::default()
+        };
+        assert!(load(&flags, &[]).unwrap_err().contains("[store] url"));
+    }
+}

@@ -1,0 +1,96 @@
+//! The configuration as written: TOML file sections, every key optional. Unknown keys are
+//! errors (serde `deny_unknown_fields`) so that a typo never silently does nothing.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub workflows: RawWorkflows,
+    #[serde(default)]
+    pub engine: RawEngine,
+    #[serde(default)]
+    pub events: RawEvents,
+    #[serde(default)]
+    pub serials: RawSerials,
+    #[serde(default)]
+    pub timers: RawTimers,
+    #[serde(default)]
+    pub outbox: RawOutbox,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Option<Vec<String>>,
+    pub shutdown_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub pool_size: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkflows {
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    pub default_deadline: Option<String>,
+    pub max_steps: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    pub buffer_ttl: Option<String>,
+    pub dedup_window: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSerials {
+    pub signed: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimers {
+    pub poll_interval: Option<String>,
+    pub batch_size: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbox {
+    pub max_attempts: Option<u32>,
+    pub backoff_initial: Option<String>,
+    pub backoff_max: Option<String>,
+    pub request_timeout: Option<String>,
+    pub lease: Option<String>,
+    pub concurrency: Option<usize>,
+    pub poll_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
