@@ -2,7 +2,6 @@
 //! HTTP server, and several engines (nodes) sharing one database.
 
 mod support;
-include!("common_workflows.rs");
 
 store_suite!(
     set_decide_reply_and_end,
@@ -26,8 +25,8 @@ mod cases {
     use holdpoint::store::*;
     use serde_json::{Map, Value, json};
 
+    use super::support::workflows::*;
     use super::support::*;
-    use super::*;
 
     const STEPS: &str = r#"
 id = "55555555-5555-4555-8555-555555555555"

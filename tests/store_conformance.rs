@@ -2,7 +2,6 @@
 //! identically against the embedded store and a real PostgreSQL.
 
 mod support;
-include!("common_workflows.rs");
 
 store_suite!(
     start_runs_to_the_first_wait,
@@ -29,8 +28,8 @@ mod cases {
     use serde_json::{Map, Value, json};
     use std::time::Duration;
 
+    use super::support::workflows::*;
     use super::support::*;
-    use super::*;
 
     async fn start(
         te: &TestEngine,

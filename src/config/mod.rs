@@ -83,22 +83,21 @@ fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), String
             continue;
         };
         let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        let typed = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
-            .and_then(|mut table| table.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(value.clone()));
-        // Check each variable alone first, so that an error names it.
-        let mut single = toml::Table::new();
-        single.insert(
-            section.clone(),
-            toml::Value::Table(toml::Table::from_iter([(key.clone(), parsed.clone())])),
-        );
-        RawConfig::deserialize(toml::Value::Table(single)).map_err(|error| {
-            format!(
-                "environment variable {name}: {}",
-                error.message().trim_end_matches('.')
-            )
-        })?;
+            .and_then(|mut table| table.remove("v"));
+        let text = toml::Value::String(value.clone());
+        // Check each variable alone, so that an error names it. A value that reads as a
+        // TOML value (`true`, `8`, `["a"]`) is tried as such first, then as plain text
+        // (`0` is also a fine duration).
+        let parsed = match typed.filter(|typed| single_var_fits(&section, &key, typed).is_ok()) {
+            Some(typed) => typed,
+            None => {
+                single_var_fits(&section, &key, &text)
+                    .map_err(|why| format!("environment variable {name}: {why}"))?;
+                text
+            }
+        };
         merged
             .entry(section)
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
@@ -112,6 +111,17 @@ fn apply_env(raw: &mut RawConfig, env: &[(String, String)]) -> Result<(), String
         .map_err(|error| format!("environment: {}", error.message()))?;
     overlay(raw, from_env);
     Ok(())
+}
+
+/// Whether `[section] key = value` alone is a valid configuration.
+fn single_var_fits(section: &str, key: &str, value: &toml::Value) -> Result<(), String> {
+    let mut inner = toml::Table::new();
+    inner.insert(key.to_string(), value.clone());
+    let mut single = toml::Table::new();
+    single.insert(section.to_string(), toml::Value::Table(inner));
+    RawConfig::deserialize(toml::Value::Table(single))
+        .map(|_| ())
+        .map_err(|error| error.message().trim_end_matches('.').to_string())
 }
 
 /// Copies every key set in `top` over `base`.

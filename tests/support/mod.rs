@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod proxy;
+pub mod workflows;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-// Included by test binaries: small workflows that the suites drive.
+//! Small workflows that the suites drive.
 
 pub const ITEM_THEN_EVENT: &str = r#"
 id = "11111111-1111-4111-8111-111111111111"

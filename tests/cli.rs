@@ -1,0 +1,209 @@
+//! The `holdpoint` binary as an operator runs it.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_holdpoint");
+
+fn holdpoint(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Keep the operator's environment from leaking into the tests.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HOLDPOINT_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn output(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().expect("run holdpoint");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn check_accepts_the_example_workflows() {
+    let (ok, stdout, stderr) = output(&mut holdpoint(&["check", "workflows"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("order-fulfilment") && stdout.contains("3 workflow(s) valid"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_names_file_step_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "id = \"11111111-1111-4111-8111-111111111111\"\nname = \"b\"\n[[steps]]\nid = \"wait\"\nkind = \"wait_event\"\nevent = \"x\"\ndeadline = \"soon\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = output(&mut holdpoint(&["check", dir.path().to_str().unwrap()]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("broken.toml: step `wait`: field `deadline`: invalid duration `soon`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_configuration_keys_are_named() {
+    let (ok, _, stderr) =
+        output(holdpoint(&["check", "workflows"]).env("HOLDPOINT_TIMERS__POLL_INTERVALL", "1s"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("HOLDPOINT_TIMERS__POLL_INTERVALL") && stderr.contains("poll_intervall"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("holdpoint.toml");
+    std::fs::write(&file, "[store]\nurll = \"postgres://x\"\n").unwrap();
+    let (ok, _, stderr) = output(&mut holdpoint(&[
+        "--config",
+        file.to_str().unwrap(),
+        "check",
+        "workflows",
+    ]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown field `urll`") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `serve` and waits until it has printed its endpoints.
+    fn start(extra: &[&str], data_dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["--data-dir", data_dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["serve", "--listen", &listen]);
+        let mut child = holdpoint(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    let ready = line.contains("/readyz");
+                    seen.push(line);
+                    if ready {
+                        std::thread::spawn(move || lines.for_each(drop));
+                        return Server {
+                            child,
+                            base: format!("http://{listen}"),
+                        };
+                    }
+                }
+                _ => break,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve did not print its endpoints: {seen:?}");
+    }
+
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("http get");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn serve_on_the_embedded_store_then_stop_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&[], data.path());
+    assert_eq!(get(&format!("{}/healthz", server.base)).await.0, 200);
+    assert_eq!(
+        get(&format!("{}/readyz", server.base)).await,
+        (200, "{\"status\":\"ready\"}".into())
+    );
+    assert!(
+        data.path().join("holdpoint.db").exists(),
+        "the embedded store lives in the data dir"
+    );
+    // The CLI reads the same database while the server runs.
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "waits",
+    ]));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("0 wait(s)"), "{stdout}");
+    assert!(server.terminate(), "clean exit after SIGTERM");
+}
+
+#[tokio::test]
+async fn serve_and_migrate_on_postgresql() {
+    let Some(url) = support::pg::fresh_database().await else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = output(&mut holdpoint(&["--database-url", &url, "migrate"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("migrations applied (PostgreSQL)"),
+        "{stdout}"
+    );
+    let server = Server::start(&["--database-url", &url], data.path());
+    assert_eq!(get(&format!("{}/readyz", server.base)).await.0, 200);
+    assert!(
+        !data.path().join("holdpoint.db").exists(),
+        "no embedded store when PostgreSQL is configured"
+    );
+    let (ok, stdout, _) = output(&mut holdpoint(&[
+        "--database-url",
+        &url,
+        "waits",
+        "--state",
+        "all",
+    ]));
+    assert!(ok && stdout.contains("wait(s)"), "{stdout}");
+    assert!(server.terminate());
+}
