@@ -7,6 +7,7 @@
 //! removes its data folder. Without binaries or URL, tests fail under `CI=true` and are
 //! skipped loudly elsewhere.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +30,12 @@ pub async fn fresh_database() -> Option<String> {
             if std::env::var("CI").is_ok_and(|value| value == "true") {
                 panic!("{why}. {HINT}");
             }
-            eprintln!("\n*** SKIPPED PostgreSQL test: {why}. {HINT} ***\n");
+            // Straight to the process's stderr: libtest captures `eprintln!`, and a skip
+            // must be seen in a plain `cargo test`.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED PostgreSQL test: {why}. {HINT} ***\n"
+            );
             return None;
         }
     };
@@ -105,7 +111,7 @@ fn start_server() -> Result<String, String> {
     );
     let status = shell(as_root, &initdb)
         .status()
-        .map_err(|error| format!("initdb: {error}"))?;
+        .map_err(|error| format!("cannot run initdb as the postgres user: {error}"))?;
     if !status.success() {
         let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default();
         return Err(format!(
@@ -135,15 +141,33 @@ fn start_server() -> Result<String, String> {
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }
 
+/// `sh -c script`, as the `postgres` user when we are root (initdb refuses to run as root).
 fn shell(as_root: bool, script: &str) -> Command {
-    if as_root {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--", "sh", "-c", script]);
-        command
-    } else {
+    if !as_root {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
-        command
+        return command;
+    }
+    // runuser is in /usr/sbin, which a restricted PATH may lack; su is the fallback.
+    let runuser = [
+        "/usr/sbin/runuser",
+        "/sbin/runuser",
+        "/usr/bin/runuser",
+        "/bin/runuser",
+    ]
+    .into_iter()
+    .find(|path| Path::new(path).exists());
+    match runuser {
+        Some(runuser) => {
+            let mut command = Command::new(runuser);
+            command.args(["-u", "postgres", "--", "sh", "-c", script]);
+            command
+        }
+        None => {
+            let mut command = Command::new("su");
+            command.args(["postgres", "-s", "/bin/sh", "-c", script]);
+            command
+        }
     }
 }
 
