@@ -3,6 +3,7 @@
 //! Dependencies point inward: `http` → `services` → `engine` → `store`; `soap` knows
 //! nothing of the engine. `config` and `cli` sit on top and wire the parts together.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod duration;

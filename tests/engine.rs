@@ -280,7 +280,7 @@ kind = "end"
         let external = start(&te, "external-listener", json!({"key": "k1"})).await;
         let emitter = start(&te, "emitter", json!({"key": "k1"})).await;
         assert_eq!(emitter.status, InstanceStatus::Completed);
-        let woken = te.engine.get(internal.id).await.unwrap();
+        let woken = te.engine.get(internal.id, &caller()).await.unwrap();
         assert_eq!(
             woken.status,
             InstanceStatus::Completed,
@@ -288,7 +288,7 @@ kind = "end"
         );
         assert_eq!(woken.fields["carrier"], json!("internal-k1"));
         assert_eq!(
-            te.engine.get(external.id).await.unwrap().status,
+            te.engine.get(external.id, &caller()).await.unwrap().status,
             InstanceStatus::Waiting
         );
         // An internal event nobody waits for is buffered for the next internal waiter.
@@ -311,7 +311,7 @@ kind = "end"
             .unwrap();
         assert!(sent.woken.is_empty());
         assert_eq!(
-            te.engine.get(internal3.id).await.unwrap().status,
+            te.engine.get(internal3.id, &caller()).await.unwrap().status,
             InstanceStatus::Waiting
         );
     }
@@ -328,7 +328,7 @@ kind = "end"
             "nothing is sent before commit"
         );
         assert_eq!(te.engine.run_outbox_once().await.unwrap(), 1);
-        let done = te.engine.get(view.id).await.unwrap();
+        let done = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(done.status, InstanceStatus::Completed);
         assert_eq!(done.fields["ticket"], json!("T-1"));
         assert_eq!(done.fields["status"], json!(201));
@@ -372,11 +372,11 @@ kind = "end"
         );
         te.clock.advance(Duration::from_millis(1));
         assert_eq!(te.engine.run_outbox_once().await.unwrap(), 1);
-        let done = te.engine.get(view.id).await.unwrap();
+        let done = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(done.status, InstanceStatus::Completed);
         assert_eq!(done.fields["ticket"], json!("T-2"));
         assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 3);
-        let history = te.engine.history(view.id).await.unwrap();
+        let history = te.engine.history(view.id, &caller()).await.unwrap();
         assert_eq!(
             history_kinds(&history)
                 .iter()
@@ -396,7 +396,7 @@ kind = "end"
             3,
             "max_attempts = 3"
         );
-        let failed = te.engine.get(view.id).await.unwrap();
+        let failed = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(failed.status, InstanceStatus::Failed);
         assert_eq!(
             failed.error.as_deref(),
@@ -415,7 +415,7 @@ kind = "end"
         )
         .await;
         drain_outbox(&te).await;
-        let history = te.engine.history(refused.id).await.unwrap();
+        let history = te.engine.history(refused.id, &caller()).await.unwrap();
         assert_eq!(
             history_kinds(&history)
                 .iter()
@@ -424,7 +424,7 @@ kind = "end"
             2
         );
         assert_eq!(
-            te.engine.get(refused.id).await.unwrap().status,
+            te.engine.get(refused.id, &caller()).await.unwrap().status,
             InstanceStatus::Failed
         );
     }
@@ -436,10 +436,10 @@ kind = "end"
         drain_outbox(&te).await;
         assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(
-            te.engine.get(view.id).await.unwrap().status,
+            te.engine.get(view.id, &caller()).await.unwrap().status,
             InstanceStatus::Failed
         );
-        let history = te.engine.history(view.id).await.unwrap();
+        let history = te.engine.history(view.id, &caller()).await.unwrap();
         let failure = history
             .iter()
             .find(|entry| entry.kind == "outbound_failed")
@@ -455,7 +455,7 @@ kind = "end"
         assert_eq!(te.engine.run_outbox_once().await.unwrap(), 1);
         let body = server.bodies.lock().unwrap()[0].clone();
         assert_eq!(body, format!("{{\"serial\": \"{serial}\"}}"));
-        let waiting = te.engine.get(view.id).await.unwrap();
+        let waiting = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(
             waiting.status,
             InstanceStatus::Waiting,
@@ -471,7 +471,7 @@ kind = "end"
             .await
             .unwrap();
         assert_eq!(
-            te.engine.get(view.id).await.unwrap().status,
+            te.engine.get(view.id, &caller()).await.unwrap().status,
             InstanceStatus::Completed
         );
     }
@@ -481,7 +481,7 @@ kind = "end"
         let te = engine(&store, &[SYNC_NOTIFIER]).await;
         let view = start(&te, "sync-notifier", json!({"url": server.url})).await;
         te.engine.run_outbox_once().await.unwrap();
-        let done = te.engine.get(view.id).await.unwrap();
+        let done = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(done.status, InstanceStatus::Completed);
         assert_eq!(done.fields["ticket"], json!("SYNC-1"));
     }
@@ -507,13 +507,13 @@ kind = "end"
             "reclaimed after the lease"
         );
         assert_eq!(
-            other.engine.get(view.id).await.unwrap().status,
+            other.engine.get(view.id, &caller()).await.unwrap().status,
             InstanceStatus::Completed
         );
         // Node A's late result for its stale lease changes nothing.
         te.clock.set(T0 + 32_000);
         te.engine.deliver_outbound(&claimed[0]).await.unwrap();
-        let history = te.engine.history(view.id).await.unwrap();
+        let history = te.engine.history(view.id, &caller()).await.unwrap();
         assert_eq!(
             history_kinds(&history)
                 .iter()
@@ -559,7 +559,7 @@ kind = "end"
             "a fired {fired_a}, b fired {fired_b}"
         );
         for id in ids {
-            let history = a.engine.history(id).await.unwrap();
+            let history = a.engine.history(id, &caller()).await.unwrap();
             let kinds = history_kinds(&history);
             assert_eq!(
                 kinds.iter().filter(|kind| **kind == "wait_expired").count(),

@@ -19,9 +19,13 @@ async fn state_for(
 ) -> (web::Data<AppState>, support::TestEngine) {
     let te = support::engine_with(store, ALL, support::test_config()).await;
     (
-        web::Data::new(AppState {
-            engine: te.engine.clone(),
-        }),
+        web::Data::new(AppState::new(
+            te.engine.clone(),
+            std::sync::Arc::new(holdpoint::auth::Accounts::new(
+                te.engine.store().clone(),
+                std::time::Duration::from_secs(60),
+            )),
+        )),
         te,
     )
 }

@@ -77,11 +77,11 @@ mod cases {
         assert_eq!(wait.kind, WaitKind::ServerItem);
         assert_eq!(wait.deadline_ms, T0 + 3_600_000);
         assert!(serial_of(&view).starts_with(&format!("{}_{}.", view.id, wait.id)));
-        let fetched = te.engine.get(view.id).await.unwrap();
+        let fetched = te.engine.get(view.id, &caller()).await.unwrap();
         assert_eq!(fetched.status, InstanceStatus::Waiting);
         let kinds: Vec<String> = te
             .engine
-            .history(view.id)
+            .history(view.id, &caller())
             .await
             .unwrap()
             .into_iter()
@@ -330,7 +330,11 @@ mod cases {
             .finish_server_item(&serial, &fields, &caller(), None)
             .await;
         assert!(matches!(no_key, Err(EngineError::ItemNotOpen(_))));
-        let finished = te.engine.history(first.instance.id).await.unwrap();
+        let finished = te
+            .engine
+            .history(first.instance.id, &caller())
+            .await
+            .unwrap();
         assert_eq!(
             finished
                 .iter()
@@ -372,12 +376,12 @@ mod cases {
         assert_eq!(outcome.woken, ids);
         assert_eq!(outcome.buffered_id, None);
         for id in &ids {
-            let view = te.engine.get(*id).await.unwrap();
+            let view = te.engine.get(*id, &caller()).await.unwrap();
             assert_eq!(view.status, InstanceStatus::Completed);
             assert_eq!(view.fields["carrier"], json!("DHL"));
         }
         assert_eq!(
-            te.engine.get(other).await.unwrap().status,
+            te.engine.get(other, &caller()).await.unwrap().status,
             InstanceStatus::Waiting
         );
         let empty = te.engine.send_custom_event(&event("  ", Map::new())).await;
@@ -458,7 +462,11 @@ mod cases {
             "the first outcome is returned"
         );
         assert_eq!(
-            te.engine.get(second_waiter).await.unwrap().status,
+            te.engine
+                .get(second_waiter, &caller())
+                .await
+                .unwrap()
+                .status,
             InstanceStatus::Waiting,
             "nothing was redone"
         );
@@ -531,10 +539,13 @@ mod cases {
         start(&te, "event-waiter", json!({"key": "b"})).await;
         let all = te
             .engine
-            .list_waits(&WaitFilter {
-                limit: 100,
-                ..WaitFilter::default()
-            })
+            .list_waits(
+                &WaitFilter {
+                    limit: 100,
+                    ..WaitFilter::default()
+                },
+                &caller(),
+            )
             .await
             .unwrap();
         assert_eq!(all.len(), 3);
@@ -543,27 +554,44 @@ mod cases {
             limit: 100,
             ..WaitFilter::default()
         };
-        assert_eq!(te.engine.list_waits(&events).await.unwrap().len(), 2);
+        assert_eq!(
+            te.engine
+                .list_waits(&events, &caller())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         let named = WaitFilter {
             event_name: Some("go-b".into()),
             limit: 100,
             ..WaitFilter::default()
         };
-        assert_eq!(te.engine.list_waits(&named).await.unwrap().len(), 1);
+        assert_eq!(
+            te.engine.list_waits(&named, &caller()).await.unwrap().len(),
+            1
+        );
         let by_workflow = WaitFilter {
             workflow_id: Some("22222222-2222-4222-8222-222222222222".into()),
             state: Some(WaitState::Open),
             limit: 100,
             ..WaitFilter::default()
         };
-        let items = te.engine.list_waits(&by_workflow).await.unwrap();
+        let items = te.engine.list_waits(&by_workflow, &caller()).await.unwrap();
         assert_eq!(items.len(), 1);
         assert!(items[0].serial.is_some());
         let limited = WaitFilter {
             limit: 2,
             ..WaitFilter::default()
         };
-        assert_eq!(te.engine.list_waits(&limited).await.unwrap().len(), 2);
+        assert_eq!(
+            te.engine
+                .list_waits(&limited, &caller())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     pub async fn finish_expire_and_cancel_race_with_exactly_one_winner(store: TestStore) {
@@ -600,7 +628,7 @@ mod cases {
                 winners, 1,
                 "round {round}: finish {finish:?}, cancel {cancel:?}, fired {fired}"
             );
-            let history = te.engine.history(view.id).await.unwrap();
+            let history = te.engine.history(view.id, &caller()).await.unwrap();
             let closing = history
                 .iter()
                 .filter(|h| {
@@ -626,20 +654,20 @@ mod cases {
             1,
             "single-item's 1m deadline"
         );
-        let failed = te.engine.get(without).await.unwrap();
+        let failed = te.engine.get(without, &caller()).await.unwrap();
         assert_eq!(failed.status, InstanceStatus::Failed);
         assert_eq!(failed.error.as_deref(), Some("deadline_exceeded"));
         te.clock.advance(Duration::from_secs(3600));
         assert_eq!(te.engine.expire_due_waits().await.unwrap(), 1);
         assert_eq!(te.engine.expire_due_waits().await.unwrap(), 0, "fires once");
-        let branched = te.engine.get(with_branch).await.unwrap();
+        let branched = te.engine.get(with_branch, &caller()).await.unwrap();
         assert_eq!(branched.status, InstanceStatus::Failed);
         assert_eq!(
             branched.error.as_deref(),
             Some("timed out waiting for go-t"),
             "on_timeout step ran"
         );
-        let history = te.engine.history(with_branch).await.unwrap();
+        let history = te.engine.history(with_branch, &caller()).await.unwrap();
         assert_eq!(
             history.iter().filter(|h| h.kind == "wait_expired").count(),
             1

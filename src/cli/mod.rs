@@ -1,6 +1,8 @@
 //! The command line: raw arguments (clap) → [`crate::config::Overrides`] → resolved
 //! [`Config`], then one subcommand. `serve` is the default.
 
+mod accounts;
+mod client;
 mod serve;
 
 use std::path::PathBuf;
@@ -62,6 +64,15 @@ pub enum Command {
     },
     /// Show what is waiting for what.
     Waits(WaitsArgs),
+    /// Manage accounts (on the store; no server needed).
+    Accounts {
+        #[command(subcommand)]
+        command: accounts::AccountsCommand,
+    },
+    /// Finish a server item on a running server.
+    Finish(client::FinishArgs),
+    /// Send a custom event to a running server.
+    SendEvent(client::SendEventArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -120,6 +131,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Migrate) => migrate(&config).await,
         Some(Command::Check { dir }) => check(dir.as_ref().unwrap_or(&config.workflows_dir)),
         Some(Command::Waits(args)) => waits(&config, &args).await,
+        Some(Command::Accounts { command }) => accounts::run(&config, command).await,
+        Some(Command::Finish(args)) => client::finish(&args).await,
+        Some(Command::SendEvent(args)) => client::send_event(&args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -211,10 +225,11 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
         state,
         event_name: args.event.clone(),
         instance_id: None,
+        workflow_ids: None,
         limit: args.limit.max(1),
     };
     let waits = engine
-        .list_waits(&filter)
+        .list_waits(&filter, &crate::engine::Caller::new("cli", "cli"))
         .await
         .map_err(|error| format!("{error}"))?;
     if args.json {

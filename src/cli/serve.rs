@@ -6,6 +6,7 @@ use actix_web::{HttpServer, web};
 use tokio::sync::watch;
 
 use super::{describe_store, load_workflows};
+use crate::auth::{Accounts, BOOTSTRAP_ADMIN};
 use crate::config::Config;
 use crate::engine::clock::SystemClock;
 use crate::engine::{Engine, runners};
@@ -27,12 +28,24 @@ pub async fn serve(config: Config) -> Result<(), String> {
     .await
     .map_err(|error| format!("engine: {error}"))?;
     let engine = Arc::new(engine);
+    let accounts = Arc::new(Accounts::new(engine.store().clone(), config.auth_cache_ttl));
+    if let Some(password) = accounts
+        .ensure_admin()
+        .await
+        .map_err(|error| format!("accounts: {error}"))?
+    {
+        // Shown once; only its hash is stored.
+        println!(
+            "created account `{BOOTSTRAP_ADMIN}` with password {password}  (shown only now; \
+             change it with `holdpoint accounts passwd {BOOTSTRAP_ADMIN}`)"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     let runner_tasks = runners::spawn(engine.clone(), stopped);
 
-    let state = web::Data::new(AppState {
-        engine: engine.clone(),
-    });
+    let mut app_state = AppState::new(engine.clone(), accounts);
+    app_state.max_body = config.max_body;
+    let state = web::Data::new(app_state);
     let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
     let mut server =
         HttpServer::new(move || create_app(state.clone())).shutdown_timeout(shutdown_secs);
@@ -51,7 +64,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     for address in &bound {
         for endpoint in ENDPOINTS {
             println!(
-                "  {:<6} http://{address}{:<28} {}",
+                "  {:<6} http://{address}{:<54} {}",
                 endpoint.method, endpoint.path, endpoint.what
             );
         }

@@ -47,6 +47,10 @@ pub struct Config {
     pub engine: EngineConfig,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Largest request body accepted (bytes).
+    pub max_body: usize,
+    /// How long a verified credential is remembered (0: never).
+    pub auth_cache_ttl: Duration,
 }
 
 /// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
@@ -134,6 +138,8 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
     take!(
         http.listen,
         http.shutdown_timeout,
+        http.max_body,
+        auth.cache_ttl,
         store.url,
         store.data_dir,
         store.pool_size,
@@ -321,6 +327,16 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         engine,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         log_format,
+        max_body: at_least_one(
+            "[http] max_body",
+            raw.http.max_body,
+            crate::http::DEFAULT_MAX_BODY,
+        )?,
+        auth_cache_ttl: duration(
+            "[auth] cache_ttl",
+            raw.auth.cache_ttl,
+            Duration::from_secs(60),
+        )?,
     })
 }
 

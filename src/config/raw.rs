@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub outbox: RawOutbox,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub auth: RawAuth,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +35,7 @@ pub struct RawConfig {
 pub struct RawHttp {
     pub listen: Option<Vec<String>>,
     pub shutdown_timeout: Option<String>,
+    pub max_body: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,4 +96,10 @@ pub struct RawOutbox {
 pub struct RawLog {
     pub level: Option<String>,
     pub format: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub cache_ttl: Option<String>,
 }

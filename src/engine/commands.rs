@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::access::{Action, Right};
 use super::definition::{StepKind, Workflow};
 use super::interpreter::{Run, WaitOutcome};
 use super::*;
@@ -81,6 +82,23 @@ impl Engine {
         self.instance_view(run.tx.as_mut(), row).await
     }
 
+    /// `Forbidden` unless the caller may perform `action` on instances of `workflow_id`.
+    /// Instances of a workflow whose definition is no longer loaded are for admins only.
+    fn authorize(
+        &self,
+        caller: &Caller,
+        workflow_id: &str,
+        action: Action,
+    ) -> Result<(), EngineError> {
+        match self.workflows.get(workflow_id) {
+            Some(workflow) => caller.access.require(&caller.name, workflow, action),
+            None if caller.access.has_every_permission() => Ok(()),
+            None => Err(EngineError::Forbidden(format!(
+                "workflow `{workflow_id}` is not loaded; only admins may act on its instances"
+            ))),
+        }
+    }
+
     fn dedup_expiry(&self, now: i64) -> i64 {
         now.saturating_add(millis(self.config.dedup_window))
     }
@@ -92,6 +110,10 @@ impl Engine {
             .get(&request.workflow)
             .cloned()
             .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
+        request
+            .caller
+            .access
+            .require(&request.caller.name, &workflow, Action::Start)?;
         let fields = workflow
             .initial_fields(&request.fields)
             .map_err(EngineError::InvalidField)?;
@@ -188,6 +210,7 @@ impl Engine {
             .get_instance(wait.instance_id)
             .await?
             .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
+        self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
         if wait.state != WaitState::Open {
             return Err(not_open(serial, wait.state));
         }
@@ -234,6 +257,7 @@ impl Engine {
                 .await?
         {
             let instance = self.view_of(&mut run, wait.instance_id).await?;
+            self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
             run.commit().await?;
             return Ok(FinishOutcome {
                 instance,
@@ -241,6 +265,9 @@ impl Engine {
             });
         }
         let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
+        caller
+            .access
+            .require(&caller.name, &workflow, Action::ServerEvent)?;
         let mut converted = Map::new();
         for (name, value) in fields {
             let value = workflow
@@ -322,6 +349,9 @@ impl Engine {
             let mut run = Run::begin(self, caller).await?;
             let wait = self.server_item(&mut run, serial).await?;
             let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
+            caller
+                .access
+                .require(&caller.name, &workflow, Action::ServerEvent)?;
             if !run
                 .tx
                 .close_wait(wait.id, WaitState::Failed, run.now)
@@ -369,7 +399,10 @@ impl Engine {
                 )));
             }
             let wait = self.server_item(&mut run, serial).await?;
-            let (instance, _) = self.lock_for(&mut run, &wait, serial).await?;
+            let (instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
+            caller
+                .access
+                .require(&caller.name, &workflow, Action::ServerEvent)?;
             if !run.tx.extend_wait(wait.id, deadline).await? {
                 return Err(self.closed_error(&mut run, &wait, serial).await);
             }
@@ -402,6 +435,10 @@ impl Engine {
         &self,
         event: &CustomEvent,
     ) -> Result<EventOutcome, EngineError> {
+        event
+            .caller
+            .access
+            .require_right(&event.caller.name, Right::SendEvents)?;
         if event.name.trim().is_empty() {
             return Err(EngineError::MalformedRequest(
                 "the event name must not be empty".into(),
@@ -494,6 +531,9 @@ impl Engine {
             let workflow = self.workflow_of(&instance).ok_or_else(|| {
                 EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id))
             })?;
+            caller
+                .access
+                .require(&caller.name, &workflow, Action::Start)?;
             let allowed = match workflow.step(&wait.step_id).map(|(_, step)| &step.kind) {
                 Some(StepKind::WaitInput { inputs, .. }) => inputs.clone(),
                 _ => Vec::new(),
@@ -560,6 +600,7 @@ impl Engine {
                 .lock_instance(instance_id)
                 .await?
                 .ok_or(EngineError::UnknownInstance(instance_id))?;
+            self.authorize(caller, &instance.workflow_id, Action::Start)?;
             if instance.status.is_terminal() {
                 return Err(EngineError::ItemNotOpen(format!(
                     "instance {instance_id} is {} already",
@@ -595,30 +636,59 @@ impl Engine {
         .await
     }
 
-    pub async fn get(&self, instance_id: i64) -> Result<InstanceView, EngineError> {
+    pub async fn get(
+        &self,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<InstanceView, EngineError> {
         let mut tx = self.store.begin().await?;
         let row = tx
             .get_instance(instance_id)
             .await?
             .ok_or(EngineError::UnknownInstance(instance_id))?;
+        self.authorize(caller, &row.workflow_id, Action::View)?;
         let view = self.instance_view(tx.as_mut(), row).await?;
         tx.commit().await?;
         Ok(view)
     }
 
-    pub async fn history(&self, instance_id: i64) -> Result<Vec<HistoryRow>, EngineError> {
+    pub async fn history(
+        &self,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<Vec<HistoryRow>, EngineError> {
         let mut tx = self.store.begin().await?;
-        tx.get_instance(instance_id)
+        let row = tx
+            .get_instance(instance_id)
             .await?
             .ok_or(EngineError::UnknownInstance(instance_id))?;
+        self.authorize(caller, &row.workflow_id, Action::View)?;
         let rows = tx.history(instance_id).await?;
         tx.commit().await?;
         Ok(rows)
     }
 
-    pub async fn list_waits(&self, filter: &WaitFilter) -> Result<Vec<WaitView>, EngineError> {
+    /// Lists waits; a caller without every permission sees only the workflows it may view.
+    pub async fn list_waits(
+        &self,
+        filter: &WaitFilter,
+        caller: &Caller,
+    ) -> Result<Vec<WaitView>, EngineError> {
+        let mut filter = filter.clone();
+        if !caller.access.has_every_permission() {
+            if let Some(workflow_id) = &filter.workflow_id {
+                self.authorize(caller, workflow_id, Action::View)?;
+            }
+            let viewable = self
+                .workflows
+                .iter()
+                .filter(|workflow| caller.access.permits(&caller.name, workflow, Action::View))
+                .map(|workflow| workflow.id.clone())
+                .collect();
+            filter.workflow_ids = Some(viewable);
+        }
         let mut tx = self.store.begin().await?;
-        let rows = tx.list_waits(filter).await?;
+        let rows = tx.list_waits(&filter).await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()

@@ -5,6 +5,7 @@
 //! their acknowledgement only after a command returns `Ok`, so an acknowledged callback is
 //! durable. Commands that lose a serialisation race are retried whole.
 
+pub mod access;
 pub mod clock;
 mod commands;
 pub mod definition;
@@ -20,6 +21,7 @@ mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::Access;
 use clock::Clock;
 use definition::Workflows;
 use serial::SerialCodec;
@@ -100,15 +102,19 @@ pub struct Caller {
     pub dialect: String,
     pub source: Option<String>,
     pub message_id: Option<String>,
+    /// What the caller may do; commands check it against the workflow's permissions.
+    pub access: Access,
 }
 
 impl Caller {
+    /// A trusted caller (engine, local CLI): no permission checks.
     pub fn new(name: impl Into<String>, dialect: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             dialect: dialect.into(),
             source: None,
             message_id: None,
+            access: Access::Trusted,
         }
     }
 

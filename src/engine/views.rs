@@ -8,15 +8,17 @@ use super::clock::rfc3339;
 use super::serial::SerialCodec;
 use crate::store::*;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
     pub id: i64,
     pub workflow_id: String,
     pub folio: String,
     pub status: InstanceStatus,
     pub current_step: Option<String>,
+    #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
     /// What a `reply` step set, for synchronous triggers.
+    #[schema(value_type = Option<Object>)]
     pub reply: Option<Value>,
     pub error: Option<String>,
     pub created_at: String,
@@ -43,7 +45,7 @@ impl InstanceView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WaitView {
     pub id: i64,
     pub instance_id: i64,
@@ -79,7 +81,7 @@ impl WaitView {
 }
 
 /// A server item as K2's `OpenServerItem` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServerItemView {
     pub serial: String,
     pub instance_id: i64,
@@ -88,11 +90,12 @@ pub struct ServerItemView {
     pub step: String,
     pub state: WaitState,
     pub deadline: String,
+    #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
 }
 
 /// Result of `send_custom_event`; stored as the outcome of its message id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventOutcome {
     /// Instances woken, in the order they were woken.
     pub woken: Vec<i64>,
@@ -104,7 +107,7 @@ pub struct EventOutcome {
 }
 
 /// Result of finishing a server item.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FinishOutcome {
     pub instance: InstanceView,
     /// True when an earlier call with the same idempotency key did the work.
@@ -112,9 +115,47 @@ pub struct FinishOutcome {
 }
 
 /// Result of starting an instance.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StartOutcome {
     pub instance: InstanceView,
     /// True when an earlier call with the same idempotency key started it.
     pub replayed: bool,
+}
+
+/// One audit row of an instance's history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryView {
+    pub id: i64,
+    pub at: String,
+    /// `started`, `wait_opened`, `server_item_finished`, `event_received`, `completed`, …
+    pub kind: String,
+    pub step: Option<String>,
+    pub wait_id: Option<i64>,
+    /// The account (or `holdpoint` for the engine itself).
+    pub actor: String,
+    /// `api`, `k2`, `soap`, `engine`, `cli`, …
+    pub dialect: String,
+    /// Remote address of the caller, when it came over the network.
+    pub source: Option<String>,
+    /// Idempotency key or message id the caller sent.
+    pub message_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+impl From<HistoryRow> for HistoryView {
+    fn from(row: HistoryRow) -> Self {
+        Self {
+            id: row.id,
+            at: rfc3339(row.at),
+            kind: row.kind,
+            step: row.step_id,
+            wait_id: row.wait_id,
+            actor: row.actor,
+            dialect: row.dialect,
+            source: row.source,
+            message_id: row.message_id,
+            detail: row.detail,
+        }
+    }
 }

@@ -3,7 +3,12 @@
 //!
 //! Health endpoints answer without authentication: `/healthz` says the process is up,
 //! `/readyz` that the store answers and is migrated (503 with `Retry-After` otherwise, so
-//! a load balancer takes the node out while its database is away).
+//! a load balancer takes the node out while its database is away). Everything else needs
+//! an account ([`auth::Authenticated`]) and answers errors through [`errors::ApiError`].
+
+pub mod auth;
+pub mod body;
+pub mod errors;
 
 use std::sync::Arc;
 
@@ -12,31 +17,92 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpResponse, web};
 use serde_json::json;
 
+use crate::auth::Accounts;
 use crate::engine::{Engine, EngineError};
+
+/// Largest request body accepted by default (SharePoint item payloads exceed WCF's 64 KB).
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// What every handler can reach.
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub accounts: Arc<Accounts>,
+    /// Request bodies larger than this are refused with `413 limit_exceeded`.
+    pub max_body: usize,
 }
 
-/// An endpoint served by the app, for the start-up listing.
+impl AppState {
+    pub fn new(engine: Arc<Engine>, accounts: Arc<Accounts>) -> Self {
+        Self {
+            engine,
+            accounts,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// An endpoint served by the app, for the start-up listing and the OpenAPI check.
 pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub what: &'static str,
 }
 
+const fn endpoint(method: &'static str, path: &'static str, what: &'static str) -> Endpoint {
+    Endpoint { method, path, what }
+}
+
 pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint {
-        method: "GET",
-        path: "/healthz",
-        what: "process is up",
-    },
-    Endpoint {
-        method: "GET",
-        path: "/readyz",
-        what: "store reachable and migrated",
-    },
+    endpoint("GET", "/healthz", "process is up"),
+    endpoint("GET", "/readyz", "store reachable and migrated"),
+    endpoint(
+        "GET",
+        "/api/v1/openapi.json",
+        "OpenAPI 3 document of this API",
+    ),
+    endpoint("GET", "/api/v1/workflows", "workflows you may use"),
+    endpoint(
+        "GET",
+        "/api/v1/workflows/{id}",
+        "one workflow: fields, steps",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workflows/{id}/instances",
+        "start an instance",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/instances/{id}",
+        "an instance and its open waits",
+    ),
+    endpoint("GET", "/api/v1/instances/{id}/history", "its audit trail"),
+    endpoint("POST", "/api/v1/instances/{id}/cancel", "cancel it"),
+    endpoint("GET", "/api/v1/waits", "what is waiting for what"),
+    endpoint("GET", "/api/v1/server-items/{serial}", "open a server item"),
+    endpoint(
+        "POST",
+        "/api/v1/server-items/{serial}",
+        "open a server item",
+    ),
+    endpoint("POST", "/api/v1/server-items/{serial}/finish", "finish it"),
+    endpoint("POST", "/api/v1/server-items/{serial}/fail", "fail it"),
+    endpoint(
+        "POST",
+        "/api/v1/server-items/{serial}/extend",
+        "push its deadline",
+    ),
+    endpoint("POST", "/api/v1/events/{name}", "send a custom event"),
+    endpoint(
+        "GET",
+        "/api/workflow/v1/serverEvents/{serialNumber}",
+        "K2: open a server event",
+    ),
+    endpoint(
+        "POST",
+        "/api/workflow/v1/serverEvents/{serialNumber}/finish",
+        "K2: finish a server event",
+    ),
 ];
 
 pub fn create_app(
@@ -52,23 +118,31 @@ pub fn create_app(
 > {
     App::new()
         .app_data(state)
+        .app_data(web::QueryConfig::default().error_handler(errors::query_error))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .configure(crate::services::api::configure)
+        .configure(crate::services::server_items::configure_rest)
+        .default_service(web::to(errors::no_route))
 }
 
-async fn healthz() -> HttpResponse {
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200)))]
+pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "up"}))
 }
 
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+/// The store answers and is migrated.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200),
+    (status = 503, body = errors::ApiError, description = "store_unavailable"),
+))]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, errors::ApiError> {
     match state.engine.store().ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            let error = EngineError::from(error);
-            HttpResponse::ServiceUnavailable()
-                .insert_header(("Retry-After", "5"))
-                .json(json!({"code": error.code().as_str(), "message": error.to_string()}))
+            Err(EngineError::from(error).into())
         }
     }
 }

@@ -167,6 +167,23 @@ pub trait Tx: Send {
     ) -> Result<(), StoreError>;
     /// Cancels the unsettled outbox rows of a wait (the wait was closed otherwise).
     async fn cancel_outbox_for_wait(&mut self, wait_id: i64, now: i64) -> Result<(), StoreError>;
+
+    // accounts ---------------------------------------------------------------------------
+
+    /// Adds an account. Returns false, changing nothing, when the name is taken.
+    async fn insert_account(&mut self, account: &AccountRow) -> Result<bool, StoreError>;
+    async fn get_account(&mut self, name: &str) -> Result<Option<AccountRow>, StoreError>;
+    /// Every account, by name.
+    async fn list_accounts(&mut self) -> Result<Vec<AccountRow>, StoreError>;
+    /// Returns false when there was no such account.
+    async fn delete_account(&mut self, name: &str) -> Result<bool, StoreError>;
+    /// Replaces the password hash. Returns false when there is no such account.
+    async fn set_account_password(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a configuration names, running migrations first.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Lifecycle of a workflow instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     Running,
@@ -45,7 +45,7 @@ impl InstanceStatus {
 }
 
 /// What a wait row is waiting for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitKind {
     ServerItem,
@@ -76,7 +76,7 @@ impl WaitKind {
 }
 
 /// A wait moves out of `Open` exactly once, by one conditional update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitState {
     Open,
@@ -110,7 +110,7 @@ impl WaitState {
 }
 
 /// Custom events are either external (sendCustomEvent, REST) or internal (`emit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventScope {
     External,
@@ -194,6 +194,8 @@ pub struct WaitFilter {
     pub state: Option<WaitState>,
     pub event_name: Option<String>,
     pub instance_id: Option<i64>,
+    /// Only instances of these workflows (what a caller may view); `None` is all.
+    pub workflow_ids: Option<Vec<String>>,
     pub limit: i64,
 }
 
@@ -337,4 +339,17 @@ pub struct OutboxRow {
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// An account that may authenticate (HTTP Basic, SOAP username/password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub name: String,
+    /// argon2id PHC string; never the password.
+    pub password_hash: String,
+    pub admin: bool,
+    /// Right names, sorted, without duplicates (`send_events`, …).
+    pub rights: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }

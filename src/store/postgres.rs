@@ -25,6 +25,8 @@ use super::model::*;
 use super::sqlite::prefixed;
 use super::{Backend, Store, StoreError, Tx};
 
+mod accounts;
+
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
@@ -477,7 +479,8 @@ impl Tx for PgTx {
             "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id \
              WHERE ($1::text IS NULL OR i.workflow_id = $1) AND ($2::text IS NULL OR w.kind = $2) \
              AND ($3::text IS NULL OR w.state = $3) AND ($4::text IS NULL OR w.event_name = $4) \
-             AND ($5::bigint IS NULL OR w.instance_id = $5) ORDER BY w.id LIMIT $6",
+             AND ($5::bigint IS NULL OR w.instance_id = $5) \
+             AND ($7::text[] IS NULL OR i.workflow_id = ANY($7)) ORDER BY w.id LIMIT $6",
             prefixed(WAIT_COLUMNS, "w.")
         );
         let rows = self
@@ -490,6 +493,7 @@ impl Tx for PgTx {
                     &filter.event_name,
                     &filter.instance_id,
                     &filter.limit,
+                    &filter.workflow_ids,
                 ],
             )
             .await?;
@@ -731,5 +735,31 @@ impl Tx for PgTx {
         )
         .await?;
         Ok(())
+    }
+
+    async fn insert_account(&mut self, account: &AccountRow) -> Result<bool, StoreError> {
+        self.insert_account_row(account).await
+    }
+
+    async fn get_account(&mut self, name: &str) -> Result<Option<AccountRow>, StoreError> {
+        self.get_account_row(name).await
+    }
+
+    async fn list_accounts(&mut self) -> Result<Vec<AccountRow>, StoreError> {
+        self.list_account_rows().await
+    }
+
+    async fn delete_account(&mut self, name: &str) -> Result<bool, StoreError> {
+        self.delete_account_row(name).await
+    }
+
+    async fn set_account_password(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.set_account_password_hash(name, password_hash, now)
+            .await
     }
 }

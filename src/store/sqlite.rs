@@ -19,6 +19,8 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 use super::model::*;
 use super::{Backend, Store, StoreError, Tx};
 
+mod accounts;
+
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
@@ -354,9 +356,16 @@ impl Tx for SqliteTx {
             "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id \
              WHERE (?1 IS NULL OR i.workflow_id = ?1) AND (?2 IS NULL OR w.kind = ?2) \
              AND (?3 IS NULL OR w.state = ?3) AND (?4 IS NULL OR w.event_name = ?4) \
-             AND (?5 IS NULL OR w.instance_id = ?5) ORDER BY w.id LIMIT ?6",
+             AND (?5 IS NULL OR w.instance_id = ?5) \
+             AND (?7 IS NULL OR i.workflow_id IN (SELECT value FROM json_each(?7))) \
+             ORDER BY w.id LIMIT ?6",
             prefixed(WAIT_COLUMNS, "w.")
         );
+        let workflow_ids = filter
+            .workflow_ids
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
             params![
@@ -365,7 +374,8 @@ impl Tx for SqliteTx {
                 filter.state.map(WaitState::as_str),
                 filter.event_name,
                 filter.instance_id,
-                filter.limit
+                filter.limit,
+                workflow_ids
             ],
             wait_row,
         )?;
@@ -596,6 +606,31 @@ impl Tx for SqliteTx {
             )?
             .execute(params![wait_id, now])?;
         Ok(())
+    }
+
+    async fn insert_account(&mut self, account: &AccountRow) -> Result<bool, StoreError> {
+        accounts::insert(&self.conn, account)
+    }
+
+    async fn get_account(&mut self, name: &str) -> Result<Option<AccountRow>, StoreError> {
+        accounts::get(&self.conn, name)
+    }
+
+    async fn list_accounts(&mut self) -> Result<Vec<AccountRow>, StoreError> {
+        accounts::list(&self.conn)
+    }
+
+    async fn delete_account(&mut self, name: &str) -> Result<bool, StoreError> {
+        accounts::delete(&self.conn, name)
+    }
+
+    async fn set_account_password(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        accounts::set_password(&self.conn, name, password_hash, now)
     }
 }
 

@@ -1,0 +1,131 @@
+//! The native JSON API under `/api/v1` (DESIGN §6 "Native API"): every engine command over
+//! HTTP with Basic authentication. Requests and answers are JSON; errors are
+//! `{"code", "message"}` with the status of DESIGN §5. `Idempotency-Key` is honoured on
+//! start and finish. The OpenAPI document at `/api/v1/openapi.json` is generated from the
+//! handlers' annotations below, so it cannot drift from the code.
+
+mod catalog;
+mod events;
+mod instances;
+mod items;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::errors::ApiError;
+
+pub(crate) use items::finish_item;
+pub use items::{ExtendBody, FailBody, FinishBody};
+
+/// The dialect recorded in history for calls through this API.
+pub const DIALECT: &str = "api";
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi_json))
+            .route("/workflows", web::get().to(catalog::list_workflows))
+            .route("/workflows/{id}", web::get().to(catalog::get_workflow))
+            .route(
+                "/workflows/{id}/instances",
+                web::post().to(instances::start),
+            )
+            .route("/instances/{id}", web::get().to(instances::get))
+            .route("/instances/{id}/history", web::get().to(instances::history))
+            .route("/instances/{id}/cancel", web::post().to(instances::cancel))
+            .route("/waits", web::get().to(catalog::list_waits))
+            .route("/server-items/{serial}", web::get().to(items::open))
+            .route("/server-items/{serial}", web::post().to(items::open_post))
+            .route(
+                "/server-items/{serial}/finish",
+                web::post().to(items::finish),
+            )
+            .route("/server-items/{serial}/fail", web::post().to(items::fail))
+            .route(
+                "/server-items/{serial}/extend",
+                web::post().to(items::extend),
+            )
+            .route("/events/{name}", web::post().to(events::send)),
+    );
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Holdpoint",
+        description = "Native JSON API and K2-compatible REST of the Holdpoint wait engine. \
+                       Every endpoint but the health checks needs HTTP Basic credentials."
+    ),
+    paths(
+        crate::http::healthz,
+        crate::http::readyz,
+        openapi_json,
+        catalog::list_workflows,
+        catalog::get_workflow,
+        instances::start,
+        instances::get,
+        instances::history,
+        instances::cancel,
+        catalog::list_waits,
+        items::open,
+        items::open_post,
+        items::finish,
+        items::fail,
+        items::extend,
+        events::send,
+        crate::services::server_items::k2_open,
+        crate::services::server_items::k2_finish,
+    ),
+    modifiers(&BasicAuth),
+    security(("basic" = []))
+)]
+pub struct ApiDoc;
+
+struct BasicAuth;
+
+impl Modify for BasicAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// The `Idempotency-Key` header: at most 255 visible ASCII characters.
+pub(crate) fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|text| !text.is_empty() && text.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        })?;
+    Ok(Some(text.to_string()))
+}
+
+/// An instance id from the path; anything but a positive integer is unknown.
+pub(crate) fn instance_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorCode::UnknownInstance,
+                format!("unknown instance `{text}`"),
+            )
+        })
+}

@@ -1,0 +1,111 @@
+//! Server items for K2-style callers (DESIGN §6 "Server items"): the K2 Workflow REST
+//! routes `GET /api/workflow/v1/serverEvents/{serialNumber}` and
+//! `POST …/{serialNumber}/finish` with `{"dataFields": {…}}` → `204`. The caller needs the
+//! workflow's `server_event` permission (K2's "Server Event" right). The SOAP
+//! `ServerItemService` joins this module with the SOAP core.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::body::JsonBody;
+use crate::http::errors::ApiError;
+use crate::services::api::idempotency_key;
+
+/// The dialect recorded in history for K2 REST calls.
+pub const K2_DIALECT: &str = "k2";
+
+pub fn configure_rest(config: &mut web::ServiceConfig) {
+    config
+        .route(
+            "/api/workflow/v1/serverEvents/{serialNumber}",
+            web::get().to(k2_open),
+        )
+        .route(
+            "/api/workflow/v1/serverEvents/{serialNumber}/finish",
+            web::post().to(k2_finish),
+        );
+}
+
+/// A server event as the K2 REST API shows it (camelCase).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct K2ServerEvent {
+    pub serial_number: String,
+    pub workflow_id: String,
+    pub workflow_instance_id: i64,
+    pub folio: String,
+    /// The step that opened the item.
+    pub event_name: String,
+    /// RFC 3339.
+    pub deadline: String,
+    #[schema(value_type = Object)]
+    pub data_fields: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct K2FinishBody {
+    /// Data fields to set; declared names only, converted to their types.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data_fields: Map<String, Value>,
+}
+
+/// K2: get a server event by serial number.
+#[utoipa::path(get, path = "/api/workflow/v1/serverEvents/{serialNumber}", tag = "k2",
+    params(("serialNumber" = String, Path, description = "serial number")),
+    responses(
+        (status = 200, body = K2ServerEvent),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 404, body = ApiError), (status = 409, body = ApiError),
+    ))]
+pub async fn k2_open(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let item = state
+        .engine
+        .open_server_item(&path, &auth.caller(K2_DIALECT))
+        .await?;
+    Ok(HttpResponse::Ok().json(K2ServerEvent {
+        serial_number: item.serial,
+        workflow_id: item.workflow_id,
+        workflow_instance_id: item.instance_id,
+        folio: item.folio,
+        event_name: item.step,
+        deadline: item.deadline,
+        data_fields: item.fields,
+    }))
+}
+
+/// K2: finish a server event; `204` once committed. A repeat answers `409 item_not_open`,
+/// unless it carries the same `Idempotency-Key`, which answers `204` again.
+#[utoipa::path(post, path = "/api/workflow/v1/serverEvents/{serialNumber}/finish", tag = "k2",
+    params(
+        ("serialNumber" = String, Path, description = "serial number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a repeat returns the first outcome"),
+    ),
+    request_body = K2FinishBody,
+    responses(
+        (status = 204, description = "finished"),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, body = ApiError), (status = 413, body = ApiError),
+        (status = 503, body = ApiError),
+    ))]
+pub async fn k2_finish(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    request: HttpRequest,
+    JsonBody(body): JsonBody<K2FinishBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&request)?;
+    crate::services::api::finish_item(&state, &auth, K2_DIALECT, &path, &body.data_fields, key)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
