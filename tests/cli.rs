@@ -84,6 +84,8 @@ fn unknown_configuration_keys_are_named() {
 struct Server {
     child: Child,
     base: String,
+    /// What `serve` printed up to its endpoint list.
+    banner: Vec<String>,
 }
 
 impl Server {
@@ -117,6 +119,7 @@ impl Server {
                         return Server {
                             child,
                             base: format!("http://{listen}"),
+                            banner: seen,
                         };
                     }
                 }
@@ -206,4 +209,195 @@ async fn serve_and_migrate_on_postgresql() {
     ]));
     assert!(ok && stdout.contains("wait(s)"), "{stdout}");
     assert!(server.terminate());
+}
+
+/// The README walk-through: first start prints the admin password once; an account is
+/// added with the CLI; an example workflow is started over the API, its wait listed,
+/// its server item finished through the K2 route and its custom event sent with the CLI.
+#[tokio::test]
+async fn readme_walkthrough_on_the_embedded_store() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let server = Server::start(&[], data.path());
+    let password = server
+        .banner
+        .iter()
+        .find_map(|line| line.strip_prefix("created account `admin` with password "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("admin password printed: {:?}", server.banner))
+        .to_string();
+
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "add",
+        "erp",
+        "--password",
+        "erp-secret",
+    ]));
+    assert!(
+        ok && stdout.contains("added account `erp`"),
+        "{stdout}{stderr}"
+    );
+    let (ok, stdout, _) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "list",
+    ]));
+    assert!(
+        ok && stdout.contains("erp") && stdout.contains("2 account(s)"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "add",
+        "erp",
+        "--password",
+        "x",
+    ]));
+    assert!(
+        !ok && stderr.contains("account `erp` exists already"),
+        "{stderr}"
+    );
+
+    let client = reqwest::Client::new();
+    let started: serde_json::Value = client
+        .post(format!(
+            "{}/api/v1/workflows/order-fulfilment/instances",
+            server.base
+        ))
+        .basic_auth("erp", Some("erp-secret"))
+        .json(&serde_json::json!({"fields": {"order_id": "4711", "amount": 250}}))
+        .send()
+        .await
+        .expect("start")
+        .json()
+        .await
+        .expect("json");
+    let id = started["instance"]["id"].as_i64().expect("started");
+    let serial = started["instance"]["waits"][0]["serial"]
+        .as_str()
+        .expect("serial")
+        .to_string();
+
+    let (ok, stdout, _) = output(&mut holdpoint(&["--data-dir", data_dir, "waits"]));
+    assert!(
+        ok && stdout.contains(&serial) && stdout.contains("1 wait(s)"),
+        "{stdout}"
+    );
+
+    let finished = client
+        .post(format!(
+            "{}/api/workflow/v1/serverEvents/{serial}/finish",
+            server.base
+        ))
+        .basic_auth("erp", Some("erp-secret"))
+        .json(&serde_json::json!({"dataFields": {"approved": true}}))
+        .send()
+        .await
+        .expect("finish");
+    assert_eq!(finished.status(), 204);
+    let (ok, _, stderr) = output(&mut holdpoint(&[
+        "finish",
+        "--url",
+        &server.base,
+        "-u",
+        "erp",
+        "-p",
+        "erp-secret",
+        &serial,
+    ]));
+    assert!(!ok && stderr.contains("409 item_not_open"), "{stderr}");
+
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "send-event",
+        "--url",
+        &server.base,
+        "-u",
+        "erp",
+        "-p",
+        "erp-secret",
+        "shipped-4711",
+    ]));
+    assert!(
+        !ok && stderr.contains("403 forbidden"),
+        "erp may not send events: {stdout}{stderr}"
+    );
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "send-event",
+        "--url",
+        &server.base,
+        "-u",
+        "admin",
+        "-p",
+        &password,
+        "shipped-4711",
+        "carrier=DHL",
+    ]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(&format!("woke instance(s) {id}")),
+        "{stdout}"
+    );
+
+    let instance: serde_json::Value = client
+        .get(format!("{}/api/v1/instances/{id}", server.base))
+        .basic_auth("admin", Some(&password))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(instance["status"], "completed");
+    assert_eq!(instance["fields"]["note"], "shipped by DHL");
+
+    let (ok, stdout, _) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "passwd",
+        "erp",
+    ]));
+    let new_password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("generated password printed: {stdout}"))
+        .to_string();
+    assert!(ok);
+    let (ok, _, _) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "remove",
+        "erp",
+    ]));
+    assert!(ok);
+    let (ok, _, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "remove",
+        "erp",
+    ]));
+    assert!(!ok && stderr.contains("no account named `erp`"), "{stderr}");
+    assert!(!new_password.is_empty());
+    assert!(server.terminate(), "clean exit after SIGTERM");
+
+    // A second start finds the admin and prints no password.
+    let again = Server::start(&[], data.path());
+    assert!(
+        !again
+            .banner
+            .iter()
+            .any(|line| line.contains("with password")),
+        "{:?}",
+        again.banner
+    );
+    assert_eq!(get(&format!("{}/healthz", again.base)).await.0, 200);
+    assert!(again.terminate());
 }

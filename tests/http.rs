@@ -76,8 +76,29 @@ async fn a_lost_database_is_store_unavailable_and_recovers() {
         .await
         .expect("start while the database is there");
     let serial = started.instance.waits[0].serial.clone().unwrap();
+    holdpoint::auth::Accounts::new(te.engine.store().clone(), Duration::ZERO)
+        .add(&holdpoint::auth::NewAccount {
+            name: "erp".into(),
+            password: "erp-pw".into(),
+            admin: true,
+            rights: vec![],
+        })
+        .await
+        .expect("account while the database is there");
 
     proxy.cut();
+    // An API call: even authentication needs the store, so nothing can be acknowledged.
+    let finish = test::TestRequest::post()
+        .uri(&format!("/api/workflow/v1/serverEvents/{serial}/finish"))
+        .insert_header(("Authorization", "Basic ZXJwOmVycC1wdw=="))
+        .insert_header(("Content-Type", "application/json"))
+        .set_payload("{\"dataFields\": {}}")
+        .to_request();
+    let refused = test::call_service(&app, finish).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers().get("retry-after").unwrap(), "5");
+    let body: Value = test::read_body_json(refused).await;
+    assert_eq!(body["code"], json!("store_unavailable"));
     let ready =
         test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
     assert_eq!(ready.status(), 503);

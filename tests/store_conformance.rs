@@ -20,6 +20,9 @@ store_suite!(
     list_waits_filters,
     finish_expire_and_cancel_race_with_exactly_one_winner,
     deadlines_fire_once_with_and_without_on_timeout,
+    accounts_are_stored_listed_changed_and_removed,
+    first_start_creates_one_admin,
+    waits_are_filtered_by_viewable_workflows,
 );
 
 mod cases {
@@ -678,5 +681,126 @@ mod cases {
             .await
             .unwrap();
         assert!(late.woken.is_empty(), "an expired wait cannot be woken");
+    }
+
+    pub async fn accounts_are_stored_listed_changed_and_removed(store: TestStore) {
+        let account = |name: &str| AccountRow {
+            name: name.to_string(),
+            password_hash: format!("$argon2id$fake-{name}"),
+            admin: name == "root",
+            rights: vec!["send_events".to_string()],
+            created_at: T0,
+            updated_at: T0,
+        };
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(tx.insert_account(&account("erp")).await.unwrap());
+        assert!(tx.insert_account(&account("root")).await.unwrap());
+        assert!(
+            !tx.insert_account(&account("erp")).await.unwrap(),
+            "a taken name is refused, not overwritten"
+        );
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        assert_eq!(tx.get_account("erp").await.unwrap(), Some(account("erp")));
+        assert_eq!(tx.get_account("nobody").await.unwrap(), None);
+        let names: Vec<String> = tx
+            .list_accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["erp", "root"]);
+        assert!(
+            tx.set_account_password("erp", "$argon2id$new", T0 + 5)
+                .await
+                .unwrap()
+        );
+        assert!(!tx.set_account_password("nobody", "x", T0).await.unwrap());
+        let changed = tx.get_account("erp").await.unwrap().unwrap();
+        assert_eq!(changed.password_hash, "$argon2id$new");
+        assert_eq!((changed.created_at, changed.updated_at), (T0, T0 + 5));
+        assert!(tx.delete_account("erp").await.unwrap());
+        assert!(!tx.delete_account("erp").await.unwrap());
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        assert_eq!(tx.list_accounts().await.unwrap().len(), 1);
+        drop(tx);
+
+        // Through the accounts service: real argon2id hashes, verified.
+        let accounts = holdpoint::auth::Accounts::new(store.store.clone(), Duration::from_secs(60));
+        accounts
+            .add(&holdpoint::auth::NewAccount {
+                name: "ops".into(),
+                password: "ops-pw".into(),
+                admin: false,
+                rights: vec![],
+            })
+            .await
+            .unwrap();
+        let principal = accounts.authenticate("ops", "ops-pw").await.unwrap();
+        assert_eq!(principal.map(|p| p.name), Some("ops".to_string()));
+        assert_eq!(accounts.authenticate("ops", "wrong").await.unwrap(), None);
+        assert_eq!(
+            accounts.authenticate("nobody", "ops-pw").await.unwrap(),
+            None
+        );
+        accounts.set_password("ops", "new-pw").await.unwrap();
+        assert_eq!(
+            accounts.authenticate("ops", "ops-pw").await.unwrap(),
+            None,
+            "cache cleared"
+        );
+        assert!(
+            accounts
+                .authenticate("ops", "new-pw")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let mut tx = store.store.begin().await.unwrap();
+        let stored = tx.get_account("ops").await.unwrap().unwrap();
+        assert!(stored.password_hash.starts_with("$argon2id$"));
+        assert!(!stored.password_hash.contains("new-pw"));
+    }
+
+    pub async fn first_start_creates_one_admin(store: TestStore) {
+        let first = holdpoint::auth::Accounts::new(store.store.clone(), Duration::from_secs(60));
+        let second =
+            holdpoint::auth::Accounts::new(store.another_node().await, Duration::from_secs(60));
+        let (a, b) = tokio::join!(first.ensure_admin(), second.ensure_admin());
+        let passwords: Vec<String> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(passwords.len(), 1, "exactly one node created the admin");
+        let admin = first
+            .authenticate("admin", &passwords[0])
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(admin.admin);
+        assert_eq!(first.ensure_admin().await.unwrap(), None, "created once");
+        assert_eq!(first.list().await.unwrap().len(), 1);
+    }
+
+    pub async fn waits_are_filtered_by_viewable_workflows(store: TestStore) {
+        let te = engine(&store, ALL).await;
+        start(&te, "single-item", json!({})).await;
+        start(&te, "event-waiter", json!({"key": "v"})).await;
+        let mut tx = store.store.begin().await.unwrap();
+        let only = WaitFilter {
+            workflow_ids: Some(vec!["33333333-3333-4333-8333-333333333333".into()]),
+            limit: 100,
+            ..WaitFilter::default()
+        };
+        let rows = tx.list_waits(&only).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].event_name.as_deref(), Some("go-v"));
+        let none = WaitFilter {
+            workflow_ids: Some(vec![]),
+            limit: 100,
+            ..WaitFilter::default()
+        };
+        assert!(tx.list_waits(&none).await.unwrap().is_empty());
     }
 }

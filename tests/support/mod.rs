@@ -2,6 +2,7 @@
 //! workflow definitions, and a real local HTTP server for outbound calls.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod pg;
 pub mod proxy;
 pub mod workflows;

@@ -80,3 +80,34 @@ kind = "end"
 "#;
 
 pub const ALL: &[&str] = &[ITEM_THEN_EVENT, SINGLE_ITEM, EVENT_WAITER, INPUT_WAITER];
+
+/// A workflow with `[permissions]`: erp starts and finishes, ops (and erp) view.
+pub const PERMITTED: &str = r#"
+id = "55555555-5555-4555-8555-555555555555"
+name = "permitted"
+[fields]
+order_id = { type = "string" }
+approved = { type = "boolean" }
+amount = { type = "number", default = 0 }
+[permissions]
+start = ["erp"]
+server_event = ["erp"]
+view = ["ops", "erp"]
+[[steps]]
+id = "approve"
+kind = "server_event"
+deadline = "1h"
+on_error = "rejected"
+[[steps]]
+id = "ship"
+kind = "wait_event"
+event = "shipped-{{ fields.order_id }}"
+deadline = "2h"
+[[steps]]
+id = "done"
+kind = "end"
+[[steps]]
+id = "rejected"
+kind = "fail"
+message = "rejected: {{ fields.order_id }}"
+"#;
