@@ -250,6 +250,14 @@ mod cases {
         assert_eq!(first.body, Value::Null, "204 has no body");
         let repeat = send(finish()).await;
         assert_error(&repeat, 409, "item_not_open");
+        let with_refs = server
+            .post(
+                "erp",
+                &format!("{k2}/finish"),
+                json!({"dataFields": {}, "itemReferences": {"Order": [1]}}),
+            )
+            .await;
+        assert_error(&with_refs, 501, "not_supported");
 
         let keyed = start(server, "erp", "permitted", json!({"order_id": "K-2"})).await;
         let keyed_path = format!("/api/workflow/v1/serverEvents/{}/finish", serial_of(&keyed));
@@ -257,7 +265,7 @@ mod cases {
             server
                 .as_user("erp", Method::POST, &keyed_path)
                 .header("Idempotency-Key", "erp-msg-77")
-                .json(&json!({"dataFields": {"approved": true}}))
+                .json(&json!({"dataFields": {"approved": true}, "itemReferences": {}}))
         };
         assert_eq!(send(with_key()).await.status, StatusCode::NO_CONTENT);
         let replay = send(with_key()).await;

@@ -52,6 +52,11 @@ pub struct K2FinishBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub data_fields: Map<String, Value>,
+    /// K2 item references: accepted when empty, as K2 clients send them; Holdpoint has
+    /// no SmartObject items to reference.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub item_references: Option<Value>,
 }
 
 /// K2: get a server event by serial number.
@@ -105,6 +110,13 @@ pub async fn k2_finish(
     JsonBody(body): JsonBody<K2FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&request)?;
+    let references = body.item_references.as_ref();
+    if references.is_some_and(|refs| !(refs.is_null() || refs == &Value::Object(Map::new()))) {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::NotSupported,
+            "itemReferences are not supported; send data fields only",
+        ));
+    }
     crate::services::api::finish_item(&state, &auth, K2_DIALECT, &path, &body.data_fields, key)
         .await?;
     Ok(HttpResponse::NoContent().finish())
