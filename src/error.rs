@@ -67,6 +67,69 @@ impl ErrorCode {
     }
 }
 
+/// Which SOAP fault code an error is answered with (1.1 name / 1.2 name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultClass {
+    VersionMismatch,
+    MustUnderstand,
+    /// 1.1 `Client`, 1.2 `Sender`: the request was at fault; resending it will not help.
+    Sender,
+    /// 1.1 `Server`, 1.2 `Receiver`: our side failed; the same request may succeed later.
+    Receiver,
+}
+
+impl ErrorCode {
+    /// The SOAP fault code of DESIGN §5.
+    pub fn fault_class(self) -> FaultClass {
+        match self {
+            Self::VersionMismatch => FaultClass::VersionMismatch,
+            Self::MustUnderstand => FaultClass::MustUnderstand,
+            Self::MalformedRequest
+            | Self::DtdNotAllowed
+            | Self::LimitExceeded
+            | Self::Unauthenticated
+            | Self::Forbidden
+            | Self::UnknownOperation
+            | Self::UnknownWorkflow
+            | Self::UnknownInstance
+            | Self::UnknownSerial
+            | Self::ItemNotOpen
+            | Self::InvalidField => FaultClass::Sender,
+            Self::NotSupported | Self::StoreUnavailable | Self::Internal => FaultClass::Receiver,
+        }
+    }
+
+    /// The HTTP status of a SOAP fault with this code. SOAP 1.1 answers every fault with
+    /// 500; SOAP 1.2 answers Sender faults with 400 and the others with 500. Three codes
+    /// keep their HTTP meaning in both versions because the HTTP layer must act on them:
+    /// 401 carries the `WWW-Authenticate` challenge that WCF and Axis clients wait for
+    /// before they send credentials, 413 is decided before the body is parsed, and 503
+    /// carries `Retry-After` for clients and load balancers.
+    pub fn soap_http_status(self, soap12: bool) -> u16 {
+        match self {
+            Self::Unauthenticated => 401,
+            Self::LimitExceeded => 413,
+            Self::StoreUnavailable => 503,
+            Self::MalformedRequest
+            | Self::VersionMismatch
+            | Self::MustUnderstand
+            | Self::DtdNotAllowed
+            | Self::Forbidden
+            | Self::UnknownOperation
+            | Self::UnknownWorkflow
+            | Self::UnknownInstance
+            | Self::UnknownSerial
+            | Self::ItemNotOpen
+            | Self::InvalidField
+            | Self::NotSupported
+            | Self::Internal => match (soap12, self.fault_class()) {
+                (true, FaultClass::Sender) => 400,
+                _ => 500,
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

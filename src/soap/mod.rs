@@ -1,6 +1,27 @@
 //! SOAP envelope handling, sans I/O: bytes in, typed values out (DESIGN §6 "SOAP core").
-//! This module knows nothing of the engine. It starts with version detection; the reader,
-//! writer and faults follow with the SOAP core work.
+//! This module knows nothing of the engine or of HTTP.
+//!
+//! - [`decode`]: bytes (UTF-8, UTF-16 with BOM or charset) to text;
+//! - [`reader`]: text to an [`reader::Envelope`], refusing DTDs, processing instructions and
+//!   anything past the [`Limits`];
+//! - [`writer`]: responses and faults for either version, escaped and without a BOM;
+//! - [`service`]: what a service declares (paths, namespace, operations, WSDL) and the
+//!   dispatch rules (SOAPAction never routes; a SOAPAction naming another operation is
+//!   refused).
+
+pub mod decode;
+pub mod element;
+pub mod reader;
+pub mod service;
+pub mod writer;
+
+#[cfg(test)]
+mod tests_reader;
+
+use crate::error::ErrorCode;
+
+pub use element::Element;
+pub use reader::{Envelope, read_envelope};
 
 /// The two SOAP versions, told apart by the envelope namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +32,8 @@ pub enum SoapVersion {
 
 pub const SOAP11_ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP12_ENVELOPE_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+/// Namespace of the `error` element in every fault detail.
+pub const FAULT_DETAIL_NS: &str = "urn:holdpoint:faults";
 
 impl SoapVersion {
     /// The version an envelope namespace denotes; anything else is a VersionMismatch.
@@ -22,12 +45,84 @@ impl SoapVersion {
         }
     }
 
+    pub fn envelope_namespace(self) -> &'static str {
+        match self {
+            Self::V11 => SOAP11_ENVELOPE_NS,
+            Self::V12 => SOAP12_ENVELOPE_NS,
+        }
+    }
+
     /// Content type of responses (no BOM, always UTF-8).
     pub fn content_type(self) -> &'static str {
         match self {
             Self::V11 => "text/xml; charset=utf-8",
             Self::V12 => "application/soap+xml; charset=utf-8",
         }
+    }
+
+    /// The media type requests of this version must carry.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::V11 => "text/xml",
+            Self::V12 => "application/soap+xml",
+        }
+    }
+}
+
+/// Caps on what one request may make the reader do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of body (checked by the HTTP layer before reading, and again here).
+    pub max_body: usize,
+    /// Element nesting depth.
+    pub max_depth: usize,
+    /// Attributes (namespace declarations included) on one element.
+    pub max_attributes: usize,
+    /// Bytes of one element's text, or of one attribute value.
+    pub max_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 4 * 1024 * 1024,
+            max_depth: 128,
+            max_attributes: 128,
+            max_text: 1024 * 1024,
+        }
+    }
+}
+
+/// Why a SOAP request is refused; answered as a fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoapError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The version to answer in, once the envelope has been recognised.
+    pub version: Option<SoapVersion>,
+    /// Header blocks not understood (namespace, local name), for MustUnderstand faults.
+    pub not_understood: Vec<(String, String)>,
+}
+
+impl SoapError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            version: None,
+            not_understood: Vec::new(),
+        }
+    }
+
+    pub fn in_version(mut self, version: SoapVersion) -> Self {
+        self.version = Some(version);
+        self
+    }
+}
+
+impl std::fmt::Display for SoapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
     }
 }
 

@@ -1,0 +1,262 @@
+//! Writing responses and faults. Every text and attribute value goes through the escapers
+//! here, so nothing a caller sent can break the markup: `&`, `<`, `>` and quotes are
+//! escaped, carriage returns and (in attributes) tabs and newlines become character
+//! references so they survive a reader's normalisation, and characters XML 1.0 cannot
+//! carry at all (most C0 controls, U+FFFE, U+FFFF) become U+FFFD.
+//!
+//! Output is UTF-8 without a byte-order mark, with an XML declaration.
+
+use super::{FAULT_DETAIL_NS, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, SoapVersion};
+use crate::error::FaultClass;
+
+/// A small streaming writer of well-formed XML.
+#[derive(Debug, Default)]
+pub struct XmlWriter {
+    out: String,
+}
+
+impl XmlWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn start(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
+        self.open(name, attributes);
+        self.out.push('>');
+        self
+    }
+
+    pub fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) -> &mut Self {
+        self.open(name, attributes);
+        self.out.push_str("/>");
+        self
+    }
+
+    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (key, value) in attributes {
+            self.out.push(' ');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            escape_attribute(&mut self.out, value);
+            self.out.push('"');
+        }
+    }
+
+    pub fn end(&mut self, name: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self
+    }
+
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        escape_text(&mut self.out, text);
+        self
+    }
+
+    /// `<name>text</name>`.
+    pub fn element(&mut self, name: &str, text: &str) -> &mut Self {
+        self.start(name, &[]).text(text).end(name)
+    }
+
+    /// Markup produced by another writer.
+    pub fn raw(&mut self, xml: &str) -> &mut Self {
+        self.out.push_str(xml);
+        self
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+
+    /// The markup written so far.
+    pub fn finish_ref(&self) -> &str {
+        &self.out
+    }
+}
+
+/// Whether XML 1.0 can carry this character at all.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+pub fn escape_text(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+}
+
+pub fn escape_attribute(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            c if is_xml_char(c) => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+}
+
+fn prefix(version: SoapVersion) -> &'static str {
+    match version {
+        SoapVersion::V11 => "s",
+        SoapVersion::V12 => "env",
+    }
+}
+
+/// A complete envelope around `body` (and optional `header`) markup.
+pub fn envelope(version: SoapVersion, header: Option<&str>, body: &str) -> String {
+    let p = prefix(version);
+    let mut out = String::with_capacity(body.len() + 200);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+    out.push_str(&format!(
+        "<{p}:Envelope xmlns:{p}=\"{}\">",
+        version.envelope_namespace()
+    ));
+    if let Some(header) = header {
+        out.push_str(&format!("<{p}:Header>{header}</{p}:Header>"));
+    }
+    out.push_str(&format!("<{p}:Body>{body}</{p}:Body></{p}:Envelope>"));
+    out
+}
+
+/// A fault envelope for `error`, in its version (SOAP 1.1 when none was recognised).
+pub fn fault(version: SoapVersion, error: &SoapError) -> String {
+    let p = prefix(version);
+    let mut body = XmlWriter::new();
+    let class = error.code.fault_class();
+    match version {
+        SoapVersion::V11 => {
+            let code = match class {
+                FaultClass::VersionMismatch => "VersionMismatch",
+                FaultClass::MustUnderstand => "MustUnderstand",
+                FaultClass::Sender => "Client",
+                FaultClass::Receiver => "Server",
+            };
+            body.start(&format!("{p}:Fault"), &[])
+                .element("faultcode", &format!("{p}:{code}"))
+                .element("faultstring", &error.message);
+            body.start("detail", &[]);
+            detail(&mut body, error);
+            body.end("detail").end(&format!("{p}:Fault"));
+        }
+        SoapVersion::V12 => {
+            let code = match class {
+                FaultClass::VersionMismatch => "VersionMismatch",
+                FaultClass::MustUnderstand => "MustUnderstand",
+                FaultClass::Sender => "Sender",
+                FaultClass::Receiver => "Receiver",
+            };
+            body.start(&format!("{p}:Fault"), &[("xmlns:hp", FAULT_DETAIL_NS)])
+                .start(&format!("{p}:Code"), &[])
+                .element(&format!("{p}:Value"), &format!("{p}:{code}"))
+                .start(&format!("{p}:Subcode"), &[])
+                .element(
+                    &format!("{p}:Value"),
+                    &format!("hp:{}", error.code.as_str()),
+                )
+                .end(&format!("{p}:Subcode"))
+                .end(&format!("{p}:Code"))
+                .start(&format!("{p}:Reason"), &[])
+                .start(&format!("{p}:Text"), &[("xml:lang", "en")])
+                .text(&error.message)
+                .end(&format!("{p}:Text"))
+                .end(&format!("{p}:Reason"))
+                .start(&format!("{p}:Detail"), &[]);
+            detail(&mut body, error);
+            body.end(&format!("{p}:Detail")).end(&format!("{p}:Fault"));
+        }
+    }
+    let header = fault_header(version, error);
+    envelope(version, header.as_deref(), &body.finish())
+}
+
+/// `<hp:error><hp:code>…</hp:code><hp:message>…</hp:message></hp:error>`: the stable code.
+fn detail(out: &mut XmlWriter, error: &SoapError) {
+    out.start("hp:error", &[("xmlns:hp", FAULT_DETAIL_NS)])
+        .element("hp:code", error.code.as_str())
+        .element("hp:message", &error.message)
+        .end("hp:error");
+}
+
+/// SOAP 1.2 fault headers: `NotUnderstood` blocks, and `Upgrade` on a VersionMismatch.
+fn fault_header(version: SoapVersion, error: &SoapError) -> Option<String> {
+    if version != SoapVersion::V12 {
+        return None;
+    }
+    let p = prefix(version);
+    let mut out = XmlWriter::new();
+    match error.code.fault_class() {
+        FaultClass::MustUnderstand if !error.not_understood.is_empty() => {
+            for (namespace, name) in &error.not_understood {
+                out.empty(
+                    &format!("{p}:NotUnderstood"),
+                    &[("qname", &format!("nu:{name}")), ("xmlns:nu", namespace)],
+                );
+            }
+        }
+        FaultClass::VersionMismatch => {
+            out.start(&format!("{p}:Upgrade"), &[]);
+            for (index, namespace) in [SOAP12_ENVELOPE_NS, SOAP11_ENVELOPE_NS].iter().enumerate() {
+                let alias = format!("v{index}");
+                out.empty(
+                    &format!("{p}:SupportedEnvelope"),
+                    &[
+                        ("qname", &format!("{alias}:Envelope")),
+                        (&format!("xmlns:{alias}"), namespace),
+                    ],
+                );
+            }
+            out.end(&format!("{p}:Upgrade"));
+        }
+        _ => return None,
+    }
+    Some(out.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn escaping() {
+        let mut out = String::new();
+        escape_text(&mut out, "a<b & c>\r\n\u{1}\u{FFFF}\"'");
+        assert_eq!(out, "a&lt;b &amp; c&gt;&#13;\n\u{FFFD}\u{FFFD}\"'");
+        let mut out = String::new();
+        escape_attribute(&mut out, "\"'\t\n");
+        assert_eq!(out, "&quot;&apos;&#9;&#10;");
+    }
+
+    #[test]
+    fn faults_per_version() {
+        let error = SoapError::new(ErrorCode::ItemNotOpen, "item 5_1 is <finished>");
+        let v11 = fault(SoapVersion::V11, &error);
+        assert!(v11.contains("<faultcode>s:Client</faultcode>"), "{v11}");
+        assert!(v11.contains("<faultstring>item 5_1 is &lt;finished&gt;</faultstring>"));
+        assert!(v11.contains("<hp:code>item_not_open</hp:code>"));
+        let v12 = fault(SoapVersion::V12, &error);
+        assert!(v12.contains("<env:Value>env:Sender</env:Value>"), "{v12}");
+        assert!(v12.contains("<env:Value>hp:item_not_open</env:Value>"));
+        assert!(v12.contains("<env:Text xml:lang=\"en\">"));
+        let mismatch = SoapError::new(ErrorCode::VersionMismatch, "x");
+        assert!(fault(SoapVersion::V12, &mismatch).contains("<env:Upgrade>"));
+        assert!(!fault(SoapVersion::V11, &mismatch).contains("Upgrade"));
+    }
+}
