@@ -43,8 +43,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let (stop, stopped) = watch::channel(false);
     let runner_tasks = runners::spawn(engine.clone(), stopped);
 
-    let mut app_state = AppState::new(engine.clone(), accounts);
-    app_state.max_body = config.max_body;
+    let app_state = AppState::new(engine.clone(), accounts).with_max_body(config.max_body);
     let state = web::Data::new(app_state);
     let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
     let mut server =

@@ -25,30 +25,21 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
         let limit = request
             .app_data::<web::Data<AppState>>()
             .map_or(super::DEFAULT_MAX_BODY, |state| state.max_body);
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|text| text.parse::<usize>().ok());
+        let declared = declared_length(request);
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
             .map(|value| value.to_str().unwrap_or("").to_ascii_lowercase());
         let mut payload = payload.take();
         Box::pin(async move {
-            if declared.is_some_and(|length| length > limit) {
-                return Err(too_large(limit));
-            }
-            let mut bytes = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| {
-                    ApiError::malformed(format!("cannot read the body: {error}"))
+            let bytes = read_limited(&mut payload, declared, limit)
+                .await
+                .map_err(|error| match error {
+                    BodyError::TooLarge(limit) => too_large(limit),
+                    BodyError::Read(why) => {
+                        ApiError::malformed(format!("cannot read the body: {why}"))
+                    }
                 })?;
-                if bytes.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Self(T::default()));
             }
@@ -63,6 +54,49 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
                 .map_err(|error| ApiError::malformed(format!("invalid JSON body: {error}")))
         })
     }
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than this many bytes (declared, or seen while reading).
+    TooLarge(usize),
+    Read(String),
+}
+
+/// Reads a whole body of at most `limit` bytes. A `Content-Length` over the limit is
+/// refused before reading anything; a longer stream is refused as soon as it passes the
+/// limit, so memory stays bounded whatever the client sends.
+pub async fn read_limited<S, E>(
+    payload: &mut S,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<web::BytesMut, BodyError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    if declared.is_some_and(|length| length > limit) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| BodyError::Read(error.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The declared `Content-Length`, if any.
+pub fn declared_length(request: &HttpRequest) -> Option<usize> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<usize>().ok())
 }
 
 fn is_json(content_type: &str) -> bool {

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod errors;
+pub mod soap;
 
 use std::sync::Arc;
 
@@ -29,6 +30,11 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     /// Request bodies larger than this are refused with `413 limit_exceeded`.
     pub max_body: usize,
+    /// What the SOAP reader accepts (its `max_body` follows [`AppState::max_body`]).
+    pub soap_limits: crate::soap::Limits,
+    /// Status of an answered one-way SOAP operation: 202 (default) or 200.
+    pub one_way_status: u16,
+    pub soap_services: Vec<Arc<dyn soap::SoapService>>,
 }
 
 impl AppState {
@@ -37,7 +43,17 @@ impl AppState {
             engine,
             accounts,
             max_body: DEFAULT_MAX_BODY,
+            soap_limits: crate::soap::Limits::default(),
+            one_way_status: 202,
+            soap_services: crate::services::soap_services(),
         }
+    }
+
+    /// Sets the body cap of JSON and SOAP requests alike.
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self.soap_limits.max_body = max_body;
+        self
     }
 }
 
@@ -103,6 +119,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/workflow/v1/serverEvents/{serialNumber}/finish",
         "K2: finish a server event",
     ),
+    endpoint(
+        "POST",
+        "/soap/server-items",
+        "SOAP 1.1/1.2 ServerItemService (WSDL: ?wsdl)",
+    ),
 ];
 
 pub fn create_app(
@@ -116,6 +137,7 @@ pub fn create_app(
         InitError = (),
     >,
 > {
+    let soap_services = state.soap_services.clone();
     App::new()
         .app_data(state)
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
@@ -123,6 +145,7 @@ pub fn create_app(
         .route("/readyz", web::get().to(readyz))
         .configure(crate::services::api::configure)
         .configure(crate::services::server_items::configure_rest)
+        .configure(|config| soap::configure(config, &soap_services))
         .default_service(web::to(errors::no_route))
 }
 

@@ -3,3 +3,12 @@
 
 pub mod api;
 pub mod server_items;
+
+use std::sync::Arc;
+
+use crate::http::soap::SoapService;
+
+/// Every SOAP service the gateway serves.
+pub fn soap_services() -> Vec<Arc<dyn SoapService>> {
+    vec![Arc::new(server_items::soap::ServerItemService::default())]
+}

@@ -28,7 +28,7 @@ pub struct ServiceDescriptor {
     /// The SOAP versions it binds.
     pub versions: &'static [SoapVersion],
     /// WSDL text with `{{address}}` where the endpoint address goes.
-    pub wsdl: &'static str,
+    pub wsdl: String,
 }
 
 impl ServiceDescriptor {
@@ -114,7 +114,7 @@ mod tests {
             namespace: "urn:t",
             operations: OPS,
             versions: &[SoapVersion::V11],
-            wsdl: "<address location=\"{{address}}\"/>",
+            wsdl: "<address location=\"{{address}}\"/>".into(),
         }
     }
 

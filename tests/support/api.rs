@@ -68,8 +68,7 @@ pub async fn api_server(store: TestStore) -> ApiServer {
             .await
             .expect("add test account");
     }
-    let mut state = AppState::new(te.engine.clone(), accounts.clone());
-    state.max_body = TEST_MAX_BODY;
+    let state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(TEST_MAX_BODY);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))
         .workers(1)

@@ -2,7 +2,9 @@
 //! routes `GET /api/workflow/v1/serverEvents/{serialNumber}` and
 //! `POST …/{serialNumber}/finish` with `{"dataFields": {…}}` → `204`. The caller needs the
 //! workflow's `server_event` permission (K2's "Server Event" right). The SOAP
-//! `ServerItemService` joins this module with the SOAP core.
+//! `ServerItemService` is in [`soap`].
+
+pub mod soap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,303 @@
+//! SOAP over HTTP: the glue between actix and the sans-I/O [`crate::soap`] module.
+//!
+//! `POST {path}`: the body is read under the size cap (413 before parsing), decoded
+//! (charset from the Content-Type), parsed, and checked in this order: Content-Type
+//! against the envelope's version, the service's versions, mustUnderstand headers, the
+//! operation, the SOAPAction. Then the service runs the call. A fault is answered in the
+//! request's SOAP version (SOAP 1.1 when the envelope could not be recognised, unless the
+//! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`].
+//! `GET {path}?wsdl` serves the WSDL with `soap:address` set to the URL it was reached at.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_trait::async_trait;
+
+use super::AppState;
+use super::auth::parse_basic;
+use super::body::{BodyError, declared_length, read_limited};
+use crate::auth::Principal;
+use crate::engine::EngineError;
+use crate::error::ErrorCode;
+use crate::soap::service::{Operation, ServiceDescriptor, wants_wsdl};
+use crate::soap::{Envelope, SoapError, SoapVersion, decode, read_envelope, writer};
+
+/// A SOAP service the gateway serves.
+#[async_trait]
+pub trait SoapService: Send + Sync + 'static {
+    fn descriptor(&self) -> &ServiceDescriptor;
+
+    /// Header blocks (namespace, local name) this service processes; any other block
+    /// marked mustUnderstand is answered with a MustUnderstand fault.
+    fn understood_headers(&self) -> &[(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// Runs one call: `Some(markup)` is the Body content of the answer; `None` answers a
+    /// one-way operation with an empty `202`.
+    async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError>;
+}
+
+/// One parsed request, handed to [`SoapService::call`].
+pub struct SoapCall<'a> {
+    pub operation: &'a Operation,
+    pub envelope: &'a Envelope,
+    pub state: &'a AppState,
+    /// HTTP Basic credentials, if the request carried some (possibly malformed).
+    pub credentials: Option<Result<(String, String), &'static str>>,
+    /// The peer's IP address, for the audit trail.
+    pub source: Option<String>,
+}
+
+impl SoapCall<'_> {
+    /// The account of the request's HTTP Basic credentials, or an `unauthenticated` fault
+    /// (answered with `401` and a `WWW-Authenticate` challenge).
+    pub async fn authenticate(&self) -> Result<Principal, SoapError> {
+        let (name, password) = match &self.credentials {
+            None => return Err(unauthenticated("credentials required (HTTP Basic)")),
+            Some(Err(why)) => return Err(unauthenticated(why)),
+            Some(Ok(pair)) => pair,
+        };
+        match self.state.accounts.authenticate(name, password).await {
+            Ok(Some(principal)) => Ok(principal),
+            Ok(None) => Err(unauthenticated("invalid credentials")),
+            Err(error) => Err(engine_fault(error)),
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> SoapError {
+    SoapError::new(ErrorCode::Unauthenticated, message)
+}
+
+/// An engine error as a fault; store and internal details go to the log only.
+pub fn engine_fault(error: EngineError) -> SoapError {
+    match &error {
+        EngineError::StoreUnavailable(detail) | EngineError::Conflict(detail) => {
+            tracing::warn!(%detail, "store unavailable");
+        }
+        EngineError::Internal(detail) => tracing::error!(%detail, "internal error"),
+        _ => {}
+    }
+    SoapError::new(error.code(), error.to_string())
+}
+
+/// Mounts every service at each of its paths.
+pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapService>]) {
+    for service in services {
+        for path in &service.descriptor().paths {
+            let for_post = Arc::clone(service);
+            let for_get = Arc::clone(service);
+            config.route(
+                path,
+                web::post().to(
+                    move |request: HttpRequest,
+                          payload: web::Payload,
+                          state: web::Data<AppState>| {
+                        let service = Arc::clone(&for_post);
+                        async move { post(request, payload, state, service).await }
+                    },
+                ),
+            );
+            config.route(
+                path,
+                web::get().to(move |request: HttpRequest| {
+                    let service = Arc::clone(&for_get);
+                    async move { get(request, service) }
+                }),
+            );
+        }
+    }
+}
+
+/// The Content-Type's media type (lowercase) and parameters.
+fn content_type(request: &HttpRequest) -> (String, Vec<(String, String)>) {
+    let raw = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let mut parts = raw.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let params = parts
+        .filter_map(|part| part.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_ascii_lowercase(),
+                v.trim().trim_matches('"').to_string(),
+            )
+        })
+        .collect();
+    (media, params)
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn post(
+    request: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+    service: Arc<dyn SoapService>,
+) -> HttpResponse {
+    let (media, params) = content_type(&request);
+    // Until the envelope is read, the Content-Type is the best hint of the version.
+    let guessed = if media == SoapVersion::V12.media_type() {
+        SoapVersion::V12
+    } else {
+        SoapVersion::V11
+    };
+    let limits = state.soap_limits;
+    let bytes = match read_limited(&mut payload, declared_length(&request), limits.max_body).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge(limit)) => {
+            let error = SoapError::new(
+                ErrorCode::LimitExceeded,
+                format!("the body exceeds the limit of {limit} bytes"),
+            );
+            return fault_response(guessed, &error);
+        }
+        Err(BodyError::Read(why)) => {
+            let error = SoapError::new(
+                ErrorCode::MalformedRequest,
+                format!("cannot read the body: {why}"),
+            );
+            return fault_response(guessed, &error);
+        }
+    };
+    let call = dispatch(&request, &bytes, &media, &params, &state, service.as_ref()).await;
+    match call {
+        Ok((version, Some(body))) => HttpResponse::Ok()
+            .content_type(version.content_type())
+            .body(writer::envelope(version, None, &body)),
+        Ok((_, None)) => HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(state.one_way_status)
+                .unwrap_or(actix_web::http::StatusCode::ACCEPTED),
+        )
+        .finish(),
+        Err(error) => {
+            let version = error.version.unwrap_or(guessed);
+            tracing::debug!(code = %error.code, message = %error.message, "soap fault");
+            fault_response(version, &error)
+        }
+    }
+}
+
+/// Parses and checks the request, then runs the service. Errors carry their version.
+async fn dispatch(
+    request: &HttpRequest,
+    bytes: &[u8],
+    media: &str,
+    params: &[(String, String)],
+    state: &AppState,
+    service: &dyn SoapService,
+) -> Result<(SoapVersion, Option<String>), SoapError> {
+    let text = decode::to_utf8(bytes, param(params, "charset"))?;
+    let envelope = read_envelope(&text, &state.soap_limits)?;
+    let version = envelope.version;
+    let in_version = |error: SoapError| error.in_version(version);
+    if media != version.media_type() {
+        return Err(in_version(SoapError::new(
+            ErrorCode::MalformedRequest,
+            format!(
+                "a SOAP {} envelope needs Content-Type {}, not `{}`",
+                match version {
+                    SoapVersion::V11 => "1.1",
+                    SoapVersion::V12 => "1.2",
+                },
+                version.media_type(),
+                if media.is_empty() { "none" } else { media }
+            ),
+        )));
+    }
+    let descriptor = service.descriptor();
+    if !descriptor.supports(version) {
+        return Err(SoapError::new(
+            ErrorCode::VersionMismatch,
+            format!("{} speaks SOAP 1.1 only", descriptor.name),
+        )
+        .in_version(SoapVersion::V11));
+    }
+    envelope.check_must_understand(service.understood_headers())?;
+    let operation = descriptor
+        .operation(&envelope.body.namespace, &envelope.body.name)
+        .map_err(in_version)?;
+    let action = match version {
+        SoapVersion::V11 => request
+            .headers()
+            .get("soapaction")
+            .and_then(|value| value.to_str().ok()),
+        SoapVersion::V12 => param(params, "action"),
+    };
+    descriptor
+        .check_action(action, operation)
+        .map_err(in_version)?;
+    let call = SoapCall {
+        operation,
+        envelope: &envelope,
+        state,
+        credentials: request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| parse_basic(value.as_bytes())),
+        source: request.peer_addr().map(|address| address.ip().to_string()),
+    };
+    let answer = service.call(call).await.map_err(in_version)?;
+    if answer.is_none() && !operation.one_way {
+        return Err(in_version(SoapError::new(
+            ErrorCode::Internal,
+            "internal error",
+        )));
+    }
+    Ok((version, answer))
+}
+
+fn fault_response(version: SoapVersion, error: &SoapError) -> HttpResponse {
+    let status = error.code.soap_http_status(version == SoapVersion::V12);
+    let mut response = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    response.content_type(version.content_type());
+    if error.code == ErrorCode::Unauthenticated {
+        response.insert_header((
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"holdpoint\", charset=\"UTF-8\"",
+        ));
+    }
+    if error.code == ErrorCode::StoreUnavailable {
+        response.insert_header((
+            header::RETRY_AFTER,
+            super::errors::RETRY_AFTER_SECS.to_string(),
+        ));
+    }
+    response.body(writer::fault(version, error))
+}
+
+fn get(request: HttpRequest, service: Arc<dyn SoapService>) -> HttpResponse {
+    if !wants_wsdl(request.query_string()) {
+        let error = SoapError::new(
+            ErrorCode::MalformedRequest,
+            format!(
+                "send SOAP requests with POST; the WSDL is at {}?wsdl",
+                request.path()
+            ),
+        );
+        let mut response = fault_response(SoapVersion::V11, &error);
+        *response.status_mut() = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST, GET"));
+        return response;
+    }
+    let info = request.connection_info();
+    let address = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .body(service.descriptor().wsdl_for(&address))
+}

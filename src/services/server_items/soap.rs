@@ -1,0 +1,261 @@
+//! `ServerItemService` over SOAP 1.1 and 1.2 (namespace `urn:holdpoint:server-items`,
+//! path `/soap/server-items`): `OpenServerItem`, `FinishServerItem`, `FailServerItem`,
+//! `ExtendServerItem`, document/literal wrapped. Data fields are
+//! `<field name="…">value</field>`; `xsi:nil="true"` is null. Callers authenticate with
+//! HTTP Basic and need the workflow's `server_event` permission, exactly as over REST.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::engine::{InstanceView, ServerItemView};
+use crate::error::ErrorCode;
+use crate::http::soap::{SoapCall, SoapService, engine_fault};
+use crate::soap::element::XSI_NS;
+use crate::soap::service::{Operation, ServiceDescriptor};
+use crate::soap::writer::XmlWriter;
+use crate::soap::{Element, SoapError, SoapVersion};
+
+pub const NAMESPACE: &str = "urn:holdpoint:server-items";
+pub const PATH: &str = "/soap/server-items";
+/// The dialect recorded in history.
+pub const DIALECT: &str = "soap";
+
+const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "OpenServerItem",
+        one_way: false,
+    },
+    Operation {
+        name: "FinishServerItem",
+        one_way: false,
+    },
+    Operation {
+        name: "FailServerItem",
+        one_way: false,
+    },
+    Operation {
+        name: "ExtendServerItem",
+        one_way: false,
+    },
+];
+
+const WSDL_TEMPLATE: &str = include_str!("../../../wsdl/server-items.wsdl");
+const SCHEMA: &str = include_str!("../../../schemas/server-items.xsd");
+
+/// The served WSDL: the template with the schema inlined (its XML declaration dropped).
+static WSDL: LazyLock<String> = LazyLock::new(|| {
+    let schema = SCHEMA
+        .split_once("?>")
+        .map_or(SCHEMA, |(_, rest)| rest)
+        .trim();
+    WSDL_TEMPLATE.replace("<!--{{schema}}-->", schema)
+});
+
+pub struct ServerItemService {
+    descriptor: ServiceDescriptor,
+}
+
+impl Default for ServerItemService {
+    fn default() -> Self {
+        Self {
+            descriptor: ServiceDescriptor {
+                name: "ServerItemService",
+                paths: vec![PATH.to_string()],
+                namespace: NAMESPACE,
+                operations: OPERATIONS,
+                versions: &[SoapVersion::V11, SoapVersion::V12],
+                wsdl: WSDL.clone(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl SoapService for ServerItemService {
+    fn descriptor(&self) -> &ServiceDescriptor {
+        &self.descriptor
+    }
+
+    async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
+        let principal = call.authenticate().await?;
+        let mut caller = principal.caller(DIALECT, call.source.clone());
+        let engine = &call.state.engine;
+        let body = &call.envelope.body;
+        let serial = body.required_text(NAMESPACE, "serialNumber")?.trim();
+        let answer = match call.operation.name {
+            "OpenServerItem" => {
+                let item = engine
+                    .open_server_item(serial, &caller)
+                    .await
+                    .map_err(engine_fault)?;
+                open_response(&item)
+            }
+            "FinishServerItem" => {
+                let fields = match body.child(NAMESPACE, "fields") {
+                    Some(fields) => read_fields(fields)?,
+                    None => Map::new(),
+                };
+                let key = body
+                    .optional_text(NAMESPACE, "idempotencyKey")
+                    .map(str::trim)
+                    .filter(|key| !key.is_empty())
+                    .map(str::to_string);
+                caller.message_id = key.clone();
+                let outcome = engine
+                    .finish_server_item(serial, &fields, &caller, key.as_deref())
+                    .await
+                    .map_err(engine_fault)?;
+                let mut out = XmlWriter::new();
+                out.start("FinishServerItemResponse", &[("xmlns", NAMESPACE)]);
+                instance_summary(&mut out, &outcome.instance);
+                out.element("replayed", if outcome.replayed { "true" } else { "false" })
+                    .end("FinishServerItemResponse");
+                out.finish()
+            }
+            "FailServerItem" => {
+                let message = body
+                    .optional_text(NAMESPACE, "message")
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or("failed by the external system");
+                let instance = engine
+                    .fail_server_item(serial, message, &caller)
+                    .await
+                    .map_err(engine_fault)?;
+                let mut out = XmlWriter::new();
+                out.start("FailServerItemResponse", &[("xmlns", NAMESPACE)]);
+                instance_summary(&mut out, &instance);
+                out.end("FailServerItemResponse");
+                out.finish()
+            }
+            "ExtendServerItem" => {
+                let text = body.required_text(NAMESPACE, "deadline")?.trim();
+                let deadline = chrono::DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| {
+                        SoapError::new(
+                            ErrorCode::MalformedRequest,
+                            format!("`deadline` must be an xs:dateTime with a time zone, such as 2026-12-01T12:00:00Z, not `{text}`"),
+                        )
+                    })?
+                    .timestamp_millis();
+                let item = engine
+                    .extend_server_item(serial, deadline, &caller)
+                    .await
+                    .map_err(engine_fault)?;
+                let mut out = XmlWriter::new();
+                out.start("ExtendServerItemResponse", &[("xmlns", NAMESPACE)])
+                    .element("deadline", &item.deadline)
+                    .end("ExtendServerItemResponse");
+                out.finish()
+            }
+            other => {
+                return Err(SoapError::new(
+                    ErrorCode::UnknownOperation,
+                    format!("`{other}` is not an operation of ServerItemService"),
+                ));
+            }
+        };
+        Ok(Some(answer))
+    }
+}
+
+/// `<field name="x">v</field>…` → field values (text; the engine converts to types).
+fn read_fields(fields: &Element) -> Result<Map<String, Value>, SoapError> {
+    let mut map = Map::new();
+    for field in fields.children_named(NAMESPACE, "field") {
+        let name = field.attribute("", "name").ok_or_else(|| {
+            SoapError::new(
+                ErrorCode::MalformedRequest,
+                "a `field` element lacks its `name` attribute",
+            )
+        })?;
+        let value = if field.is_nil() {
+            Value::Null
+        } else {
+            Value::String(field.text.clone())
+        };
+        if map.insert(name.to_string(), value).is_some() {
+            return Err(SoapError::new(
+                ErrorCode::MalformedRequest,
+                format!("data field `{name}` is given twice"),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+fn write_fields(out: &mut XmlWriter, fields: &Map<String, Value>) {
+    out.start("fields", &[]);
+    for (name, value) in fields {
+        let text = match value {
+            Value::Null => {
+                out.empty(
+                    "field",
+                    &[("name", name), ("xsi:nil", "true"), ("xmlns:xsi", XSI_NS)],
+                );
+                continue;
+            }
+            Value::String(text) => text.clone(),
+            Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+                value.to_string()
+            }
+        };
+        out.start("field", &[("name", name)])
+            .text(&text)
+            .end("field");
+    }
+    out.end("fields");
+}
+
+fn open_response(item: &ServerItemView) -> String {
+    let mut out = XmlWriter::new();
+    out.start("OpenServerItemResponse", &[("xmlns", NAMESPACE)])
+        .start("item", &[])
+        .element("serialNumber", &item.serial)
+        .element("instanceId", &item.instance_id.to_string())
+        .element("workflowId", &item.workflow_id)
+        .element("folio", &item.folio)
+        .element("step", &item.step)
+        .element("state", item.state.as_str())
+        .element("deadline", &item.deadline);
+    write_fields(&mut out, &item.fields);
+    out.end("item").end("OpenServerItemResponse");
+    out.finish()
+}
+
+fn instance_summary(out: &mut XmlWriter, instance: &InstanceView) {
+    out.element("instanceId", &instance.id.to_string())
+        .element("status", instance.status.as_str());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_wsdl_inlines_the_schema() {
+        assert!(WSDL.contains("<xs:schema"), "schema inlined");
+        assert!(!WSDL.contains("{{schema}}"));
+        assert_eq!(WSDL.matches("<?xml").count(), 1, "one XML declaration");
+        assert!(
+            WSDL.contains("{{address}}"),
+            "address filled in per request"
+        );
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let mut fields = Map::new();
+        fields.insert("a".into(), Value::String("x < y".into()));
+        fields.insert("n".into(), Value::from(5));
+        fields.insert("z".into(), Value::Null);
+        let mut out = XmlWriter::new();
+        write_fields(&mut out, &fields);
+        let xml = out.finish();
+        assert!(xml.contains("<field name=\"a\">x &lt; y</field>"), "{xml}");
+        assert!(xml.contains("<field name=\"n\">5</field>"));
+        assert!(xml.contains("xsi:nil=\"true\""));
+    }
+}
