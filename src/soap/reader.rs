@@ -11,7 +11,7 @@
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceError, ResolveResult};
 
 use super::element::{Attribute, Element};
 use super::{Limits, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, SoapVersion};
@@ -92,6 +92,16 @@ fn read_tree(text: &str, limits: &Limits) -> Result<Element, SoapError> {
     loop {
         let (namespace, event) = match reader.read_resolved_event() {
             Ok((resolved, event)) => (namespace_of(resolved), event),
+            Err(quick_xml::Error::Namespace(NamespaceError::TooManyBindings(limit))) => {
+                let error = SoapError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("more than {limit} namespace declarations in scope"),
+                );
+                return Err(match version {
+                    Some(v) => error.in_version(v),
+                    None => error,
+                });
+            }
             Err(error) => {
                 let at = reader.error_position() as usize;
                 return Err(syntax(text, at, &error.to_string(), version));

@@ -32,7 +32,7 @@ def main():
     print("soap11 open: ok")
 
     field_type = soap11.get_type("{urn:holdpoint:server-items}Field")
-    fields = {"field": [field_type("true", name="approved"), field_type("UPS", name="carrier")]}
+    fields = {"field": [field_type("true", name="approved"), field_type("42", name="amount")]}
     result = soap11.service.FinishServerItem(serialNumber=serial_a, fields=fields)
     assert result.status == "waiting", result
     assert result.replayed is False, result

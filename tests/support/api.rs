@@ -54,6 +54,11 @@ impl Answer {
 }
 
 pub async fn api_server(store: TestStore) -> ApiServer {
+    api_server_with_max_body(store, TEST_MAX_BODY).await
+}
+
+/// A test server with another body cap (the hostile-input tests use the default).
+pub async fn api_server_with_max_body(store: TestStore, max_body: usize) -> ApiServer {
     let sources: Vec<&str> = ALL.iter().copied().chain([PERMITTED]).collect();
     let te = engine_with(store.store.clone(), &sources, test_config()).await;
     let accounts = Arc::new(Accounts::new(store.store.clone(), Duration::from_secs(60)));
@@ -68,7 +73,7 @@ pub async fn api_server(store: TestStore) -> ApiServer {
             .await
             .expect("add test account");
     }
-    let state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(TEST_MAX_BODY);
+    let state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))
         .workers(1)
