@@ -741,7 +741,12 @@ mod cases {
             document["openapi"]
         );
         let paths = document["paths"].as_object().expect("paths");
-        for endpoint in ENDPOINTS {
+        // SOAP services are described by their WSDL, everything else by this document.
+        let rest: Vec<_> = ENDPOINTS
+            .iter()
+            .filter(|e| !e.path.starts_with("/soap/"))
+            .collect();
+        for endpoint in &rest {
             let method = endpoint.method.to_ascii_lowercase();
             assert!(
                 paths
@@ -758,7 +763,7 @@ mod cases {
             .sum();
         assert_eq!(
             operations,
-            ENDPOINTS.len(),
+            rest.len(),
             "and documents nothing that is not served"
         );
         assert_eq!(

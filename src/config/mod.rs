@@ -51,6 +51,10 @@ pub struct Config {
     pub max_body: usize,
     /// How long a verified credential is remembered (0: never).
     pub auth_cache_ttl: Duration,
+    /// What the SOAP reader accepts; `max_body` is the `[http] max_body`.
+    pub soap_limits: crate::soap::Limits,
+    /// Status of an answered one-way SOAP operation (202 or 200).
+    pub one_way_status: u16,
 }
 
 /// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
@@ -140,6 +144,10 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         http.shutdown_timeout,
         http.max_body,
         auth.cache_ttl,
+        soap.max_depth,
+        soap.max_attributes,
+        soap.max_text,
+        soap.one_way_status,
         store.url,
         store.data_dir,
         store.pool_size,
@@ -310,6 +318,35 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
             ));
         }
     };
+    let max_body = at_least_one(
+        "[http] max_body",
+        raw.http.max_body,
+        crate::http::DEFAULT_MAX_BODY,
+    )?;
+    let soap_defaults = crate::soap::Limits::default();
+    let soap_limits = crate::soap::Limits {
+        max_body,
+        max_depth: at_least_one(
+            "[soap] max_depth",
+            raw.soap.max_depth,
+            soap_defaults.max_depth,
+        )?,
+        max_attributes: at_least_one(
+            "[soap] max_attributes",
+            raw.soap.max_attributes,
+            soap_defaults.max_attributes,
+        )?,
+        max_text: at_least_one("[soap] max_text", raw.soap.max_text, soap_defaults.max_text)?,
+    };
+    let one_way_status = match raw.soap.one_way_status {
+        None => 202,
+        Some(status @ (200 | 202)) => status,
+        Some(other) => {
+            return Err(format!(
+                "[soap] one_way_status: {other} is neither 202 nor 200"
+            ));
+        }
+    };
     Ok(Config {
         listen,
         shutdown_timeout: duration(
@@ -327,11 +364,9 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         engine,
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         log_format,
-        max_body: at_least_one(
-            "[http] max_body",
-            raw.http.max_body,
-            crate::http::DEFAULT_MAX_BODY,
-        )?,
+        max_body,
+        soap_limits,
+        one_way_status,
         auth_cache_ttl: duration(
             "[auth] cache_ttl",
             raw.auth.cache_ttl,

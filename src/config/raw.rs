@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub log: RawLog,
     #[serde(default)]
     pub auth: RawAuth,
+    #[serde(default)]
+    pub soap: RawSoap,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,4 +104,13 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     pub cache_ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSoap {
+    pub max_depth: Option<usize>,
+    pub max_attributes: Option<usize>,
+    pub max_text: Option<usize>,
+    pub one_way_status: Option<u16>,
 }
