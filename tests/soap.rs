@@ -7,9 +7,8 @@ mod support;
 
 use std::path::Path;
 
-use holdpoint::engine::{Caller, StartRequest};
+use holdpoint::engine::Caller;
 use reqwest::Method;
-use serde_json::{Map, json};
 use support::api::{ApiServer, api_server};
 
 const ENDPOINT: &str = "/soap/server-items";
@@ -23,22 +22,8 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Starts an instance of the `permitted` workflow and returns its serial.
 async fn new_item(server: &ApiServer, order: &str) -> String {
-    let outcome = server
-        .te
-        .engine
-        .start(StartRequest {
-            workflow: "permitted".into(),
-            fields: serde_json::from_value(json!({"order_id": order})).unwrap(),
-            folio: None,
-            event: json!({}),
-            caller: Caller::new("tester", "test"),
-            idempotency_key: None,
-        })
-        .await
-        .expect("start");
-    outcome.instance.waits[0].serial.clone().expect("serial")
+    support::api::start_permitted(server, order).await
 }
 
 struct Reply {
@@ -615,7 +600,6 @@ mod on_both_stores {
             );
             assert_eq!(finished.source.as_deref(), Some("127.0.0.1"));
         }
-        let _ = Map::<String, serde_json::Value>::new();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

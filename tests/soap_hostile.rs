@@ -8,9 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use holdpoint::engine::{Caller, StartRequest};
 use reqwest::Method;
-use serde_json::json;
 use support::api::{ApiServer, api_server_with_max_body};
 
 const ENDPOINT: &str = "/soap/server-items";
@@ -105,20 +103,7 @@ async fn hostile_inputs_are_refused_and_the_server_keeps_serving() {
         holdpoint::http::DEFAULT_MAX_BODY,
     )
     .await;
-    let started = server
-        .te
-        .engine
-        .start(StartRequest {
-            workflow: "permitted".into(),
-            fields: serde_json::Map::new(),
-            folio: None,
-            event: json!({}),
-            caller: Caller::new("tester", "test"),
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
-    let serial = started.instance.waits[0].serial.clone().unwrap();
+    let serial = support::api::start_permitted(&server, "H-1").await;
     let normal = open(&serial);
 
     let xxe = format!(

@@ -11,8 +11,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-use holdpoint::engine::{Caller, StartRequest};
-use serde_json::json;
 use support::api::api_server;
 
 const HINT: &str = "the SOAP interop test needs Python with zeep: `python3 -m venv target/interop-venv && target/interop-venv/bin/pip install zeep`, or set HOLDPOINT_TEST_PYTHON";
@@ -45,20 +43,7 @@ async fn zeep_calls_the_server_item_service_over_soap_11_and_12() {
     let server = api_server(support::sqlite_store().await).await;
     let mut serials = Vec::new();
     for _ in 0..3 {
-        let started = server
-            .te
-            .engine
-            .start(StartRequest {
-                workflow: "permitted".into(),
-                fields: serde_json::from_value(json!({"order_id": "Z-1"})).unwrap(),
-                folio: None,
-                event: json!({}),
-                caller: Caller::new("tester", "test"),
-                idempotency_key: None,
-            })
-            .await
-            .unwrap();
-        serials.push(started.instance.waits[0].serial.clone().unwrap());
+        serials.push(support::api::start_permitted(&server, "Z-1").await);
     }
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/zeep_server_items.py");

@@ -124,6 +124,29 @@ impl ApiServer {
     }
 }
 
+/// Starts an instance of the `permitted` workflow (trusted caller) and returns the serial
+/// of the server item it waits on.
+pub async fn start_permitted(server: &ApiServer, order_id: &str) -> String {
+    let outcome = server
+        .te
+        .engine
+        .start(holdpoint::engine::StartRequest {
+            workflow: "permitted".into(),
+            fields: serde_json::from_value(serde_json::json!({"order_id": order_id}))
+                .expect("fields"),
+            folio: None,
+            event: serde_json::json!({}),
+            caller: holdpoint::engine::Caller::new("tester", "test"),
+            idempotency_key: None,
+        })
+        .await
+        .expect("start");
+    outcome.instance.waits[0]
+        .serial
+        .clone()
+        .expect("waiting on a server item")
+}
+
 pub async fn send(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the server answers");
     let status = response.status();
