@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod server_items;
+pub mod sharepoint;
 
 use std::sync::Arc;
 

@@ -16,6 +16,10 @@ pub struct Element {
     pub children: Vec<Element>,
     /// The element's own character data (text and CDATA, concatenated, unescaped).
     pub text: String,
+    /// `xsi:type`, its QName resolved with the namespaces in scope where it stood:
+    /// (namespace, local name). `i:type="b:int"` with `b` bound to XML Schema is
+    /// `("http://www.w3.org/2001/XMLSchema", "int")`, whatever the prefixes.
+    pub xsi_type: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,9 @@
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceError, ResolveResult};
+use quick_xml::name::{NamespaceError, QName, ResolveResult};
 
-use super::element::{Attribute, Element};
+use super::element::{Attribute, Element, XSI_NS};
 use super::{Limits, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, SoapVersion};
 use crate::error::ErrorCode;
 
@@ -225,6 +225,7 @@ fn open_element(
 ) -> Result<Element, Problem> {
     let name = start.local_name().into_inner().to_string();
     let mut attributes = Vec::new();
+    let mut xsi_type = None;
     for (index, attribute) in start.attributes().enumerate() {
         if index >= limits.max_attributes {
             return Err((
@@ -265,9 +266,18 @@ fn open_element(
                 format!("an attribute of `{name}` exceeds {} bytes", limits.max_text),
             ));
         }
+        let local = local.into_inner();
+        if attribute_namespace == XSI_NS && local == "type" {
+            xsi_type = Some(resolve_qname_value(reader, value.trim()).map_err(|prefix| {
+                (
+                    ErrorCode::MalformedRequest,
+                    format!("undeclared namespace prefix `{prefix}` in the xsi:type of `{name}`"),
+                )
+            })?);
+        }
         attributes.push(Attribute {
             namespace: attribute_namespace,
-            name: local.into_inner().to_string(),
+            name: local.to_string(),
             value: value.into_owned(),
         });
     }
@@ -277,7 +287,16 @@ fn open_element(
         attributes,
         children: Vec::new(),
         text: String::new(),
+        xsi_type,
     })
+}
+
+/// A QName-valued attribute (`b:int`) resolved like an element name: the default
+/// namespace applies to an unprefixed value, as XML Schema says for QName values.
+fn resolve_qname_value(reader: &NsReader<&[u8]>, value: &str) -> Result<(String, String), String> {
+    let (resolved, local) = reader.resolver().resolve_element(QName(value));
+    let namespace = namespace_of(resolved)?;
+    Ok((namespace, local.into_inner().to_string()))
 }
 
 fn append_text(stack: &mut [Element], content: &str, limits: &Limits) -> Result<(), Problem> {

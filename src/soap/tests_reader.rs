@@ -243,3 +243,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn xsi_types_resolve_with_the_prefixes_in_scope() {
+    let text = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+        <o xmlns=\"urn:x\" xmlns:q=\"http://www.w3.org/2001/XMLSchema-instance\">\
+        <v q:type=\"xs:int\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">5</v><w/></o></s:Body></s:Envelope>";
+    let envelope = read(text).unwrap();
+    assert_eq!(
+        envelope.body.children[0].xsi_type,
+        Some((
+            "http://www.w3.org/2001/XMLSchema".to_string(),
+            "int".to_string()
+        ))
+    );
+    assert_eq!(envelope.body.children[1].xsi_type, None);
+    let undeclared = text.replace(" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"", "");
+    let error = read(&undeclared).unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("undeclared namespace prefix `xs` in the xsi:type"),
+        "{}",
+        error.message
+    );
+}

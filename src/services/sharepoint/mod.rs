@@ -1,0 +1,10 @@
+//! SharePoint remote event receiver (DESIGN §6 "SharePoint"): the `IRemoteEventService`
+//! wire format. [`properties`] turns the `properties` element of `ProcessEvent` and
+//! `ProcessOneWayEvent` into the event that workflows see (`event.*` in templates).
+
+pub mod properties;
+
+/// Namespace of `IRemoteEventService` and of the `properties` members.
+pub const NAMESPACE: &str = "http://schemas.microsoft.com/sharepoint/remoteapp/";
+/// Namespace of WCF's serialized dictionaries (`KeyValueOfstringanyType`).
+pub const ARRAYS_NAMESPACE: &str = "http://schemas.microsoft.com/2003/10/Serialization/Arrays";
