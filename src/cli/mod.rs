@@ -166,15 +166,20 @@ async fn migrate(config: &Config) -> Result<(), String> {
 }
 
 /// Loads definitions, or one message listing every error.
+/// Loads definitions and checks the dialect-specific parts (SharePoint triggers), or
+/// one message listing every problem.
 pub(crate) fn load_workflows(dir: &std::path::Path) -> Result<Workflows, String> {
-    definition::load_dir(dir).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let report = |lines: Vec<String>| {
         format!(
             "{} problem(s) in workflow definitions:\n  {}",
-            errors.len(),
+            lines.len(),
             lines.join("\n  ")
         )
-    })
+    };
+    let workflows = definition::load_dir(dir)
+        .map_err(|errors| report(errors.iter().map(ToString::to_string).collect()))?;
+    crate::services::sharepoint::triggers::collect(&workflows).map_err(report)?;
+    Ok(workflows)
 }
 
 fn check(dir: &std::path::Path) -> Result<(), String> {

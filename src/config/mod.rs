@@ -55,6 +55,7 @@ pub struct Config {
     pub soap_limits: crate::soap::Limits,
     /// Status of an answered one-way SOAP operation (202 or 200).
     pub one_way_status: u16,
+    pub sharepoint: crate::services::sharepoint::service::SharePointSettings,
 }
 
 /// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
@@ -148,6 +149,9 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         soap.max_attributes,
         soap.max_text,
         soap.one_way_status,
+        sharepoint.paths,
+        sharepoint.sync_timeout,
+        sharepoint.auth,
         store.url,
         store.data_dir,
         store.pool_size,
@@ -347,7 +351,9 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
             ));
         }
     };
+    let sharepoint = sharepoint_settings(raw.sharepoint)?;
     Ok(Config {
+        sharepoint,
         listen,
         shutdown_timeout: duration(
             "[http] shutdown_timeout",
@@ -372,6 +378,42 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
             raw.auth.cache_ttl,
             Duration::from_secs(60),
         )?,
+    })
+}
+
+fn sharepoint_settings(
+    raw: raw::RawSharePoint,
+) -> Result<crate::services::sharepoint::service::SharePointSettings, String> {
+    use crate::services::sharepoint::service::{SharePointAuth, SharePointSettings};
+    let defaults = SharePointSettings::default();
+    let paths = raw.paths.unwrap_or(defaults.paths);
+    if paths.is_empty() || paths.iter().any(|p| !p.starts_with('/')) {
+        return Err("[sharepoint] paths: give one or more paths starting with `/`".into());
+    }
+    let sync_timeout = duration(
+        "[sharepoint] sync_timeout",
+        raw.sync_timeout,
+        defaults.sync_timeout,
+    )?;
+    if sync_timeout.is_zero() || sync_timeout >= Duration::from_secs(30) {
+        return Err("[sharepoint] sync_timeout: must be above 0 and under SharePoint's 30s".into());
+    }
+    let auth = match raw.auth.as_deref().unwrap_or("anonymous") {
+        "anonymous" => SharePointAuth::Anonymous,
+        "basic" => SharePointAuth::Basic,
+        "context_token" => {
+            return Err("[sharepoint] auth: `context_token` is not available yet; use `anonymous` or `basic`".into());
+        }
+        other => {
+            return Err(format!(
+                "[sharepoint] auth: `{other}` is neither `anonymous` nor `basic`"
+            ));
+        }
+    };
+    Ok(SharePointSettings {
+        paths,
+        sync_timeout,
+        auth,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct RawConfig {
     pub auth: RawAuth,
     #[serde(default)]
     pub soap: RawSoap,
+    #[serde(default)]
+    pub sharepoint: RawSharePoint,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,4 +115,12 @@ pub struct RawSoap {
     pub max_attributes: Option<usize>,
     pub max_text: Option<usize>,
     pub one_way_status: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharePoint {
+    pub paths: Option<Vec<String>>,
+    pub sync_timeout: Option<String>,
+    pub auth: Option<String>,
 }

@@ -40,12 +40,15 @@ pub struct AppState {
 impl AppState {
     pub fn new(engine: Arc<Engine>, accounts: Arc<Accounts>) -> Self {
         Self {
+            soap_services: crate::services::soap_services(
+                engine.workflows(),
+                &crate::services::sharepoint::service::SharePointSettings::default(),
+            ),
             engine,
             accounts,
             max_body: DEFAULT_MAX_BODY,
             soap_limits: crate::soap::Limits::default(),
             one_way_status: 202,
-            soap_services: crate::services::soap_services(),
         }
     }
 
@@ -123,6 +126,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "POST",
         "/soap/server-items",
         "SOAP 1.1/1.2 ServerItemService (WSDL: ?wsdl)",
+    ),
+    endpoint(
+        "POST",
+        "/sharepoint/RemoteEventService.svc",
+        "SharePoint remote event receiver ([sharepoint] paths)",
     ),
 ];
 

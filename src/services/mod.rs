@@ -9,7 +9,21 @@ use std::sync::Arc;
 
 use crate::http::soap::SoapService;
 
-/// Every SOAP service the gateway serves.
-pub fn soap_services() -> Vec<Arc<dyn SoapService>> {
-    vec![Arc::new(server_items::soap::ServerItemService::default())]
+/// Every SOAP service the gateway serves. SharePoint triggers that do not parse are
+/// left out with a log line; `serve` and `check` refuse such definitions before this.
+pub fn soap_services(
+    workflows: &crate::engine::definition::Workflows,
+    sharepoint: &sharepoint::service::SharePointSettings,
+) -> Vec<Arc<dyn SoapService>> {
+    let triggers = sharepoint::triggers::collect(workflows).unwrap_or_else(|problems| {
+        tracing::error!(?problems, "SharePoint triggers ignored");
+        Vec::new()
+    });
+    vec![
+        Arc::new(server_items::soap::ServerItemService::default()),
+        Arc::new(sharepoint::service::RemoteEventService::new(
+            sharepoint.clone(),
+            triggers,
+        )),
+    ]
 }

@@ -59,7 +59,17 @@ pub async fn api_server(store: TestStore) -> ApiServer {
 
 /// A test server with another body cap (the hostile-input tests use the default).
 pub async fn api_server_with_max_body(store: TestStore, max_body: usize) -> ApiServer {
-    let sources: Vec<&str> = ALL.iter().copied().chain([PERMITTED]).collect();
+    api_server_with(store, &[], max_body).await
+}
+
+/// A test server whose engine also loads `extra` workflow definitions.
+pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) -> ApiServer {
+    let sources: Vec<&str> = ALL
+        .iter()
+        .copied()
+        .chain([PERMITTED])
+        .chain(extra.iter().copied())
+        .collect();
     let te = engine_with(store.store.clone(), &sources, test_config()).await;
     let accounts = Arc::new(Accounts::new(store.store.clone(), Duration::from_secs(60)));
     for (name, admin, rights) in ACCOUNTS {

@@ -3,6 +3,7 @@
 //! `ProcessOneWayEvent` into the event that workflows see (`event.*` in templates).
 
 pub mod properties;
+pub mod service;
 pub mod triggers;
 
 /// Namespace of `IRemoteEventService` and of the `properties` members.

@@ -51,7 +51,8 @@ impl SharePointTrigger {
         let list_ok = self.list.as_deref().is_none_or(|list| {
             let title = event["list_title"].as_str().unwrap_or("");
             let id = event["list_id"].as_str().unwrap_or("");
-            title.eq_ignore_ascii_case(list) || (!id.is_empty() && normalize_guid(id) == normalize_guid(list))
+            title.eq_ignore_ascii_case(list)
+                || (!id.is_empty() && normalize_guid(id) == normalize_guid(list))
         });
         type_ok && web_ok && list_ok
     }
@@ -62,7 +63,9 @@ fn normalize_url(url: &str) -> String {
 }
 
 fn normalize_guid(id: &str) -> String {
-    id.trim().trim_matches(|c| c == '{' || c == '}').to_ascii_lowercase()
+    id.trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .to_ascii_lowercase()
 }
 
 /// Every SharePoint trigger of every workflow, or every problem found.
@@ -82,7 +85,11 @@ pub fn collect(workflows: &Workflows) -> Result<Vec<SharePointTrigger>, Vec<Stri
             }
         }
     }
-    if problems.is_empty() { Ok(triggers) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(triggers)
+    } else {
+        Err(problems)
+    }
 }
 
 fn parse(
@@ -92,7 +99,9 @@ fn parse(
 ) -> Result<SharePointTrigger, String> {
     for key in table.keys() {
         if !["sharepoint", "action", "event", "on_error"].contains(&key.as_str()) {
-            return Err(format!("unknown field `{key}` (sharepoint, action, event, on_error)"));
+            return Err(format!(
+                "unknown field `{key}` (sharepoint, action, event, on_error)"
+            ));
         }
     }
     let criteria = table["sharepoint"]
@@ -102,12 +111,16 @@ fn parse(
         match criteria.get(key) {
             None => Ok(None),
             Some(toml::Value::String(text)) if !text.trim().is_empty() => Ok(Some(text.clone())),
-            Some(_) => Err(format!("field `sharepoint.{key}`: expected a non-empty string")),
+            Some(_) => Err(format!(
+                "field `sharepoint.{key}`: expected a non-empty string"
+            )),
         }
     };
     for key in criteria.keys() {
         if !["web", "list", "events"].contains(&key.as_str()) {
-            return Err(format!("unknown field `sharepoint.{key}` (web, list, events)"));
+            return Err(format!(
+                "unknown field `sharepoint.{key}` (web, list, events)"
+            ));
         }
     }
     let events = match criteria.get("events") {
@@ -122,7 +135,11 @@ fn parse(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("field `sharepoint.events`: expected a list of event types".into()),
     };
-    let action = match table.get("action").and_then(toml::Value::as_str).unwrap_or("start") {
+    let action = match table
+        .get("action")
+        .and_then(toml::Value::as_str)
+        .unwrap_or("start")
+    {
         "start" => TriggerAction::Start,
         "signal" => {
             let event = table
@@ -132,15 +149,23 @@ fn parse(
             templates
                 .check_template(event)
                 .map_err(|why| format!("field `event`: {why}"))?;
-            TriggerAction::Signal { event: event.to_string() }
+            TriggerAction::Signal {
+                event: event.to_string(),
+            }
         }
-        other => return Err(format!("field `action`: `{other}` is neither `start` nor `signal`")),
+        other => {
+            return Err(format!(
+                "field `action`: `{other}` is neither `start` nor `signal`"
+            ));
+        }
     };
     let cancel_on_error = match table.get("on_error").and_then(toml::Value::as_str) {
         None | Some("continue") => false,
         Some("cancel") => true,
         Some(other) => {
-            return Err(format!("field `on_error`: `{other}` is neither `continue` nor `cancel`"));
+            return Err(format!(
+                "field `on_error`: `{other}` is neither `continue` nor `cancel`"
+            ));
         }
     };
     Ok(SharePointTrigger {
@@ -181,17 +206,33 @@ mod tests {
             "[[triggers]]\nsharepoint = { list = \"{6f0d2f52-3d7b-4b41-9b43-0b8f2f4c1a10}\" }\naction = \"signal\"\nevent = \"sp-{{ event.item_id }}\"\non_error = \"cancel\"\n",
         );
         let trigger = &collect(&by_id).unwrap()[0];
-        assert!(trigger.matches("ItemDeleted", &event), "no events: all types");
+        assert!(
+            trigger.matches("ItemDeleted", &event),
+            "no events: all types"
+        );
         assert!(trigger.cancel_on_error);
-        assert_eq!(trigger.action, TriggerAction::Signal { event: "sp-{{ event.item_id }}".into() });
+        assert_eq!(
+            trigger.action,
+            TriggerAction::Signal {
+                event: "sp-{{ event.item_id }}".into()
+            }
+        );
     }
 
     #[test]
     fn problems_name_file_trigger_and_field() {
-        let bad = workflows("[[triggers]]\nsharepoint = { lists = \"x\" }\n[[triggers]]\nsharepoint = {}\naction = \"signal\"\n");
+        let bad = workflows(
+            "[[triggers]]\nsharepoint = { lists = \"x\" }\n[[triggers]]\nsharepoint = {}\naction = \"signal\"\n",
+        );
         let problems = collect(&bad).unwrap_err();
         assert_eq!(problems.len(), 2);
-        assert!(problems[0].starts_with("sp.toml: trigger 1: unknown field `sharepoint.lists`"), "{problems:?}");
-        assert!(problems[1].contains("trigger 2: field `event`"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("sp.toml: trigger 1: unknown field `sharepoint.lists`"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("trigger 2: field `event`"),
+            "{problems:?}"
+        );
     }
 }

@@ -1,0 +1,354 @@
+//! `IRemoteEventService` over SOAP 1.1 (WCF basicHttpBinding) at the configured paths.
+//!
+//! `ProcessEvent` (synchronous "-ing" events, app events) runs every matching trigger
+//! inline within `[sharepoint] sync_timeout` and answers `ProcessEventResult` with its
+//! children in the order WCF's serializer expects: `ChangedItemProperties`,
+//! `ErrorMessage`, `RedirectUrl`, `Status`. The first `reply` step of a started instance
+//! decides the answer; without one, or without a match, the answer is `Continue`. A run
+//! that fails or is late answers `Continue`, or `CancelWithError` when its trigger says
+//! `on_error = "cancel"`.
+//!
+//! `ProcessOneWayEvent` needs the durable inbound queue, which is not built yet: until
+//! then it answers a `not_supported` fault, so that SharePoint logs the failure instead
+//! of Holdpoint acknowledging an event it has not stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use super::properties::{self, RemoteEvent};
+use super::triggers::{SharePointTrigger, TriggerAction};
+use super::{ARRAYS_NAMESPACE, NAMESPACE};
+use crate::engine::template::Templates;
+use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
+use crate::error::ErrorCode;
+use crate::http::soap::{SoapCall, SoapService, engine_fault};
+use crate::soap::element::XSI_NS;
+use crate::soap::service::{Operation, ServiceDescriptor};
+use crate::soap::writer::XmlWriter;
+use crate::soap::{SoapError, SoapVersion};
+use crate::store::{EventScope, InstanceStatus};
+
+/// The dialect recorded in history.
+pub const DIALECT: &str = "sharepoint";
+pub const DEFAULT_PATH: &str = "/sharepoint/RemoteEventService.svc";
+
+const OPERATIONS: &[Operation] = &[
+    Operation {
+        name: "ProcessEvent",
+        one_way: false,
+    },
+    Operation {
+        name: "ProcessOneWayEvent",
+        one_way: true,
+    },
+];
+
+const WSDL: &str = include_str!("../../../wsdl/remote-event-service.wsdl");
+
+/// How SharePoint callers are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharePointAuth {
+    /// What SharePoint Online sends without ACS: no credentials at all.
+    Anonymous,
+    /// HTTP Basic (an on-premises farm behind a proxy that adds credentials).
+    Basic,
+}
+
+#[derive(Debug, Clone)]
+pub struct SharePointSettings {
+    pub paths: Vec<String>,
+    /// Under SharePoint's own 30 s.
+    pub sync_timeout: Duration,
+    pub auth: SharePointAuth,
+}
+
+impl Default for SharePointSettings {
+    fn default() -> Self {
+        Self {
+            paths: vec![DEFAULT_PATH.to_string()],
+            sync_timeout: Duration::from_secs(20),
+            auth: SharePointAuth::Anonymous,
+        }
+    }
+}
+
+pub struct RemoteEventService {
+    descriptor: ServiceDescriptor,
+    settings: SharePointSettings,
+    triggers: Vec<SharePointTrigger>,
+    templates: Templates,
+}
+
+impl RemoteEventService {
+    /// `triggers` come from the loaded definitions (checked when they were loaded).
+    pub fn new(settings: SharePointSettings, triggers: Vec<SharePointTrigger>) -> Self {
+        Self {
+            descriptor: ServiceDescriptor {
+                name: "IRemoteEventService",
+                paths: settings.paths.clone(),
+                namespace: NAMESPACE,
+                operations: OPERATIONS,
+                versions: &[SoapVersion::V11],
+                wsdl: WSDL.to_string(),
+            },
+            settings,
+            triggers,
+            templates: Templates::new(),
+        }
+    }
+}
+
+/// What `ProcessEvent` answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventResult {
+    pub status: String,
+    pub error_message: Option<String>,
+    pub changed_properties: Map<String, Value>,
+}
+
+impl EventResult {
+    fn proceed() -> Self {
+        Self {
+            status: "Continue".into(),
+            error_message: None,
+            changed_properties: Map::new(),
+        }
+    }
+
+    fn cancel(message: String) -> Self {
+        Self {
+            status: "CancelWithError".into(),
+            error_message: Some(message),
+            changed_properties: Map::new(),
+        }
+    }
+
+    /// From what a `reply` step stored on the instance.
+    fn from_reply(reply: &Value) -> Self {
+        let changed = reply["changed_properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Self {
+            status: reply["status"].as_str().unwrap_or("Continue").to_string(),
+            error_message: reply["error_message"].as_str().map(str::to_string),
+            changed_properties: changed,
+        }
+    }
+}
+
+#[async_trait]
+impl SoapService for RemoteEventService {
+    fn descriptor(&self) -> &ServiceDescriptor {
+        &self.descriptor
+    }
+
+    async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
+        let caller = match self.settings.auth {
+            SharePointAuth::Anonymous => {
+                let mut caller = Caller::new("sharepoint", DIALECT);
+                caller.source = call.source.clone();
+                caller
+            }
+            SharePointAuth::Basic => call
+                .authenticate()
+                .await?
+                .caller(DIALECT, call.source.clone()),
+        };
+        let event = properties::parse(&call.envelope.body)?;
+        if !event.known_type {
+            tracing::warn!(event_type = %event.event_type, "unknown SharePoint event type, kept as text");
+        }
+        match call.operation.name {
+            "ProcessEvent" => {
+                let result = self.process(&call.state.engine, &event, &caller).await;
+                Ok(Some(result_envelope_body(&result)))
+            }
+            "ProcessOneWayEvent" => Err(SoapError::new(
+                ErrorCode::NotSupported,
+                "ProcessOneWayEvent needs the durable inbound queue, which this version does not have yet",
+            )),
+            other => Err(SoapError::new(
+                ErrorCode::UnknownOperation,
+                format!("`{other}` is not an operation of IRemoteEventService"),
+            )),
+        }
+    }
+}
+
+impl RemoteEventService {
+    /// Runs the matching triggers within the sync timeout and decides the answer.
+    async fn process(
+        &self,
+        engine: &Arc<Engine>,
+        event: &RemoteEvent,
+        caller: &Caller,
+    ) -> EventResult {
+        let matching: Vec<&SharePointTrigger> = self
+            .triggers
+            .iter()
+            .filter(|t| t.matches(&event.event_type, &event.json))
+            .collect();
+        if matching.is_empty() {
+            tracing::info!(event_type = %event.event_type, web = %event.json["web_url"], list = %event.json["list_title"], "no trigger matches the SharePoint event");
+            return EventResult::proceed();
+        }
+        let cancel_on_error = matching.iter().any(|t| t.cancel_on_error);
+        let run = async {
+            let mut answer: Option<EventResult> = None;
+            for trigger in &matching {
+                match self.fire(engine, trigger, event, caller).await {
+                    Ok(Some(reply)) if answer.is_none() => answer = Some(reply),
+                    Ok(_) => {}
+                    Err(message) if trigger.cancel_on_error => return EventResult::cancel(message),
+                    Err(message) => {
+                        tracing::warn!(workflow = %trigger.workflow.name, %message, "SharePoint trigger failed; answering Continue");
+                    }
+                }
+            }
+            answer.unwrap_or_else(EventResult::proceed)
+        };
+        match tokio::time::timeout(self.settings.sync_timeout, run).await {
+            Ok(result) => result,
+            Err(_) if cancel_on_error => EventResult::cancel(format!(
+                "the workflow did not answer within {} s",
+                self.settings.sync_timeout.as_secs()
+            )),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.settings.sync_timeout, "SharePoint event timed out; answering Continue");
+                EventResult::proceed()
+            }
+        }
+    }
+
+    /// One trigger: `Ok(Some(result))` when a started instance set a reply.
+    async fn fire(
+        &self,
+        engine: &Arc<Engine>,
+        trigger: &SharePointTrigger,
+        event: &RemoteEvent,
+        caller: &Caller,
+    ) -> Result<Option<EventResult>, String> {
+        match &trigger.action {
+            TriggerAction::Start => {
+                let outcome = engine
+                    .start(StartRequest {
+                        workflow: trigger.workflow.id.clone(),
+                        fields: Map::new(),
+                        folio: None,
+                        event: event.json.clone(),
+                        caller: caller.clone(),
+                        idempotency_key: None,
+                    })
+                    .await
+                    .map_err(|error| engine_fault(error).message)?;
+                let instance = outcome.instance;
+                if instance.status == InstanceStatus::Failed {
+                    return Err(instance
+                        .error
+                        .unwrap_or_else(|| "the workflow failed".into()));
+                }
+                Ok(instance.reply.as_ref().map(EventResult::from_reply))
+            }
+            TriggerAction::Signal { event: template } => {
+                let name = self
+                    .templates
+                    .render(template, &json!({"event": event.json}))
+                    .map_err(|why| format!("the signal name template failed: {why}"))?;
+                let properties = event.json.as_object().cloned().unwrap_or_default();
+                engine
+                    .send_custom_event(&CustomEvent {
+                        name,
+                        properties,
+                        scope: EventScope::Internal,
+                        caller: caller.clone(),
+                        message_id: event.json["correlation_id"]
+                            .as_str()
+                            .map(|id| format!("sharepoint:{id}:{}", trigger.workflow.id)),
+                        ttl: None,
+                    })
+                    .await
+                    .map_err(|error| engine_fault(error).message)?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// `ProcessEventResponse/ProcessEventResult`, children in WCF's order.
+pub fn result_envelope_body(result: &EventResult) -> String {
+    let mut out = XmlWriter::new();
+    out.start("ProcessEventResponse", &[("xmlns", NAMESPACE)])
+        .start("ProcessEventResult", &[("xmlns:i", XSI_NS)]);
+    if result.changed_properties.is_empty() {
+        out.empty("ChangedItemProperties", &[("xmlns:a", ARRAYS_NAMESPACE)]);
+    } else {
+        out.start("ChangedItemProperties", &[("xmlns:a", ARRAYS_NAMESPACE)]);
+        for (key, value) in &result.changed_properties {
+            let (xsd_type, text) = match value {
+                Value::Bool(flag) => ("b:boolean", flag.to_string()),
+                Value::Number(number) if number.is_i64() => ("b:int", number.to_string()),
+                Value::Number(number) => ("b:double", number.to_string()),
+                Value::String(text) => ("b:string", text.clone()),
+                other => ("b:string", other.to_string()),
+            };
+            out.start("a:KeyValueOfstringanyType", &[])
+                .element("a:Key", key)
+                .start(
+                    "a:Value",
+                    &[
+                        ("i:type", xsd_type),
+                        ("xmlns:b", "http://www.w3.org/2001/XMLSchema"),
+                    ],
+                )
+                .text(&text)
+                .end("a:Value")
+                .end("a:KeyValueOfstringanyType");
+        }
+        out.end("ChangedItemProperties");
+    }
+    match &result.error_message {
+        Some(message) => {
+            out.element("ErrorMessage", message);
+        }
+        None => {
+            out.empty("ErrorMessage", &[("i:nil", "true")]);
+        }
+    }
+    out.empty("RedirectUrl", &[("i:nil", "true")])
+        .element("Status", &result.status)
+        .end("ProcessEventResult")
+        .end("ProcessEventResponse");
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_in_wcf_order() {
+        let mut changed = Map::new();
+        changed.insert("Title".into(), Value::String("A & B".into()));
+        let body = result_envelope_body(&EventResult {
+            status: "Continue".into(),
+            error_message: None,
+            changed_properties: changed,
+        });
+        let order: Vec<usize> = [
+            "<ChangedItemProperties",
+            "<ErrorMessage",
+            "<RedirectUrl",
+            "<Status",
+        ]
+        .iter()
+        .map(|tag| body.find(tag).expect(tag))
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{body}");
+        assert!(body.contains("<a:Value i:type=\"b:string\" xmlns:b=\"http://www.w3.org/2001/XMLSchema\">A &amp; B</a:Value>"));
+        assert!(body.contains("<ErrorMessage i:nil=\"true\"/>"));
+    }
+}
