@@ -65,10 +65,26 @@ pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub what: &'static str,
+    /// A SOAP service, described by its WSDL rather than by the OpenAPI document.
+    pub soap: bool,
 }
 
 const fn endpoint(method: &'static str, path: &'static str, what: &'static str) -> Endpoint {
-    Endpoint { method, path, what }
+    Endpoint {
+        method,
+        path,
+        what,
+        soap: false,
+    }
+}
+
+const fn soap_endpoint(path: &'static str, what: &'static str) -> Endpoint {
+    Endpoint {
+        method: "POST",
+        path,
+        what,
+        soap: true,
+    }
 }
 
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -122,13 +138,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/workflow/v1/serverEvents/{serialNumber}/finish",
         "K2: finish a server event",
     ),
-    endpoint(
-        "POST",
+    soap_endpoint(
         "/soap/server-items",
         "SOAP 1.1/1.2 ServerItemService (WSDL: ?wsdl)",
     ),
-    endpoint(
-        "POST",
+    soap_endpoint(
         "/sharepoint/RemoteEventService.svc",
         "SharePoint remote event receiver ([sharepoint] paths)",
     ),
