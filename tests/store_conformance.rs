@@ -23,6 +23,9 @@ store_suite!(
     accounts_are_stored_listed_changed_and_removed,
     first_start_creates_one_admin,
     waits_are_filtered_by_viewable_workflows,
+    inbound_rows_are_claimed_postponed_dead_lettered_and_requeued,
+    inbound_leases_are_owned_reclaimed_and_released,
+    two_nodes_never_claim_the_same_inbound_row,
 );
 
 mod cases {
@@ -802,5 +805,209 @@ mod cases {
             ..WaitFilter::default()
         };
         assert!(tx.list_waits(&none).await.unwrap().is_empty());
+    }
+
+    fn inbound(workflow: &str, now: i64) -> NewInbound {
+        NewInbound {
+            workflow_id: workflow.to_string(),
+            kind: "sharepoint".into(),
+            payload: format!("{{\"workflow\":\"{workflow}\"}}").into_bytes(),
+            encrypted: false,
+            now,
+            expires_at: now + 120_000,
+        }
+    }
+
+    pub async fn inbound_rows_are_claimed_postponed_dead_lettered_and_requeued(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let first = tx.insert_inbound(&inbound("w1", T0)).await.unwrap();
+        let second = tx.insert_inbound(&inbound("w2", T0 + 1)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        let claimed = tx
+            .claim_inbound(T0 + 10, T0 + 30_010, "node-a", 10)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [first, second]
+        );
+        assert!(
+            claimed
+                .iter()
+                .all(|r| r.state == InboundState::Running && r.attempts == 1)
+        );
+        assert_eq!(claimed[0].payload, b"{\"workflow\":\"w1\"}".to_vec());
+        assert_eq!(claimed[0].lease_owner.as_deref(), Some("node-a"));
+
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(
+            tx.claim_inbound(T0 + 20, T0 + 30_020, "node-b", 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "leased rows stay with their node"
+        );
+        assert!(
+            tx.finish_inbound(first, "node-a", Some(7), T0 + 30)
+                .await
+                .unwrap()
+        );
+        assert!(
+            tx.postpone_inbound(second, "node-a", T0 + 5_030, "workflow failed", T0 + 30)
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        let done = tx.get_inbound(first).await.unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.instance_id, done.lease_owner),
+            (InboundState::Done, Some(7), None)
+        );
+        assert!(
+            tx.claim_inbound(T0 + 5_000, T0 + 35_000, "node-a", 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "postponed"
+        );
+        let again = tx
+            .claim_inbound(T0 + 5_030, T0 + 35_030, "node-a", 10)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].id, again[0].attempts), (second, 2));
+        assert_eq!(again[0].last_error.as_deref(), Some("workflow failed"));
+        assert!(
+            tx.dead_letter_inbound(second, "node-a", "gave up after 120s", T0 + 121_000)
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        let dead = tx
+            .list_inbound(&InboundFilter {
+                state: Some(InboundState::Dead),
+                workflow_id: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("gave up after 120s"));
+        let all = tx
+            .list_inbound(&InboundFilter {
+                limit: 10,
+                ..InboundFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [second, first],
+            "newest first"
+        );
+        assert!(
+            !tx.requeue_inbound(first, T0 + 200_000, T0 + 320_000)
+                .await
+                .unwrap(),
+            "only dead rows"
+        );
+        assert!(
+            tx.requeue_inbound(second, T0 + 200_000, T0 + 320_000)
+                .await
+                .unwrap()
+        );
+        let replay = tx
+            .claim_inbound(T0 + 200_000, T0 + 230_000, "node-b", 10)
+            .await
+            .unwrap();
+        assert_eq!(replay.len(), 1);
+        assert_eq!(
+            (replay[0].id, replay[0].attempts, replay[0].expires_at),
+            (second, 3, T0 + 320_000)
+        );
+        tx.commit().await.unwrap();
+    }
+
+    pub async fn inbound_leases_are_owned_reclaimed_and_released(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_inbound(&inbound("w1", T0)).await.unwrap();
+        let claimed = tx
+            .claim_inbound(T0, T0 + 1_000, "node-a", 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        // node-a dies; its lease runs out and node-b takes the row over.
+        let taken = tx
+            .claim_inbound(T0 + 1_000, T0 + 2_000, "node-b", 10)
+            .await
+            .unwrap();
+        assert_eq!((taken[0].id, taken[0].attempts), (id, 2));
+        assert!(
+            !tx.finish_inbound(id, "node-a", None, T0 + 1_500)
+                .await
+                .unwrap(),
+            "the old owner may not settle it"
+        );
+        assert!(
+            !tx.dead_letter_inbound(id, "node-a", "x", T0 + 1_500)
+                .await
+                .unwrap()
+        );
+        // node-b shuts down gracefully: its lease is given back, due at once.
+        assert_eq!(
+            tx.release_inbound_leases("node-b", T0 + 1_600)
+                .await
+                .unwrap(),
+            1
+        );
+        let row = tx.get_inbound(id).await.unwrap().unwrap();
+        assert_eq!(
+            (row.state, row.lease_owner, row.next_attempt_at),
+            (InboundState::Queued, None, T0 + 1_600)
+        );
+        assert_eq!(
+            tx.claim_inbound(T0 + 1_600, T0 + 2_600, "node-c", 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        tx.commit().await.unwrap();
+    }
+
+    pub async fn two_nodes_never_claim_the_same_inbound_row(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        for i in 0..40 {
+            tx.insert_inbound(&inbound("w", T0 + i)).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let other = store.another_node().await;
+        let claim = |store: std::sync::Arc<dyn Store>, owner: &'static str| async move {
+            let mut ids = Vec::new();
+            for _ in 0..10 {
+                let mut tx = store.begin().await.unwrap();
+                let rows = tx
+                    .claim_inbound(T0 + 100, T0 + 60_000, owner, 3)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                ids.extend(rows.into_iter().map(|r| r.id));
+            }
+            ids
+        };
+        let (a, b) = tokio::join!(claim(store.store.clone(), "node-a"), claim(other, "node-b"));
+        let mut all: Vec<i64> = a.iter().chain(b.iter()).copied().collect();
+        let total = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), total, "no row claimed twice");
+        assert_eq!(total, 40, "every row claimed once");
     }
 }

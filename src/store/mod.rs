@@ -184,6 +184,59 @@ pub trait Tx: Send {
         password_hash: &str,
         now: i64,
     ) -> Result<bool, StoreError>;
+
+    // inbound queue ----------------------------------------------------------------------
+
+    async fn insert_inbound(&mut self, new: &NewInbound) -> Result<i64, StoreError>;
+    /// Leases up to `limit` due rows (queued and due, or running with an expired lease) to
+    /// `owner` until `lease_until`, counting the attempt; oldest first. Rows another
+    /// transaction holds are skipped (`SKIP LOCKED`).
+    async fn claim_inbound(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<InboundRow>, StoreError>;
+    /// `running` → `done`, only while `owner` holds the lease (a node whose lease was
+    /// reclaimed gets `false` and must not act on the row any more).
+    async fn finish_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        instance_id: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// `running` → `queued` for another attempt at `next_attempt_at`, under the same
+    /// lease condition.
+    async fn postpone_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// `running` → `dead`, under the same lease condition.
+    async fn dead_letter_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    async fn get_inbound(&mut self, id: i64) -> Result<Option<InboundRow>, StoreError>;
+    async fn list_inbound(&mut self, filter: &InboundFilter)
+    -> Result<Vec<InboundRow>, StoreError>;
+    /// `dead` → `queued`, due now, living until `expires_at`. False when not dead.
+    async fn requeue_inbound(
+        &mut self,
+        id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
+    /// Gives back every lease `owner` holds (graceful shutdown): due again at once.
+    async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a configuration names, running migrations first.

@@ -353,3 +353,83 @@ pub struct AccountRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// Lifecycle of an inbound queue row: `queued` → `running` (leased) → `done`, or back to
+/// `queued` after a failed attempt, or `dead` once its lifetime is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundState {
+    Queued,
+    Running,
+    Done,
+    Dead,
+}
+
+impl InboundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "dead" => Self::Dead,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub workflow_id: String,
+    /// `sharepoint`, `custom_data`, `unstructured`.
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub encrypted: bool,
+    pub now: i64,
+    /// `received + max_lifetime`: past it, a failing event is dead-lettered.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundRow {
+    pub id: i64,
+    pub workflow_id: String,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub encrypted: bool,
+    pub state: InboundState,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub expires_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub instance_id: Option<i64>,
+    pub received_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filter for listing inbound rows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct InboundFilter {
+    pub state: Option<InboundState>,
+    pub workflow_id: Option<String>,
+    pub limit: i64,
+}
+
+/// Where a leased inbound row goes next (used by the backends).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InboundSettlement<'a> {
+    pub state: InboundState,
+    pub next_attempt_at: Option<i64>,
+    pub error: Option<&'a str>,
+    pub instance_id: Option<i64>,
+}

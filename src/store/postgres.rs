@@ -26,6 +26,7 @@ use super::sqlite::prefixed;
 use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
+mod inbound;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -761,5 +762,93 @@ impl Tx for PgTx {
     ) -> Result<bool, StoreError> {
         self.set_account_password_hash(name, password_hash, now)
             .await
+    }
+
+    async fn insert_inbound(&mut self, new: &NewInbound) -> Result<i64, StoreError> {
+        self.insert_inbound_row(new).await
+    }
+
+    async fn claim_inbound(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        self.claim_inbound_rows(now, lease_until, owner, limit)
+            .await
+    }
+
+    async fn finish_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        instance_id: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement {
+            state: InboundState::Done,
+            next_attempt_at: None,
+            error: None,
+            instance_id,
+        };
+        self.settle_inbound_row(id, owner, to, now).await
+    }
+
+    async fn postpone_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement {
+            state: InboundState::Queued,
+            next_attempt_at: Some(next_attempt_at),
+            error: Some(error),
+            instance_id: None,
+        };
+        self.settle_inbound_row(id, owner, to, now).await
+    }
+
+    async fn dead_letter_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement {
+            state: InboundState::Dead,
+            next_attempt_at: None,
+            error: Some(error),
+            instance_id: None,
+        };
+        self.settle_inbound_row(id, owner, to, now).await
+    }
+
+    async fn get_inbound(&mut self, id: i64) -> Result<Option<InboundRow>, StoreError> {
+        self.get_inbound_row(id).await
+    }
+
+    async fn list_inbound(
+        &mut self,
+        filter: &InboundFilter,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        self.list_inbound_rows(filter).await
+    }
+
+    async fn requeue_inbound(
+        &mut self,
+        id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.requeue_inbound_row(id, now, expires_at).await
+    }
+
+    async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        self.release_inbound_row_leases(owner, now).await
     }
 }

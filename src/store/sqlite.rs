@@ -20,6 +20,7 @@ use super::model::*;
 use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
+mod inbound;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -631,6 +632,97 @@ impl Tx for SqliteTx {
         now: i64,
     ) -> Result<bool, StoreError> {
         accounts::set_password(&self.conn, name, password_hash, now)
+    }
+
+    async fn insert_inbound(&mut self, new: &NewInbound) -> Result<i64, StoreError> {
+        self.signal = true;
+        inbound::insert(&self.conn, new)
+    }
+
+    async fn claim_inbound(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        inbound::claim(&self.conn, now, lease_until, owner, limit)
+    }
+
+    async fn finish_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        instance_id: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement {
+            state: InboundState::Done,
+            next_attempt_at: None,
+            error: None,
+            instance_id,
+        };
+        inbound::settle(&self.conn, id, owner, to, now)
+    }
+
+    async fn postpone_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.signal = true;
+        let to = InboundSettlement {
+            state: InboundState::Queued,
+            next_attempt_at: Some(next_attempt_at),
+            error: Some(error),
+            instance_id: None,
+        };
+        inbound::settle(&self.conn, id, owner, to, now)
+    }
+
+    async fn dead_letter_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement {
+            state: InboundState::Dead,
+            next_attempt_at: None,
+            error: Some(error),
+            instance_id: None,
+        };
+        inbound::settle(&self.conn, id, owner, to, now)
+    }
+
+    async fn get_inbound(&mut self, id: i64) -> Result<Option<InboundRow>, StoreError> {
+        inbound::get(&self.conn, id)
+    }
+
+    async fn list_inbound(
+        &mut self,
+        filter: &InboundFilter,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        inbound::list(&self.conn, filter)
+    }
+
+    async fn requeue_inbound(
+        &mut self,
+        id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        self.signal = true;
+        inbound::requeue(&self.conn, id, now, expires_at)
+    }
+
+    async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        self.signal = true;
+        inbound::release_leases(&self.conn, owner, now)
     }
 }
 
