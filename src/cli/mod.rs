@@ -3,6 +3,7 @@
 
 mod accounts;
 mod client;
+mod events;
 mod serve;
 
 use std::path::PathBuf;
@@ -69,6 +70,11 @@ pub enum Command {
         #[command(subcommand)]
         command: accounts::AccountsCommand,
     },
+    /// The inbound queue: list events, retry dead letters (on the store).
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
+    },
     /// Finish a server item on a running server.
     Finish(client::FinishArgs),
     /// Send a custom event to a running server.
@@ -132,6 +138,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Check { dir }) => check(dir.as_ref().unwrap_or(&config.workflows_dir)),
         Some(Command::Waits(args)) => waits(&config, &args).await,
         Some(Command::Accounts { command }) => accounts::run(&config, command).await,
+        Some(Command::Events { command }) => events::run(&config, command).await,
         Some(Command::Finish(args)) => client::finish(&args).await,
         Some(Command::SendEvent(args)) => client::send_event(&args).await,
     };

@@ -152,6 +152,9 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.paths,
         sharepoint.sync_timeout,
         sharepoint.auth,
+        queue.runners,
+        queue.lease,
+        queue.poll_interval,
         store.url,
         store.data_dir,
         store.pool_size,
@@ -271,7 +274,20 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     if outbox.lease <= outbox.request_timeout {
         return Err("[outbox] lease: must be longer than [outbox] request_timeout".into());
     }
+    let queue = crate::engine::QueuePolicy {
+        runners: at_least_one("[queue] runners", raw.queue.runners, defaults.queue.runners)?,
+        lease: duration("[queue] lease", raw.queue.lease, defaults.queue.lease)?,
+        poll_interval: duration(
+            "[queue] poll_interval",
+            raw.queue.poll_interval,
+            defaults.queue.poll_interval,
+        )?,
+    };
+    if queue.lease.is_zero() {
+        return Err("[queue] lease: must be above 0".into());
+    }
     let engine = EngineConfig {
+        queue,
         default_deadline: duration(
             "[engine] default_deadline",
             raw.engine.default_deadline,

@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub soap: RawSoap,
     #[serde(default)]
     pub sharepoint: RawSharePoint,
+    #[serde(default)]
+    pub queue: RawQueue,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,4 +125,12 @@ pub struct RawSharePoint {
     pub paths: Option<Vec<String>>,
     pub sync_timeout: Option<String>,
     pub auth: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    pub runners: Option<usize>,
+    pub lease: Option<String>,
+    pub poll_interval: Option<String>,
 }

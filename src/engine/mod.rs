@@ -11,6 +11,7 @@ mod commands;
 pub mod definition;
 pub mod error;
 pub mod fields;
+pub mod inbound;
 mod interpreter;
 pub mod outbound;
 pub mod runners;
@@ -47,6 +48,18 @@ pub struct EngineConfig {
     pub max_steps: usize,
     pub outbox: OutboxPolicy,
     pub timers: TimerPolicy,
+    pub queue: QueuePolicy,
+}
+
+/// The inbound queue's runners on this node.
+#[derive(Debug, Clone)]
+pub struct QueuePolicy {
+    /// Events delivered at once by one node.
+    pub runners: usize,
+    /// How long a claimed event stays with its node; a dead node's events are reclaimed
+    /// after it.
+    pub lease: Duration,
+    pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +102,11 @@ impl Default for EngineConfig {
             timers: TimerPolicy {
                 poll_interval: Duration::from_secs(1),
                 batch_size: 500,
+            },
+            queue: QueuePolicy {
+                runners: 4,
+                lease: Duration::from_secs(60),
+                poll_interval: Duration::from_secs(1),
             },
         }
     }

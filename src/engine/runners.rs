@@ -279,15 +279,38 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
             |engine| async move { engine.expire_due_waits().await },
         ))
     };
-    let every = engine.config.outbox.poll_interval;
-    let outbox = tokio::spawn(run_loop(
-        "outbox",
-        engine,
-        shutdown,
-        every,
-        |engine| async move { engine.run_outbox_once().await },
-    ));
-    vec![timer, outbox]
+    let outbox = {
+        let engine = engine.clone();
+        let shutdown = shutdown.clone();
+        let every = engine.config.outbox.poll_interval;
+        tokio::spawn(run_loop(
+            "outbox",
+            engine,
+            shutdown,
+            every,
+            |engine| async move { engine.run_outbox_once().await },
+        ))
+    };
+    let every = engine.config.queue.poll_interval;
+    let inbound = tokio::spawn(async move {
+        run_loop(
+            "inbound",
+            engine.clone(),
+            shutdown,
+            every,
+            |engine| async move { engine.run_inbound_once().await },
+        )
+        .await;
+        // Leases this node still holds go back at once, so another node takes over.
+        match engine.release_inbound_leases().await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "inbound leases released"),
+            Err(error) => {
+                tracing::warn!(%error, "could not release inbound leases; they run out by themselves")
+            }
+        }
+    });
+    vec![timer, outbox, inbound]
 }
 
 async fn run_loop<F, Fut>(

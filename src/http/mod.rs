@@ -128,6 +128,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "push its deadline",
     ),
     endpoint("POST", "/api/v1/events/{name}", "send a custom event"),
+    endpoint("GET", "/api/v1/inbound-events", "inbound queue (admins)"),
+    endpoint(
+        "POST",
+        "/api/v1/inbound-events/{id}/retry",
+        "requeue a dead letter (admins)",
+    ),
     endpoint(
         "GET",
         "/api/workflow/v1/serverEvents/{serialNumber}",

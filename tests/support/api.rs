@@ -32,7 +32,7 @@ pub struct ApiServer {
     pub accounts: Arc<Accounts>,
     client: reqwest::Client,
     handle: ServerHandle,
-    _store: TestStore,
+    pub store: TestStore,
 }
 
 /// An answer: status, headers, and the body as JSON (`Null` when empty).
@@ -100,7 +100,7 @@ pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) 
         accounts,
         client: reqwest::Client::new(),
         handle,
-        _store: store,
+        store,
     }
 }
 

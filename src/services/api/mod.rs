@@ -6,6 +6,7 @@
 
 mod catalog;
 mod events;
+mod inbound;
 mod instances;
 mod items;
 
@@ -46,7 +47,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 "/server-items/{serial}/extend",
                 web::post().to(items::extend),
             )
-            .route("/events/{name}", web::post().to(events::send)),
+            .route("/events/{name}", web::post().to(events::send))
+            .route("/inbound-events", web::get().to(inbound::list))
+            .route("/inbound-events/{id}/retry", web::post().to(inbound::retry)),
     );
 }
 
@@ -74,6 +77,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         items::fail,
         items::extend,
         events::send,
+        inbound::list,
+        inbound::retry,
         crate::services::server_items::k2_open,
         crate::services::server_items::k2_finish,
     ),

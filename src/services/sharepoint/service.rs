@@ -8,9 +8,9 @@
 //! that fails or is late answers `Continue`, or `CancelWithError` when its trigger says
 //! `on_error = "cancel"`.
 //!
-//! `ProcessOneWayEvent` needs the durable inbound queue, which is not built yet: until
-//! then it answers a `not_supported` fault, so that SharePoint logs the failure instead
-//! of Holdpoint acknowledging an event it has not stored.
+//! `ProcessOneWayEvent` ("-ed" events) stores one inbound queue row per matching trigger
+//! and answers an empty 202 (or 200) once they are committed; runners deliver them with
+//! retries and dead letters ([`crate::engine::inbound`]). No match: still success.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use super::properties::{self, RemoteEvent};
 use super::triggers::{SharePointTrigger, TriggerAction};
 use super::{ARRAYS_NAMESPACE, NAMESPACE};
+use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
@@ -167,10 +168,10 @@ impl SoapService for RemoteEventService {
                 let result = self.process(&call.state.engine, &event, &caller).await;
                 Ok(Some(result_envelope_body(&result)))
             }
-            "ProcessOneWayEvent" => Err(SoapError::new(
-                ErrorCode::NotSupported,
-                "ProcessOneWayEvent needs the durable inbound queue, which this version does not have yet",
-            )),
+            "ProcessOneWayEvent" => {
+                self.enqueue(&call.state.engine, &event, &caller).await?;
+                Ok(None)
+            }
             other => Err(SoapError::new(
                 ErrorCode::UnknownOperation,
                 format!("`{other}` is not an operation of IRemoteEventService"),
@@ -180,6 +181,45 @@ impl SoapService for RemoteEventService {
 }
 
 impl RemoteEventService {
+    /// Queues the event once per matching trigger, in one transaction; returns after the
+    /// commit, so the empty answer SharePoint gets means the events are stored.
+    async fn enqueue(
+        &self,
+        engine: &Arc<Engine>,
+        event: &RemoteEvent,
+        caller: &Caller,
+    ) -> Result<(), SoapError> {
+        let requests: Vec<InboundRequest> = self
+            .triggers
+            .iter()
+            .filter(|t| t.matches(&event.event_type, &event.json))
+            .map(|trigger| InboundRequest {
+                workflow: Arc::clone(&trigger.workflow),
+                kind: DIALECT.to_string(),
+                payload: InboundPayload {
+                    action: match &trigger.action {
+                        TriggerAction::Start => InboundAction::Start,
+                        TriggerAction::Signal { event } => InboundAction::Signal {
+                            name: event.clone(),
+                        },
+                    },
+                    event: event.json.clone(),
+                    sender: caller.name.clone(),
+                },
+            })
+            .collect();
+        if requests.is_empty() {
+            tracing::info!(event_type = %event.event_type, web = %event.json["web_url"], list = %event.json["list_title"], "no trigger matches the SharePoint event");
+            return Ok(());
+        }
+        let ids = engine
+            .enqueue_remote_events(&requests)
+            .await
+            .map_err(engine_fault)?;
+        tracing::info!(?ids, event_type = %event.event_type, "SharePoint event queued");
+        Ok(())
+    }
+
     /// Runs the matching triggers within the sync timeout and decides the answer.
     async fn process(
         &self,

@@ -1,0 +1,104 @@
+//! `holdpoint events list|retry`: the inbound queue straight from the store (no server
+//! needed): what was received, postponed or dead-lettered, and replaying a dead letter.
+
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::engine::clock::SystemClock;
+use crate::store::{self, InboundFilter, InboundState};
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List inbound events, newest first.
+    List {
+        /// queued, running, done or dead [default: all].
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this workflow (GUID).
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead letter back in the queue, due now.
+    Retry { id: i64 },
+}
+
+pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> {
+    let store = store::open(&config.store)
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    // Definitions give each workflow's queue policy; listing works without them.
+    let workflows = super::load_workflows(&config.workflows_dir).unwrap_or_default();
+    let engine = Engine::new(
+        store,
+        Arc::new(workflows),
+        config.engine.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|error| format!("engine: {error}"))?;
+    match command {
+        EventsCommand::List {
+            state,
+            workflow,
+            limit,
+            json,
+        } => {
+            let state = state
+                .as_deref()
+                .map(|text| {
+                    InboundState::parse(text).ok_or_else(|| {
+                        format!("--state: unknown state `{text}` (queued, running, done, dead)")
+                    })
+                })
+                .transpose()?;
+            let filter = InboundFilter {
+                state,
+                workflow_id: workflow,
+                limit: limit.max(1),
+            };
+            let rows = engine
+                .list_inbound(&filter)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                for row in &rows {
+                    println!("{}", serde_json::to_string(row).unwrap_or_default());
+                }
+                return Ok(());
+            }
+            println!(
+                "{:>8}  {:<8}  {:<11}  {:>8}  {:<24}  {:<36}  last error",
+                "id", "state", "kind", "attempts", "received", "workflow"
+            );
+            for row in &rows {
+                println!(
+                    "{:>8}  {:<8}  {:<11}  {:>8}  {:<24}  {:<36}  {}",
+                    row.id,
+                    row.state.as_str(),
+                    row.kind,
+                    row.attempts,
+                    row.received_at,
+                    row.workflow_id,
+                    row.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} event(s)", rows.len());
+        }
+        EventsCommand::Retry { id } => {
+            let row = engine.retry_inbound(id).await.map_err(|e| e.to_string())?;
+            println!(
+                "inbound event {} queued again (due now, expires {})",
+                row.id, row.expires_at
+            );
+        }
+    }
+    Ok(())
+}

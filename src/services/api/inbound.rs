@@ -1,0 +1,95 @@
+//! The inbound queue over the API: what was received, what is postponed, what is dead,
+//! and putting a dead letter back. Admins only: the rows carry events of every workflow.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::engine::inbound::InboundView;
+use crate::error::ErrorCode;
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::errors::ApiError;
+use crate::store::{InboundFilter, InboundState};
+
+fn require_admin(auth: &Authenticated) -> Result<(), ApiError> {
+    if auth.principal.admin {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "account `{}` is not an admin; the inbound queue is for admins",
+            auth.principal.name
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InboundQuery {
+    /// `queued`, `running`, `done` or `dead`; all when absent.
+    pub state: Option<String>,
+    /// Workflow GUID.
+    pub workflow: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+/// Inbound events, newest first. Admins only.
+#[utoipa::path(get, path = "/api/v1/inbound-events", tag = "inbound events",
+    params(InboundQuery),
+    responses(
+        (status = 200, body = Vec<InboundView>),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    query: web::Query<InboundQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let query = query.into_inner();
+    let wanted = query
+        .state
+        .as_deref()
+        .map(|text| {
+            InboundState::parse(text).ok_or_else(|| {
+                ApiError::malformed(format!(
+                    "unknown state `{text}` (queued, running, done, dead)"
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::malformed("`limit` must be between 1 and 1000"));
+    }
+    let filter = InboundFilter {
+        state: wanted,
+        workflow_id: query.workflow,
+        limit,
+    };
+    Ok(HttpResponse::Ok().json(state.engine.list_inbound(&filter).await?))
+}
+
+/// Put a dead letter back in the queue, due now, with a fresh lifetime. Admins only.
+#[utoipa::path(post, path = "/api/v1/inbound-events/{id}/retry", tag = "inbound events",
+    params(("id" = i64, Path, description = "inbound event id")),
+    responses(
+        (status = 200, body = InboundView),
+        (status = 401, body = ApiError), (status = 403, body = ApiError),
+        (status = 400, body = ApiError, description = "no such event"),
+        (status = 409, body = ApiError, description = "item_not_open: the event is not dead"),
+    ))]
+pub async fn retry(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let id: i64 = path
+        .parse()
+        .map_err(|_| ApiError::malformed(format!("`{path}` is not an inbound event id")))?;
+    Ok(HttpResponse::Ok().json(state.engine.retry_inbound(id).await?))
+}

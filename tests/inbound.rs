@@ -1,0 +1,201 @@
+//! The durable inbound queue end to end: SharePoint `ProcessOneWayEvent` is stored and
+//! acknowledged, delivered by a runner, retried every `retry_delay` while it fails,
+//! dead-lettered after `max_lifetime`, visible over the API, and replayed by `retry`.
+//! Run on the embedded store and on PostgreSQL.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use support::api::{ApiServer, api_server_with};
+
+const ENDPOINT: &str = "/sharepoint/RemoteEventService.svc";
+
+/// Records a new order from an ItemAdded event.
+const RECORDER: &str = r#"
+id = "88888888-8888-4888-8888-888888888888"
+name = "sp-recorder"
+[fields]
+title = { type = "string" }
+[[triggers]]
+sharepoint = { list = "Orders", events = ["ItemAdded"] }
+action = "start"
+[remote_events]
+retry_delay = "5s"
+max_lifetime = "120s"
+[[steps]]
+id = "record"
+kind = "set"
+fields = { title = "{{ event.after.Title }}" }
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+fn one_way_item_added() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sharepoint/processevent-itemadding.xml"),
+    )
+    .expect("fixture")
+    .replace("<ProcessEvent ", "<ProcessOneWayEvent ")
+    .replace("</ProcessEvent>", "</ProcessOneWayEvent>")
+    .replace(
+        "<EventType>ItemAdding</EventType>",
+        "<EventType>ItemAdded</EventType>",
+    )
+}
+
+async fn post_one_way(server: &ApiServer, body: String) -> (u16, String) {
+    let response = server
+        .request(Method::POST, ENDPOINT)
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("SOAPAction", "\"http://schemas.microsoft.com/sharepoint/remoteapp/IRemoteEventService/ProcessOneWayEvent\"")
+        .body(body)
+        .send()
+        .await
+        .expect("answer");
+    (
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    )
+}
+
+async fn queue_walkthrough(server: ApiServer) {
+    let (status, body) = post_one_way(&server, one_way_item_added()).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (202, ""),
+        "acknowledged empty, after the commit"
+    );
+    let queued = server
+        .get("root", "/api/v1/inbound-events?state=queued")
+        .await;
+    assert_eq!(
+        queued.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        queued.body
+    );
+    let id = queued.body[0]["id"].as_i64().unwrap();
+    assert_eq!(queued.body[0]["kind"], json!("sharepoint"));
+
+    // A node that does not have the workflow (an old deployment) fails to deliver it.
+    let old = support::engine_with(
+        server.store.another_node().await,
+        support::workflows::ALL,
+        support::test_config(),
+    )
+    .await;
+    assert_eq!(old.engine.run_inbound_once().await.unwrap(), 1);
+    let row = &server.get("root", "/api/v1/inbound-events").await.body[0];
+    assert_eq!(
+        (row["state"].clone(), row["attempts"].clone()),
+        (json!("queued"), json!(1))
+    );
+    assert!(
+        row["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown_workflow"),
+        "{row}"
+    );
+    assert_eq!(
+        old.engine.run_inbound_once().await.unwrap(),
+        0,
+        "postponed by retry_delay"
+    );
+    old.clock.advance(Duration::from_secs(5));
+    assert_eq!(
+        old.engine.run_inbound_once().await.unwrap(),
+        1,
+        "retried after retry_delay"
+    );
+    old.clock.advance(Duration::from_secs(120));
+    assert_eq!(old.engine.run_inbound_once().await.unwrap(), 1);
+    let dead = server
+        .get("root", "/api/v1/inbound-events?state=dead")
+        .await;
+    assert_eq!(
+        dead.body.as_array().map(Vec::len),
+        Some(1),
+        "dead-lettered after max_lifetime"
+    );
+    assert_eq!(dead.body[0]["attempts"], json!(3));
+    old.clock.advance(Duration::from_secs(600));
+    assert_eq!(
+        old.engine.run_inbound_once().await.unwrap(),
+        0,
+        "dead letters are not retried by themselves"
+    );
+
+    // Not for non-admins; replayed by an admin; delivered by a node that has the workflow.
+    let refused = server
+        .post(
+            "erp",
+            &format!("/api/v1/inbound-events/{id}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    let retried = server
+        .post(
+            "root",
+            &format!("/api/v1/inbound-events/{id}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.body);
+    assert_eq!(retried.body["state"], json!("queued"));
+    let again = server
+        .post(
+            "root",
+            &format!("/api/v1/inbound-events/{id}/retry"),
+            json!(null),
+        )
+        .await;
+    assert_eq!(again.status, 409, "only dead letters are retried");
+    assert_eq!(server.te.engine.run_inbound_once().await.unwrap(), 1);
+    let done = &server.get("root", "/api/v1/inbound-events").await.body[0];
+    assert_eq!(done["state"], json!("done"), "{done}");
+    let instance_id = done["instance_id"].as_i64().expect("the started instance");
+    let instance = server
+        .get("root", &format!("/api/v1/instances/{instance_id}"))
+        .await;
+    assert_eq!(instance.body["status"], json!("completed"));
+    assert_eq!(instance.body["fields"]["title"], json!("Order 4711"));
+    let history = server
+        .get("root", &format!("/api/v1/instances/{instance_id}/history"))
+        .await;
+    assert_eq!(history.body[0]["dialect"], json!("sharepoint"));
+    assert_eq!(
+        history.body[0]["message_id"],
+        json!(format!("inbound:{id}"))
+    );
+
+    // No matching trigger: still a success for SharePoint, and nothing is queued.
+    let other_list = one_way_item_added().replace(
+        "<ListTitle>Orders</ListTitle>",
+        "<ListTitle>Invoices</ListTitle>",
+    );
+    assert_eq!(post_one_way(&server, other_list).await.0, 202);
+    let all = server.get("root", "/api/v1/inbound-events").await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_events_are_queued_retried_dead_lettered_and_replayed_sqlite() {
+    queue_walkthrough(api_server_with(support::sqlite_store().await, &[RECORDER], 4 << 20).await)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_way_events_are_queued_retried_dead_lettered_and_replayed_postgres() {
+    let Some(store) = support::postgres_store().await else {
+        return;
+    };
+    queue_walkthrough(api_server_with(store, &[RECORDER], 4 << 20).await).await;
+}
