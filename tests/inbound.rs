@@ -199,3 +199,73 @@ async fn one_way_events_are_queued_retried_dead_lettered_and_replayed_postgres()
     };
     queue_walkthrough(api_server_with(store, &[RECORDER], 4 << 20).await).await;
 }
+
+/// Payloads at rest are AES-256-GCM ciphertext; a wrong key, or none, stops the start.
+async fn encrypted_payloads(store: support::TestStore) {
+    use holdpoint::engine::Engine;
+    use holdpoint::engine::clock::ManualClock;
+    use holdpoint::engine::crypto::QueueKey;
+    use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
+
+    let mut config = support::test_config();
+    config.queue.encryption_key = Some(QueueKey::from_bytes([42; 32]));
+    let te = support::engine_with(store.store.clone(), &[RECORDER], config.clone()).await;
+    let workflow = te.engine.workflows().get("sp-recorder").cloned().unwrap();
+    let ids = te
+        .engine
+        .enqueue_remote_events(&[InboundRequest {
+            workflow,
+            kind: "sharepoint".into(),
+            payload: InboundPayload {
+                action: InboundAction::Start,
+                event: json!({"after": {"Title": "Confidential order 4711"}}),
+                sender: "sharepoint".into(),
+            },
+        }])
+        .await
+        .unwrap();
+    let mut tx = store.store.begin().await.unwrap();
+    let row = tx.get_inbound(ids[0]).await.unwrap().unwrap();
+    drop(tx);
+    assert!(row.encrypted);
+    assert!(
+        !row.payload.windows(12).any(|w| w == b"Confidential"),
+        "the stored payload is not readable"
+    );
+    assert_eq!(te.engine.run_inbound_once().await.unwrap(), 1);
+    let mut tx = store.store.begin().await.unwrap();
+    let row = tx.get_inbound(ids[0]).await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(
+        row.state,
+        holdpoint::store::InboundState::Done,
+        "{:?}",
+        row.last_error
+    );
+
+    let workflows = support::workflows(&[RECORDER]);
+    let clock = std::sync::Arc::new(ManualClock::new(support::T0));
+    let mut wrong = config.clone();
+    wrong.queue.encryption_key = Some(QueueKey::from_bytes([7; 32]));
+    let refused = Engine::new(store.store.clone(), workflows.clone(), wrong, clock.clone()).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("not the key"), "{message}");
+    let mut none = config.clone();
+    none.queue.encryption_key = None;
+    let refused = Engine::new(store.store.clone(), workflows, none, clock).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("encryption_key_file"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_payloads_sqlite() {
+    encrypted_payloads(support::sqlite_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_payloads_postgres() {
+    let Some(store) = support::postgres_store().await else {
+        return;
+    };
+    encrypted_payloads(store).await;
+}

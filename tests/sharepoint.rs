@@ -142,7 +142,11 @@ async fn process_event_answers_what_the_workflow_replies() {
         .replace("<ProcessEvent ", "<ProcessOneWayEvent ")
         .replace("</ProcessEvent>", "</ProcessOneWayEvent>");
     let (status, body) = post(&server, one_way).await;
-    assert_eq!((status, body.as_str()), (202, ""), "queued (see tests/inbound.rs)");
+    assert_eq!(
+        (status, body.as_str()),
+        (202, ""),
+        "queued (see tests/inbound.rs)"
+    );
 
     // The first start is in the history, by the SharePoint dialect, with the event.
     let history = server.get("root", "/api/v1/instances/1/history").await;

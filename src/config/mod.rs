@@ -153,6 +153,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.sync_timeout,
         sharepoint.auth,
         queue.runners,
+        queue.encryption_key_file,
         queue.lease,
         queue.poll_interval,
         store.url,
@@ -282,6 +283,21 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
             raw.queue.poll_interval,
             defaults.queue.poll_interval,
         )?,
+        encryption_key: raw
+            .queue
+            .encryption_key_file
+            .filter(|path| !path.as_os_str().is_empty())
+            .map(|path| {
+                let bytes = std::fs::read(&path).map_err(|error| {
+                    format!(
+                        "[queue] encryption_key_file: cannot read {}: {error}",
+                        path.display()
+                    )
+                })?;
+                crate::engine::crypto::QueueKey::from_file_contents(&bytes)
+                    .map_err(|why| format!("[queue] encryption_key_file {}: {why}", path.display()))
+            })
+            .transpose()?,
     };
     if queue.lease.is_zero() {
         return Err("[queue] lease: must be above 0".into());

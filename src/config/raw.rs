@@ -130,6 +130,7 @@ pub struct RawSharePoint {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawQueue {
+    pub encryption_key_file: Option<PathBuf>,
     pub runners: Option<usize>,
     pub lease: Option<String>,
     pub poll_interval: Option<String>,

@@ -119,13 +119,17 @@ impl Engine {
         let mut ids = Vec::with_capacity(requests.len());
         for request in requests {
             let (_, max_lifetime) = queue_policy(&request.workflow);
-            let payload = serde_json::to_vec(&request.payload)
+            let plain = serde_json::to_vec(&request.payload)
                 .map_err(|error| EngineError::Internal(format!("payload: {error}")))?;
+            let (payload, encrypted) = match &self.payload_cipher {
+                Some(cipher) => (cipher.seal(&plain), true),
+                None => (plain, false),
+            };
             let new = NewInbound {
                 workflow_id: request.workflow.id.clone(),
                 kind: request.kind.clone(),
                 payload,
-                encrypted: false,
+                encrypted,
                 now,
                 expires_at: now.saturating_add(millis(max_lifetime)),
             };
@@ -201,7 +205,14 @@ impl Engine {
 
     /// Delivers one row; `Ok(instance)` for a started instance, `Err` says why not.
     async fn deliver_inbound(&self, row: &InboundRow) -> Result<Option<i64>, String> {
-        let payload: InboundPayload = serde_json::from_slice(&row.payload)
+        let plain = match (row.encrypted, &self.payload_cipher) {
+            (false, _) => std::borrow::Cow::Borrowed(&row.payload),
+            (true, Some(cipher)) => std::borrow::Cow::Owned(cipher.open(&row.payload)?),
+            (true, None) => {
+                return Err("the payload is encrypted and no queue key is configured".into());
+            }
+        };
+        let payload: InboundPayload = serde_json::from_slice(&plain)
             .map_err(|error| format!("unreadable payload: {error}"))?;
         let key = format!("inbound:{}", row.id);
         let mut caller = Caller::new(payload.sender.clone(), row.kind.clone());

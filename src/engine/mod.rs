@@ -8,6 +8,7 @@
 pub mod access;
 pub mod clock;
 mod commands;
+pub mod crypto;
 pub mod definition;
 pub mod error;
 pub mod fields;
@@ -60,6 +61,8 @@ pub struct QueuePolicy {
     /// after it.
     pub lease: Duration,
     pub poll_interval: Duration,
+    /// Encrypts payloads at rest when set (`[queue] encryption_key_file`).
+    pub encryption_key: Option<crypto::QueueKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +110,7 @@ impl Default for EngineConfig {
                 runners: 4,
                 lease: Duration::from_secs(60),
                 poll_interval: Duration::from_secs(1),
+                encryption_key: None,
             },
         }
     }
@@ -155,6 +159,8 @@ pub struct Engine {
     http: reqwest::Client,
     /// Identifies this process as an outbox lease owner.
     node_id: String,
+    /// Seals inbound payloads when a queue key is configured.
+    payload_cipher: Option<crypto::PayloadCipher>,
 }
 
 impl Engine {
@@ -167,6 +173,8 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, EngineError> {
         let key = load_serial_key(store.as_ref()).await?;
+        let payload_cipher =
+            check_queue_key(store.as_ref(), config.queue.encryption_key.as_ref()).await?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("holdpoint/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -180,6 +188,7 @@ impl Engine {
             config,
             http,
             node_id: uuid::Uuid::new_v4().to_string(),
+            payload_cipher,
         })
     }
 
@@ -218,6 +227,49 @@ impl Engine {
             }
         }
     }
+}
+
+/// Settings key of the sealed check value of the queue key.
+const QUEUE_KEY_CHECK_SETTING: &str = "queue_key_check";
+
+/// Verifies the configured queue key against the database (storing the check value on
+/// first use), or refuses: a wrong key, or no key for a database that has one.
+async fn check_queue_key(
+    store: &dyn Store,
+    key: Option<&crypto::QueueKey>,
+) -> Result<Option<crypto::PayloadCipher>, EngineError> {
+    let mut tx = store.begin().await?;
+    let stored = tx.setting(QUEUE_KEY_CHECK_SETTING).await?;
+    let cipher = match (key, stored) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(EngineError::MalformedRequest(
+                "this database holds encrypted inbound events: configure [queue] encryption_key_file with its key".into(),
+            ));
+        }
+        (Some(key), Some(check)) => {
+            let cipher = crypto::PayloadCipher::new(key);
+            match cipher.open(&check) {
+                Ok(plain) if plain == crypto::KEY_CHECK_PLAINTEXT => Some(cipher),
+                _ => {
+                    return Err(EngineError::MalformedRequest(
+                        "[queue] encryption_key_file: this is not the key this database's inbound events were encrypted with".into(),
+                    ));
+                }
+            }
+        }
+        (Some(key), None) => {
+            let cipher = crypto::PayloadCipher::new(key);
+            tx.insert_setting_if_absent(
+                QUEUE_KEY_CHECK_SETTING,
+                &cipher.seal(crypto::KEY_CHECK_PLAINTEXT),
+            )
+            .await?;
+            Some(cipher)
+        }
+    };
+    tx.commit().await?;
+    Ok(cipher)
 }
 
 async fn load_serial_key(store: &dyn Store) -> Result<Vec<u8>, EngineError> {
