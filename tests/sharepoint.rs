@@ -195,3 +195,81 @@ async fn cancel_answer_has_the_shape_of_the_reference() {
     };
     assert_eq!(shape(&ours), shape(&expected));
 }
+
+/// `[sharepoint] auth = "context_token"`: only events whose ContextToken is signed with the
+/// client secret, for this receiver, and unexpired are processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_tokens_are_checked() {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    use holdpoint::services::sharepoint::context_token::ContextTokenSettings;
+    use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
+
+    let secret = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+    let settings = SharePointSettings {
+        auth: SharePointAuth::ContextToken(ContextTokenSettings {
+            client_id: "c1".into(),
+            client_secret: secret.clone(),
+            realm: None,
+        }),
+        ..SharePointSettings::default()
+    };
+    let server = support::api::api_server_custom(
+        support::sqlite_store().await,
+        &[GUARD],
+        4 << 20,
+        Some(settings),
+    )
+    .await;
+    let host = server.base.trim_start_matches("http://").to_string();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let sign = |claims: serde_json::Value, key: &[u8]| {
+        let signed = format!(
+            "{}.{}",
+            b64(br#"{"typ":"JWT","alg":"HS256"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", b64(&mac.finalize().into_bytes()))
+    };
+    let now = support::T0 / 1000;
+    let good = sign(
+        serde_json::json!({"aud": format!("c1/{host}@realm-1"), "exp": now + 600}),
+        &[5u8; 32],
+    );
+    let with_token = |token: &str| {
+        fixture("processevent-itemadding.xml").replace(
+            "<ContextToken/>",
+            &format!("<ContextToken>{token}</ContextToken>"),
+        )
+    };
+    let (status, body) = post(&server, with_token(&good)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("CancelWithError"),
+        "processed by the workflow: {body}"
+    );
+    let forged = sign(
+        serde_json::json!({"aud": format!("c1/{host}@realm-1"), "exp": now + 600}),
+        &[6u8; 32],
+    );
+    let expired = sign(
+        serde_json::json!({"aud": format!("c1/{host}@realm-1"), "exp": now - 3600}),
+        &[5u8; 32],
+    );
+    let elsewhere = sign(
+        serde_json::json!({"aud": "c1/other.example@realm-1", "exp": now + 600}),
+        &[5u8; 32],
+    );
+    for (what, body) in [
+        ("forged", with_token(&forged)),
+        ("expired", with_token(&expired)),
+        ("for another host", with_token(&elsewhere)),
+        ("missing", fixture("processevent-itemadding.xml")),
+    ] {
+        let (status, answer) = post(&server, body).await;
+        assert_eq!(status, 401, "{what}: {answer}");
+        assert!(answer.contains("unauthenticated"), "{what}: {answer}");
+    }
+}

@@ -125,6 +125,9 @@ pub struct RawSharePoint {
     pub paths: Option<Vec<String>>,
     pub sync_timeout: Option<String>,
     pub auth: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub realm: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -48,6 +48,8 @@ pub struct SoapCall<'a> {
     pub credentials: Option<Result<(String, String), &'static str>>,
     /// The peer's IP address, for the audit trail.
     pub source: Option<String>,
+    /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`).
+    pub host: Option<String>,
 }
 
 impl SoapCall<'_> {
@@ -246,6 +248,7 @@ async fn dispatch(
             .get(header::AUTHORIZATION)
             .map(|value| parse_basic(value.as_bytes())),
         source: request.peer_addr().map(|address| address.ip().to_string()),
+        host: Some(request.connection_info().host().to_string()),
     };
     let answer = service.call(call).await.map_err(in_version)?;
     if answer.is_none() && !operation.one_way {

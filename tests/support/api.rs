@@ -64,6 +64,16 @@ pub async fn api_server_with_max_body(store: TestStore, max_body: usize) -> ApiS
 
 /// A test server whose engine also loads `extra` workflow definitions.
 pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) -> ApiServer {
+    api_server_custom(store, extra, max_body, None).await
+}
+
+/// The most general test server: extra workflows, body cap, SharePoint settings.
+pub async fn api_server_custom(
+    store: TestStore,
+    extra: &[&str],
+    max_body: usize,
+    sharepoint: Option<holdpoint::services::sharepoint::service::SharePointSettings>,
+) -> ApiServer {
     let sources: Vec<&str> = ALL
         .iter()
         .copied()
@@ -83,7 +93,10 @@ pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) 
             .await
             .expect("add test account");
     }
-    let state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
+    let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
+    if let Some(settings) = sharepoint {
+        state.soap_services = holdpoint::services::soap_services(te.engine.workflows(), &settings);
+    }
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))
         .workers(1)

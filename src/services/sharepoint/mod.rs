@@ -2,6 +2,7 @@
 //! wire format. [`properties`] turns the `properties` element of `ProcessEvent` and
 //! `ProcessOneWayEvent` into the event that workflows see (`event.*` in templates).
 
+pub mod context_token;
 pub mod properties;
 pub mod service;
 pub mod triggers;

@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
+use super::context_token::{self, ContextTokenSettings};
 use super::properties::{self, RemoteEvent};
 use super::triggers::{SharePointTrigger, TriggerAction};
 use super::{ARRAYS_NAMESPACE, NAMESPACE};
@@ -50,12 +51,14 @@ const OPERATIONS: &[Operation] = &[
 const WSDL: &str = include_str!("../../../wsdl/remote-event-service.wsdl");
 
 /// How SharePoint callers are authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SharePointAuth {
     /// What SharePoint Online sends without ACS: no credentials at all.
     Anonymous,
     /// HTTP Basic (an on-premises farm behind a proxy that adds credentials).
     Basic,
+    /// The ContextToken JWT of each event (provider-hosted add-ins with a client secret).
+    ContextToken(ContextTokenSettings),
 }
 
 #[derive(Debug, Clone)]
@@ -148,7 +151,8 @@ impl SoapService for RemoteEventService {
     }
 
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
-        let caller = match self.settings.auth {
+        let event = properties::parse(&call.envelope.body)?;
+        let caller = match &self.settings.auth {
             SharePointAuth::Anonymous => {
                 let mut caller = Caller::new("sharepoint", DIALECT);
                 caller.source = call.source.clone();
@@ -158,8 +162,21 @@ impl SoapService for RemoteEventService {
                 .authenticate()
                 .await?
                 .caller(DIALECT, call.source.clone()),
+            SharePointAuth::ContextToken(settings) => {
+                let token = event.context_token.as_deref().ok_or_else(|| {
+                    SoapError::new(
+                        ErrorCode::Unauthenticated,
+                        "the event carries no ContextToken",
+                    )
+                })?;
+                let now = call.state.engine.now_ms() / 1000;
+                context_token::validate(token, settings, call.host.as_deref().unwrap_or(""), now)
+                    .map_err(|why| SoapError::new(ErrorCode::Unauthenticated, why))?;
+                let mut caller = Caller::new("sharepoint", DIALECT);
+                caller.source = call.source.clone();
+                caller
+            }
         };
-        let event = properties::parse(&call.envelope.body)?;
         if !event.known_type {
             tracing::warn!(event_type = %event.event_type, "unknown SharePoint event type, kept as text");
         }
