@@ -174,6 +174,7 @@ pub fn create_app(
         .configure(crate::services::api::configure)
         .configure(crate::services::server_items::configure_rest)
         .configure(|config| soap::configure(config, &soap_services))
+        .configure(crate::services::remote_events::configure)
         .default_service(web::to(errors::no_route))
 }
 

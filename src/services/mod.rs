@@ -2,6 +2,7 @@
 //! mapping its calls onto engine commands and nothing else.
 
 pub mod api;
+pub mod remote_events;
 pub mod server_items;
 pub mod sharepoint;
 

@@ -1,0 +1,347 @@
+//! kenaflow-style remote events over plain HTTP (DESIGN §6 "Remote events"):
+//!
+//! - custom data `/cd{a|b}/{workflow}/`: GET (query string) or POST (JSON object) with
+//!   `__wfid`, `__itemid`, optional `__list`, `__web`, and custom fields; the query string
+//!   wins over the body;
+//! - unstructured `/ud{a|b}/{workflow}/`: POST anything; the event holds `__body` and the
+//!   request's metadata (method, headers, query, remote address, content type);
+//! - with return data `/ud{a|b}/{j|x|b}/{workflow}/`: runs the workflow inline and answers
+//!   its `reply` body as JSON, XML, or bytes (a base64 body decoded; content type from the
+//!   `__as` query parameter, else the first `Accept` value).
+//!
+//! `a` is anonymous and only allowed where the workflow says `[remote_events] anonymous =
+//! true`; `b` takes HTTP Basic credentials and the workflow's `start` permission. Each
+//! event carries `__user`, `__userIsAuthenticated` and `__userAuthType`. Queued events
+//! answer `202 {"event_id": …}` once stored; the inbound queue delivers them.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use crate::engine::access::Action;
+use crate::engine::definition::Workflow;
+use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
+use crate::engine::{Caller, StartRequest};
+use crate::error::ErrorCode;
+use crate::http::AppState;
+use crate::http::auth::parse_basic;
+use crate::http::body::{BodyError, declared_length, read_limited};
+use crate::http::errors::ApiError;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    for suffix in ["/", ""] {
+        config
+            .route(
+                &format!("/{{variant:cd[ab]}}/{{workflow}}{suffix}"),
+                web::get().to(custom_data),
+            )
+            .route(
+                &format!("/{{variant:cd[ab]}}/{{workflow}}{suffix}"),
+                web::post().to(custom_data),
+            )
+            .route(
+                &format!("/{{variant:ud[ab]}}/{{workflow}}{suffix}"),
+                web::post().to(unstructured),
+            )
+            .route(
+                &format!("/{{variant:ud[ab]}}/{{format:[jxb]}}/{{workflow}}{suffix}"),
+                web::post().to(with_return_data),
+            );
+    }
+}
+
+/// Who sent a remote event.
+struct Sender {
+    caller: Caller,
+    fields: Map<String, Value>,
+}
+
+/// The workflow, checked for the endpoint kind and the `a`/`b` variant.
+async fn admit(
+    state: &AppState,
+    request: &HttpRequest,
+    workflow: &str,
+    variant: &str,
+    feature: &str,
+) -> Result<(Arc<Workflow>, Sender), ApiError> {
+    let workflow = state
+        .engine
+        .workflows()
+        .get(workflow)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownWorkflow,
+                format!("unknown workflow `{workflow}`"),
+            )
+        })?;
+    let setting = |key: &str| {
+        workflow
+            .remote_events
+            .as_ref()
+            .and_then(|t| t.get(key))
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false)
+    };
+    if !setting(feature) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "workflow `{}` does not take {feature} remote events ([remote_events] {feature} = true)",
+                workflow.name
+            ),
+        ));
+    }
+    let source = request.peer_addr().map(|a| a.ip().to_string());
+    let sender = if variant.ends_with('a') {
+        if !setting("anonymous") {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "workflow `{}` does not take anonymous remote events; use the `b` variant with credentials",
+                    workflow.name
+                ),
+            ));
+        }
+        let mut caller = Caller::new("anonymous", "remote_events");
+        caller.source = source;
+        Sender {
+            caller,
+            fields: identity("anonymous", false, "Anonymous"),
+        }
+    } else {
+        let credentials = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| parse_basic(v.as_bytes()));
+        let (name, password) = match credentials {
+            None => {
+                return Err(ApiError::unauthenticated(
+                    "credentials required (HTTP Basic)",
+                ));
+            }
+            Some(Err(why)) => return Err(ApiError::unauthenticated(why)),
+            Some(Ok(pair)) => pair,
+        };
+        let principal = state
+            .accounts
+            .authenticate(&name, &password)
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("invalid credentials"))?;
+        let caller = principal.caller("remote_events", source);
+        caller
+            .access
+            .require(&caller.name, &workflow, Action::Start)?;
+        Sender {
+            fields: identity(&principal.name, true, "Basic"),
+            caller,
+        }
+    };
+    Ok((workflow, sender))
+}
+
+fn identity(user: &str, authenticated: bool, kind: &str) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("__user".into(), json!(user));
+    fields.insert("__userIsAuthenticated".into(), json!(authenticated));
+    fields.insert("__userAuthType".into(), json!(kind));
+    fields
+}
+
+async fn body_of(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: &mut web::Payload,
+) -> Result<Vec<u8>, ApiError> {
+    read_limited(payload, declared_length(request), state.max_body)
+        .await
+        .map(|bytes| bytes.to_vec())
+        .map_err(|error| match error {
+            BodyError::TooLarge(limit) => ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!("the body exceeds the limit of {limit} bytes"),
+            ),
+            BodyError::Read(why) => ApiError::malformed(format!("cannot read the body: {why}")),
+        })
+}
+
+fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(request.query_string())
+        .map_err(|error| ApiError::malformed(format!("invalid query string: {error}")))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect())
+}
+
+async fn enqueue(
+    state: &AppState,
+    workflow: Arc<Workflow>,
+    kind: &str,
+    event: Map<String, Value>,
+    sender: &Sender,
+) -> Result<HttpResponse, ApiError> {
+    let ids = state
+        .engine
+        .enqueue_remote_events(&[InboundRequest {
+            workflow,
+            kind: kind.to_string(),
+            payload: InboundPayload {
+                action: InboundAction::Start,
+                event: Value::Object(event),
+                sender: sender.caller.name.clone(),
+            },
+        }])
+        .await?;
+    Ok(HttpResponse::Accepted().json(json!({"event_id": ids[0]})))
+}
+
+/// `/cd{a|b}/{workflow}/`: custom data from the query string and/or a JSON body.
+async fn custom_data(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (variant, workflow) = path.into_inner();
+    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "custom_data").await?;
+    let body = body_of(&state, &request, &mut payload).await?;
+    let mut event = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(ApiError::malformed(
+                    "the custom data body must be a JSON object",
+                ));
+            }
+            Err(error) => return Err(ApiError::malformed(format!("invalid JSON body: {error}"))),
+        }
+    };
+    event.extend(query_map(&request)?);
+    for required in ["__wfid", "__itemid"] {
+        if !event.contains_key(required) {
+            return Err(ApiError::malformed(format!(
+                "custom data needs `{required}` (query string or JSON body)"
+            )));
+        }
+    }
+    event.extend(sender.fields.clone());
+    enqueue(&state, workflow, "custom_data", event, &sender).await
+}
+
+/// The request as an unstructured event: `__body` plus its metadata.
+async fn unstructured_event(
+    state: &AppState,
+    request: &HttpRequest,
+    payload: &mut web::Payload,
+    sender: &Sender,
+) -> Result<Map<String, Value>, ApiError> {
+    let body = body_of(state, request, payload).await?;
+    let text = match String::from_utf8(body) {
+        Ok(text) => json!(text),
+        Err(bytes) => json!(base64::engine::general_purpose::STANDARD.encode(bytes.into_bytes())),
+    };
+    let headers: Map<String, Value> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != header::AUTHORIZATION)
+        .map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap_or(""))))
+        .collect();
+    let mut event = Map::new();
+    event.insert("__body".into(), text);
+    event.insert("__method".into(), json!(request.method().as_str()));
+    event.insert("__headers".into(), Value::Object(headers));
+    event.insert("__query".into(), Value::Object(query_map(request)?));
+    event.insert(
+        "__remoteAddress".into(),
+        json!(request.peer_addr().map(|a| a.ip().to_string())),
+    );
+    event.insert(
+        "__contentType".into(),
+        json!(
+            request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+        ),
+    );
+    event.extend(sender.fields.clone());
+    Ok(event)
+}
+
+/// `/ud{a|b}/{workflow}/`: anything, queued.
+async fn unstructured(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (variant, workflow) = path.into_inner();
+    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "unstructured").await?;
+    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
+    enqueue(&state, workflow, "unstructured", event, &sender).await
+}
+
+/// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.
+async fn with_return_data(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (variant, format, workflow) = path.into_inner();
+    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "unstructured").await?;
+    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
+    let outcome = state
+        .engine
+        .start(StartRequest {
+            workflow: workflow.id.clone(),
+            fields: Map::new(),
+            folio: None,
+            event: Value::Object(event),
+            caller: sender.caller.clone(),
+            idempotency_key: None,
+        })
+        .await?;
+    let reply = outcome.instance.reply.unwrap_or(Value::Null);
+    let body = reply["body"].as_str().unwrap_or("").to_string();
+    let declared = reply["content_type"].as_str().map(str::to_string);
+    Ok(match format.as_str() {
+        "j" => {
+            let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+            HttpResponse::Ok().json(value)
+        }
+        "x" => HttpResponse::Ok()
+            .content_type(declared.unwrap_or_else(|| "application/xml; charset=utf-8".into()))
+            .body(body),
+        _ => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(body.trim())
+                .unwrap_or_else(|_| body.into_bytes());
+            let requested = query_map(&request)?
+                .get("__as")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let accepted = request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
+                .filter(|v| !v.is_empty() && v != "*/*");
+            HttpResponse::Ok()
+                .content_type(
+                    requested
+                        .or(accepted)
+                        .or(declared)
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                )
+                .body(bytes)
+        }
+    })
+}
