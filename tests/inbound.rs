@@ -269,3 +269,68 @@ async fn encrypted_payloads_postgres() {
     };
     encrypted_payloads(store).await;
 }
+
+/// A node that claimed an event and died: another node delivers it once the lease ends.
+async fn a_dead_nodes_event_is_delivered_by_another(store: support::TestStore) {
+    use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
+    let te = support::engine_with(store.store.clone(), &[RECORDER], support::test_config()).await;
+    let workflow = te.engine.workflows().get("sp-recorder").cloned().unwrap();
+    let ids = te
+        .engine
+        .enqueue_remote_events(&[InboundRequest {
+            workflow,
+            kind: "sharepoint".into(),
+            payload: InboundPayload {
+                action: InboundAction::Start,
+                event: json!({"after": {"Title": "survivor"}}),
+                sender: "sharepoint".into(),
+            },
+        }])
+        .await
+        .unwrap();
+    // The doomed node claims the row and is killed before it delivers anything.
+    let mut tx = store.store.begin().await.unwrap();
+    let claimed = tx
+        .claim_inbound(support::T0, support::T0 + 60_000, "doomed-node", 10)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        te.engine.run_inbound_once().await.unwrap(),
+        0,
+        "leased elsewhere"
+    );
+    te.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        te.engine.run_inbound_once().await.unwrap(),
+        1,
+        "reclaimed after the lease"
+    );
+    let mut tx = store.store.begin().await.unwrap();
+    let row = tx.get_inbound(ids[0]).await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(
+        (row.state, row.attempts),
+        (holdpoint::store::InboundState::Done, 2)
+    );
+    let instance = te
+        .engine
+        .get(row.instance_id.unwrap(), &support::caller())
+        .await
+        .unwrap();
+    assert_eq!(instance.fields["title"], json!("survivor"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_event_is_delivered_by_another_sqlite() {
+    a_dead_nodes_event_is_delivered_by_another(support::sqlite_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_event_is_delivered_by_another_postgres() {
+    let Some(store) = support::postgres_store().await else {
+        return;
+    };
+    a_dead_nodes_event_is_delivered_by_another(store).await;
+}

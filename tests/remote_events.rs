@@ -203,3 +203,31 @@ async fn custom_unstructured_and_return_data() {
         .unwrap();
     assert_eq!(by_accept.headers()["content-type"], "image/png");
 }
+
+/// `[remote_events] instance_guid`: the endpoints move under `/{instance_guid}`.
+#[actix_web::test]
+async fn endpoints_move_under_the_instance_guid() {
+    use actix_web::{test, web};
+    use holdpoint::http::{AppState, create_app};
+    let store = support::sqlite_store().await;
+    let te = support::engine_with(store.store.clone(), &[KENA], support::test_config()).await;
+    let accounts = std::sync::Arc::new(holdpoint::auth::Accounts::new(
+        store.store.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    let mut state = AppState::new(te.engine.clone(), accounts);
+    state.remote_events_prefix = Some("5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e".into());
+    let app = test::init_service(create_app(web::Data::new(state))).await;
+    let prefixed = test::TestRequest::get()
+        .uri("/5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e/cda/kena/?__wfid=1&__itemid=3")
+        .to_request();
+    assert_eq!(test::call_service(&app, prefixed).await.status(), 202);
+    let bare = test::TestRequest::get()
+        .uri("/cda/kena/?__wfid=1&__itemid=3")
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, bare).await.status(),
+        400,
+        "no route without the prefix"
+    );
+}

@@ -46,6 +46,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let mut app_state = AppState::new(engine.clone(), accounts).with_max_body(config.max_body);
     app_state.soap_limits = config.soap_limits;
     app_state.one_way_status = config.one_way_status;
+    app_state.remote_events_prefix = config.remote_events_prefix.clone();
     app_state.soap_services =
         crate::services::soap_services(engine.workflows(), &config.sharepoint);
     let state = web::Data::new(app_state);

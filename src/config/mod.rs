@@ -55,6 +55,8 @@ pub struct Config {
     pub soap_limits: crate::soap::Limits,
     /// Status of an answered one-way SOAP operation (202 or 200).
     pub one_way_status: u16,
+    /// Path prefix of the kenaflow-style endpoints.
+    pub remote_events_prefix: Option<String>,
     pub sharepoint: crate::services::sharepoint::service::SharePointSettings,
 }
 
@@ -155,6 +157,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.client_id,
         sharepoint.client_secret,
         sharepoint.realm,
+        remote_events.instance_guid,
         queue.runners,
         queue.encryption_key_file,
         queue.lease,
@@ -387,7 +390,18 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         }
     };
     let sharepoint = sharepoint_settings(raw.sharepoint)?;
+    let remote_events_prefix = match raw.remote_events.instance_guid {
+        Some(guid) if guid.trim().is_empty() => None,
+        Some(guid) if guid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') => Some(guid),
+        Some(other) => {
+            return Err(format!(
+                "[remote_events] instance_guid: `{other}` is not a GUID such as 5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e"
+            ));
+        }
+        None => None,
+    };
     Ok(Config {
+        remote_events_prefix,
         sharepoint,
         listen,
         shutdown_timeout: duration(

@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub sharepoint: RawSharePoint,
     #[serde(default)]
     pub queue: RawQueue,
+    #[serde(default)]
+    pub remote_events: RawRemoteEvents,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,4 +139,10 @@ pub struct RawQueue {
     pub runners: Option<usize>,
     pub lease: Option<String>,
     pub poll_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteEvents {
+    pub instance_guid: Option<String>,
 }

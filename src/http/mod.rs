@@ -35,6 +35,8 @@ pub struct AppState {
     /// Status of an answered one-way SOAP operation: 202 (default) or 200.
     pub one_way_status: u16,
     pub soap_services: Vec<Arc<dyn soap::SoapService>>,
+    /// `[remote_events] instance_guid`: the path prefix of the kenaflow-style endpoints.
+    pub remote_events_prefix: Option<String>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             max_body: DEFAULT_MAX_BODY,
             soap_limits: crate::soap::Limits::default(),
             one_way_status: 202,
+            remote_events_prefix: None,
         }
     }
 
@@ -166,6 +169,7 @@ pub fn create_app(
     >,
 > {
     let soap_services = state.soap_services.clone();
+    let remote_events_prefix = state.remote_events_prefix.clone();
     App::new()
         .app_data(state)
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
@@ -174,7 +178,9 @@ pub fn create_app(
         .configure(crate::services::api::configure)
         .configure(crate::services::server_items::configure_rest)
         .configure(|config| soap::configure(config, &soap_services))
-        .configure(crate::services::remote_events::configure)
+        .configure(|config| {
+            crate::services::remote_events::configure(config, remote_events_prefix.as_deref())
+        })
         .default_service(web::to(errors::no_route))
 }
 

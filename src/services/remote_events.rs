@@ -9,6 +9,8 @@
 //!   its `reply` body as JSON, XML, or bytes (a base64 body decoded; content type from the
 //!   `__as` query parameter, else the first `Accept` value).
 //!
+//! With `[remote_events] instance_guid` set, every path starts with `/{instance_guid}`.
+//! With `[remote_events] instance_guid` set, every path starts with `/{instance_guid}`.
 //! `a` is anonymous and only allowed where the workflow says `[remote_events] anonymous =
 //! true`; `b` takes HTTP Basic credentials and the workflow's `start` permission. Each
 //! event carries `__user`, `__userIsAuthenticated` and `__userAuthType`. Queued events
@@ -31,25 +33,19 @@ use crate::http::auth::parse_basic;
 use crate::http::body::{BodyError, declared_length, read_limited};
 use crate::http::errors::ApiError;
 
-pub fn configure(config: &mut web::ServiceConfig) {
+/// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
+/// (`[remote_events] instance_guid`), as kenaflow does to tell its instances apart.
+pub fn configure(config: &mut web::ServiceConfig, prefix: Option<&str>) {
+    let base = prefix.map(|p| format!("/{p}")).unwrap_or_default();
     for suffix in ["/", ""] {
+        let custom = format!("{base}/{{variant:cd[ab]}}/{{workflow}}{suffix}");
+        let unstructured_path = format!("{base}/{{variant:ud[ab]}}/{{workflow}}{suffix}");
+        let returning = format!("{base}/{{variant:ud[ab]}}/{{format:[jxb]}}/{{workflow}}{suffix}");
         config
-            .route(
-                &format!("/{{variant:cd[ab]}}/{{workflow}}{suffix}"),
-                web::get().to(custom_data),
-            )
-            .route(
-                &format!("/{{variant:cd[ab]}}/{{workflow}}{suffix}"),
-                web::post().to(custom_data),
-            )
-            .route(
-                &format!("/{{variant:ud[ab]}}/{{workflow}}{suffix}"),
-                web::post().to(unstructured),
-            )
-            .route(
-                &format!("/{{variant:ud[ab]}}/{{format:[jxb]}}/{{workflow}}{suffix}"),
-                web::post().to(with_return_data),
-            );
+            .route(&custom, web::get().to(custom_data))
+            .route(&custom, web::post().to(custom_data))
+            .route(&unstructured_path, web::post().to(unstructured))
+            .route(&returning, web::post().to(with_return_data));
     }
 }
 
