@@ -200,30 +200,34 @@ async fn one_way_events_are_queued_retried_dead_lettered_and_replayed_postgres()
     queue_walkthrough(api_server_with(store, &[RECORDER], 4 << 20).await).await;
 }
 
-/// Payloads at rest are AES-256-GCM ciphertext; a wrong key, or none, stops the start.
-async fn encrypted_payloads(store: support::TestStore) {
-    use holdpoint::engine::Engine;
-    use holdpoint::engine::clock::ManualClock;
-    use holdpoint::engine::crypto::QueueKey;
+/// Queues one `start` event for the recorder workflow with this title.
+async fn enqueue_title(te: &support::TestEngine, title: &str) -> i64 {
     use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
-
-    let mut config = support::test_config();
-    config.queue.encryption_key = Some(QueueKey::from_bytes([42; 32]));
-    let te = support::engine_with(store.store.clone(), &[RECORDER], config.clone()).await;
     let workflow = te.engine.workflows().get("sp-recorder").cloned().unwrap();
-    let ids = te
-        .engine
+    te.engine
         .enqueue_remote_events(&[InboundRequest {
             workflow,
             kind: "sharepoint".into(),
             payload: InboundPayload {
                 action: InboundAction::Start,
-                event: json!({"after": {"Title": "Confidential order 4711"}}),
+                event: json!({"after": {"Title": title}}),
                 sender: "sharepoint".into(),
             },
         }])
         .await
-        .unwrap();
+        .unwrap()[0]
+}
+
+/// Payloads at rest are AES-256-GCM ciphertext; a wrong key, or none, stops the start.
+async fn encrypted_payloads(store: support::TestStore) {
+    use holdpoint::engine::Engine;
+    use holdpoint::engine::clock::ManualClock;
+    use holdpoint::engine::crypto::QueueKey;
+
+    let mut config = support::test_config();
+    config.queue.encryption_key = Some(QueueKey::from_bytes([42; 32]));
+    let te = support::engine_with(store.store.clone(), &[RECORDER], config.clone()).await;
+    let ids = [enqueue_title(&te, "Confidential order 4711").await];
     let mut tx = store.store.begin().await.unwrap();
     let row = tx.get_inbound(ids[0]).await.unwrap().unwrap();
     drop(tx);
@@ -272,22 +276,8 @@ async fn encrypted_payloads_postgres() {
 
 /// A node that claimed an event and died: another node delivers it once the lease ends.
 async fn a_dead_nodes_event_is_delivered_by_another(store: support::TestStore) {
-    use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
     let te = support::engine_with(store.store.clone(), &[RECORDER], support::test_config()).await;
-    let workflow = te.engine.workflows().get("sp-recorder").cloned().unwrap();
-    let ids = te
-        .engine
-        .enqueue_remote_events(&[InboundRequest {
-            workflow,
-            kind: "sharepoint".into(),
-            payload: InboundPayload {
-                action: InboundAction::Start,
-                event: json!({"after": {"Title": "survivor"}}),
-                sender: "sharepoint".into(),
-            },
-        }])
-        .await
-        .unwrap();
+    let ids = [enqueue_title(&te, "survivor").await];
     // The doomed node claims the row and is killed before it delivers anything.
     let mut tx = store.store.begin().await.unwrap();
     let claimed = tx

@@ -433,3 +433,32 @@ pub(crate) struct InboundSettlement<'a> {
     pub error: Option<&'a str>,
     pub instance_id: Option<i64>,
 }
+
+impl<'a> InboundSettlement<'a> {
+    pub(crate) fn done(instance_id: Option<i64>) -> Self {
+        Self {
+            state: InboundState::Done,
+            next_attempt_at: None,
+            error: None,
+            instance_id,
+        }
+    }
+
+    pub(crate) fn postponed(next_attempt_at: i64, error: &'a str) -> Self {
+        Self {
+            state: InboundState::Queued,
+            next_attempt_at: Some(next_attempt_at),
+            error: Some(error),
+            instance_id: None,
+        }
+    }
+
+    pub(crate) fn dead(error: &'a str) -> Self {
+        Self {
+            state: InboundState::Dead,
+            next_attempt_at: None,
+            error: Some(error),
+            instance_id: None,
+        }
+    }
+}

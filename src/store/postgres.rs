@@ -786,12 +786,7 @@ impl Tx for PgTx {
         instance_id: Option<i64>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let to = InboundSettlement {
-            state: InboundState::Done,
-            next_attempt_at: None,
-            error: None,
-            instance_id,
-        };
+        let to = InboundSettlement::done(instance_id);
         self.settle_inbound_row(id, owner, to, now).await
     }
 
@@ -803,12 +798,7 @@ impl Tx for PgTx {
         error: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let to = InboundSettlement {
-            state: InboundState::Queued,
-            next_attempt_at: Some(next_attempt_at),
-            error: Some(error),
-            instance_id: None,
-        };
+        let to = InboundSettlement::postponed(next_attempt_at, error);
         self.settle_inbound_row(id, owner, to, now).await
     }
 
@@ -819,12 +809,7 @@ impl Tx for PgTx {
         error: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let to = InboundSettlement {
-            state: InboundState::Dead,
-            next_attempt_at: None,
-            error: Some(error),
-            instance_id: None,
-        };
+        let to = InboundSettlement::dead(error);
         self.settle_inbound_row(id, owner, to, now).await
     }
 

@@ -656,12 +656,7 @@ impl Tx for SqliteTx {
         instance_id: Option<i64>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let to = InboundSettlement {
-            state: InboundState::Done,
-            next_attempt_at: None,
-            error: None,
-            instance_id,
-        };
+        let to = InboundSettlement::done(instance_id);
         inbound::settle(&self.conn, id, owner, to, now)
     }
 
@@ -674,12 +669,7 @@ impl Tx for SqliteTx {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.signal = true;
-        let to = InboundSettlement {
-            state: InboundState::Queued,
-            next_attempt_at: Some(next_attempt_at),
-            error: Some(error),
-            instance_id: None,
-        };
+        let to = InboundSettlement::postponed(next_attempt_at, error);
         inbound::settle(&self.conn, id, owner, to, now)
     }
 
@@ -690,12 +680,7 @@ impl Tx for SqliteTx {
         error: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let to = InboundSettlement {
-            state: InboundState::Dead,
-            next_attempt_at: None,
-            error: Some(error),
-            instance_id: None,
-        };
+        let to = InboundSettlement::dead(error);
         inbound::settle(&self.conn, id, owner, to, now)
     }
 
