@@ -34,7 +34,7 @@ next = "done"
 id = "allow"
 kind = "reply"
 status = "Continue"
-changed_properties = { Title = "{{ event.after.Title }} (checked by {{ event.user_display_name }})" }
+changed_properties = { Title = "{{ event.after.Title }} (checked by {{ event.user_display_name }})", Priority = 2, Checked = true }
 [[steps]]
 id = "done"
 kind = "end"

@@ -500,11 +500,15 @@ impl<'e> Run<'e> {
             }
         };
         let mut changed = Map::new();
-        for (name, source) in &spec.changed_properties {
-            let value = templates
-                .render(source, context)
-                .map_err(|why| (format!("changed_properties.{name}"), why))?;
-            changed.insert(name.clone(), Value::String(value));
+        for (name, value) in &spec.changed_properties {
+            let value = match value {
+                SetValue::Template(source) => templates
+                    .render(source, context)
+                    .map(Value::String)
+                    .map_err(|why| (format!("changed_properties.{name}"), why))?,
+                SetValue::Literal(value) => value.clone(),
+            };
+            changed.insert(name.clone(), value);
         }
         Ok(json!({
             "status": spec.status,

@@ -466,8 +466,21 @@ impl StepChecker<'_, '_> {
                 .error_message
                 .as_ref()
                 .map(|text| self.template("error_message", text)),
-            changed_properties: self
-                .templates("changed_properties", raw.changed_properties.as_ref()),
+            changed_properties: raw
+                .changed_properties
+                .iter()
+                .flatten()
+                .map(|(name, value)| {
+                    let at = format!("changed_properties.{name}");
+                    let value = match value {
+                        toml::Value::String(source) => {
+                            SetValue::Template(self.template(&at, source))
+                        }
+                        other => SetValue::Literal(toml_to_json(other)),
+                    };
+                    (name.clone(), value)
+                })
+                .collect(),
             body: raw.body.as_ref().map(|text| self.template("body", text)),
             content_type: raw.content_type.clone(),
         })

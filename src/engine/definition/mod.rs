@@ -204,7 +204,8 @@ pub enum ReplyStatus {
 pub struct ReplySpec {
     pub status: Option<ReplyStatus>,
     pub error_message: Option<String>,
-    pub changed_properties: Vec<(String, String)>,
+    /// Templates render to text; literals (numbers, booleans) keep their type.
+    pub changed_properties: Vec<(String, SetValue)>,
     pub body: Option<String>,
     pub content_type: Option<String>,
 }

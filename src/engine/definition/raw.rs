@@ -87,7 +87,8 @@ pub struct RawStep {
     pub otherwise: Option<String>,
     pub status: Option<String>,
     pub error_message: Option<String>,
-    pub changed_properties: Option<BTreeMap<String, String>>,
+    /// Strings are templates; numbers and booleans keep their type (`i:type`).
+    pub changed_properties: Option<BTreeMap<String, toml::Value>>,
     pub content_type: Option<String>,
     pub message: Option<String>,
 }
