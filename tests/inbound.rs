@@ -133,6 +133,8 @@ async fn queue_walkthrough(server: ApiServer) {
     );
 
     // Not for non-admins; replayed by an admin; delivered by a node that has the workflow.
+    let hidden = server.get("erp", "/api/v1/inbound-events").await;
+    assert_eq!(hidden.body, json!([]), "erp may not view sp-recorder");
     let refused = server
         .post(
             "erp",

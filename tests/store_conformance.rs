@@ -893,13 +893,26 @@ mod cases {
         let dead = tx
             .list_inbound(&InboundFilter {
                 state: Some(InboundState::Dead),
-                workflow_id: None,
                 limit: 10,
+                ..InboundFilter::default()
             })
             .await
             .unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("gave up after 120s"));
+        let only_w1 = InboundFilter {
+            workflow_ids: Some(vec!["w1".into()]),
+            limit: 10,
+            ..InboundFilter::default()
+        };
+        let rows = tx.list_inbound(&only_w1).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [first]);
+        let nothing = InboundFilter {
+            workflow_ids: Some(vec![]),
+            limit: 10,
+            ..InboundFilter::default()
+        };
+        assert!(tx.list_inbound(&nothing).await.unwrap().is_empty());
         let all = tx
             .list_inbound(&InboundFilter {
                 limit: 10,

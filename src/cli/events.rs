@@ -6,8 +6,8 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::engine::clock::SystemClock;
+use crate::engine::{Caller, Engine};
 use crate::store::{self, InboundFilter, InboundState};
 
 #[derive(Debug, Subcommand)]
@@ -62,10 +62,11 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
             let filter = InboundFilter {
                 state,
                 workflow_id: workflow,
+                workflow_ids: None,
                 limit: limit.max(1),
             };
             let rows = engine
-                .list_inbound(&filter)
+                .list_inbound(&filter, &Caller::new("cli", "cli"))
                 .await
                 .map_err(|e| e.to_string())?;
             if json {
@@ -93,7 +94,10 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
             println!("{} event(s)", rows.len());
         }
         EventsCommand::Retry { id } => {
-            let row = engine.retry_inbound(id).await.map_err(|e| e.to_string())?;
+            let row = engine
+                .retry_inbound(id, &Caller::new("cli", "cli"))
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "inbound event {} queued again (due now, expires {})",
                 row.id, row.expires_at

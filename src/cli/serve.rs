@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::clock::SystemClock;
 use crate::engine::{Engine, runners};
 use crate::http::{AppState, ENDPOINTS, create_app};
+use crate::services::sharepoint;
 use crate::store;
 
 pub async fn serve(config: Config) -> Result<(), String> {
@@ -67,10 +68,18 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     for address in &bound {
         for endpoint in ENDPOINTS {
-            println!(
-                "  {:<6} http://{address}{:<54} {}",
-                endpoint.method, endpoint.path, endpoint.what
-            );
+            // The SharePoint receiver is served at the configured paths.
+            let paths: Vec<&str> = if endpoint.path == sharepoint::service::DEFAULT_PATH {
+                config.sharepoint.paths.iter().map(String::as_str).collect()
+            } else {
+                vec![endpoint.path]
+            };
+            for path in paths {
+                println!(
+                    "  {:<6} http://{address}{:<54} {}",
+                    endpoint.method, path, endpoint.what
+                );
+            }
         }
     }
     // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.

@@ -84,7 +84,7 @@ impl Engine {
 
     /// `Forbidden` unless the caller may perform `action` on instances of `workflow_id`.
     /// Instances of a workflow whose definition is no longer loaded are for admins only.
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         caller: &Caller,
         workflow_id: &str,
@@ -97,6 +97,15 @@ impl Engine {
                 "workflow `{workflow_id}` is not loaded; only admins may act on its instances"
             ))),
         }
+    }
+
+    /// Ids of the loaded workflows the caller may view.
+    pub(crate) fn viewable_workflows(&self, caller: &Caller) -> Vec<String> {
+        self.workflows
+            .iter()
+            .filter(|workflow| caller.access.permits(&caller.name, workflow, Action::View))
+            .map(|workflow| workflow.id.clone())
+            .collect()
     }
 
     fn dedup_expiry(&self, now: i64) -> i64 {
@@ -679,13 +688,7 @@ impl Engine {
             if let Some(workflow_id) = &filter.workflow_id {
                 self.authorize(caller, workflow_id, Action::View)?;
             }
-            let viewable = self
-                .workflows
-                .iter()
-                .filter(|workflow| caller.access.permits(&caller.name, workflow, Action::View))
-                .map(|workflow| workflow.id.clone())
-                .collect();
-            filter.workflow_ids = Some(viewable);
+            filter.workflow_ids = Some(self.viewable_workflows(caller));
         }
         let mut tx = self.store.begin().await?;
         let rows = tx.list_waits(&filter).await?;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::access::Action;
 use super::definition::Workflow;
 use super::*;
 use crate::duration::{millis, parse_duration};
@@ -252,23 +253,39 @@ impl Engine {
         }
     }
 
+    /// Lists queue rows; a caller without every permission sees only the workflows it
+    /// may view.
     pub async fn list_inbound(
         &self,
         filter: &InboundFilter,
+        caller: &Caller,
     ) -> Result<Vec<InboundView>, EngineError> {
+        let mut filter = filter.clone();
+        if !caller.access.has_every_permission() {
+            if let Some(workflow_id) = &filter.workflow_id {
+                self.authorize(caller, workflow_id, Action::View)?;
+            }
+            filter.workflow_ids = Some(self.viewable_workflows(caller));
+        }
         let mut tx = self.store.begin().await?;
-        let rows = tx.list_inbound(filter).await?;
+        let rows = tx.list_inbound(&filter).await?;
         tx.commit().await?;
         Ok(rows.into_iter().map(InboundView::from).collect())
     }
 
-    /// Puts a dead letter back in the queue, due now, with a fresh lifetime.
-    pub async fn retry_inbound(&self, id: i64) -> Result<InboundView, EngineError> {
+    /// Puts a dead letter back in the queue, due now, with a fresh lifetime. Needs the
+    /// `start` permission on its workflow (replaying it starts an instance).
+    pub async fn retry_inbound(
+        &self,
+        id: i64,
+        caller: &Caller,
+    ) -> Result<InboundView, EngineError> {
         let mut tx = self.store.begin().await?;
         let row = tx
             .get_inbound(id)
             .await?
             .ok_or_else(|| EngineError::MalformedRequest(format!("no inbound event {id}")))?;
+        self.authorize(caller, &row.workflow_id, Action::Start)?;
         let max_lifetime = self
             .workflows
             .get(&row.workflow_id)

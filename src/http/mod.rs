@@ -131,11 +131,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "push its deadline",
     ),
     endpoint("POST", "/api/v1/events/{name}", "send a custom event"),
-    endpoint("GET", "/api/v1/inbound-events", "inbound queue (admins)"),
+    endpoint(
+        "GET",
+        "/api/v1/inbound-events",
+        "inbound queue, dead letters",
+    ),
     endpoint(
         "POST",
         "/api/v1/inbound-events/{id}/retry",
-        "requeue a dead letter (admins)",
+        "requeue a dead letter",
     ),
     endpoint(
         "GET",

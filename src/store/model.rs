@@ -422,6 +422,8 @@ pub struct InboundRow {
 pub struct InboundFilter {
     pub state: Option<InboundState>,
     pub workflow_id: Option<String>,
+    /// Only rows of these workflows (what a caller may view); `None` is all.
+    pub workflow_ids: Option<Vec<String>>,
     pub limit: i64,
 }
 

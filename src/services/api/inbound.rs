@@ -1,28 +1,16 @@
 //! The inbound queue over the API: what was received, what is postponed, what is dead,
-//! and putting a dead letter back. Admins only: the rows carry events of every workflow.
+//! and putting a dead letter back. Callers see the rows of the workflows they may `view`
+//! and replay those they may `start`; admins see and replay everything.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::DIALECT;
 use crate::engine::inbound::InboundView;
-use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
 use crate::store::{InboundFilter, InboundState};
-
-fn require_admin(auth: &Authenticated) -> Result<(), ApiError> {
-    if auth.principal.admin {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        ErrorCode::Forbidden,
-        format!(
-            "account `{}` is not an admin; the inbound queue is for admins",
-            auth.principal.name
-        ),
-    ))
-}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +23,7 @@ pub struct InboundQuery {
     pub limit: Option<i64>,
 }
 
-/// Inbound events, newest first. Admins only.
+/// Inbound events of the workflows you may view, newest first.
 #[utoipa::path(get, path = "/api/v1/inbound-events", tag = "inbound events",
     params(InboundQuery),
     responses(
@@ -48,7 +36,6 @@ pub async fn list(
     auth: Authenticated,
     query: web::Query<InboundQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&auth)?;
     let query = query.into_inner();
     let wanted = query
         .state
@@ -68,12 +55,17 @@ pub async fn list(
     let filter = InboundFilter {
         state: wanted,
         workflow_id: query.workflow,
+        workflow_ids: None,
         limit,
     };
-    Ok(HttpResponse::Ok().json(state.engine.list_inbound(&filter).await?))
+    let rows = state
+        .engine
+        .list_inbound(&filter, &auth.caller(DIALECT))
+        .await?;
+    Ok(HttpResponse::Ok().json(rows))
 }
 
-/// Put a dead letter back in the queue, due now, with a fresh lifetime. Admins only.
+/// Put a dead letter back in the queue, due now, with a fresh lifetime. Needs `start`.
 #[utoipa::path(post, path = "/api/v1/inbound-events/{id}/retry", tag = "inbound events",
     params(("id" = i64, Path, description = "inbound event id")),
     responses(
@@ -87,9 +79,12 @@ pub async fn retry(
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&auth)?;
     let id: i64 = path
         .parse()
         .map_err(|_| ApiError::malformed(format!("`{path}` is not an inbound event id")))?;
-    Ok(HttpResponse::Ok().json(state.engine.retry_inbound(id).await?))
+    let row = state
+        .engine
+        .retry_inbound(id, &auth.caller(DIALECT))
+        .await?;
+    Ok(HttpResponse::Ok().json(row))
 }

@@ -131,11 +131,20 @@ impl PgTx {
     ) -> Result<Vec<InboundRow>, StoreError> {
         let sql = format!(
             "SELECT {INBOUND_COLUMNS} FROM inbound_events WHERE ($1::text IS NULL OR state = $1) \
-             AND ($2::text IS NULL OR workflow_id = $2) ORDER BY id DESC LIMIT $3"
+             AND ($2::text IS NULL OR workflow_id = $2) \
+             AND ($4::text[] IS NULL OR workflow_id = ANY($4)) ORDER BY id DESC LIMIT $3"
         );
         let state = filter.state.map(InboundState::as_str);
         let rows = self
-            .rows(&sql, &[&state, &filter.workflow_id, &filter.limit])
+            .rows(
+                &sql,
+                &[
+                    &state,
+                    &filter.workflow_id,
+                    &filter.limit,
+                    &filter.workflow_ids,
+                ],
+            )
             .await?;
         rows.iter().map(inbound_row).collect()
     }

@@ -114,14 +114,22 @@ pub(super) fn list(
 ) -> Result<Vec<InboundRow>, StoreError> {
     let sql = format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_events WHERE (?1 IS NULL OR state = ?1) \
-         AND (?2 IS NULL OR workflow_id = ?2) ORDER BY id DESC LIMIT ?3"
+         AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?4 IS NULL OR workflow_id IN (SELECT value FROM json_each(?4))) \
+         ORDER BY id DESC LIMIT ?3"
     );
+    let workflow_ids = filter
+        .workflow_ids
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![
             filter.state.map(InboundState::as_str),
             filter.workflow_id,
-            filter.limit
+            filter.limit,
+            workflow_ids
         ],
         inbound_row,
     )?;
