@@ -27,6 +27,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order of DESIGN §5.
+    pub const ALL: &[ErrorCode] = &[
+        Self::MalformedRequest,
+        Self::VersionMismatch,
+        Self::MustUnderstand,
+        Self::DtdNotAllowed,
+        Self::LimitExceeded,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::UnknownOperation,
+        Self::UnknownWorkflow,
+        Self::UnknownInstance,
+        Self::UnknownSerial,
+        Self::ItemNotOpen,
+        Self::InvalidField,
+        Self::NotSupported,
+        Self::StoreUnavailable,
+        Self::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedRequest => "malformed_request",

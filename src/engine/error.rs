@@ -54,6 +54,27 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// Logs what clients are not told (store and internal details); every edge calls this
+    /// when it turns an engine error into its answer.
+    pub fn log_detail(&self) {
+        match self {
+            Self::StoreUnavailable(detail) | Self::Conflict(detail) => {
+                tracing::warn!(%detail, "store unavailable");
+            }
+            Self::Internal(detail) => tracing::error!(%detail, "internal error"),
+            Self::MalformedRequest(_)
+            | Self::UnknownWorkflow(_)
+            | Self::UnknownInstance(_)
+            | Self::UnknownSerial(_)
+            | Self::ItemNotOpen(_)
+            | Self::InvalidField(_)
+            | Self::Forbidden(_)
+            | Self::NotSupported(_) => {}
+        }
+    }
+}
+
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {

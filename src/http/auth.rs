@@ -11,8 +11,8 @@ use futures_util::future::LocalBoxFuture;
 
 use super::AppState;
 use super::errors::ApiError;
-use crate::auth::Principal;
-use crate::engine::Caller;
+use crate::auth::{Accounts, Principal};
+use crate::engine::{Caller, EngineError};
 
 /// An authenticated request: who, and from where.
 pub struct Authenticated {
@@ -34,10 +34,7 @@ impl FromRequest for Authenticated {
 
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let state = request.app_data::<web::Data<AppState>>().cloned();
-        let credentials = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|value| parse_basic(value.as_bytes()));
+        let credentials = basic_credentials(request);
         let source = request.peer_addr().map(|address| address.ip().to_string());
         Box::pin(async move {
             let state = state.ok_or_else(|| {
@@ -45,20 +42,54 @@ impl FromRequest for Authenticated {
                     "app state missing".into(),
                 ))
             })?;
-            let (name, password) = match credentials {
-                None => {
-                    return Err(ApiError::unauthenticated(
-                        "credentials required (HTTP Basic)",
-                    ));
-                }
-                Some(Err(why)) => return Err(ApiError::unauthenticated(why)),
-                Some(Ok(pair)) => pair,
-            };
-            match state.accounts.authenticate(&name, &password).await? {
-                Some(principal) => Ok(Self { principal, source }),
-                None => Err(ApiError::unauthenticated("invalid credentials")),
-            }
+            let principal = basic_principal(&state.accounts, credentials).await?;
+            Ok(Self { principal, source })
         })
+    }
+}
+
+/// The request's `Authorization: Basic` credentials: none, malformed, or (name, password).
+pub type BasicCredentials = Option<Result<(String, String), &'static str>>;
+
+pub fn basic_credentials(request: &HttpRequest) -> BasicCredentials {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| parse_basic(value.as_bytes()))
+}
+
+/// Why Basic credentials were not accepted; each edge words it in its own dialect.
+pub enum BasicFailure {
+    /// Missing, malformed or wrong; the message does not say which of name or password.
+    Rejected(&'static str),
+    /// The accounts could not be read.
+    Store(EngineError),
+}
+
+impl From<BasicFailure> for ApiError {
+    fn from(failure: BasicFailure) -> Self {
+        match failure {
+            BasicFailure::Rejected(why) => ApiError::unauthenticated(why),
+            BasicFailure::Store(error) => ApiError::from(error),
+        }
+    }
+}
+
+/// The account the credentials name, checked against the stored hashes. Every edge that
+/// takes HTTP Basic (JSON API, K2, SOAP, remote events) goes through here.
+pub async fn basic_principal(
+    accounts: &Accounts,
+    credentials: BasicCredentials,
+) -> Result<Principal, BasicFailure> {
+    let (name, password) = match credentials {
+        None => return Err(BasicFailure::Rejected("credentials required (HTTP Basic)")),
+        Some(Err(why)) => return Err(BasicFailure::Rejected(why)),
+        Some(Ok(pair)) => pair,
+    };
+    match accounts.authenticate(&name, &password).await {
+        Ok(Some(principal)) => Ok(principal),
+        Ok(None) => Err(BasicFailure::Rejected("invalid credentials")),
+        Err(error) => Err(BasicFailure::Store(error)),
     }
 }
 

@@ -48,13 +48,7 @@ impl std::fmt::Display for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
-        match &error {
-            EngineError::StoreUnavailable(detail) | EngineError::Conflict(detail) => {
-                tracing::warn!(%detail, "store unavailable");
-            }
-            EngineError::Internal(detail) => tracing::error!(%detail, "internal error"),
-            _ => {}
-        }
+        error.log_detail();
         Self::new(error.code(), error.to_string())
     }
 }

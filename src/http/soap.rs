@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 
 use super::AppState;
-use super::auth::parse_basic;
+use super::auth::{BasicCredentials, BasicFailure, basic_credentials, basic_principal};
 use super::body::{BodyError, declared_length, read_limited};
 use crate::auth::Principal;
 use crate::engine::EngineError;
@@ -45,7 +45,7 @@ pub struct SoapCall<'a> {
     pub envelope: &'a Envelope,
     pub state: &'a AppState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
-    pub credentials: Option<Result<(String, String), &'static str>>,
+    pub credentials: BasicCredentials,
     /// The peer's IP address, for the audit trail.
     pub source: Option<String>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`).
@@ -56,32 +56,18 @@ impl SoapCall<'_> {
     /// The account of the request's HTTP Basic credentials, or an `unauthenticated` fault
     /// (answered with `401` and a `WWW-Authenticate` challenge).
     pub async fn authenticate(&self) -> Result<Principal, SoapError> {
-        let (name, password) = match &self.credentials {
-            None => return Err(unauthenticated("credentials required (HTTP Basic)")),
-            Some(Err(why)) => return Err(unauthenticated(why)),
-            Some(Ok(pair)) => pair,
-        };
-        match self.state.accounts.authenticate(name, password).await {
-            Ok(Some(principal)) => Ok(principal),
-            Ok(None) => Err(unauthenticated("invalid credentials")),
-            Err(error) => Err(engine_fault(error)),
-        }
+        basic_principal(&self.state.accounts, self.credentials.clone())
+            .await
+            .map_err(|failure| match failure {
+                BasicFailure::Rejected(why) => SoapError::new(ErrorCode::Unauthenticated, why),
+                BasicFailure::Store(error) => engine_fault(error),
+            })
     }
-}
-
-fn unauthenticated(message: &str) -> SoapError {
-    SoapError::new(ErrorCode::Unauthenticated, message)
 }
 
 /// An engine error as a fault; store and internal details go to the log only.
 pub fn engine_fault(error: EngineError) -> SoapError {
-    match &error {
-        EngineError::StoreUnavailable(detail) | EngineError::Conflict(detail) => {
-            tracing::warn!(%detail, "store unavailable");
-        }
-        EngineError::Internal(detail) => tracing::error!(%detail, "internal error"),
-        _ => {}
-    }
+    error.log_detail();
     SoapError::new(error.code(), error.to_string())
 }
 
@@ -243,10 +229,7 @@ async fn dispatch(
         operation,
         envelope: &envelope,
         state,
-        credentials: request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|value| parse_basic(value.as_bytes())),
+        credentials: basic_credentials(request),
         source: request.peer_addr().map(|address| address.ip().to_string()),
         host: Some(request.connection_info().host().to_string()),
     };

@@ -29,7 +29,7 @@ use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::{Caller, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::AppState;
-use crate::http::auth::parse_basic;
+use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{BodyError, declared_length, read_limited};
 use crate::http::errors::ApiError;
 
@@ -109,24 +109,7 @@ async fn admit(
             fields: identity("anonymous", false, "Anonymous"),
         }
     } else {
-        let credentials = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| parse_basic(v.as_bytes()));
-        let (name, password) = match credentials {
-            None => {
-                return Err(ApiError::unauthenticated(
-                    "credentials required (HTTP Basic)",
-                ));
-            }
-            Some(Err(why)) => return Err(ApiError::unauthenticated(why)),
-            Some(Ok(pair)) => pair,
-        };
-        let principal = state
-            .accounts
-            .authenticate(&name, &password)
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("invalid credentials"))?;
+        let principal = basic_principal(&state.accounts, basic_credentials(request)).await?;
         let caller = principal.caller("remote_events", source);
         caller
             .access
