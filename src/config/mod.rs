@@ -450,12 +450,14 @@ fn sharepoint_settings(
     let auth = match raw.auth.as_deref().unwrap_or("anonymous") {
         "anonymous" => SharePointAuth::Anonymous,
         "basic" => SharePointAuth::Basic,
-        "context_token" => {
-            return Err("[sharepoint] auth: `context_token` is not available yet; use `anonymous` or `basic`".into());
-        }
+        "context_token" => SharePointAuth::ContextToken(context_token_settings(
+            raw.client_id,
+            raw.client_secret,
+            raw.realm,
+        )?),
         other => {
             return Err(format!(
-                "[sharepoint] auth: `{other}` is neither `anonymous` nor `basic`"
+                "[sharepoint] auth: `{other}` is not one of `anonymous`, `basic`, `context_token`"
             ));
         }
     };
@@ -464,6 +466,29 @@ fn sharepoint_settings(
         sync_timeout,
         auth,
     })
+}
+
+/// `client_id` and `client_secret` are required for context tokens; an empty realm
+/// accepts any tenant.
+fn context_token_settings(
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    realm: Option<String>,
+) -> Result<crate::services::sharepoint::context_token::ContextTokenSettings, String> {
+    let non_empty = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let client_id = non_empty(client_id).ok_or(
+        "[sharepoint] client_id: required with auth = \"context_token\" (the add-in's client id)",
+    )?;
+    let client_secret = non_empty(client_secret).ok_or(
+        "[sharepoint] client_secret: required with auth = \"context_token\" (base64, as issued)",
+    )?;
+    Ok(
+        crate::services::sharepoint::context_token::ContextTokenSettings {
+            client_id: client_id.trim().to_string(),
+            client_secret,
+            realm: non_empty(realm).map(|r| r.trim().to_string()),
+        },
+    )
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -572,6 +597,32 @@ mod tests {
             ..Overrides::default()
         };
         assert!(load(&flags, &[]).unwrap_err().contains("[store] url"));
+    }
+
+    #[test]
+    fn context_token_auth_needs_client_id_and_secret() {
+        let missing = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "context_token")]),
+        )
+        .unwrap_err();
+        assert!(missing.contains("[sharepoint] client_id"), "{missing}");
+        let config = load(
+            &Overrides::default(),
+            &env(&[
+                ("HOLDPOINT_SHAREPOINT__AUTH", "context_token"),
+                ("HOLDPOINT_SHAREPOINT__CLIENT_ID", "c0ffee"),
+                ("HOLDPOINT_SHAREPOINT__CLIENT_SECRET", "c2VjcmV0"),
+            ]),
+        )
+        .unwrap();
+        match config.sharepoint.auth {
+            crate::services::sharepoint::service::SharePointAuth::ContextToken(settings) => {
+                assert_eq!(settings.client_id, "c0ffee");
+                assert_eq!(settings.realm, None);
+            }
+            other => panic!("expected context_token, got {other:?}"),
+        }
     }
 }
 
