@@ -142,10 +142,16 @@ impl ErrorCode {
             | Self::ItemNotOpen
             | Self::InvalidField
             | Self::NotSupported
-            | Self::Internal => match (soap12, self.fault_class()) {
-                (true, FaultClass::Sender) => 400,
-                _ => 500,
-            },
+            | Self::Internal => self.plain_soap_status(soap12),
+        }
+    }
+
+    /// The status the SOAP bindings themselves give a fault: 500 in SOAP 1.1; in SOAP 1.2,
+    /// 400 for Sender faults and 500 for the others.
+    pub fn plain_soap_status(self, soap12: bool) -> u16 {
+        match (soap12, self.fault_class()) {
+            (true, FaultClass::Sender) => 400,
+            _ => 500,
         }
     }
 }

@@ -218,7 +218,10 @@ async fn context_tokens_are_checked() {
         support::sqlite_store().await,
         &[GUARD],
         4 << 20,
-        Some(settings),
+        Some(holdpoint::services::SoapSettings {
+            sharepoint: settings,
+            ..Default::default()
+        }),
     )
     .await;
     let host = server.base.trim_start_matches("http://").to_string();

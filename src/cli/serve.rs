@@ -49,7 +49,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app_state.one_way_status = config.one_way_status;
     app_state.remote_events_prefix = config.remote_events_prefix.clone();
     app_state.soap_services =
-        crate::services::soap_services(engine.workflows(), &config.sharepoint);
+        crate::services::soap_services(engine.workflows(), &config.soap_settings);
     let state = web::Data::new(app_state);
     let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
     let mut server =
@@ -70,7 +70,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
         for endpoint in ENDPOINTS {
             // The SharePoint receiver is served at the configured paths.
             let paths: Vec<&str> = if endpoint.path == sharepoint::service::DEFAULT_PATH {
-                config.sharepoint.paths.iter().map(String::as_str).collect()
+                config
+                    .soap_settings
+                    .sharepoint
+                    .paths
+                    .iter()
+                    .map(String::as_str)
+                    .collect()
             } else {
                 vec![endpoint.path]
             };

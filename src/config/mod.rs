@@ -57,7 +57,8 @@ pub struct Config {
     pub one_way_status: u16,
     /// Path prefix of the kenaflow-style endpoints.
     pub remote_events_prefix: Option<String>,
-    pub sharepoint: crate::services::sharepoint::service::SharePointSettings,
+    /// `[sharepoint]` and `[orchestrator]`.
+    pub soap_settings: crate::services::SoapSettings,
 }
 
 /// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
@@ -158,6 +159,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.client_secret,
         sharepoint.realm,
         remote_events.instance_guid,
+        orchestrator.anonymous_custom_events,
         queue.runners,
         queue.encryption_key_file,
         queue.lease,
@@ -402,7 +404,12 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     };
     Ok(Config {
         remote_events_prefix,
-        sharepoint,
+        soap_settings: crate::services::SoapSettings {
+            sharepoint,
+            orchestrator: crate::services::orchestrator::OrchestratorSettings {
+                anonymous_custom_events: raw.orchestrator.anonymous_custom_events.unwrap_or(false),
+            },
+        },
         listen,
         shutdown_timeout: duration(
             "[http] shutdown_timeout",
@@ -616,7 +623,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        match config.sharepoint.auth {
+        match config.soap_settings.sharepoint.auth {
             crate::services::sharepoint::service::SharePointAuth::ContextToken(settings) => {
                 assert_eq!(settings.client_id, "c0ffee");
                 assert_eq!(settings.realm, None);

@@ -36,6 +36,8 @@ pub struct RawConfig {
     pub queue: RawQueue,
     #[serde(default)]
     pub remote_events: RawRemoteEvents,
+    #[serde(default)]
+    pub orchestrator: RawOrchestrator,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,4 +147,10 @@ pub struct RawQueue {
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvents {
     pub instance_guid: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrchestrator {
+    pub anonymous_custom_events: Option<bool>,
 }

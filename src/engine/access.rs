@@ -98,6 +98,14 @@ impl Access {
     }
 
     /// True for trusted callers and admins: every permission, every right.
+    /// Whether the account holds some permission on `workflow`, and so may see its
+    /// definition (catalogues, vRO `getAllWorkflows`).
+    pub fn sees(&self, name: &str, workflow: &Workflow) -> bool {
+        [Action::Start, Action::ServerEvent, Action::View]
+            .into_iter()
+            .any(|action| self.permits(name, workflow, action))
+    }
+
     pub fn has_every_permission(&self) -> bool {
         matches!(self, Self::Trusted | Self::Account { admin: true, .. })
     }

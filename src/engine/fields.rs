@@ -73,7 +73,9 @@ impl FieldType {
                 "false" | "0" | "no" => Ok(Value::Bool(false)),
                 _ => Err(format!("expected boolean, got `{}`", excerpt(text))),
             },
+            // RFC 3339, or vRO's `yyyyMMddHHmmssZ` (what Orchestrator clients send).
             Self::Datetime => chrono::DateTime::parse_from_rfc3339(text.trim())
+                .or_else(|_| chrono::DateTime::parse_from_str(text.trim(), "%Y%m%d%H%M%S%z"))
                 .map(|at| {
                     Value::String(
                         at.with_timezone(&chrono::Utc)
@@ -104,7 +106,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// The start of a caller's value, for error messages that must stay short.
-fn excerpt(text: &str) -> String {
+pub fn excerpt(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         text.to_string()
@@ -126,6 +128,10 @@ mod tests {
         assert_eq!(FieldType::String.coerce(&json!(7)), Ok(json!("7")));
         assert_eq!(
             FieldType::Datetime.coerce(&json!("2026-11-21T10:00:00+01:00")),
+            Ok(json!("2026-11-21T09:00:00Z"))
+        );
+        assert_eq!(
+            FieldType::Datetime.coerce(&json!("20261121100000+0100")),
             Ok(json!("2026-11-21T09:00:00Z"))
         );
         assert_eq!(

@@ -44,7 +44,7 @@ impl AppState {
         Self {
             soap_services: crate::services::soap_services(
                 engine.workflows(),
-                &crate::services::sharepoint::service::SharePointSettings::default(),
+                &crate::services::SoapSettings::default(),
             ),
             engine,
             accounts,
@@ -158,6 +158,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     soap_endpoint(
         "/sharepoint/RemoteEventService.svc",
         "SharePoint remote event receiver ([sharepoint] paths)",
+    ),
+    soap_endpoint(
+        "/vmware-vmo-webcontrol/webservice",
+        "Orchestrator VSOWebControl, SOAP 1.1 (WSDL: ?wsdl)",
+    ),
+    soap_endpoint(
+        "/vco/vmware-vmo-webcontrol/webservice",
+        "the same, at vRO's later path",
     ),
 ];
 

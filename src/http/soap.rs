@@ -244,13 +244,13 @@ async fn dispatch(
 }
 
 fn fault_response(version: SoapVersion, error: &SoapError) -> HttpResponse {
-    let status = error.code.soap_http_status(version == SoapVersion::V12);
+    let status = error.http_status(version);
     let mut response = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(status)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
     );
     response.content_type(version.content_type());
-    if error.code == ErrorCode::Unauthenticated {
+    if error.code == ErrorCode::Unauthenticated && !error.credentials_in_message {
         response.insert_header((
             header::WWW_AUTHENTICATE,
             "Basic realm=\"holdpoint\", charset=\"UTF-8\"",

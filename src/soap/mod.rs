@@ -102,6 +102,10 @@ pub struct SoapError {
     pub version: Option<SoapVersion>,
     /// Header blocks not understood (namespace, local name), for MustUnderstand faults.
     pub not_understood: Vec<(String, String)>,
+    /// The credentials were elements of the message (vRO `username`/`password`), not HTTP
+    /// Basic: an `unauthenticated` fault is then a plain fault, without the `401`
+    /// challenge, because a challenge would make the client resend the same message.
+    pub credentials_in_message: bool,
 }
 
 impl SoapError {
@@ -111,6 +115,23 @@ impl SoapError {
             message: message.into(),
             version: None,
             not_understood: Vec::new(),
+            credentials_in_message: false,
+        }
+    }
+
+    /// Marks a fault about credentials that travelled in the message.
+    pub fn with_credentials_in_message(mut self) -> Self {
+        self.credentials_in_message = true;
+        self
+    }
+
+    /// The HTTP status this fault is answered with in `version`.
+    pub fn http_status(&self, version: SoapVersion) -> u16 {
+        let soap12 = version == SoapVersion::V12;
+        if self.credentials_in_message {
+            self.code.plain_soap_status(soap12)
+        } else {
+            self.code.soap_http_status(soap12)
         }
     }
 

@@ -84,6 +84,16 @@ impl ServiceDescriptor {
     }
 }
 
+/// A WSDL with its schema inlined where `<!--{{schema}}-->` stands (the schema's own XML
+/// declaration dropped), so that `wsdl/` and `schemas/` stay separate, readable files.
+pub fn inline_schema(wsdl: &str, schema: &str) -> String {
+    let schema = schema
+        .split_once("?>")
+        .map_or(schema, |(_, rest)| rest)
+        .trim();
+    wsdl.replace("<!--{{schema}}-->", schema)
+}
+
 /// Whether a query string asks for the WSDL (`?wsdl`, `?WSDL`, `?wsdl&x`, `?singleWsdl`).
 pub fn wants_wsdl(query: &str) -> bool {
     query.split('&').any(|part| {

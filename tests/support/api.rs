@@ -67,12 +67,12 @@ pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) 
     api_server_custom(store, extra, max_body, None).await
 }
 
-/// The most general test server: extra workflows, body cap, SharePoint settings.
+/// The most general test server: extra workflows, body cap, SharePoint/Orchestrator settings.
 pub async fn api_server_custom(
     store: TestStore,
     extra: &[&str],
     max_body: usize,
-    sharepoint: Option<holdpoint::services::sharepoint::service::SharePointSettings>,
+    settings: Option<holdpoint::services::SoapSettings>,
 ) -> ApiServer {
     let sources: Vec<&str> = ALL
         .iter()
@@ -94,7 +94,7 @@ pub async fn api_server_custom(
             .expect("add test account");
     }
     let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
-    if let Some(settings) = sharepoint {
+    if let Some(settings) = settings {
         state.soap_services = holdpoint::services::soap_services(te.engine.workflows(), &settings);
     }
     let state = web::Data::new(state);

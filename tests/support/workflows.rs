@@ -111,3 +111,56 @@ id = "rejected"
 kind = "fail"
 message = "rejected: {{ fields.order_id }}"
 "#;
+
+/// vRO-style: provisions a host, waits for the custom event `provisioned-{hostname}`,
+/// returns its outputs. erp runs it, ops watches it.
+pub const VRO_PROVISION: &str = r#"
+id = "88888888-8888-4888-8888-888888888888"
+name = "Provision host"
+description = "waits for the provisioning system to signal the host"
+outputs = ["status", "ip", "ready_at", "disks", "cpus"]
+[fields]
+hostname = { type = "string" }
+cpus = { type = "number", default = 1 }
+requested_at = { type = "datetime" }
+disks = { type = "json" }
+note = { type = "string" }
+ip = { type = "string" }
+ready_at = { type = "datetime" }
+status = { type = "string", default = "provisioning" }
+[permissions]
+start = ["erp"]
+view = ["erp", "ops"]
+[[steps]]
+id = "wait-for-host"
+kind = "wait_event"
+event = "provisioned-{{ fields.hostname }}"
+deadline = "1h"
+[[steps]]
+id = "mark-ready"
+kind = "set"
+fields = { status = "ready" }
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+/// vRO user interaction: waits for `answerWorkflowInput` with `approved`.
+pub const VRO_APPROVAL: &str = r#"
+id = "99999999-9999-4999-8999-999999999999"
+name = "Approve change"
+outputs = ["approved"]
+[fields]
+approved = { type = "boolean" }
+[permissions]
+start = ["erp"]
+view = ["erp"]
+[[steps]]
+id = "ask"
+kind = "wait_input"
+inputs = ["approved"]
+deadline = "1h"
+[[steps]]
+id = "done"
+kind = "end"
+"#;

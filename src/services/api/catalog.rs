@@ -8,8 +8,7 @@ use serde_json::Value;
 
 use super::DIALECT;
 use crate::engine::WaitView;
-use crate::engine::access::{Access, Action};
-use crate::engine::definition::{Permissions, Workflow};
+use crate::engine::definition::Permissions;
 use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
@@ -55,13 +54,6 @@ pub struct WorkflowDetail {
     pub hash: String,
 }
 
-/// Anyone holding some permission on a workflow may see its definition.
-fn visible(access: &Access, name: &str, workflow: &Workflow) -> bool {
-    [Action::Start, Action::ServerEvent, Action::View]
-        .into_iter()
-        .any(|action| access.permits(name, workflow, action))
-}
-
 /// Workflows the caller holds some permission on.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
     responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = ApiError)))]
@@ -71,7 +63,7 @@ pub async fn list_workflows(state: web::Data<AppState>, auth: Authenticated) -> 
         .engine
         .workflows()
         .iter()
-        .filter(|workflow| visible(&caller.access, &caller.name, workflow))
+        .filter(|workflow| caller.access.sees(&caller.name, workflow))
         .map(|workflow| WorkflowSummary {
             id: workflow.id.clone(),
             name: workflow.name.clone(),
@@ -101,7 +93,7 @@ pub async fn get_workflow(
         )
     })?;
     let caller = auth.caller(DIALECT);
-    if !visible(&caller.access, &caller.name, workflow) {
+    if !caller.access.sees(&caller.name, workflow) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(

@@ -13,7 +13,7 @@ use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
 use crate::http::soap::{SoapCall, SoapService, engine_fault};
 use crate::soap::element::XSI_NS;
-use crate::soap::service::{Operation, ServiceDescriptor};
+use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
 use crate::soap::{Element, SoapError, SoapVersion};
 
@@ -45,13 +45,7 @@ const WSDL_TEMPLATE: &str = include_str!("../../../wsdl/server-items.wsdl");
 const SCHEMA: &str = include_str!("../../../schemas/server-items.xsd");
 
 /// The served WSDL: the template with the schema inlined (its XML declaration dropped).
-static WSDL: LazyLock<String> = LazyLock::new(|| {
-    let schema = SCHEMA
-        .split_once("?>")
-        .map_or(SCHEMA, |(_, rest)| rest)
-        .trim();
-    WSDL_TEMPLATE.replace("<!--{{schema}}-->", schema)
-});
+static WSDL: LazyLock<String> = LazyLock::new(|| inline_schema(WSDL_TEMPLATE, SCHEMA));
 
 pub struct ServerItemService {
     descriptor: ServiceDescriptor,
