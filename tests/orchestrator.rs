@@ -8,7 +8,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use holdpoint::services::SoapSettings;
@@ -695,23 +695,8 @@ async fn the_wsdl_is_served_at_both_paths_with_its_address() {
     }
 }
 
-/// Where the real vCO WSDLs are: `../shared/reference/orchestrator` (never copied here).
-pub fn reference_wsdl() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/orchestrator/vco41_vmo.wsdl.original-8fe4016.xml");
-    if path.is_file() {
-        return Some(path);
-    }
-    let hint = format!(
-        "the vCO 4.1 reference WSDL is expected at {} (shared/ beside the clone)",
-        path.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{hint}");
-    }
-    eprintln!("\n*** SKIPPED reference WSDL comparison: {hint} ***\n");
-    None
-}
+/// The real vCO 4.1 WSDL, read from `../shared` at run time.
+pub const REFERENCE_WSDL: &str = "reference/orchestrator/vco41_vmo.wsdl.original-8fe4016.xml";
 
 /// Every element declaration of a schema: (owner, name, type, minOccurs, maxOccurs,
 /// nillable), the owner being the enclosing named element or complex type. Types are
@@ -779,7 +764,9 @@ fn declarations_in_order(wsdl: &str) -> Vec<Declaration> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_wsdl_has_the_4_1_contract() {
-    let Some(path) = reference_wsdl() else { return };
+    let Some(path) = support::shared_file(REFERENCE_WSDL) else {
+        return;
+    };
     let reference = std::fs::read_to_string(path).unwrap();
     let server = server_on(
         support::sqlite_store().await,

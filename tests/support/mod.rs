@@ -200,3 +200,21 @@ macro_rules! store_suite {
         }
     };
 }
+
+/// A file of `../shared` (beside the clone), read at run time and never copied into the
+/// repository. `None` (the test then returns early, loudly) when it is absent; under
+/// `CI=true` that is a failure instead.
+pub fn shared_file(relative: &str) -> Option<std::path::PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    let hint = format!("{} is expected (shared/ beside the clone)", path.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{hint}");
+    }
+    eprintln!("\n*** SKIPPED: {hint} ***\n");
+    None
+}
