@@ -26,6 +26,7 @@ store_suite!(
     inbound_rows_are_claimed_postponed_dead_lettered_and_requeued,
     inbound_leases_are_owned_reclaimed_and_released,
     two_nodes_never_claim_the_same_inbound_row,
+    overview_lists_instances_and_counts_what_waits,
 );
 
 mod cases {
@@ -1022,5 +1023,61 @@ mod cases {
         all.dedup();
         assert_eq!(all.len(), total, "no row claimed twice");
         assert_eq!(total, 40, "every row claimed once");
+    }
+
+    pub async fn overview_lists_instances_and_counts_what_waits(store: TestStore) {
+        let te = engine(&store, ALL).await;
+        let a = start(&te, "item-then-event", json!({"order_id": "O1"})).await;
+        let b = start(&te, "event-waiter", json!({"key": "k"})).await;
+        let c = start(&te, "input-waiter", json!({})).await;
+        te.engine.cancel(c.id, &caller()).await.expect("cancel");
+        let ids = |rows: Vec<InstanceRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let filter = |status, workflow_ids| InstanceFilter {
+            status,
+            workflow_ids,
+            limit: 10,
+            ..InstanceFilter::default()
+        };
+        let mut tx = store.store.begin().await.expect("begin");
+        let all = tx.list_instances(&filter(None, None)).await.expect("list");
+        assert_eq!(ids(all), vec![c.id, b.id, a.id], "newest first");
+        let waiting = tx
+            .list_instances(&filter(Some(InstanceStatus::Waiting), None))
+            .await
+            .expect("list");
+        assert_eq!(ids(waiting), vec![b.id, a.id]);
+        let viewable = Some(vec![b.workflow_id.clone()]);
+        let only = tx
+            .list_instances(&filter(None, viewable))
+            .await
+            .expect("list");
+        assert_eq!(ids(only), vec![b.id]);
+        let none = tx
+            .list_instances(&filter(None, Some(vec![])))
+            .await
+            .expect("list");
+        assert!(
+            none.is_empty(),
+            "an empty list of viewable workflows shows nothing"
+        );
+
+        let stats = tx.stats(T0).await.expect("stats");
+        assert_eq!(
+            stats.open_waits,
+            vec![(WaitKind::CustomEvent, 1), (WaitKind::ServerItem, 1)]
+        );
+        assert_eq!(stats.inbound, vec![]);
+        assert_eq!(stats.outbox_backlog, 0);
+        assert_eq!(stats.oldest_overdue_deadline, None, "nothing is due yet");
+        assert_eq!(stats.oldest_due_inbound, None);
+
+        tx.insert_inbound(&inbound("w", T0)).await.expect("insert");
+        let later = T0 + 10 * 3_600_000;
+        let stats = tx.stats(later).await.expect("stats");
+        assert_eq!(stats.inbound, vec![(InboundState::Queued, 1)]);
+        assert_eq!(stats.oldest_due_inbound, Some(T0));
+        let first_deadline = a.waits[0].deadline_ms.min(b.waits[0].deadline_ms);
+        assert_eq!(stats.oldest_overdue_deadline, Some(first_deadline));
+        tx.commit().await.expect("commit");
     }
 }

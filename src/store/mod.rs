@@ -237,6 +237,15 @@ pub trait Tx: Send {
     ) -> Result<bool, StoreError>;
     /// Gives back every lease `owner` holds (graceful shutdown): due again at once.
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError>;
+
+    // Overview (admin page, metrics)
+    /// Instances, newest first.
+    async fn list_instances(
+        &mut self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRow>, StoreError>;
+    /// Counts of open waits, queued events and outbound calls, and the lags, at `now`.
+    async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError>;
 }
 
 /// Opens the store a configuration names, running migrations first.

@@ -199,6 +199,30 @@ pub struct WaitFilter {
     pub limit: i64,
 }
 
+/// Filter for listing instances, newest first; every `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceFilter {
+    pub workflow_id: Option<String>,
+    pub status: Option<InstanceStatus>,
+    /// Only these workflows (what a caller may view); `None` is all.
+    pub workflow_ids: Option<Vec<String>>,
+    pub limit: i64,
+}
+
+/// What operators watch, counted in one transaction: the gauges of `/metrics` and the
+/// admin overview. Kinds and states with no rows are absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub open_waits: Vec<(WaitKind, i64)>,
+    pub inbound: Vec<(InboundState, i64)>,
+    /// Outbound calls not yet settled (pending or running).
+    pub outbox_backlog: i64,
+    /// Deadline of the oldest open wait already due at `now`: how far the timer lags.
+    pub oldest_overdue_deadline: Option<i64>,
+    /// Next attempt of the oldest queued inbound event already due: how far runners lag.
+    pub oldest_due_inbound: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewHistory {
     pub instance_id: i64,

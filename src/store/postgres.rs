@@ -27,6 +27,7 @@ use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
 mod inbound;
+mod overview;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -835,5 +836,16 @@ impl Tx for PgTx {
 
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
         self.release_inbound_row_leases(owner, now).await
+    }
+
+    async fn list_instances(
+        &mut self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        self.list_instance_rows(filter).await
+    }
+
+    async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError> {
+        self.store_stats(now).await
     }
 }

@@ -21,6 +21,7 @@ use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
 mod inbound;
+mod overview;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -708,6 +709,17 @@ impl Tx for SqliteTx {
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
         self.signal = true;
         inbound::release_leases(&self.conn, owner, now)
+    }
+
+    async fn list_instances(
+        &mut self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        overview::list_instances(&self.conn, filter)
+    }
+
+    async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError> {
+        overview::stats(&self.conn, now)
     }
 }
 
