@@ -10,6 +10,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod services;
 pub mod soap;
 pub mod store;

@@ -114,20 +114,26 @@ impl Engine {
 
     /// Starts an instance and runs it to its first wait (or its end).
     pub async fn start(&self, request: StartRequest) -> Result<StartOutcome, EngineError> {
-        let workflow = self
-            .workflows
-            .get(&request.workflow)
-            .cloned()
-            .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
-        request
-            .caller
-            .access
-            .require(&request.caller.name, &workflow, Action::Start)?;
-        let fields = workflow
-            .initial_fields(&request.fields)
-            .map_err(EngineError::InvalidField)?;
-        self.retrying(|| self.start_once(&workflow, &request, &fields))
-            .await
+        crate::metrics::command("start", async move {
+            let workflow = self
+                .workflows
+                .get(&request.workflow)
+                .cloned()
+                .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
+            request
+                .caller
+                .access
+                .require(&request.caller.name, &workflow, Action::Start)?;
+            let fields = workflow
+                .initial_fields(&request.fields)
+                .map_err(EngineError::InvalidField)?;
+            let outcome = self
+                .retrying(|| self.start_once(&workflow, &request, &fields))
+                .await?;
+            tracing::Span::current().record("instance_id", outcome.instance.id);
+            Ok(outcome)
+        })
+        .await
     }
 
     async fn start_once(
@@ -212,28 +218,32 @@ impl Engine {
         serial: &str,
         caller: &Caller,
     ) -> Result<ServerItemView, EngineError> {
-        let mut run = Run::begin(self, caller).await?;
-        let wait = self.server_item(&mut run, serial).await?;
-        let instance = run
-            .tx
-            .get_instance(wait.instance_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
-        self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
-        if wait.state != WaitState::Open {
-            return Err(not_open(serial, wait.state));
-        }
-        run.commit().await?;
-        Ok(ServerItemView {
-            serial: self.serials.format(wait.instance_id, wait.id),
-            instance_id: instance.id,
-            workflow_id: instance.workflow_id,
-            folio: instance.folio,
-            step: wait.step_id,
-            state: wait.state,
-            deadline: clock::rfc3339(wait.deadline),
-            fields: instance.fields,
+        crate::metrics::command("open_server_item", async move {
+            tracing::Span::current().record("serial", serial);
+            let mut run = Run::begin(self, caller).await?;
+            let wait = self.server_item(&mut run, serial).await?;
+            let instance = run
+                .tx
+                .get_instance(wait.instance_id)
+                .await?
+                .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
+            self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
+            if wait.state != WaitState::Open {
+                return Err(not_open(serial, wait.state));
+            }
+            run.commit().await?;
+            Ok(ServerItemView {
+                serial: self.serials.format(wait.instance_id, wait.id),
+                instance_id: instance.id,
+                workflow_id: instance.workflow_id,
+                folio: instance.folio,
+                step: wait.step_id,
+                state: wait.state,
+                deadline: clock::rfc3339(wait.deadline),
+                fields: instance.fields,
+            })
         })
+        .await
     }
 
     /// Finishes a server item with data fields and continues its instance. With an
@@ -245,8 +255,12 @@ impl Engine {
         caller: &Caller,
         idempotency_key: Option<&str>,
     ) -> Result<FinishOutcome, EngineError> {
-        self.retrying(|| self.finish_once(serial, fields, caller, idempotency_key))
-            .await
+        crate::metrics::command("finish_server_item", async move {
+            tracing::Span::current().record("serial", serial);
+            self.retrying(|| self.finish_once(serial, fields, caller, idempotency_key))
+                .await
+        })
+        .await
     }
 
     async fn finish_once(
@@ -354,40 +368,44 @@ impl Engine {
         message: &str,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        self.retrying(|| async {
-            let mut run = Run::begin(self, caller).await?;
-            let wait = self.server_item(&mut run, serial).await?;
-            let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-            caller
-                .access
-                .require(&caller.name, &workflow, Action::ServerEvent)?;
-            if !run
-                .tx
-                .close_wait(wait.id, WaitState::Failed, run.now)
-                .await?
-            {
-                return Err(self.closed_error(&mut run, &wait, serial).await);
-            }
-            run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
-            run.history(
-                instance.id,
-                "server_item_failed",
-                Some(&wait.step_id),
-                Some(wait.id),
-                json!({"error": message}),
-            )
-            .await?;
-            run.resume(
-                &mut instance,
-                &workflow,
-                &wait,
-                WaitOutcome::Failed(message.to_string()),
-            )
-            .await?;
-            run.save(&mut instance).await?;
-            let view = self.instance_view(run.tx.as_mut(), instance).await?;
-            run.commit().await?;
-            Ok(view)
+        crate::metrics::command("fail_server_item", async move {
+            tracing::Span::current().record("serial", serial);
+            self.retrying(|| async {
+                let mut run = Run::begin(self, caller).await?;
+                let wait = self.server_item(&mut run, serial).await?;
+                let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
+                caller
+                    .access
+                    .require(&caller.name, &workflow, Action::ServerEvent)?;
+                if !run
+                    .tx
+                    .close_wait(wait.id, WaitState::Failed, run.now)
+                    .await?
+                {
+                    return Err(self.closed_error(&mut run, &wait, serial).await);
+                }
+                run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
+                run.history(
+                    instance.id,
+                    "server_item_failed",
+                    Some(&wait.step_id),
+                    Some(wait.id),
+                    json!({"error": message}),
+                )
+                .await?;
+                run.resume(
+                    &mut instance,
+                    &workflow,
+                    &wait,
+                    WaitOutcome::Failed(message.to_string()),
+                )
+                .await?;
+                run.save(&mut instance).await?;
+                let view = self.instance_view(run.tx.as_mut(), instance).await?;
+                run.commit().await?;
+                Ok(view)
+            })
+            .await
         })
         .await
     }
@@ -399,42 +417,46 @@ impl Engine {
         deadline: i64,
         caller: &Caller,
     ) -> Result<ServerItemView, EngineError> {
-        self.retrying(|| async {
-            let mut run = Run::begin(self, caller).await?;
-            if deadline <= run.now {
-                return Err(EngineError::MalformedRequest(format!(
-                    "deadline {} is not in the future",
-                    clock::rfc3339(deadline)
-                )));
-            }
-            let wait = self.server_item(&mut run, serial).await?;
-            let (instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-            caller
-                .access
-                .require(&caller.name, &workflow, Action::ServerEvent)?;
-            if !run.tx.extend_wait(wait.id, deadline).await? {
-                return Err(self.closed_error(&mut run, &wait, serial).await);
-            }
-            let detail = json!({"deadline": clock::rfc3339(deadline)});
-            run.history(
-                instance.id,
-                "server_item_extended",
-                Some(&wait.step_id),
-                Some(wait.id),
-                detail,
-            )
-            .await?;
-            run.commit().await?;
-            Ok(ServerItemView {
-                serial: self.serials.format(wait.instance_id, wait.id),
-                instance_id: instance.id,
-                workflow_id: instance.workflow_id,
-                folio: instance.folio,
-                step: wait.step_id,
-                state: WaitState::Open,
-                deadline: clock::rfc3339(deadline),
-                fields: instance.fields,
+        crate::metrics::command("extend_server_item", async move {
+            tracing::Span::current().record("serial", serial);
+            self.retrying(|| async {
+                let mut run = Run::begin(self, caller).await?;
+                if deadline <= run.now {
+                    return Err(EngineError::MalformedRequest(format!(
+                        "deadline {} is not in the future",
+                        clock::rfc3339(deadline)
+                    )));
+                }
+                let wait = self.server_item(&mut run, serial).await?;
+                let (instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
+                caller
+                    .access
+                    .require(&caller.name, &workflow, Action::ServerEvent)?;
+                if !run.tx.extend_wait(wait.id, deadline).await? {
+                    return Err(self.closed_error(&mut run, &wait, serial).await);
+                }
+                let detail = json!({"deadline": clock::rfc3339(deadline)});
+                run.history(
+                    instance.id,
+                    "server_item_extended",
+                    Some(&wait.step_id),
+                    Some(wait.id),
+                    detail,
+                )
+                .await?;
+                run.commit().await?;
+                Ok(ServerItemView {
+                    serial: self.serials.format(wait.instance_id, wait.id),
+                    instance_id: instance.id,
+                    workflow_id: instance.workflow_id,
+                    folio: instance.folio,
+                    step: wait.step_id,
+                    state: WaitState::Open,
+                    deadline: clock::rfc3339(deadline),
+                    fields: instance.fields,
+                })
             })
+            .await
         })
         .await
     }
@@ -444,16 +466,19 @@ impl Engine {
         &self,
         event: &CustomEvent,
     ) -> Result<EventOutcome, EngineError> {
-        event
-            .caller
-            .access
-            .require_right(&event.caller.name, Right::SendEvents)?;
-        if event.name.trim().is_empty() {
-            return Err(EngineError::MalformedRequest(
-                "the event name must not be empty".into(),
-            ));
-        }
-        self.retrying(|| self.send_event_once(event)).await
+        crate::metrics::command("send_custom_event", async move {
+            event
+                .caller
+                .access
+                .require_right(&event.caller.name, Right::SendEvents)?;
+            if event.name.trim().is_empty() {
+                return Err(EngineError::MalformedRequest(
+                    "the event name must not be empty".into(),
+                ));
+            }
+            self.retrying(|| self.send_event_once(event)).await
+        })
+        .await
     }
 
     async fn send_event_once(&self, event: &CustomEvent) -> Result<EventOutcome, EngineError> {
@@ -512,86 +537,93 @@ impl Engine {
         inputs: &Map<String, Value>,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        self.retrying(|| async {
-            let mut run = Run::begin(self, caller).await?;
-            let mut instance = run
-                .tx
-                .lock_instance(instance_id)
-                .await?
-                .ok_or(EngineError::UnknownInstance(instance_id))?;
-            let filter = WaitFilter {
-                instance_id: Some(instance_id),
-                state: Some(WaitState::Open),
-                kind: Some(WaitKind::Input),
-                limit: 1,
-                ..WaitFilter::default()
-            };
-            let wait = run
-                .tx
-                .list_waits(&filter)
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| {
-                    EngineError::ItemNotOpen(format!(
-                        "instance {instance_id} is not waiting for input"
+        crate::metrics::command("answer_input", async move {
+            tracing::Span::current().record("instance_id", instance_id);
+            self.retrying(|| async {
+                let mut run = Run::begin(self, caller).await?;
+                let mut instance = run
+                    .tx
+                    .lock_instance(instance_id)
+                    .await?
+                    .ok_or(EngineError::UnknownInstance(instance_id))?;
+                let filter = WaitFilter {
+                    instance_id: Some(instance_id),
+                    state: Some(WaitState::Open),
+                    kind: Some(WaitKind::Input),
+                    limit: 1,
+                    ..WaitFilter::default()
+                };
+                let wait = run
+                    .tx
+                    .list_waits(&filter)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        EngineError::ItemNotOpen(format!(
+                            "instance {instance_id} is not waiting for input"
+                        ))
+                    })?;
+                let workflow = self.workflow_of(&instance).ok_or_else(|| {
+                    EngineError::Internal(format!(
+                        "workflow {} is not loaded",
+                        instance.workflow_id
                     ))
                 })?;
-            let workflow = self.workflow_of(&instance).ok_or_else(|| {
-                EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id))
-            })?;
-            caller
-                .access
-                .require(&caller.name, &workflow, Action::Start)?;
-            let allowed = match workflow.step(&wait.step_id).map(|(_, step)| &step.kind) {
-                Some(StepKind::WaitInput { inputs, .. }) => inputs.clone(),
-                _ => Vec::new(),
-            };
-            let mut converted = Map::new();
-            for (name, value) in inputs {
-                if !allowed.contains(name) {
-                    return Err(EngineError::InvalidField(format!(
-                        "`{name}` is not an input of step `{}` (inputs: {})",
-                        wait.step_id,
-                        allowed.join(", ")
+                caller
+                    .access
+                    .require(&caller.name, &workflow, Action::Start)?;
+                let allowed = match workflow.step(&wait.step_id).map(|(_, step)| &step.kind) {
+                    Some(StepKind::WaitInput { inputs, .. }) => inputs.clone(),
+                    _ => Vec::new(),
+                };
+                let mut converted = Map::new();
+                for (name, value) in inputs {
+                    if !allowed.contains(name) {
+                        return Err(EngineError::InvalidField(format!(
+                            "`{name}` is not an input of step `{}` (inputs: {})",
+                            wait.step_id,
+                            allowed.join(", ")
+                        )));
+                    }
+                    converted.insert(
+                        name.clone(),
+                        workflow
+                            .convert_field(name, value)
+                            .map_err(EngineError::InvalidField)?,
+                    );
+                }
+                if !run
+                    .tx
+                    .close_wait(wait.id, WaitState::Finished, run.now)
+                    .await?
+                {
+                    return Err(EngineError::ItemNotOpen(format!(
+                        "instance {instance_id} is not waiting for input"
                     )));
                 }
-                converted.insert(
-                    name.clone(),
-                    workflow
-                        .convert_field(name, value)
-                        .map_err(EngineError::InvalidField)?,
-                );
-            }
-            if !run
-                .tx
-                .close_wait(wait.id, WaitState::Finished, run.now)
-                .await?
-            {
-                return Err(EngineError::ItemNotOpen(format!(
-                    "instance {instance_id} is not waiting for input"
-                )));
-            }
-            let names: Vec<&String> = converted.keys().collect();
-            run.history(
-                instance_id,
-                "input_answered",
-                Some(&wait.step_id),
-                Some(wait.id),
-                json!({"inputs": names}),
-            )
-            .await?;
-            run.resume(
-                &mut instance,
-                &workflow,
-                &wait,
-                WaitOutcome::Input(converted),
-            )
-            .await?;
-            run.save(&mut instance).await?;
-            let view = self.instance_view(run.tx.as_mut(), instance).await?;
-            run.commit().await?;
-            Ok(view)
+                let names: Vec<&String> = converted.keys().collect();
+                run.history(
+                    instance_id,
+                    "input_answered",
+                    Some(&wait.step_id),
+                    Some(wait.id),
+                    json!({"inputs": names}),
+                )
+                .await?;
+                run.resume(
+                    &mut instance,
+                    &workflow,
+                    &wait,
+                    WaitOutcome::Input(converted),
+                )
+                .await?;
+                run.save(&mut instance).await?;
+                let view = self.instance_view(run.tx.as_mut(), instance).await?;
+                run.commit().await?;
+                Ok(view)
+            })
+            .await
         })
         .await
     }
@@ -602,45 +634,49 @@ impl Engine {
         instance_id: i64,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        self.retrying(|| async {
-            let mut run = Run::begin(self, caller).await?;
-            let mut instance = run
-                .tx
-                .lock_instance(instance_id)
-                .await?
-                .ok_or(EngineError::UnknownInstance(instance_id))?;
-            self.authorize(caller, &instance.workflow_id, Action::Start)?;
-            if instance.status.is_terminal() {
-                return Err(EngineError::ItemNotOpen(format!(
-                    "instance {instance_id} is {} already",
-                    instance.status.as_str()
-                )));
-            }
-            let filter = WaitFilter {
-                instance_id: Some(instance_id),
-                state: Some(WaitState::Open),
-                limit: 1000,
-                ..WaitFilter::default()
-            };
-            for wait in run.tx.list_waits(&filter).await? {
-                run.tx
-                    .close_wait(wait.id, WaitState::Cancelled, run.now)
-                    .await?;
-                run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
-            }
-            instance.status = InstanceStatus::Cancelled;
-            run.history(
-                instance_id,
-                "cancelled",
-                instance.current_step.clone().as_deref(),
-                None,
-                json!({}),
-            )
-            .await?;
-            run.save(&mut instance).await?;
-            let view = self.instance_view(run.tx.as_mut(), instance).await?;
-            run.commit().await?;
-            Ok(view)
+        crate::metrics::command("cancel", async move {
+            tracing::Span::current().record("instance_id", instance_id);
+            self.retrying(|| async {
+                let mut run = Run::begin(self, caller).await?;
+                let mut instance = run
+                    .tx
+                    .lock_instance(instance_id)
+                    .await?
+                    .ok_or(EngineError::UnknownInstance(instance_id))?;
+                self.authorize(caller, &instance.workflow_id, Action::Start)?;
+                if instance.status.is_terminal() {
+                    return Err(EngineError::ItemNotOpen(format!(
+                        "instance {instance_id} is {} already",
+                        instance.status.as_str()
+                    )));
+                }
+                let filter = WaitFilter {
+                    instance_id: Some(instance_id),
+                    state: Some(WaitState::Open),
+                    limit: 1000,
+                    ..WaitFilter::default()
+                };
+                for wait in run.tx.list_waits(&filter).await? {
+                    run.tx
+                        .close_wait(wait.id, WaitState::Cancelled, run.now)
+                        .await?;
+                    run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
+                }
+                instance.status = InstanceStatus::Cancelled;
+                run.history(
+                    instance_id,
+                    "cancelled",
+                    instance.current_step.clone().as_deref(),
+                    None,
+                    json!({}),
+                )
+                .await?;
+                run.save(&mut instance).await?;
+                let view = self.instance_view(run.tx.as_mut(), instance).await?;
+                run.commit().await?;
+                Ok(view)
+            })
+            .await
         })
         .await
     }
@@ -675,6 +711,35 @@ impl Engine {
         let rows = tx.history(instance_id).await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// The store's counts and lags (for `/metrics` and the admin page; no caller check).
+    pub async fn stats(&self) -> Result<StoreStats, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let stats = tx.stats(self.now_ms()).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Instances, newest first; a caller without every permission sees only the
+    /// workflows it may view.
+    pub async fn list_instances(
+        &self,
+        filter: &InstanceFilter,
+        caller: &Caller,
+    ) -> Result<Vec<InstanceView>, EngineError> {
+        let mut filter = filter.clone();
+        if !caller.access.has_every_permission() {
+            filter.workflow_ids = Some(self.viewable_workflows(caller));
+        }
+        let mut tx = self.store.begin().await?;
+        let rows = tx.list_instances(&filter).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in rows {
+            views.push(self.instance_view(tx.as_mut(), row).await?);
+        }
+        tx.commit().await?;
+        Ok(views)
     }
 
     /// Lists waits; a caller without every permission sees only the workflows it may view.

@@ -115,30 +115,33 @@ impl Engine {
         &self,
         requests: &[InboundRequest],
     ) -> Result<Vec<i64>, EngineError> {
-        let mut tx = self.store.begin().await?;
-        let now = self.now_ms();
-        let mut ids = Vec::with_capacity(requests.len());
-        for request in requests {
-            let (_, max_lifetime) = queue_policy(&request.workflow);
-            let plain = serde_json::to_vec(&request.payload)
-                .map_err(|error| EngineError::Internal(format!("payload: {error}")))?;
-            let (payload, encrypted) = match &self.payload_cipher {
-                Some(cipher) => (cipher.seal(&plain), true),
-                None => (plain, false),
-            };
-            let new = NewInbound {
-                workflow_id: request.workflow.id.clone(),
-                kind: request.kind.clone(),
-                payload,
-                encrypted,
-                now,
-                expires_at: now.saturating_add(millis(max_lifetime)),
-            };
-            ids.push(tx.insert_inbound(&new).await?);
-        }
-        tx.signal_work_on_commit();
-        tx.commit().await?;
-        Ok(ids)
+        crate::metrics::command("enqueue_remote_events", async move {
+            let mut tx = self.store.begin().await?;
+            let now = self.now_ms();
+            let mut ids = Vec::with_capacity(requests.len());
+            for request in requests {
+                let (_, max_lifetime) = queue_policy(&request.workflow);
+                let plain = serde_json::to_vec(&request.payload)
+                    .map_err(|error| EngineError::Internal(format!("payload: {error}")))?;
+                let (payload, encrypted) = match &self.payload_cipher {
+                    Some(cipher) => (cipher.seal(&plain), true),
+                    None => (plain, false),
+                };
+                let new = NewInbound {
+                    workflow_id: request.workflow.id.clone(),
+                    kind: request.kind.clone(),
+                    payload,
+                    encrypted,
+                    now,
+                    expires_at: now.saturating_add(millis(max_lifetime)),
+                };
+                ids.push(tx.insert_inbound(&new).await?);
+            }
+            tx.signal_work_on_commit();
+            tx.commit().await?;
+            Ok(ids)
+        })
+        .await
     }
 
     /// Leases due rows and delivers them; returns how many were handled.
@@ -280,33 +283,36 @@ impl Engine {
         id: i64,
         caller: &Caller,
     ) -> Result<InboundView, EngineError> {
-        let mut tx = self.store.begin().await?;
-        let row = tx
-            .get_inbound(id)
-            .await?
-            .ok_or_else(|| EngineError::MalformedRequest(format!("no inbound event {id}")))?;
-        self.authorize(caller, &row.workflow_id, Action::Start)?;
-        let max_lifetime = self
-            .workflows
-            .get(&row.workflow_id)
-            .map_or(DEFAULT_MAX_LIFETIME, |w| queue_policy(w).1);
-        let now = self.now_ms();
-        if !tx
-            .requeue_inbound(id, now, now.saturating_add(millis(max_lifetime)))
-            .await?
-        {
-            return Err(EngineError::ItemNotOpen(format!(
-                "inbound event {id} is {}, not dead",
-                row.state.as_str()
-            )));
-        }
-        let row = tx
-            .get_inbound(id)
-            .await?
-            .ok_or_else(|| EngineError::Internal(format!("inbound event {id} vanished")))?;
-        tx.signal_work_on_commit();
-        tx.commit().await?;
-        Ok(row.into())
+        crate::metrics::command("retry_inbound", async move {
+            let mut tx = self.store.begin().await?;
+            let row = tx
+                .get_inbound(id)
+                .await?
+                .ok_or_else(|| EngineError::MalformedRequest(format!("no inbound event {id}")))?;
+            self.authorize(caller, &row.workflow_id, Action::Start)?;
+            let max_lifetime = self
+                .workflows
+                .get(&row.workflow_id)
+                .map_or(DEFAULT_MAX_LIFETIME, |w| queue_policy(w).1);
+            let now = self.now_ms();
+            if !tx
+                .requeue_inbound(id, now, now.saturating_add(millis(max_lifetime)))
+                .await?
+            {
+                return Err(EngineError::ItemNotOpen(format!(
+                    "inbound event {id} is {}, not dead",
+                    row.state.as_str()
+                )));
+            }
+            let row = tx
+                .get_inbound(id)
+                .await?
+                .ok_or_else(|| EngineError::Internal(format!("inbound event {id} vanished")))?;
+            tx.signal_work_on_commit();
+            tx.commit().await?;
+            Ok(row.into())
+        })
+        .await
     }
 
     /// Gives back this node's leases (graceful shutdown), so another node takes over now.

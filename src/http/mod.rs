@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod errors;
+pub mod observe;
 pub mod soap;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, accounts: Arc<Accounts>) -> Self {
+        // Installed before the first request so that nothing goes unrecorded.
+        crate::metrics::handle();
         Self {
             soap_services: crate::services::soap_services(
                 engine.workflows(),
@@ -93,6 +96,7 @@ const fn soap_endpoint(path: &'static str, what: &'static str) -> Endpoint {
 pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("GET", "/healthz", "process is up"),
     endpoint("GET", "/readyz", "store reachable and migrated"),
+    endpoint("GET", "/metrics", "Prometheus metrics"),
     endpoint(
         "GET",
         "/api/v1/openapi.json",
@@ -185,8 +189,10 @@ pub fn create_app(
     App::new()
         .app_data(state)
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+        .wrap(actix_web::middleware::from_fn(observe::observe))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
         .configure(crate::services::api::configure)
         .configure(crate::services::server_items::configure_rest)
         .configure(|config| soap::configure(config, &soap_services))
@@ -215,4 +221,25 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, errors::
             Err(EngineError::from(error).into())
         }
     }
+}
+
+/// Prometheus metrics, text format 0.0.4 (no authentication, like the health checks; labels carry no
+/// business data). Store gauges are read at scrape time; without a store they are left
+/// as they were and the rest is still served.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let stats = match state.engine.stats().await {
+        Ok(stats) => Some(stats),
+        Err(error) => {
+            tracing::warn!(%error, "metrics: store gauges not refreshed");
+            None
+        }
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render(
+            stats.as_ref(),
+            state.engine.now_ms(),
+        ))
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 
 use super::AppState;
@@ -225,6 +225,10 @@ async fn dispatch(
     descriptor
         .check_action(action, operation)
         .map_err(in_version)?;
+    request.extensions_mut().insert(super::observe::Observed {
+        dialect: descriptor.dialect,
+        operation: operation.name,
+    });
     let call = SoapCall {
         operation,
         envelope: &envelope,

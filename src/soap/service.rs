@@ -20,6 +20,8 @@ pub struct Operation {
 #[derive(Debug, Clone)]
 pub struct ServiceDescriptor {
     pub name: &'static str,
+    /// The dialect its calls are recorded and measured under (`soap`, `sharepoint`, …).
+    pub dialect: &'static str,
     /// Every path the service is mounted at.
     pub paths: Vec<String>,
     /// Namespace of the operation elements.
@@ -120,6 +122,7 @@ mod tests {
     fn service() -> ServiceDescriptor {
         ServiceDescriptor {
             name: "Test",
+            dialect: "test",
             paths: vec!["/t".into()],
             namespace: "urn:t",
             operations: OPS,

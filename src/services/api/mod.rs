@@ -63,6 +63,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     paths(
         crate::http::healthz,
         crate::http::readyz,
+        crate::http::metrics,
         openapi_json,
         catalog::list_workflows,
         catalog::get_workflow,

@@ -87,6 +87,7 @@ impl OrchestratorService {
         Self {
             descriptor: ServiceDescriptor {
                 name: "VSOWebControl",
+                dialect: DIALECT,
                 paths: PATHS.iter().map(|path| path.to_string()).collect(),
                 namespace: NAMESPACE,
                 operations: OPERATIONS,

@@ -56,6 +56,7 @@ impl Default for ServerItemService {
         Self {
             descriptor: ServiceDescriptor {
                 name: "ServerItemService",
+                dialect: DIALECT,
                 paths: vec![PATH.to_string()],
                 namespace: NAMESPACE,
                 operations: OPERATIONS,

@@ -92,6 +92,7 @@ impl RemoteEventService {
         Self {
             descriptor: ServiceDescriptor {
                 name: "IRemoteEventService",
+                dialect: DIALECT,
                 paths: settings.paths.clone(),
                 namespace: NAMESPACE,
                 operations: OPERATIONS,
@@ -227,6 +228,7 @@ impl RemoteEventService {
             .collect();
         if requests.is_empty() {
             tracing::info!(event_type = %event.event_type, web = %event.json["web_url"], list = %event.json["list_title"], "no trigger matches the SharePoint event");
+            crate::metrics::sharepoint_unmatched();
             return Ok(());
         }
         let ids = engine
@@ -251,6 +253,7 @@ impl RemoteEventService {
             .collect();
         if matching.is_empty() {
             tracing::info!(event_type = %event.event_type, web = %event.json["web_url"], list = %event.json["list_title"], "no trigger matches the SharePoint event");
+            crate::metrics::sharepoint_unmatched();
             return EventResult::proceed();
         }
         let cancel_on_error = matching.iter().any(|t| t.cancel_on_error);

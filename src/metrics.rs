@@ -1,0 +1,201 @@
+//! Every metric Holdpoint exports: names, help texts and labels in one place, the
+//! Prometheus recorder, and the small helpers the edges and the engine record through.
+//!
+//! Labels are bounded by construction: HTTP routes are route *templates* (or `unmatched`),
+//! operations are the names a SOAP service declares (or the HTTP method), commands and
+//! outcomes are fixed strings and [`crate::error::ErrorCode`]s. Gauges about the store
+//! (open waits, queue depth, backlog, lags) are read from the store when `/metrics` is
+//! scraped, so every node reports the shared truth, not its own share of it.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+
+use crate::engine::EngineError;
+use crate::store::StoreStats;
+
+/// Counter; labels `route`, `dialect`, `operation`, `status`.
+pub const HTTP_REQUESTS: &str = "holdpoint_http_requests_total";
+/// Histogram; labels `route`, `dialect`.
+pub const HTTP_DURATION: &str = "holdpoint_http_request_duration_seconds";
+/// Histogram; labels `command`, `outcome` (`ok` or an error code).
+pub const COMMAND_DURATION: &str = "holdpoint_command_duration_seconds";
+/// Gauge; label `kind`.
+pub const OPEN_WAITS: &str = "holdpoint_open_waits";
+/// Gauge; label `state`.
+pub const INBOUND_EVENTS: &str = "holdpoint_inbound_events";
+/// Gauge.
+pub const OUTBOX_BACKLOG: &str = "holdpoint_outbox_backlog";
+/// Gauge.
+pub const TIMER_LAG: &str = "holdpoint_timer_lag_seconds";
+/// Gauge.
+pub const RUNNER_LAG: &str = "holdpoint_inbound_runner_lag_seconds";
+/// Counter; label `kind` (`unavailable`, `conflict`, `corrupt`, `other`).
+pub const STORE_ERRORS: &str = "holdpoint_store_errors_total";
+/// Counter.
+pub const SHAREPOINT_UNMATCHED: &str = "holdpoint_sharepoint_unmatched_events_total";
+
+/// Seconds; from a fast commit to a slow fsync under load.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered");
+    describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "time to answer an HTTP request"
+    );
+    describe_histogram!(
+        COMMAND_DURATION,
+        metrics::Unit::Seconds,
+        "time to run an engine command, commit included"
+    );
+    describe_gauge!(OPEN_WAITS, "open waits in the store");
+    describe_gauge!(INBOUND_EVENTS, "inbound queue rows in the store");
+    describe_gauge!(OUTBOX_BACKLOG, "outbound calls not yet settled");
+    describe_gauge!(
+        TIMER_LAG,
+        metrics::Unit::Seconds,
+        "how long the oldest due deadline has been waiting for the timer"
+    );
+    describe_gauge!(
+        RUNNER_LAG,
+        metrics::Unit::Seconds,
+        "how long the oldest due inbound event has been waiting for a runner"
+    );
+    describe_counter!(STORE_ERRORS, "store operations that failed");
+    describe_counter!(
+        SHAREPOINT_UNMATCHED,
+        "SharePoint events that matched no trigger"
+    );
+}
+
+/// The process-wide recorder, installed on first use; `None` when another recorder was
+/// installed first (then nothing is exported).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            // Histograms buffer samples until upkeep; without scrapes they would grow.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                })
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+/// The Prometheus text exposition, with the store gauges set from `stats` at `now`.
+pub fn render(stats: Option<&StoreStats>, now_ms: i64) -> String {
+    let Some(handle) = handle() else {
+        return String::new();
+    };
+    if let Some(stats) = stats {
+        set_store_gauges(stats, now_ms);
+    }
+    handle.render()
+}
+
+fn set_store_gauges(stats: &StoreStats, now_ms: i64) {
+    use crate::store::{InboundState, WaitKind};
+    for kind in [
+        WaitKind::ServerItem,
+        WaitKind::CustomEvent,
+        WaitKind::Input,
+        WaitKind::Call,
+    ] {
+        let open = stats
+            .open_waits
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n);
+        gauge!(OPEN_WAITS, "kind" => kind.as_str()).set(open as f64);
+    }
+    for state in [
+        InboundState::Queued,
+        InboundState::Running,
+        InboundState::Done,
+        InboundState::Dead,
+    ] {
+        let rows = stats
+            .inbound
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n);
+        gauge!(INBOUND_EVENTS, "state" => state.as_str()).set(rows as f64);
+    }
+    gauge!(OUTBOX_BACKLOG).set(stats.outbox_backlog as f64);
+    let lag = |since: Option<i64>| since.map_or(0.0, |at| (now_ms - at).max(0) as f64 / 1000.0);
+    gauge!(TIMER_LAG).set(lag(stats.oldest_overdue_deadline));
+    gauge!(RUNNER_LAG).set(lag(stats.oldest_due_inbound));
+}
+
+/// Records one answered HTTP request.
+pub fn http_request(
+    route: &str,
+    dialect: &'static str,
+    operation: &str,
+    status: u16,
+    elapsed: Duration,
+) {
+    counter!(HTTP_REQUESTS,
+        "route" => route.to_string(),
+        "dialect" => dialect,
+        "operation" => operation.to_string(),
+        "status" => status.to_string())
+    .increment(1);
+    histogram!(HTTP_DURATION, "route" => route.to_string(), "dialect" => dialect)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Counts a failed store operation by kind.
+pub fn store_error(kind: &'static str) {
+    counter!(STORE_ERRORS, "kind" => kind).increment(1);
+}
+
+pub fn sharepoint_unmatched() {
+    counter!(SHAREPOINT_UNMATCHED).increment(1);
+}
+
+/// Runs an engine command in its own span (`command`, and `instance_id`/`serial` once
+/// the command records them) and records its latency and outcome.
+pub async fn command<T>(
+    name: &'static str,
+    run: impl Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    let span = tracing::info_span!(
+        "command",
+        command = name,
+        instance_id = tracing::field::Empty,
+        serial = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let result = run.instrument(span).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.code().as_str(),
+    };
+    histogram!(COMMAND_DURATION, "command" => name, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
