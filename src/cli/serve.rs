@@ -15,6 +15,12 @@ use crate::services::sharepoint;
 use crate::store;
 
 pub async fn serve(config: Config) -> Result<(), String> {
+    // Certificates are checked before anything starts, so a bad one stops the start.
+    let tls_config = config
+        .tls
+        .as_ref()
+        .map(crate::http::tls::server_config)
+        .transpose()?;
     let store = store::open(&config.store)
         .await
         .map_err(|error| format!("store: {error}"))?;
@@ -59,14 +65,38 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .bind(address)
             .map_err(|error| format!("cannot listen on {address}: {error}"))?;
     }
-    let bound = server.addrs();
+    if let (Some(tls), Some(tls_config)) = (&config.tls, tls_config) {
+        for address in &tls.listen {
+            server = server
+                .bind_rustls_0_23(address, tls_config.clone())
+                .map_err(|error| format!("cannot listen on {address} (https): {error}"))?;
+        }
+    }
     println!(
         "holdpoint {} serving {workflow_count} workflow(s) from {} on the {}",
         env!("CARGO_PKG_VERSION"),
         config.workflows_dir.display(),
         describe_store(&config)
     );
-    for address in &bound {
+    print_endpoints(&config, &server.addrs_with_scheme());
+    println!("ready; SIGTERM or Ctrl-C stops gracefully");
+    // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
+    let outcome = server.run().await;
+    tracing::info!("http stopped; stopping runners");
+    let _ = stop.send(true);
+    let drain = futures_util::future::join_all(runner_tasks);
+    if tokio::time::timeout(config.shutdown_timeout, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("runners did not stop within the shutdown timeout");
+    }
+    outcome.map_err(|error| format!("http server: {error}"))
+}
+
+/// Every endpoint at every bound address, with its scheme.
+fn print_endpoints(config: &Config, bound: &[(std::net::SocketAddr, &str)]) {
+    for (address, scheme) in bound {
         for endpoint in ENDPOINTS {
             // The SharePoint receiver is served at the configured paths.
             let paths: Vec<&str> = if endpoint.path == sharepoint::service::DEFAULT_PATH {
@@ -82,22 +112,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
             };
             for path in paths {
                 println!(
-                    "  {:<6} http://{address}{:<54} {}",
+                    "  {:<6} {scheme}://{address}{:<54} {}",
                     endpoint.method, path, endpoint.what
                 );
             }
         }
     }
-    // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
-    let outcome = server.run().await;
-    tracing::info!("http stopped; stopping runners");
-    let _ = stop.send(true);
-    let drain = futures_util::future::join_all(runner_tasks);
-    if tokio::time::timeout(config.shutdown_timeout, drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("runners did not stop within the shutdown timeout");
-    }
-    outcome.map_err(|error| format!("http server: {error}"))
 }

@@ -59,6 +59,18 @@ pub struct Config {
     pub remote_events_prefix: Option<String>,
     /// `[sharepoint]` and `[orchestrator]`.
     pub soap_settings: crate::services::SoapSettings,
+    /// `[tls]`: HTTPS listeners, beside or instead of the HTTP ones.
+    pub tls: Option<TlsSettings>,
+}
+
+/// Where the HTTPS listeners are and what they present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM: the certificate, then its chain.
+    pub cert: PathBuf,
+    /// PEM: a PKCS#8, RSA (PKCS#1) or SEC1 private key.
+    pub key: PathBuf,
+    pub listen: Vec<SocketAddr>,
 }
 
 /// Loads and resolves the configuration from a file (if any), `env` and `overrides`.
@@ -160,6 +172,9 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.realm,
         remote_events.instance_guid,
         orchestrator.anonymous_custom_events,
+        tls.cert,
+        tls.key,
+        tls.listen,
         queue.runners,
         queue.encryption_key_file,
         queue.lease,
@@ -213,17 +228,11 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     } else {
         overrides.listen.clone()
     };
-    if listen_text.is_empty() {
-        return Err("[http] listen: give at least one address".into());
+    let listen = addresses("[http] listen", &listen_text)?;
+    let tls = tls_settings(raw.tls)?;
+    if listen.is_empty() && tls.is_none() {
+        return Err("[http] listen: give at least one address (or [tls] listen)".into());
     }
-    let listen = listen_text
-        .iter()
-        .map(|text| {
-            text.parse::<SocketAddr>().map_err(|_| {
-                format!("[http] listen: `{text}` is not an address such as 127.0.0.1:8080")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let data_dir = overrides
         .data_dir
         .clone()
@@ -403,6 +412,7 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         None => None,
     };
     Ok(Config {
+        tls,
         remote_events_prefix,
         soap_settings: crate::services::SoapSettings {
             sharepoint,
@@ -473,6 +483,32 @@ fn sharepoint_settings(
         sync_timeout,
         auth,
     })
+}
+
+fn addresses(key: &str, texts: &[String]) -> Result<Vec<SocketAddr>, String> {
+    texts
+        .iter()
+        .map(|text| {
+            text.parse::<SocketAddr>()
+                .map_err(|_| format!("{key}: `{text}` is not an address such as 127.0.0.1:8080"))
+        })
+        .collect()
+}
+
+/// `[tls]`: nothing, or a certificate, its key and at least one HTTPS address. The files
+/// are read and checked when `serve` starts.
+fn tls_settings(raw: raw::RawTls) -> Result<Option<TlsSettings>, String> {
+    let listen = addresses("[tls] listen", &raw.listen.unwrap_or_default())?;
+    match (raw.cert, raw.key) {
+        (None, None) if listen.is_empty() => Ok(None),
+        (None, None) => Err("[tls] listen: needs [tls] cert and key".into()),
+        (Some(_), None) => Err("[tls] key: required with [tls] cert".into()),
+        (None, Some(_)) => Err("[tls] cert: required with [tls] key".into()),
+        (Some(_), Some(_)) if listen.is_empty() => {
+            Err("[tls] listen: give the HTTPS addresses, such as 0.0.0.0:8443".into())
+        }
+        (Some(cert), Some(key)) => Ok(Some(TlsSettings { cert, key, listen })),
+    }
 }
 
 /// `client_id` and `client_secret` are required for context tokens; an empty realm

@@ -38,6 +38,8 @@ pub struct RawConfig {
     pub remote_events: RawRemoteEvents,
     #[serde(default)]
     pub orchestrator: RawOrchestrator,
+    #[serde(default)]
+    pub tls: RawTls,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,4 +155,12 @@ pub struct RawRemoteEvents {
 #[serde(deny_unknown_fields)]
 pub struct RawOrchestrator {
     pub anonymous_custom_events: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub listen: Option<Vec<String>>,
 }

@@ -11,6 +11,7 @@ pub mod body;
 pub mod errors;
 pub mod observe;
 pub mod soap;
+pub mod tls;
 
 use std::sync::Arc;
 

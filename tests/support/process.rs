@@ -1,0 +1,102 @@
+//! The `holdpoint` binary as an operator runs it: a command, or `serve` in the
+//! background until it has printed its endpoints, stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_holdpoint");
+
+pub fn holdpoint(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    // Keep the operator's environment from leaking into the tests.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("HOLDPOINT_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+pub fn output(command: &mut Command) -> (bool, String, String) {
+    let out = command.output().expect("run holdpoint");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// What `serve` printed up to its endpoint list.
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    /// Starts `serve` and waits until it says it is ready (after its endpoint list).
+    pub fn start(extra: &[&str], data_dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut args = vec!["--data-dir", data_dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["serve", "--listen", &listen]);
+        let mut child = holdpoint(&args)
+            .stdout(Stdio::piped())
+            .stderr(match std::env::var_os("HOLDPOINT_TEST_SERVER_LOG") {
+                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+                None => Stdio::null(),
+            })
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    let ready = line.starts_with("ready;");
+                    seen.push(line);
+                    if ready {
+                        std::thread::spawn(move || lines.for_each(drop));
+                        return Server {
+                            child,
+                            base: format!("http://{listen}"),
+                            banner: seen,
+                        };
+                    }
+                }
+                _ => break,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve did not print its endpoints: {seen:?}");
+    }
+
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
