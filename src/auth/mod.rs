@@ -158,6 +158,15 @@ impl Accounts {
         Ok(())
     }
 
+    /// The account as it is now (for sessions: an admin demoted or removed since the
+    /// session began is no longer let in).
+    pub async fn principal(&self, name: &str) -> Result<Option<Principal>, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let row = tx.get_account(name).await?;
+        tx.commit().await?;
+        Ok(row.as_ref().map(Principal::from_row))
+    }
+
     pub async fn list(&self) -> Result<Vec<AccountView>, EngineError> {
         let mut tx = self.store.begin().await?;
         let rows = tx.list_accounts().await?;

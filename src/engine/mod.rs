@@ -204,6 +204,11 @@ impl Engine {
         &self.config
     }
 
+    /// A per-installation key for `purpose`, the same on every node.
+    pub fn derive_key(&self, purpose: &str) -> Vec<u8> {
+        self.serials.derive_key(purpose)
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }

@@ -56,6 +56,14 @@ impl SerialCodec {
         }
     }
 
+    /// A key for another purpose (admin sessions, CSRF tokens), derived from the
+    /// installation key, so that every node derives the same one.
+    pub fn derive_key(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = self.mac("holdpoint derived key:");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     fn mac(&self, bare: &str) -> Hmac<Sha256> {
         // HMAC accepts keys of any length, so this cannot fail.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)

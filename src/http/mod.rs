@@ -72,8 +72,9 @@ pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub what: &'static str,
-    /// A SOAP service, described by its WSDL rather than by the OpenAPI document.
-    pub soap: bool,
+    /// Part of the JSON API and so of the OpenAPI document; SOAP services (described by
+    /// their WSDL) and the admin pages are not.
+    pub in_openapi: bool,
 }
 
 const fn endpoint(method: &'static str, path: &'static str, what: &'static str) -> Endpoint {
@@ -81,7 +82,16 @@ const fn endpoint(method: &'static str, path: &'static str, what: &'static str) 
         method,
         path,
         what,
-        soap: false,
+        in_openapi: true,
+    }
+}
+
+const fn admin_page(path: &'static str, what: &'static str) -> Endpoint {
+    Endpoint {
+        method: "GET",
+        path,
+        what,
+        in_openapi: false,
     }
 }
 
@@ -90,7 +100,7 @@ const fn soap_endpoint(path: &'static str, what: &'static str) -> Endpoint {
         method: "POST",
         path,
         what,
-        soap: true,
+        in_openapi: false,
     }
 }
 
@@ -98,6 +108,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("GET", "/healthz", "process is up"),
     endpoint("GET", "/readyz", "store reachable and migrated"),
     endpoint("GET", "/metrics", "Prometheus metrics"),
+    admin_page("/admin", "admin pages (sign in with an admin account)"),
     endpoint(
         "GET",
         "/api/v1/openapi.json",
@@ -195,6 +206,7 @@ pub fn create_app(
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
         .configure(crate::services::api::configure)
+        .configure(crate::services::admin::configure)
         .configure(crate::services::server_items::configure_rest)
         .configure(|config| soap::configure(config, &soap_services))
         .configure(|config| {

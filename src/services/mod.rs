@@ -1,6 +1,7 @@
 //! Wire dialects (SharePoint, Orchestrator, server items, remote events, native API), each
 //! mapping its calls onto engine commands and nothing else.
 
+pub mod admin;
 pub mod api;
 pub mod orchestrator;
 pub mod remote_events;

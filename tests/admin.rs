@@ -1,0 +1,445 @@
+//! The admin pages over real HTTP: sign-in, admin-only access, CSRF on the retry button,
+//! security headers; and a real headless Chromium (driven over the DevTools protocol)
+//! that signs in, reads the waits page, retries a dead letter and keeps screenshots under
+//! `target/browser-artifacts/`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use support::api::{ApiServer, api_server_with, start_permitted};
+
+/// Fails every delivery (its signal name does not render) and dead-letters at once.
+const DOOMED: &str = r#"
+id = "cdcdcdcd-cdcd-4dcd-8dcd-cdcdcdcdcdcd"
+name = "doomed-signal"
+[remote_events]
+custom_data = true
+retry_delay = "10s"
+max_lifetime = "1s"
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+/// Queues one event whose delivery fails, runs it, and returns its (dead) id.
+async fn dead_letter(server: &ApiServer) -> i64 {
+    use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
+    let engine = &server.te.engine;
+    let workflow = engine.workflows().get("doomed-signal").cloned().unwrap();
+    let ids = engine
+        .enqueue_remote_events(&[InboundRequest {
+            workflow,
+            kind: "custom_data".into(),
+            payload: InboundPayload {
+                action: InboundAction::Signal {
+                    name: "{{ nope( }}".into(),
+                },
+                event: json!({"order": 4711}),
+                sender: "tester".into(),
+            },
+        }])
+        .await
+        .unwrap();
+    engine.run_inbound_once().await.unwrap();
+    let mut tx = server.store.store.begin().await.unwrap();
+    let row = tx.get_inbound(ids[0]).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(row.state, holdpoint::store::InboundState::Dead);
+    ids[0]
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in with the form; returns the session cookie (`name=value`).
+async fn sign_in(server: &ApiServer, user: &str, password: &str) -> Result<String, u16> {
+    let response = no_redirects()
+        .post(format!("{}/admin/login", server.base))
+        .form(&[("user", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    if response.status() != 303 {
+        return Err(response.status().as_u16());
+    }
+    assert_eq!(response.headers()["location"], "/admin/waits");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    Ok(cookie.split(';').next().unwrap().to_string())
+}
+
+async fn page(server: &ApiServer, cookie: &str, path: &str) -> (u16, String) {
+    let response = no_redirects()
+        .get(format!("{}{path}", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_sign_in_see_what_waits_and_retry_dead_letters() {
+    let server = api_server_with(support::sqlite_store().await, &[DOOMED], 4 << 20).await;
+    let serial = start_permitted(&server, "A-100").await;
+    let dead = dead_letter(&server).await;
+
+    let anonymous = no_redirects()
+        .get(format!("{}/admin/waits", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(anonymous.headers()["location"], "/admin/login");
+    assert_eq!(sign_in(&server, "root", "wrong").await, Err(401));
+    assert_eq!(
+        sign_in(&server, "erp", "erp-pw").await,
+        Err(403),
+        "admins only"
+    );
+    let cookie = sign_in(&server, "root", "root-pw").await.unwrap();
+
+    let (status, waits) = page(&server, &cookie, "/admin/waits").await;
+    assert_eq!(status, 200);
+    assert!(
+        waits.contains(&serial),
+        "the serial of the open item is shown"
+    );
+    assert!(waits.contains("server_item") && waits.contains("signed in as"));
+    let (_, filtered) = page(&server, &cookie, "/admin/waits?kind=input").await;
+    assert!(filtered.contains("Nothing is waiting"));
+    let (status, _) = page(&server, &cookie, "/admin/waits?kind=bogus").await;
+    assert_eq!(status, 400);
+
+    let (_, instances) = page(&server, &cookie, "/admin/instances").await;
+    assert!(
+        instances.contains("permitted") && instances.contains("A-100") || instances.contains("#1")
+    );
+    let (status, detail) = page(&server, &cookie, "/admin/instances/1").await;
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains("wait_opened") && detail.contains("History"),
+        "history shown"
+    );
+
+    let (_, queue) = page(&server, &cookie, "/admin/inbound?state=dead").await;
+    assert!(queue.contains("doomed-signal") && queue.contains("Retry"));
+    let retry = |token: String, cookie: String| {
+        let url = format!("{}/admin/inbound/{dead}/retry", server.base);
+        async move {
+            no_redirects()
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[("csrf", token)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        retry("forged".into(), cookie.clone()).await.status(),
+        403,
+        "CSRF"
+    );
+    let done = retry(csrf_of(&queue), cookie.clone()).await;
+    assert_eq!(done.status(), 303);
+    let mut tx = server.store.store.begin().await.unwrap();
+    let row = tx.get_inbound(dead).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        row.state,
+        holdpoint::store::InboundState::Queued,
+        "requeued"
+    );
+
+    let (_, workflows) = page(&server, &cookie, "/admin/workflows").await;
+    assert!(workflows.contains("doomed-signal") && workflows.contains("erp"));
+
+    // HTTP Basic works for admins too, and the pages forbid framing.
+    let basic = server
+        .as_user("root", Method::GET, "/admin/workflows")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
+    assert_eq!(basic.headers()["x-frame-options"], "DENY");
+    assert!(
+        basic.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let not_admin = server
+        .as_user("ops", Method::GET, "/admin/waits")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_admin.status(), 403);
+}
+
+// ---- headless Chromium over the DevTools protocol ----
+
+const CHROMIUM_HINT: &str =
+    "the browser test needs Chromium: `apt-get install chromium` (.ci/run does)";
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|name| {
+            std::process::Command::new(name)
+                .arg("--version")
+                .output()
+                .is_ok_and(|out| out.status.success())
+        });
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{CHROMIUM_HINT}");
+        }
+        eprintln!("\n*** SKIPPED browser test: {CHROMIUM_HINT} ***\n");
+    }
+    found
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One page of a headless Chromium.
+struct Browser {
+    process: std::process::Child,
+    socket: Socket,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn launch(binary: PathBuf) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let process = std::process::Command::new(binary)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,900",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        // Chromium writes the port it chose into the profile.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Some(port) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|text| text.lines().next().map(str::to_string))
+                .filter(|line| !line.is_empty())
+            {
+                break port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromium did not open its DevTools port"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let targets: Value = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = targets
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["type"] == "page"))
+            .and_then(|page| page["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_string();
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("devtools socket");
+        Browser {
+            process,
+            socket,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let message = json!({"id": id, "method": method, "params": params}).to_string();
+        self.socket
+            .send(message.into())
+            .await
+            .expect("send to chromium");
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
+                .await
+                .expect("chromium answers")
+                .expect("socket open")
+                .expect("a frame");
+            let Ok(text) = frame.into_text() else {
+                continue;
+            };
+            let reply: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    async fn eval(&mut self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+            )
+            .await;
+        result["result"]["value"].clone()
+    }
+
+    /// Waits until `condition` (JavaScript) is true in a fully loaded page.
+    async fn wait_for(&mut self, condition: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let expression = format!("document.readyState === 'complete' && !!({condition})");
+        while self.eval(&expression).await != json!(true) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {condition}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn open(&mut self, url: &str, path: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+        self.wait_for(&format!("location.pathname === '{path}'"))
+            .await;
+    }
+
+    async fn screenshot(&mut self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let shot = self
+            .call(
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("image data"))
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, &png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_signs_in_reads_the_waits_and_retries_a_dead_letter() {
+    let Some(binary) = chromium() else { return };
+    let server = api_server_with(support::sqlite_store().await, &[DOOMED], 4 << 20).await;
+    let serial = start_permitted(&server, "B-7").await;
+    let dead = dead_letter(&server).await;
+    let mut browser = Browser::launch(binary).await;
+
+    // Signing in: the form, typed into and submitted like a person would.
+    browser
+        .open(&format!("{}/admin/waits", server.base), "/admin/login")
+        .await;
+    browser
+        .eval("document.querySelector('#user').value = 'root'; document.querySelector('#password').value = 'root-pw'; document.querySelector('#signin').click(); true")
+        .await;
+    browser
+        .wait_for("location.pathname === '/admin/waits'")
+        .await;
+    let rows = browser
+        .eval("document.querySelectorAll('#waits tbody tr').length")
+        .await;
+    assert_eq!(rows, json!(1), "one open wait");
+    let text = browser
+        .eval("document.querySelector('#waits').innerText")
+        .await;
+    assert!(text.as_str().unwrap().contains(&serial), "{text}");
+    let waits_png = browser.screenshot("admin-waits.png").await;
+
+    // Retrying the dead letter with its button.
+    browser
+        .open(
+            &format!("{}/admin/inbound?state=dead", server.base),
+            "/admin/inbound",
+        )
+        .await;
+    let dead_png = browser.screenshot("admin-inbound-dead.png").await;
+    browser
+        .eval("document.querySelector('form.retry button').click(); true")
+        .await;
+    browser
+        .wait_for("location.search.includes('retried=')")
+        .await;
+    let flash = browser
+        .eval("document.querySelector('#flash').innerText")
+        .await;
+    assert!(
+        flash
+            .as_str()
+            .unwrap()
+            .contains(&format!("Event {dead} is queued again")),
+        "{flash}"
+    );
+    let queue_png = browser.screenshot("admin-inbound-retried.png").await;
+    let mut tx = server.store.store.begin().await.unwrap();
+    let row = tx.get_inbound(dead).await.unwrap().unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(row.state, holdpoint::store::InboundState::Queued);
+    let state = browser
+        .eval("document.querySelector('#inbound tbody tr td:nth-child(4)').innerText")
+        .await;
+    assert_eq!(state, json!("queued"), "the requeued row is shown");
+    eprintln!(
+        "screenshots: {} {} {}",
+        waits_png.display(),
+        dead_png.display(),
+        queue_png.display()
+    );
+}
