@@ -276,3 +276,76 @@ async fn nothing_stays_leased_after_sigterm() {
     tx.commit().await.unwrap();
     assert_eq!(claimed.len(), 10);
 }
+
+/// Custom events sent by 8 clients while the server gets SIGTERM: every event that was
+/// acknowledged (200) is in the database afterwards; the others were refused or never
+/// connected, and the clients know it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&[], &data);
+    let password = server
+        .banner
+        .iter()
+        .find_map(|line| line.strip_prefix("created account `admin` with password "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the admin password is printed")
+        .to_string();
+    let base = server.base.clone();
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let base = base.clone();
+            let password = password.clone();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    let id = format!("load-{client}-{n}");
+                    let sent = http
+                        .post(format!("{base}/api/v1/events/no-waiter"))
+                        .basic_auth("admin", Some(&password))
+                        .json(&serde_json::json!({"message_id": id, "ttl": "1h"}))
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(response) if response.status() == 200 => acknowledged.push(id),
+                        Ok(response) if response.status().is_server_error() => {}
+                        Ok(response) => panic!("unexpected {}", response.status()),
+                        // The listener is gone: the server has stopped.
+                        Err(_) => break,
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(server.terminate(), "clean exit after SIGTERM under load");
+    let mut acknowledged = Vec::new();
+    for client in clients {
+        acknowledged.extend(client.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 50,
+        "load was applied: {}",
+        acknowledged.len()
+    );
+    let target = holdpoint::store::StoreTarget::Sqlite {
+        path: data.join("holdpoint.db"),
+    };
+    let store = holdpoint::store::open(&target).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    for id in &acknowledged {
+        let claim = tx
+            .claim_dedup_key(&format!("event:external:{id}"), 0, i64::MAX)
+            .await
+            .unwrap();
+        assert!(
+            matches!(claim, holdpoint::store::DedupClaim::Existing(Some(_))),
+            "acknowledged event {id} is stored with its outcome"
+        );
+    }
+    eprintln!("{} acknowledged events, all stored", acknowledged.len());
+}
