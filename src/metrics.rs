@@ -150,22 +150,60 @@ fn set_store_gauges(stats: &StoreStats, now_ms: i64) {
     gauge!(RUNNER_LAG).set(lag(stats.oldest_due_inbound));
 }
 
-/// Records one answered HTTP request.
+/// Records one answered HTTP request. The handles are cached per worker thread, so the
+/// hot path neither allocates nor takes a lock; labels are `'static` because they come
+/// from bounded sets (see [`intern`]).
 pub fn http_request(
-    route: &str,
+    route: &'static str,
     dialect: &'static str,
-    operation: &str,
+    operation: &'static str,
     status: u16,
     elapsed: Duration,
 ) {
-    counter!(HTTP_REQUESTS,
-        "route" => route.to_string(),
-        "dialect" => dialect,
-        "operation" => operation.to_string(),
-        "status" => status.to_string())
-    .increment(1);
-    histogram!(HTTP_DURATION, "route" => route.to_string(), "dialect" => dialect)
-        .record(elapsed.as_secs_f64());
+    type Labels = (&'static str, &'static str, &'static str, u16);
+    type Handles = (metrics::Counter, metrics::Histogram);
+    type Cache = std::collections::HashMap<Labels, Handles>;
+    thread_local! {
+        static CACHE: std::cell::RefCell<Cache> = std::cell::RefCell::new(Cache::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let (requests, duration) = cache
+            .entry((route, dialect, operation, status))
+            .or_insert_with(|| {
+                (
+                    counter!(HTTP_REQUESTS,
+                        "route" => route,
+                        "dialect" => dialect,
+                        "operation" => operation,
+                        "status" => status.to_string()),
+                    histogram!(HTTP_DURATION, "route" => route, "dialect" => dialect),
+                )
+            });
+        requests.increment(1);
+        duration.record(elapsed.as_secs_f64());
+    });
+}
+
+/// A `'static` copy of a label value from a bounded set (route templates), made once.
+pub fn intern(text: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::RwLock;
+    static SEEN: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| RwLock::new(HashSet::new()));
+    if let Some(found) = seen.read().ok().and_then(|set| set.get(text).copied()) {
+        return found;
+    }
+    let mut set = match seen.write() {
+        Ok(set) => set,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(found) = set.get(text) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(text.to_string().into_boxed_str());
+    set.insert(leaked);
+    leaked
 }
 
 /// Counts a failed store operation by kind.

@@ -28,6 +28,12 @@ use crate::soap::{Envelope, SoapError, SoapVersion, decode, read_envelope, write
 pub trait SoapService: Send + Sync + 'static {
     fn descriptor(&self) -> &ServiceDescriptor;
 
+    /// Whether calls need [`SoapCall::host`] (worked out from the request's headers,
+    /// which costs time on every call otherwise).
+    fn needs_host(&self) -> bool {
+        false
+    }
+
     /// Header blocks (namespace, local name) this service processes; any other block
     /// marked mustUnderstand is answered with a MustUnderstand fault.
     fn understood_headers(&self) -> &[(&'static str, &'static str)] {
@@ -46,13 +52,20 @@ pub struct SoapCall<'a> {
     pub state: &'a AppState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,
-    /// The peer's IP address, for the audit trail.
-    pub source: Option<String>,
-    /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`).
+    /// The peer's address, for the audit trail ([`SoapCall::source`]).
+    /// The peer's address, for the audit trail ([`SoapCall::source`]).
+    pub peer: Option<std::net::IpAddr>,
+    /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
+    /// for services that ask for it ([`SoapService::needs_host`]).
     pub host: Option<String>,
 }
 
 impl SoapCall<'_> {
+    /// The peer's IP address as history records it; formatted only when needed.
+    pub fn source(&self) -> Option<String> {
+        self.peer.map(|ip| ip.to_string())
+    }
+
     /// The account of the request's HTTP Basic credentials, or an `unauthenticated` fault
     /// (answered with `401` and a `WWW-Authenticate` challenge).
     pub async fn authenticate(&self) -> Result<Principal, SoapError> {
@@ -74,9 +87,17 @@ pub fn engine_fault(error: EngineError) -> SoapError {
 /// Mounts every service at each of its paths.
 pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapService>]) {
     for service in services {
+        let dialect = service.descriptor().dialect;
         for path in &service.descriptor().paths {
             let for_post = Arc::clone(service);
             let for_get = Arc::clone(service);
+            // Known here, so the metrics need not match the path against every route again.
+            let route = crate::metrics::intern(path);
+            let observed = move |operation| super::observe::Observed {
+                dialect,
+                operation,
+                route: Some(route),
+            };
             config.route(
                 path,
                 web::post().to(
@@ -84,6 +105,8 @@ pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapServic
                           payload: web::Payload,
                           state: web::Data<AppState>| {
                         let service = Arc::clone(&for_post);
+                        // The operation is filled in once the envelope names it.
+                        request.extensions_mut().insert(observed("unknown"));
                         async move { post(request, payload, state, service).await }
                     },
                 ),
@@ -92,6 +115,7 @@ pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapServic
                 path,
                 web::get().to(move |request: HttpRequest| {
                     let service = Arc::clone(&for_get);
+                    request.extensions_mut().insert(observed("wsdl"));
                     async move { get(request, service) }
                 }),
             );
@@ -225,17 +249,21 @@ async fn dispatch(
     descriptor
         .check_action(action, operation)
         .map_err(in_version)?;
-    request.extensions_mut().insert(super::observe::Observed {
-        dialect: descriptor.dialect,
-        operation: operation.name,
-    });
+    if let Some(observed) = request
+        .extensions_mut()
+        .get_mut::<super::observe::Observed>()
+    {
+        observed.operation = operation.name;
+    }
     let call = SoapCall {
         operation,
         envelope: &envelope,
         state,
         credentials: basic_credentials(request),
-        source: request.peer_addr().map(|address| address.ip().to_string()),
-        host: Some(request.connection_info().host().to_string()),
+        peer: request.peer_addr().map(|address| address.ip()),
+        host: service
+            .needs_host()
+            .then(|| request.connection_info().host().to_string()),
     };
     let answer = service.call(call).await.map_err(in_version)?;
     if answer.is_none() && !operation.one_way {

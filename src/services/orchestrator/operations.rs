@@ -26,7 +26,7 @@ async fn account(call: &SoapCall<'_>, user: &str, password: &str) -> Result<Call
     let name = body(call).required_text(NAMESPACE, user)?.trim();
     let password = body(call).required_text(NAMESPACE, password)?;
     match call.state.accounts.authenticate(name, password).await {
-        Ok(Some(principal)) => Ok(principal.caller(DIALECT, call.source.clone())),
+        Ok(Some(principal)) => Ok(principal.caller(DIALECT, call.source())),
         Ok(None) => Err(SoapError::new(
             ErrorCode::Unauthenticated,
             "invalid user name or password",
@@ -126,10 +126,7 @@ async fn event_sender(
     settings: &OrchestratorSettings,
 ) -> Result<Caller, SoapError> {
     if !settings.anonymous_custom_events {
-        return Ok(call
-            .authenticate()
-            .await?
-            .caller(DIALECT, call.source.clone()));
+        return Ok(call.authenticate().await?.caller(DIALECT, call.source()));
     }
     let name = match call.credentials {
         None => "anonymous".to_string(),
@@ -138,7 +135,7 @@ async fn event_sender(
     Ok(Caller {
         name,
         dialect: DIALECT.to_string(),
-        source: call.source.clone(),
+        source: call.source(),
         message_id: None,
         access: Access::Account {
             admin: false,

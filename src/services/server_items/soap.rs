@@ -75,7 +75,7 @@ impl SoapService for ServerItemService {
 
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
         let principal = call.authenticate().await?;
-        let mut caller = principal.caller(DIALECT, call.source.clone());
+        let mut caller = principal.caller(DIALECT, call.source());
         let engine = &call.state.engine;
         let body = &call.envelope.body;
         let serial = body.required_text(NAMESPACE, "serialNumber")?.trim();

@@ -151,18 +151,20 @@ impl SoapService for RemoteEventService {
         &self.descriptor
     }
 
+    /// The context token's audience names the host the event was sent to.
+    fn needs_host(&self) -> bool {
+        matches!(self.settings.auth, SharePointAuth::ContextToken(_))
+    }
+
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
         let event = properties::parse(&call.envelope.body)?;
         let caller = match &self.settings.auth {
             SharePointAuth::Anonymous => {
                 let mut caller = Caller::new("sharepoint", DIALECT);
-                caller.source = call.source.clone();
+                caller.source = call.source();
                 caller
             }
-            SharePointAuth::Basic => call
-                .authenticate()
-                .await?
-                .caller(DIALECT, call.source.clone()),
+            SharePointAuth::Basic => call.authenticate().await?.caller(DIALECT, call.source()),
             SharePointAuth::ContextToken(settings) => {
                 let token = event.context_token.as_deref().ok_or_else(|| {
                     SoapError::new(
@@ -174,7 +176,7 @@ impl SoapService for RemoteEventService {
                 context_token::validate(token, settings, call.host.as_deref().unwrap_or(""), now)
                     .map_err(|why| SoapError::new(ErrorCode::Unauthenticated, why))?;
                 let mut caller = Caller::new("sharepoint", DIALECT);
-                caller.source = call.source.clone();
+                caller.source = call.source();
                 caller
             }
         };
