@@ -82,7 +82,15 @@ impl Server {
         panic!("serve did not print its endpoints: {seen:?}");
     }
 
+    /// SIGTERM, then waits up to 30 s for the exit; true for a clean exit.
     pub fn terminate(mut self) -> bool {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> bool {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status.success();
+        }
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -98,5 +106,15 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         false
+    }
+}
+
+/// A test that fails half-way must not leave a server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
