@@ -1,0 +1,219 @@
+//! A load generator that needs nothing but this repository: N connections POST (or GET)
+//! one request as fast as they can for a bounded time or request count, against loopback
+//! only, and report throughput and latency percentiles.
+//!
+//!     cargo bench --bench load -- --url http://127.0.0.1:8080/vco/vmware-vmo-webcontrol/webservice \
+//!         --body ../shared/peers/requests/echo.xml --connections 16 --duration 10s
+//!
+//! `{n}` in the body (or URL) becomes a number unique to each request, so that every
+//! request can carry its own message id or event name. The last line is machine-readable:
+//! `load_result rps=… p50_ms=… p99_ms=… requests=… non2xx=… errors=…`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(about = "HTTP load against a Holdpoint on this machine")]
+struct Args {
+    /// Target URL; its host must be a loopback address or `localhost`.
+    #[arg(long)]
+    url: String,
+    /// File whose contents are POSTed (`{n}` replaced per request); none: GET.
+    #[arg(long)]
+    body: Option<std::path::PathBuf>,
+    #[arg(long, default_value = "text/xml; charset=utf-8")]
+    content_type: String,
+    /// Extra headers, `Name: value` (repeatable). `SOAPAction: ""` is sent unless given.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// HTTP Basic credentials, `name:password`.
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// How long to send, e.g. `10s` (after the warm-up).
+    #[arg(long, default_value = "10s")]
+    duration: String,
+    /// Stop after this many requests, whichever comes first.
+    #[arg(long)]
+    requests: Option<u64>,
+    #[arg(long, default_value = "1s")]
+    warmup: String,
+    /// Ignored: `cargo bench` passes it to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+struct Totals {
+    latencies: Vec<Duration>,
+    non2xx: u64,
+    errors: u64,
+}
+
+fn main() {
+    let args = Args::parse();
+    let url = reqwest::Url::parse(&args.url).unwrap_or_else(|e| panic!("--url: {e}"));
+    assert!(
+        loopback(&url),
+        "--url must point at this machine (loopback), not {url}"
+    );
+    let duration = holdpoint::duration::parse_duration(&args.duration).expect("--duration");
+    let warmup = holdpoint::duration::parse_duration(&args.warmup).expect("--warmup");
+    let body = args.body.as_ref().map(|path| {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let totals = runtime.block_on(run(&args, url, body, warmup, duration));
+    let mut latencies = totals.latencies;
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let at = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[at].as_secs_f64() * 1000.0
+    };
+    let seconds = duration.as_secs_f64();
+    let count = latencies.len() as u64 + totals.non2xx + totals.errors;
+    println!(
+        "{} requests in {seconds:.1}s over {} connections: {:.1} req/s, p50 {:.3} ms, p99 {:.3} ms, {} non-2xx, {} errors",
+        count,
+        args.connections,
+        latencies.len() as f64 / seconds,
+        percentile(0.50),
+        percentile(0.99),
+        totals.non2xx,
+        totals.errors
+    );
+    println!(
+        "load_result rps={:.1} p50_ms={:.3} p99_ms={:.3} requests={count} non2xx={} errors={}",
+        latencies.len() as f64 / seconds,
+        percentile(0.50),
+        percentile(0.99),
+        totals.non2xx,
+        totals.errors
+    );
+}
+
+async fn run(
+    args: &Args,
+    url: reqwest::Url,
+    body: Option<String>,
+    warmup: Duration,
+    duration: Duration,
+) -> Totals {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()
+        .expect("client");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("soapaction", "\"\"".parse().expect("header"));
+    for header in &args.headers {
+        let (name, value) = header.split_once(':').expect("--header Name: value");
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).expect("header name"),
+            value.trim().parse().expect("header value"),
+        );
+    }
+    let user = args.user.as_ref().map(|user| {
+        let (name, password) = user.split_once(':').expect("--user name:password");
+        (name.to_string(), password.to_string())
+    });
+    let shared = Arc::new((client, url, body, headers, user, args.content_type.clone()));
+    let counter = Arc::new(AtomicU64::new(0));
+    let measured_count = Arc::new(AtomicU64::new(0));
+    let limit = args.requests.unwrap_or(u64::MAX);
+    let warm_until = Instant::now() + warmup;
+    let stop_at = warm_until + duration;
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|_| {
+            let shared = shared.clone();
+            let counter = counter.clone();
+            let measured_count = measured_count.clone();
+            tokio::spawn(async move {
+                let (client, url, body, headers, user, content_type) = &*shared;
+                let mut totals = Totals {
+                    latencies: Vec::new(),
+                    non2xx: 0,
+                    errors: 0,
+                };
+                loop {
+                    let now = Instant::now();
+                    if now >= stop_at {
+                        break;
+                    }
+                    let measured = now >= warm_until;
+                    if measured && measured_count.fetch_add(1, Ordering::Relaxed) >= limit {
+                        break;
+                    }
+                    // Unique across warm-up and measurement alike.
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let number = n.to_string();
+                    let target = url
+                        .as_str()
+                        .replace("%7Bn%7D", &number)
+                        .replace("{n}", &number);
+                    let mut request = match body {
+                        Some(body) => client
+                            .post(target)
+                            .header("content-type", content_type.as_str())
+                            .body(body.replace("{n}", &number)),
+                        None => client.get(target),
+                    }
+                    .headers(headers.clone());
+                    if let Some((name, password)) = user {
+                        request = request.basic_auth(name, Some(password));
+                    }
+                    let started = Instant::now();
+                    let outcome = match request.send().await {
+                        Ok(response) => {
+                            let ok = response.status().is_success();
+                            // Read the whole answer: the latency includes the body.
+                            response.bytes().await.map(|_| ok).map_err(|_| ())
+                        }
+                        Err(_) => Err(()),
+                    };
+                    if !measured {
+                        continue;
+                    }
+                    match outcome {
+                        Ok(true) => totals.latencies.push(started.elapsed()),
+                        Ok(false) => totals.non2xx += 1,
+                        Err(()) => totals.errors += 1,
+                    }
+                }
+                totals
+            })
+        })
+        .collect();
+    let mut all = Totals {
+        latencies: Vec::new(),
+        non2xx: 0,
+        errors: 0,
+    };
+    for task in tasks {
+        let totals = task.await.expect("a load task");
+        all.latencies.extend(totals.latencies);
+        all.non2xx += totals.non2xx;
+        all.errors += totals.errors;
+    }
+    all
+}
