@@ -477,28 +477,50 @@ impl Tx for PgTx {
     }
 
     async fn list_waits(&mut self, filter: &WaitFilter) -> Result<Vec<WaitRow>, StoreError> {
+        // Only the filters given become conditions, so that each query shape gets a plan
+        // that uses its index (a generic plan for `$1 IS NULL OR …` may not).
+        let kind = filter.kind.map(WaitKind::as_str);
+        let state = filter.state.map(WaitState::as_str);
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        fn add<'a>(
+            conditions: &mut Vec<String>,
+            values: &mut Vec<&'a (dyn ToSql + Sync)>,
+            sql: &str,
+            value: &'a (dyn ToSql + Sync),
+        ) {
+            values.push(value);
+            conditions.push(sql.replace('$', &format!("${}", values.len())));
+        }
+        let mut condition = |sql: &str, value| add(&mut conditions, &mut values, sql, value);
+        if let Some(workflow) = &filter.workflow_id {
+            condition("i.workflow_id = $", workflow);
+        }
+        if let Some(kind) = &kind {
+            condition("w.kind = $", kind);
+        }
+        if let Some(state) = &state {
+            condition("w.state = $", state);
+        }
+        if let Some(event) = &filter.event_name {
+            condition("w.event_name = $", event);
+        }
+        if let Some(instance) = &filter.instance_id {
+            condition("w.instance_id = $", instance);
+        }
+        if let Some(ids) = &filter.workflow_ids {
+            condition("i.workflow_id = ANY($)", ids);
+        }
+        values.push(&filter.limit);
         let sql = format!(
-            "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id \
-             WHERE ($1::text IS NULL OR i.workflow_id = $1) AND ($2::text IS NULL OR w.kind = $2) \
-             AND ($3::text IS NULL OR w.state = $3) AND ($4::text IS NULL OR w.event_name = $4) \
-             AND ($5::bigint IS NULL OR w.instance_id = $5) \
-             AND ($7::text[] IS NULL OR i.workflow_id = ANY($7)) ORDER BY w.id LIMIT $6",
-            prefixed(WAIT_COLUMNS, "w.")
+            "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id {}{} \
+             ORDER BY w.id LIMIT ${}",
+            prefixed(WAIT_COLUMNS, "w."),
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+            values.len()
         );
-        let rows = self
-            .rows(
-                &sql,
-                &[
-                    &filter.workflow_id,
-                    &filter.kind.map(WaitKind::as_str),
-                    &filter.state.map(WaitState::as_str),
-                    &filter.event_name,
-                    &filter.instance_id,
-                    &filter.limit,
-                    &filter.workflow_ids,
-                ],
-            )
-            .await?;
+        let rows = self.rows(&sql, &values).await?;
         wait_rows(rows)
     }
 

@@ -354,33 +354,47 @@ impl Tx for SqliteTx {
     }
 
     async fn list_waits(&mut self, filter: &WaitFilter) -> Result<Vec<WaitRow>, StoreError> {
+        // Only the filters given become conditions: `(?1 IS NULL OR x = ?1)` keeps SQLite
+        // from using an index, which made every instance view scan all waits.
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<rusqlite::types::Value> = Vec::new();
+        let mut condition = |sql: &str, value: rusqlite::types::Value| {
+            values.push(value);
+            conditions.push(sql.replace('?', &format!("?{}", values.len())));
+        };
+        use rusqlite::types::Value as V;
+        if let Some(workflow) = &filter.workflow_id {
+            condition("i.workflow_id = ?", V::Text(workflow.clone()));
+        }
+        if let Some(kind) = filter.kind {
+            condition("w.kind = ?", V::Text(kind.as_str().into()));
+        }
+        if let Some(state) = filter.state {
+            condition("w.state = ?", V::Text(state.as_str().into()));
+        }
+        if let Some(event) = &filter.event_name {
+            condition("w.event_name = ?", V::Text(event.clone()));
+        }
+        if let Some(instance) = filter.instance_id {
+            condition("w.instance_id = ?", V::Integer(instance));
+        }
+        if let Some(ids) = &filter.workflow_ids {
+            condition(
+                "i.workflow_id IN (SELECT value FROM json_each(?))",
+                V::Text(serde_json::to_string(ids)?),
+            );
+        }
+        values.push(V::Integer(filter.limit));
         let sql = format!(
-            "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id \
-             WHERE (?1 IS NULL OR i.workflow_id = ?1) AND (?2 IS NULL OR w.kind = ?2) \
-             AND (?3 IS NULL OR w.state = ?3) AND (?4 IS NULL OR w.event_name = ?4) \
-             AND (?5 IS NULL OR w.instance_id = ?5) \
-             AND (?7 IS NULL OR i.workflow_id IN (SELECT value FROM json_each(?7))) \
-             ORDER BY w.id LIMIT ?6",
-            prefixed(WAIT_COLUMNS, "w.")
+            "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id {}{} \
+             ORDER BY w.id LIMIT ?{}",
+            prefixed(WAIT_COLUMNS, "w."),
+            if conditions.is_empty() { "" } else { "WHERE " },
+            conditions.join(" AND "),
+            values.len()
         );
-        let workflow_ids = filter
-            .workflow_ids
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()?;
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![
-                filter.workflow_id,
-                filter.kind.map(WaitKind::as_str),
-                filter.state.map(WaitState::as_str),
-                filter.event_name,
-                filter.instance_id,
-                filter.limit,
-                workflow_ids
-            ],
-            wait_row,
-        )?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values), wait_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
