@@ -53,7 +53,6 @@ pub struct SoapCall<'a> {
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,
     /// The peer's address, for the audit trail ([`SoapCall::source`]).
-    /// The peer's address, for the audit trail ([`SoapCall::source`]).
     pub peer: Option<std::net::IpAddr>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
     /// for services that ask for it ([`SoapService::needs_host`]).
