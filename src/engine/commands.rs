@@ -99,6 +99,23 @@ impl Engine {
         }
     }
 
+    /// What a listing may show the caller: `None` (everything) for admins and trusted
+    /// callers, else the ids of the workflows it may view; a workflow filter it may not
+    /// view is `forbidden`.
+    pub(crate) fn view_scope(
+        &self,
+        caller: &Caller,
+        workflow_id: Option<&str>,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        if caller.access.has_every_permission() {
+            return Ok(None);
+        }
+        if let Some(workflow_id) = workflow_id {
+            self.authorize(caller, workflow_id, Action::View)?;
+        }
+        Ok(Some(self.viewable_workflows(caller)))
+    }
+
     /// Ids of the loaded workflows the caller may view.
     pub(crate) fn viewable_workflows(&self, caller: &Caller) -> Vec<String> {
         self.workflows
@@ -729,9 +746,7 @@ impl Engine {
         caller: &Caller,
     ) -> Result<Vec<InstanceView>, EngineError> {
         let mut filter = filter.clone();
-        if !caller.access.has_every_permission() {
-            filter.workflow_ids = Some(self.viewable_workflows(caller));
-        }
+        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
         let mut tx = self.store.begin().await?;
         let rows = tx.list_instances(&filter).await?;
         let mut views = Vec::with_capacity(rows.len());
@@ -749,12 +764,7 @@ impl Engine {
         caller: &Caller,
     ) -> Result<Vec<WaitView>, EngineError> {
         let mut filter = filter.clone();
-        if !caller.access.has_every_permission() {
-            if let Some(workflow_id) = &filter.workflow_id {
-                self.authorize(caller, workflow_id, Action::View)?;
-            }
-            filter.workflow_ids = Some(self.viewable_workflows(caller));
-        }
+        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
         let mut tx = self.store.begin().await?;
         let rows = tx.list_waits(&filter).await?;
         tx.commit().await?;

@@ -264,12 +264,7 @@ impl Engine {
         caller: &Caller,
     ) -> Result<Vec<InboundView>, EngineError> {
         let mut filter = filter.clone();
-        if !caller.access.has_every_permission() {
-            if let Some(workflow_id) = &filter.workflow_id {
-                self.authorize(caller, workflow_id, Action::View)?;
-            }
-            filter.workflow_ids = Some(self.viewable_workflows(caller));
-        }
+        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
         let mut tx = self.store.begin().await?;
         let rows = tx.list_inbound(&filter).await?;
         tx.commit().await?;

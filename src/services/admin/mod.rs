@@ -162,6 +162,20 @@ fn post_is_genuine(request: &HttpRequest, state: &AppState, admin: &Admin, token
     !foreign && keys(state).csrf_matches(&admin.csrf_binding, token)
 }
 
+/// The admin behind a form POST whose CSRF token and origin check out.
+async fn admin_posting(
+    request: &HttpRequest,
+    state: &AppState,
+    token: &str,
+) -> Result<Admin, HttpResponse> {
+    let admin = admin(request, state).await?;
+    if post_is_genuine(request, state, &admin, token) {
+        Ok(admin)
+    } else {
+        Err(refused())
+    }
+}
+
 fn refused() -> HttpResponse {
     html(
         StatusCode::FORBIDDEN,
@@ -238,12 +252,8 @@ async fn logout(
     state: web::Data<AppState>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    let admin = match admin(&request, &state).await {
-        Ok(admin) => admin,
-        Err(response) => return response,
-    };
-    if !post_is_genuine(&request, &state, &admin, &form.csrf) {
-        return refused();
+    if let Err(response) = admin_posting(&request, &state, &form.csrf).await {
+        return response;
     }
     let mut gone = Cookie::build(COOKIE, "").path("/admin").finish();
     gone.make_removal();
@@ -448,13 +458,10 @@ async fn retry(
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
-    let admin = match admin(&request, &state).await {
+    let admin = match admin_posting(&request, &state, &form.csrf).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    if !post_is_genuine(&request, &state, &admin, &form.csrf) {
-        return refused();
-    }
     let Ok(id) = path.parse::<i64>() else {
         return failure(EngineError::MalformedRequest(format!(
             "`{path}` is not an event id"
