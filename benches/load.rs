@@ -6,15 +6,19 @@
 //!         --body ../shared/peers/requests/echo.xml --connections 16 --duration 10s
 //!
 //! `{n}` in the body (or URL) becomes a number unique to each request, so that every
-//! request can carry its own message id or event name. The last line is machine-readable:
+//! request can carry its own message id or event name; with `--values FILE`, `{v}` becomes
+//! line n of that file (serial numbers written by `benches/callback_setup.rs`) and the run
+//! ends when the lines run out. The last line is machine-readable:
 //! `load_result rps=… p50_ms=… p99_ms=… requests=… non2xx=… errors=…`.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
+#[path = "common/loopback.rs"]
+mod loopback;
 
 #[derive(Parser, Debug)]
 #[command(about = "HTTP load against a Holdpoint on this machine")]
@@ -38,6 +42,10 @@ struct Args {
     /// How long to send, e.g. `10s` (after the warm-up).
     #[arg(long, default_value = "10s")]
     duration: String,
+    /// A file with one value per line: request n gets line n as `{v}`; the run stops when
+    /// the lines run out.
+    #[arg(long)]
+    values: Option<std::path::PathBuf>,
     /// Stop after this many requests, whichever comes first.
     #[arg(long)]
     requests: Option<u64>,
@@ -48,19 +56,11 @@ struct Args {
     bench: bool,
 }
 
-fn loopback(url: &reqwest::Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_matches(['[', ']'])
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
 struct Totals {
     latencies: Vec<Duration>,
+    /// From the end of the warm-up to the last measured answer: shorter than `--duration`
+    /// when `--requests` or `--values` ends the run first.
+    measured: Duration,
     non2xx: u64,
     errors: u64,
 }
@@ -69,7 +69,7 @@ fn main() {
     let args = Args::parse();
     let url = reqwest::Url::parse(&args.url).unwrap_or_else(|e| panic!("--url: {e}"));
     assert!(
-        loopback(&url),
+        loopback::is_loopback(&url),
         "--url must point at this machine (loopback), not {url}"
     );
     let duration = holdpoint::duration::parse_duration(&args.duration).expect("--duration");
@@ -91,7 +91,7 @@ fn main() {
         let at = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[at].as_secs_f64() * 1000.0
     };
-    let seconds = duration.as_secs_f64();
+    let seconds = totals.measured.as_secs_f64().max(1e-9);
     let count = latencies.len() as u64 + totals.non2xx + totals.errors;
     println!(
         "{} requests in {seconds:.1}s over {} connections: {:.1} req/s, p50 {:.3} ms, p99 {:.3} ms, {} non-2xx, {} errors",
@@ -137,7 +137,16 @@ async fn run(
         let (name, password) = user.split_once(':').expect("--user name:password");
         (name.to_string(), password.to_string())
     });
+    let values: Arc<Vec<String>> = Arc::new(match &args.values {
+        Some(path) => std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        None => Vec::new(),
+    });
     let shared = Arc::new((client, url, body, headers, user, args.content_type.clone()));
+    let use_values = args.values.is_some();
     let counter = Arc::new(AtomicU64::new(0));
     let measured_count = Arc::new(AtomicU64::new(0));
     let limit = args.requests.unwrap_or(u64::MAX);
@@ -148,10 +157,12 @@ async fn run(
             let shared = shared.clone();
             let counter = counter.clone();
             let measured_count = measured_count.clone();
+            let values = values.clone();
             tokio::spawn(async move {
                 let (client, url, body, headers, user, content_type) = &*shared;
                 let mut totals = Totals {
                     latencies: Vec::new(),
+                    measured: Duration::ZERO,
                     non2xx: 0,
                     errors: 0,
                 };
@@ -167,15 +178,23 @@ async fn run(
                     // Unique across warm-up and measurement alike.
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let number = n.to_string();
-                    let target = url
-                        .as_str()
-                        .replace("%7Bn%7D", &number)
-                        .replace("{n}", &number);
+                    let value = match values.get(n as usize) {
+                        Some(value) => value.as_str(),
+                        None if use_values => break,
+                        None => "",
+                    };
+                    let fill = |text: &str| {
+                        text.replace("%7Bn%7D", &number)
+                            .replace("{n}", &number)
+                            .replace("%7Bv%7D", value)
+                            .replace("{v}", value)
+                    };
+                    let target = fill(url.as_str());
                     let mut request = match body {
                         Some(body) => client
                             .post(target)
                             .header("content-type", content_type.as_str())
-                            .body(body.replace("{n}", &number)),
+                            .body(fill(body)),
                         None => client.get(target),
                     }
                     .headers(headers.clone());
@@ -194,6 +213,7 @@ async fn run(
                     if !measured {
                         continue;
                     }
+                    totals.measured = Instant::now().saturating_duration_since(warm_until);
                     match outcome {
                         Ok(true) => totals.latencies.push(started.elapsed()),
                         Ok(false) => totals.non2xx += 1,
@@ -206,12 +226,14 @@ async fn run(
         .collect();
     let mut all = Totals {
         latencies: Vec::new(),
+        measured: Duration::ZERO,
         non2xx: 0,
         errors: 0,
     };
     for task in tasks {
         let totals = task.await.expect("a load task");
         all.latencies.extend(totals.latencies);
+        all.measured = all.measured.max(totals.measured);
         all.non2xx += totals.non2xx;
         all.errors += totals.errors;
     }

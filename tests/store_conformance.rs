@@ -27,6 +27,7 @@ store_suite!(
     inbound_leases_are_owned_reclaimed_and_released,
     two_nodes_never_claim_the_same_inbound_row,
     overview_lists_instances_and_counts_what_waits,
+    a_failed_write_fails_the_transaction_and_stores_nothing,
 );
 
 mod cases {
@@ -744,8 +745,19 @@ mod cases {
             })
             .await
             .unwrap();
-        let principal = accounts.authenticate("ops", "ops-pw").await.unwrap();
-        assert_eq!(principal.map(|p| p.name), Some("ops".to_string()));
+        // A herd of requests with the same (not yet cached) credentials runs argon2 at most
+        // as often as verifications may run at once; the others find the cached result.
+        let herd: Vec<_> = (0..16)
+            .map(|_| accounts.authenticate("ops", "ops-pw"))
+            .collect();
+        for principal in futures_util::future::join_all(herd).await {
+            assert_eq!(principal.unwrap().map(|p| p.name), Some("ops".to_string()));
+        }
+        let runs = accounts.verifications_run();
+        assert!(
+            (1..=holdpoint::auth::MAX_CONCURRENT_VERIFICATIONS as u64).contains(&runs),
+            "{runs} argon2 runs for one herd"
+        );
         assert_eq!(accounts.authenticate("ops", "wrong").await.unwrap(), None);
         assert_eq!(
             accounts.authenticate("nobody", "ops-pw").await.unwrap(),
@@ -1023,6 +1035,83 @@ mod cases {
         all.dedup();
         assert_eq!(all.len(), total, "no row claimed twice");
         assert_eq!(total, 40, "every row claimed once");
+    }
+
+    fn bare_instance() -> NewInstance {
+        NewInstance {
+            workflow_id: "w".into(),
+            definition_hash: "h".into(),
+            folio: "f".into(),
+            status: InstanceStatus::Waiting,
+            fields: Map::new(),
+            trigger_event: json!({}),
+            now: T0,
+        }
+    }
+
+    /// PostgreSQL sends history rows and instance updates with the next statement or with
+    /// COMMIT (pipelined), so their errors may surface later than the call; either way the
+    /// transaction fails and nothing of it is stored.
+    pub async fn a_failed_write_fails_the_transaction_and_stores_nothing(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_instance(&bare_instance()).await.unwrap();
+        let entry = |instance_id| NewHistory {
+            instance_id,
+            at: T0,
+            kind: "started".into(),
+            step_id: None,
+            wait_id: None,
+            actor: "test".into(),
+            dialect: "test".into(),
+            source: None,
+            message_id: None,
+            detail: json!({}),
+        };
+        tx.append_history(&entry(id)).await.unwrap();
+        // No such instance: a foreign-key violation, now or at the latest at commit. The
+        // transaction is dropped (rolled back) at the end of the block either way.
+        let failed: Result<(), StoreError> = async move {
+            tx.append_history(&entry(id + 1_000_000)).await?;
+            tx.get_instance(id).await?;
+            tx.commit().await
+        }
+        .await;
+        assert!(
+            failed.is_err(),
+            "the bad history row failed the transaction"
+        );
+
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(
+            tx.get_instance(id).await.unwrap().is_none(),
+            "nothing stored"
+        );
+        assert!(tx.history(id).await.unwrap().is_empty());
+        // A later transaction on the same pool works (the connection was not left broken).
+        tx.commit().await.unwrap();
+
+        // The same when COMMIT is the next statement.
+        let mut tx = store.store.begin().await.unwrap();
+        let kept = tx.insert_instance(&bare_instance()).await.unwrap();
+        let failed: Result<(), StoreError> = async move {
+            tx.append_history(&entry(kept + 1_000_000)).await?;
+            tx.commit().await
+        }
+        .await;
+        assert!(failed.is_err(), "the commit reports the bad history row");
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(
+            tx.get_instance(kept).await.unwrap().is_none(),
+            "rolled back"
+        );
+        tx.commit().await.unwrap();
+
+        // Deferred writes are visible to reads later in the same transaction.
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_instance(&bare_instance()).await.unwrap();
+        tx.append_history(&entry(id)).await.unwrap();
+        assert_eq!(tx.history(id).await.unwrap().len(), 1);
+        tx.commit().await.unwrap();
     }
 
     pub async fn overview_lists_instances_and_counts_what_waits(store: TestStore) {

@@ -7,7 +7,11 @@
 //!
 //! Verifying a password is slow on purpose; successes are remembered for a short time in a
 //! [`cache::CredentialCache`]. Unknown names are checked against a dummy hash, so the
-//! answer time does not tell which names exist.
+//! answer time does not tell which names exist. At most [`MAX_CONCURRENT_VERIFICATIONS`]
+//! argon2 checks run at once: each takes 19 MiB, and when a cached credential expires under
+//! load every request in flight would otherwise verify the same password at the same time
+//! (64 clients: over 1 GiB, which the allocator keeps). A request that waited for a slot
+//! looks in the cache again first, so such a herd costs at most that many verifications.
 
 pub mod cache;
 pub mod password;
@@ -81,16 +85,23 @@ pub struct NewAccount {
 pub struct Accounts {
     store: Arc<dyn Store>,
     cache: cache::CredentialCache,
+    verifications: tokio::sync::Semaphore,
+    verified: std::sync::atomic::AtomicU64,
 }
 
 /// Entries the credential cache holds at most.
 const CACHE_CAPACITY: usize = 10_000;
+
+/// argon2 verifications running at once, at most (each holds 19 MiB while it runs).
+pub const MAX_CONCURRENT_VERIFICATIONS: usize = 2;
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, cache_ttl: Duration) -> Self {
         Self {
             store,
             cache: cache::CredentialCache::new(cache_ttl, CACHE_CAPACITY),
+            verifications: tokio::sync::Semaphore::new(MAX_CONCURRENT_VERIFICATIONS),
+            verified: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -107,6 +118,15 @@ impl Accounts {
         if let Some(principal) = self.cache.get(name, password) {
             return Ok(Some(principal));
         }
+        let _slot = self
+            .verifications
+            .acquire()
+            .await
+            .map_err(|error| EngineError::Internal(format!("verification gate: {error}")))?;
+        // Another request may have verified these credentials while this one waited.
+        if let Some(principal) = self.cache.get(name, password) {
+            return Ok(Some(principal));
+        }
         let row = {
             let mut tx = self.store.begin().await?;
             let row = tx.get_account(name).await?;
@@ -114,6 +134,8 @@ impl Accounts {
             row
         };
         let stored = row.as_ref().map(|row| row.password_hash.clone());
+        self.verified
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let candidate = password.to_string();
         let matches = tokio::task::spawn_blocking(move || match stored {
             Some(hash) => password::verify(&candidate, &hash),
@@ -130,6 +152,11 @@ impl Accounts {
         let principal = Principal::from_row(&row);
         self.cache.insert(name, password, principal.clone());
         Ok(Some(principal))
+    }
+
+    /// argon2 verifications run since start (cache misses that reached the hash).
+    pub fn verifications_run(&self) -> u64 {
+        self.verified.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Adds an account. A taken name is `malformed_request`, naming it.

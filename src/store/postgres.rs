@@ -28,6 +28,7 @@ use super::{Backend, Store, StoreError, Tx};
 mod accounts;
 mod inbound;
 mod overview;
+mod pipeline;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -158,6 +159,7 @@ impl Store for PostgresStore {
             client: Some(client),
             signal: false,
             work: self.work.clone(),
+            pending: Vec::new(),
         }))
     }
 
@@ -178,6 +180,8 @@ struct PgTx {
     client: Option<Object>,
     signal: bool,
     work: Arc<Notify>,
+    /// Writes waiting to go out with the next statement (see `pipeline`).
+    pending: Vec<pipeline::Deferred>,
 }
 
 impl Drop for PgTx {
@@ -209,22 +213,33 @@ impl PgTx {
             .ok_or_else(|| StoreError::Other("transaction already ended".into()))
     }
 
-    async fn rows(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+    async fn rows(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
         let client = self.client()?;
         let statement = client.prepare_cached(sql).await?;
-        Ok(client.query(&statement, params).await?)
+        let next = client.query(&statement, params);
+        Ok(pipeline::with_pending(client, pending, next).await?)
     }
 
-    async fn row(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+    async fn row(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
         let client = self.client()?;
         let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_opt(&statement, params).await?)
+        let next = client.query_opt(&statement, params);
+        Ok(pipeline::with_pending(client, pending, next).await?)
     }
 
-    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+    async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let pending = std::mem::take(&mut self.pending);
         let client = self.client()?;
         let statement = client.prepare_cached(sql).await?;
-        Ok(client.execute(&statement, params).await?)
+        let next = client.execute(&statement, params);
+        Ok(pipeline::with_pending(client, pending, next).await?)
+    }
+
+    /// A write whose row count nobody reads: sent with the next statement or `COMMIT`.
+    fn defer(&mut self, sql: &'static str, params: Vec<pipeline::OwnedParam>) {
+        self.pending.push(pipeline::Deferred { sql, params });
     }
 }
 
@@ -312,7 +327,10 @@ impl Tx for PgTx {
         } else {
             "COMMIT".to_string()
         };
-        if let Err(error) = client.batch_execute(&sql).await {
+        let pending = std::mem::take(&mut self.pending);
+        if let Err(error) =
+            pipeline::with_pending(&client, pending, client.batch_execute(&sql)).await
+        {
             // The outcome of a failed COMMIT is unknown to us; never reuse the connection.
             drop(Object::take(client));
             return Err(error.into());
@@ -386,20 +404,19 @@ impl Tx for PgTx {
     }
 
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError> {
-        self.execute(
+        self.defer(
             "UPDATE instances SET status = $2, current_step = $3, fields = $4, reply = $5, \
              error = $6, updated_at = $7 WHERE id = $1",
-            &[
-                &row.id,
-                &row.status.as_str(),
-                &row.current_step,
-                &Json(&row.fields),
-                &row.reply.as_ref().map(Json),
-                &row.error,
-                &row.updated_at,
+            vec![
+                Box::new(row.id),
+                Box::new(row.status.as_str()),
+                Box::new(row.current_step.clone()),
+                Box::new(Json(row.fields.clone())),
+                Box::new(row.reply.clone().map(Json)),
+                Box::new(row.error.clone()),
+                Box::new(row.updated_at),
             ],
-        )
-        .await?;
+        );
         Ok(())
     }
 
@@ -525,23 +542,22 @@ impl Tx for PgTx {
     }
 
     async fn append_history(&mut self, entry: &NewHistory) -> Result<(), StoreError> {
-        self.execute(
+        self.defer(
             "INSERT INTO history (instance_id, at, kind, step_id, wait_id, actor, dialect, \
              source, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &entry.instance_id,
-                &entry.at,
-                &entry.kind,
-                &entry.step_id,
-                &entry.wait_id,
-                &entry.actor,
-                &entry.dialect,
-                &entry.source,
-                &entry.message_id,
-                &Json(&entry.detail),
+            vec![
+                Box::new(entry.instance_id),
+                Box::new(entry.at),
+                Box::new(entry.kind.clone()),
+                Box::new(entry.step_id.clone()),
+                Box::new(entry.wait_id),
+                Box::new(entry.actor.clone()),
+                Box::new(entry.dialect.clone()),
+                Box::new(entry.source.clone()),
+                Box::new(entry.message_id.clone()),
+                Box::new(Json(entry.detail.clone())),
             ],
-        )
-        .await?;
+        );
         Ok(())
     }
 
@@ -752,12 +768,11 @@ impl Tx for PgTx {
     }
 
     async fn cancel_outbox_for_wait(&mut self, wait_id: i64, now: i64) -> Result<(), StoreError> {
-        self.execute(
+        self.defer(
             "UPDATE outbox SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, \
              updated_at = $2 WHERE wait_id = $1 AND state IN ('pending', 'running')",
-            &[&wait_id, &now],
-        )
-        .await?;
+            vec![Box::new(wait_id), Box::new(now)],
+        );
         Ok(())
     }
 

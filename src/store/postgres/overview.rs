@@ -29,7 +29,7 @@ impl PgTx {
         rows.iter().map(instance_row).collect()
     }
 
-    async fn counted(&self, sql: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    async fn counted(&mut self, sql: &str) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = self.rows(sql, &[]).await?;
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))

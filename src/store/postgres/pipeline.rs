@@ -1,0 +1,56 @@
+//! Statements whose outcome nobody reads (history rows, the instance update, cancelling
+//! an item's deliveries) are not sent on their own: they wait in the transaction and go
+//! out together with the next statement that returns something, or with `COMMIT`, as one
+//! pipeline (tokio-postgres sends requests in the order their futures are first polled
+//! and PostgreSQL answers in order). A finish then costs 6 round trips instead of 10.
+//!
+//! Errors are not lost, only reported later: a failed deferred statement aborts the
+//! transaction, its error is the first one the pipeline yields (answers come in order),
+//! and the command fails with it. A `COMMIT` sent after a failed statement ends the
+//! transaction with a rollback, so nothing of it is stored; the connection is then not
+//! reused (see `PgTx::commit`).
+
+use deadpool_postgres::Object;
+use futures_util::future::{try_join, try_join_all};
+use tokio_postgres::types::ToSql;
+
+/// A parameter owned by the transaction until the statement is sent.
+pub(super) type OwnedParam = Box<dyn ToSql + Sync + Send>;
+
+/// One write whose row count nobody checks.
+pub(super) struct Deferred {
+    pub sql: &'static str,
+    pub params: Vec<OwnedParam>,
+}
+
+/// Prepares (from the connection's cache after the first time) and sends `pending`, then
+/// runs `next` in the same pipeline; `next`'s output when everything succeeded.
+pub(super) async fn with_pending<T, F>(
+    client: &Object,
+    pending: Vec<Deferred>,
+    next: F,
+) -> Result<T, tokio_postgres::Error>
+where
+    F: Future<Output = Result<T, tokio_postgres::Error>>,
+{
+    if pending.is_empty() {
+        return next.await;
+    }
+    let mut statements = Vec::with_capacity(pending.len());
+    for deferred in &pending {
+        statements.push(client.prepare_cached(deferred.sql).await?);
+    }
+    let sends = pending
+        .iter()
+        .zip(&statements)
+        .map(|(deferred, statement)| async move {
+            let params: Vec<&(dyn ToSql + Sync)> = deferred
+                .params
+                .iter()
+                .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            client.execute(statement, &params).await
+        });
+    let (_, output) = try_join(try_join_all(sends), next).await?;
+    Ok(output)
+}
