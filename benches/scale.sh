@@ -12,7 +12,8 @@
 #   - finish: COUNT K2 finishes of fresh server items, 16 connections;
 #   - the server's RSS: idle (after the first phase), the highest seen under load.
 # Then benches/deadlines.rs on a second database of the same cluster.
-# Environment: WAITS, DEADLINES, COUNT (10000), WORK, PORT (18091), PGPORT (55441).
+# Environment: WAITS, DEADLINES (0 skips that part), COUNT (10000), WORK, PORT (18091),
+# PGPORT (55441).
 set -euo pipefail
 
 WORK=${WORK:-/tmp/holdpoint-scale}
@@ -94,6 +95,7 @@ echo "million rss_idle_mib=$(rss_mib)"
 measure million
 echo "million rss_after_mib=$(rss_mib)"
 
+[ "$DEADLINES" -gt 0 ] || exit 0
 stop_all
 SERVER_PID=
 as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/postgres.log" -w start -o \

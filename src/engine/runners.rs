@@ -30,9 +30,21 @@ impl Engine {
                 .tx
                 .lock_due_waits(run.now, self.config.timers.batch_size as i64)
                 .await?;
+            // Their instances are locked already: read them all in one query rather than
+            // one round trip per wait (100,000 due waits on PostgreSQL).
+            let ids: Vec<i64> = due.iter().map(|wait| wait.instance_id).collect();
+            let mut instances: std::collections::HashMap<i64, InstanceRow> = run
+                .tx
+                .get_instances(&ids)
+                .await?
+                .into_iter()
+                .map(|row| (row.id, row))
+                .collect();
             let mut fired = 0;
             for wait in due {
-                let Some(mut instance) = run.tx.lock_instance(wait.instance_id).await? else {
+                // A second due wait of the same instance waits for the next batch, which
+                // sees the instance as the first one left it.
+                let Some(mut instance) = instances.remove(&wait.instance_id) else {
                     continue;
                 };
                 if !run

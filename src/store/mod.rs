@@ -84,6 +84,9 @@ pub trait Tx: Send {
     async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
     /// Reads an instance without locking it.
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
+    /// Reads several instances in one query, without locking them (the timer reads the
+    /// instances `lock_due_waits` has just locked); unknown ids are left out.
+    async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError>;
     /// Writes status, current step, fields, reply, error and `updated_at`.
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError>;
 

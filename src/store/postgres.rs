@@ -394,6 +394,12 @@ impl Tx for PgTx {
             .transpose()
     }
 
+    async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ANY($1)");
+        let rows = self.rows(&sql, &[&ids]).await?;
+        rows.iter().map(instance_row).collect()
+    }
+
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1");
         self.row(&sql, &[&id])
@@ -509,15 +515,18 @@ impl Tx for PgTx {
             values.push(value);
             conditions.push(sql.replace('$', &format!("${}", values.len())));
         }
+        // The state is written into the SQL (a fixed word, never input text): the partial
+        // indexes on open waits only serve a query whose plan knows `state = 'open'`, and a
+        // generic plan for `state = $n` does not.
+        if let Some(state) = state {
+            conditions.push(format!("w.state = '{state}'"));
+        }
         let mut condition = |sql: &str, value| add(&mut conditions, &mut values, sql, value);
         if let Some(workflow) = &filter.workflow_id {
             condition("i.workflow_id = $", workflow);
         }
         if let Some(kind) = &kind {
             condition("w.kind = $", kind);
-        }
-        if let Some(state) = &state {
-            condition("w.state = $", state);
         }
         if let Some(event) = &filter.event_name {
             condition("w.event_name = $", event);

@@ -257,6 +257,15 @@ impl Tx for SqliteTx {
         self.get_instance(id).await
     }
 
+    async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = format!(
+            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id IN (SELECT value FROM json_each(?1))"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([serde_json::to_string(ids)?], instance_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         let sql = format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -357,6 +366,11 @@ impl Tx for SqliteTx {
         // Only the filters given become conditions: `(?1 IS NULL OR x = ?1)` keeps SQLite
         // from using an index, which made every instance view scan all waits.
         let mut conditions: Vec<String> = Vec::new();
+        // Written into the SQL (a fixed word, never input text): SQLite uses a partial index
+        // on open waits only when the query itself says `state = 'open'`.
+        if let Some(state) = filter.state {
+            conditions.push(format!("w.state = '{}'", state.as_str()));
+        }
         let mut values: Vec<rusqlite::types::Value> = Vec::new();
         let mut condition = |sql: &str, value: rusqlite::types::Value| {
             values.push(value);
@@ -368,9 +382,6 @@ impl Tx for SqliteTx {
         }
         if let Some(kind) = filter.kind {
             condition("w.kind = ?", V::Text(kind.as_str().into()));
-        }
-        if let Some(state) = filter.state {
-            condition("w.state = ?", V::Text(state.as_str().into()));
         }
         if let Some(event) = &filter.event_name {
             condition("w.event_name = ?", V::Text(event.clone()));
