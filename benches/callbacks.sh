@@ -40,9 +40,6 @@ else
 fi
 cd "$ROOT"
 build_all
-LOAD=$(bench_binary load)
-SETUP=$(bench_binary callback_setup)
-BASELINE=$(bench_binary sqlite_baseline)
 start_holdpoint
 
 workflow_of() { case $1 in event) echo callback-event ;; *) echo callback-item ;; esac; }
@@ -67,17 +64,16 @@ load() { # kind connections values
 
 if $CAPTURE; then
     for kind in $KINDS; do
-        setup "$kind" 0 "$WORK/capture-$kind.txt" >/dev/null
+        COUNT=1 setup "$kind" 0 "$WORK/capture-$kind.txt" >/dev/null
         psql_hp -c "ALTER SYSTEM SET log_statement = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
         sleep 0.5
         from=$(wc -l <"$WORK/postgres.log")
-        sed -n 1p "$WORK/capture-$kind.txt" >"$WORK/one.txt"
-        COUNT=1 load "$kind" 1 "$WORK/one.txt" >/dev/null
+        load "$kind" 1 "$WORK/capture-$kind.txt" >/dev/null
         sleep 0.3
         psql_hp -c "ALTER SYSTEM RESET log_statement" -c 'SELECT pg_reload_conf()' >/dev/null
         echo "== $kind: statements of one callback"
         tail -n +"$((from + 1))" "$WORK/postgres.log" | grep -E 'statement: |execute |parameters:' \
-            | grep -v -E 'outbox SET state = .running|inbound_events SET state|deadline <= |DELETE FROM (buffered_events|dedup_keys)' \
+            | grep -v -E 'outbox SET state = .running|inbound_events SET state|deadline <= |DELETE FROM (buffered_events|dedup_keys)|ALTER SYSTEM|pg_reload_conf' \
             | sed -E 's/^[^]]*\] //'
     done
     exit 0

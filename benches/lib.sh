@@ -27,11 +27,15 @@ stop_all() {
     true
 }
 
-# Release build of the server and of bench tools, run directly afterwards (no cargo, and
-# so no rebuild, between measured phases).
+# Release build of the server and of the bench tools, run directly afterwards (no cargo,
+# and so no rebuild, between measured phases).
 build_all() {
     (cd "$ROOT" && cargo build --release --quiet)
     HOLDPOINT=$ROOT/target/release/holdpoint
+    LOAD=$(bench_binary load)
+    SETUP=$(bench_binary callback_setup)
+    BASELINE=$(bench_binary sqlite_baseline)
+    DEADLINES_BENCH=$(bench_binary deadlines)
 }
 bench_binary() {
     (cd "$ROOT" && cargo bench --no-run --bench "$1" --message-format=json 2>/dev/null) \

@@ -30,9 +30,6 @@ start_postgres
 DB_ARGS=(--database-url "$DB")
 cd "$ROOT"
 build_all
-LOAD=$(bench_binary load)
-SETUP=$(bench_binary callback_setup)
-DEADLINES_BENCH=$(bench_binary deadlines)
 start_holdpoint
 ITEM_WORKFLOW=b0b0b0b0-0001-4b0b-8b0b-b0b0b0b0b0b0
 next=0
