@@ -43,6 +43,7 @@ async fn dead_letter(server: &ApiServer) -> i64 {
                 event: json!({"order": 4711}),
                 sender: "tester".into(),
             },
+            idempotency_key: None,
         }])
         .await
         .unwrap();

@@ -215,6 +215,7 @@ async fn enqueue_title(te: &support::TestEngine, title: &str) -> i64 {
                 event: json!({"after": {"Title": title}}),
                 sender: "sharepoint".into(),
             },
+            idempotency_key: None,
         }])
         .await
         .unwrap()[0]

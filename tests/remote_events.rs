@@ -231,3 +231,46 @@ async fn endpoints_move_under_the_instance_guid() {
         "no route without the prefix"
     );
 }
+
+/// A queued event resent with the same `Idempotency-Key` (a client that saw no answer)
+/// is stored once: the resend answers the first event's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_queued_event_with_an_idempotency_key_is_stored_once() {
+    let server =
+        api_server_with(support::sqlite_store().await, &[KENA, BIN, CLOSED], 1 << 20).await;
+    let send = |key: &'static str, color: &'static str| {
+        support::api::send(
+            server
+                .request(
+                    Method::GET,
+                    &format!("/cda/kena/?__wfid=1&__itemid=1&color={color}"),
+                )
+                .header("idempotency-key", key),
+        )
+    };
+    let first = send("order-1", "red").await;
+    let again = send("order-1", "red").await;
+    let other = send("order-2", "blue").await;
+    assert_eq!(
+        (
+            first.status.as_u16(),
+            again.status.as_u16(),
+            other.status.as_u16()
+        ),
+        (202, 202, 202)
+    );
+    assert_eq!(first.body["event_id"], again.body["event_id"]);
+    assert_ne!(first.body["event_id"], other.body["event_id"]);
+    let rows = server.get("root", "/api/v1/inbound-events").await;
+    assert_eq!(rows.body.as_array().map(Vec::len), Some(2), "{}", rows.body);
+    let too_long = support::api::send(
+        server
+            .request(Method::GET, "/cda/kena/?__wfid=1&__itemid=1")
+            .header("idempotency-key", "k".repeat(256)),
+    )
+    .await;
+    assert_eq!(
+        (too_long.status.as_u16(), too_long.code()),
+        (400, "malformed_request")
+    );
+}

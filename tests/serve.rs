@@ -232,6 +232,7 @@ async fn nothing_stays_leased_after_sigterm() {
                     event: serde_json::json!({ "n": n }),
                     sender: "tester".into(),
                 },
+                idempotency_key: None,
             })
             .collect();
         te.engine.enqueue_remote_events(&requests).await.unwrap();

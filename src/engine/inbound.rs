@@ -56,6 +56,9 @@ pub struct InboundRequest {
     /// `sharepoint`, `custom_data`, `unstructured`: also the dialect in history.
     pub kind: String,
     pub payload: InboundPayload,
+    /// The client's `Idempotency-Key`: a resent request returns the first event's id and
+    /// queues nothing, so a client may resend whatever it saw no answer for.
+    pub idempotency_key: Option<String>,
 }
 
 /// A queue row as the API and CLI show it (without the payload).
@@ -120,6 +123,25 @@ impl Engine {
             let now = self.now_ms();
             let mut ids = Vec::with_capacity(requests.len());
             for request in requests {
+                let key = request
+                    .idempotency_key
+                    .as_ref()
+                    .map(|key| format!("queued:{}:{key}", request.workflow.id));
+                if let Some(key) = &key
+                    && let DedupClaim::Existing(first) = tx
+                        .claim_dedup_key(
+                            key,
+                            now,
+                            now.saturating_add(millis(self.config.dedup_window)),
+                        )
+                        .await?
+                {
+                    let id = first.and_then(|id| id.parse().ok()).ok_or_else(|| {
+                        EngineError::Internal(format!("idempotency key {key} has no event id"))
+                    })?;
+                    ids.push(id);
+                    continue;
+                }
                 let (_, max_lifetime) = queue_policy(&request.workflow);
                 let plain = serde_json::to_vec(&request.payload)
                     .map_err(|error| EngineError::Internal(format!("payload: {error}")))?;
@@ -135,7 +157,11 @@ impl Engine {
                     now,
                     expires_at: now.saturating_add(millis(max_lifetime)),
                 };
-                ids.push(tx.insert_inbound(&new).await?);
+                let id = tx.insert_inbound(&new).await?;
+                if let Some(key) = &key {
+                    tx.set_dedup_outcome(key, &id.to_string()).await?;
+                }
+                ids.push(id);
             }
             tx.signal_work_on_commit();
             tx.commit().await?;

@@ -10,11 +10,11 @@
 //!   `__as` query parameter, else the first `Accept` value).
 //!
 //! With `[remote_events] instance_guid` set, every path starts with `/{instance_guid}`.
-//! With `[remote_events] instance_guid` set, every path starts with `/{instance_guid}`.
 //! `a` is anonymous and only allowed where the workflow says `[remote_events] anonymous =
 //! true`; `b` takes HTTP Basic credentials and the workflow's `start` permission. Each
 //! event carries `__user`, `__userIsAuthenticated` and `__userAuthType`. Queued events
-//! answer `202 {"event_id": …}` once stored; the inbound queue delivers them.
+//! answer `202 {"event_id": …}` once stored; the inbound queue delivers them. A queued event
+//! sent with an `Idempotency-Key` header is stored once: a resend answers the first id.
 
 use std::sync::Arc;
 
@@ -32,6 +32,7 @@ use crate::http::AppState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{BodyError, declared_length, read_limited};
 use crate::http::errors::ApiError;
+use crate::services::api::idempotency_key;
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
 /// (`[remote_events] instance_guid`), as kenaflow does to tell its instances apart.
@@ -158,6 +159,7 @@ fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
 
 async fn enqueue(
     state: &AppState,
+    request: &HttpRequest,
     workflow: Arc<Workflow>,
     kind: &str,
     event: Map<String, Value>,
@@ -173,6 +175,7 @@ async fn enqueue(
                 event: Value::Object(event),
                 sender: sender.caller.name.clone(),
             },
+            idempotency_key: idempotency_key(request)?,
         }])
         .await?;
     Ok(HttpResponse::Accepted().json(json!({"event_id": ids[0]})))
@@ -210,7 +213,7 @@ async fn custom_data(
         }
     }
     event.extend(sender.fields.clone());
-    enqueue(&state, workflow, "custom_data", event, &sender).await
+    enqueue(&state, &request, workflow, "custom_data", event, &sender).await
 }
 
 /// The request as an unstructured event: `__body` plus its metadata.
@@ -263,7 +266,7 @@ async fn unstructured(
     let (variant, workflow) = path.into_inner();
     let (workflow, sender) = admit(&state, &request, &workflow, &variant, "unstructured").await?;
     let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
-    enqueue(&state, workflow, "unstructured", event, &sender).await
+    enqueue(&state, &request, workflow, "unstructured", event, &sender).await
 }
 
 /// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.

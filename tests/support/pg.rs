@@ -142,7 +142,7 @@ fn start_server() -> Result<String, String> {
 }
 
 /// `sh -c script`, as the `postgres` user when we are root (initdb refuses to run as root).
-fn shell(as_root: bool, script: &str) -> Command {
+pub fn shell(as_root: bool, script: &str) -> Command {
     if !as_root {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
@@ -171,7 +171,7 @@ fn shell(as_root: bool, script: &str) -> Command {
     }
 }
 
-fn find_binaries() -> Option<PathBuf> {
+pub fn find_binaries() -> Option<PathBuf> {
     let has_both = |dir: &Path| dir.join("initdb").exists() && dir.join("postgres").exists();
     if let Ok(path) = std::env::var("PATH") {
         for dir in std::env::split_paths(&path) {
@@ -201,7 +201,7 @@ fn find_binaries() -> Option<PathBuf> {
     versions.pop()
 }
 
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|error| error.to_string())?;
     Ok(listener
         .local_addr()
@@ -221,7 +221,7 @@ fn random_suffix() -> u64 {
     hasher.finish()
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // `id -u` avoids a libc dependency for one call.
     Command::new("id")
         .arg("-u")

@@ -39,6 +39,11 @@ pub struct Server {
 impl Server {
     /// Starts `serve` and waits until it says it is ready (after its endpoint list).
     pub fn start(extra: &[&str], data_dir: &Path) -> Server {
+        Server::start_with(extra, data_dir, &[])
+    }
+
+    /// `start` with environment settings (`HOLDPOINT_QUEUE__LEASE`, …) for the server.
+    pub fn start_with(extra: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -49,6 +54,7 @@ impl Server {
         args.extend_from_slice(extra);
         args.extend_from_slice(&["serve", "--listen", &listen]);
         let mut child = holdpoint(&args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(match std::env::var_os("HOLDPOINT_TEST_SERVER_LOG") {
                 Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
@@ -80,6 +86,27 @@ impl Server {
         let _ = child.kill();
         let _ = child.wait();
         panic!("serve did not print its endpoints: {seen:?}");
+    }
+
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Resident memory now and at its peak (VmRSS, VmHWM), in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     /// SIGTERM, then waits up to 30 s for the exit; true for a clean exit.

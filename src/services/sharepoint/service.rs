@@ -226,6 +226,7 @@ impl RemoteEventService {
                     event: event.json.clone(),
                     sender: caller.name.clone(),
                 },
+                idempotency_key: None,
             })
             .collect();
         if requests.is_empty() {
