@@ -50,7 +50,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let (stop, stopped) = watch::channel(false);
     let runner_tasks = runners::spawn(engine.clone(), stopped);
 
-    let mut app_state = AppState::new(engine.clone(), accounts).with_max_body(config.max_body);
+    let mut app_state = AppState::new(engine.clone(), accounts)
+        .with_max_body(config.max_body)
+        .with_body_timeout(config.body_timeout);
     app_state.soap_limits = config.soap_limits;
     app_state.one_way_status = config.one_way_status;
     app_state.remote_events_prefix = config.remote_events_prefix.clone();

@@ -49,6 +49,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest request body accepted (bytes).
     pub max_body: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// How long a verified credential is remembered (0: never).
     pub auth_cache_ttl: Duration,
     /// What the SOAP reader accepts; `max_body` is the `[http] max_body`.
@@ -159,6 +161,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         http.listen,
         http.shutdown_timeout,
         http.max_body,
+        http.body_timeout,
         auth.cache_ttl,
         soap.max_depth,
         soap.max_attributes,
@@ -209,6 +212,10 @@ fn duration(key: &str, value: Option<String>, default: Duration) -> Result<Durat
             parse_duration(&text).map_err(|why| format!("{key}: invalid duration `{text}`: {why}"))
         }
     }
+}
+
+fn positive(duration: Duration) -> Option<Duration> {
+    (!duration.is_zero()).then_some(duration)
 }
 
 fn at_least_one(key: &str, value: Option<usize>, default: usize) -> Result<usize, String> {
@@ -437,6 +444,12 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         log_level: raw.log.level.unwrap_or_else(|| "info".into()),
         log_format,
         max_body,
+        body_timeout: positive(duration(
+            "[http] body_timeout",
+            raw.http.body_timeout,
+            crate::http::DEFAULT_BODY_TIMEOUT,
+        )?)
+        .ok_or("[http] body_timeout: must be more than 0")?,
         soap_limits,
         one_way_status,
         auth_cache_ttl: duration(
@@ -640,6 +653,12 @@ mod tests {
             ..Overrides::default()
         };
         assert!(load(&flags, &[]).unwrap_err().contains("[store] url"));
+        let error = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_HTTP__BODY_TIMEOUT", "0s")]),
+        )
+        .unwrap_err();
+        assert!(error.contains("[http] body_timeout"), "{error}");
     }
 
     #[test]

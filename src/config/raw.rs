@@ -48,6 +48,7 @@ pub struct RawHttp {
     pub listen: Option<Vec<String>>,
     pub shutdown_timeout: Option<String>,
     pub max_body: Option<usize>,
+    pub body_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

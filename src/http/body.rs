@@ -17,14 +17,30 @@ use crate::error::ErrorCode;
 
 pub struct JsonBody<T>(pub T);
 
+/// How much of a request body is read, and for how long (`[http] max_body`, `body_timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub max: usize,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        Self {
+            max: super::DEFAULT_MAX_BODY,
+            timeout: super::DEFAULT_BODY_TIMEOUT,
+        }
+    }
+}
+
 impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
+        let limits = request
             .app_data::<web::Data<AppState>>()
-            .map_or(super::DEFAULT_MAX_BODY, |state| state.max_body);
+            .map_or_else(BodyLimits::default, |state| state.body_limits());
         let declared = declared_length(request);
         let content_type = request
             .headers()
@@ -32,7 +48,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
             .map(|value| value.to_str().unwrap_or("").to_ascii_lowercase());
         let mut payload = payload.take();
         Box::pin(async move {
-            let bytes = read_limited(&mut payload, declared, limit)
+            let bytes = read_limited(&mut payload, declared, limits)
                 .await
                 .map_err(|error| match error {
                     BodyError::TooLarge(limit) => too_large(limit),
@@ -64,23 +80,36 @@ pub enum BodyError {
     Read(String),
 }
 
-/// Reads a whole body of at most `limit` bytes. A `Content-Length` over the limit is
-/// refused before reading anything; a longer stream is refused as soon as it passes the
-/// limit, so memory stays bounded whatever the client sends.
+/// Reads a whole body of at most `limits.max` bytes within `limits.timeout`. A
+/// `Content-Length` over the limit is refused before reading anything; a longer stream is
+/// refused as soon as it passes the limit, so memory stays bounded whatever the client
+/// sends; a body dribbled slower than the timeout allows is refused when it runs out, so
+/// that slow clients cannot hold connections and buffers for ever.
 pub async fn read_limited<S, E>(
     payload: &mut S,
     declared: Option<usize>,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<web::BytesMut, BodyError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let limit = limits.max;
     if declared.is_some_and(|length| length > limit) {
         return Err(BodyError::TooLarge(limit));
     }
-    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
+    // A declared length is only a promise: reserve little up front, grow with the data.
+    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(64 * 1024));
+    let deadline = tokio::time::Instant::now() + limits.timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next()).await;
+        let Ok(next) = next else {
+            return Err(BodyError::Read(format!(
+                "the body did not arrive within {} s",
+                limits.timeout.as_secs_f64()
+            )));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|error| BodyError::Read(error.to_string()))?;
         if bytes.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge(limit));
@@ -114,7 +143,55 @@ fn too_large(limit: usize) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use std::time::Duration;
+
+    use actix_web::web;
+
+    use futures_util::stream::{self, StreamExt};
+
+    use super::{BodyError, BodyLimits, is_json, read_limited};
+
+    fn limits(max: usize, timeout_ms: u64) -> BodyLimits {
+        BodyLimits {
+            max,
+            timeout: Duration::from_millis(timeout_ms),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dribbled_body_is_refused_when_its_time_runs_out() {
+        // One chunk, then nothing more: a client that stopped sending.
+        let mut dribble = stream::iter([Ok::<_, String>(web::Bytes::from_static(b"<a"))])
+            .chain(stream::pending());
+        let error = read_limited(&mut dribble, Some(4096), limits(1 << 20, 50))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, BodyError::Read(why) if why.contains("did not arrive within")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_up_to_the_limit_and_refused_past_it() {
+        let chunks =
+            || stream::iter((0..3).map(|_| Ok::<_, String>(web::Bytes::from_static(b"abc"))));
+        let whole = read_limited(&mut chunks(), None, limits(9, 1000))
+            .await
+            .unwrap();
+        assert_eq!(&whole[..], b"abcabcabc");
+        let error = read_limited(&mut chunks(), None, limits(8, 1000))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, BodyError::TooLarge(8)), "{error:?}");
+        let error = read_limited(&mut chunks(), Some(100), limits(8, 1000))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, BodyError::TooLarge(8)),
+            "declared: {error:?}"
+        );
+    }
 
     #[test]
     fn json_content_types() {

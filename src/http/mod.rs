@@ -26,12 +26,17 @@ use crate::engine::{Engine, EngineError};
 /// Largest request body accepted by default (SharePoint item payloads exceed WCF's 64 KB).
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// How long a request body may take to arrive by default: 4 MiB at 70 KB/s.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What every handler can reach.
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub accounts: Arc<Accounts>,
     /// Request bodies larger than this are refused with `413 limit_exceeded`.
     pub max_body: usize,
+    /// A body not complete this long after its head is refused (slow-loris on bodies).
+    pub body_timeout: std::time::Duration,
     /// What the SOAP reader accepts (its `max_body` follows [`AppState::max_body`]).
     pub soap_limits: crate::soap::Limits,
     /// Status of an answered one-way SOAP operation: 202 (default) or 200.
@@ -53,6 +58,7 @@ impl AppState {
             engine,
             accounts,
             max_body: DEFAULT_MAX_BODY,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             soap_limits: crate::soap::Limits::default(),
             one_way_status: 202,
             remote_events_prefix: None,
@@ -64,6 +70,18 @@ impl AppState {
         self.max_body = max_body;
         self.soap_limits.max_body = max_body;
         self
+    }
+
+    pub fn with_body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    pub fn body_limits(&self) -> body::BodyLimits {
+        body::BodyLimits {
+            max: self.max_body,
+            timeout: self.body_timeout,
+        }
     }
 }
 

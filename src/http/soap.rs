@@ -163,24 +163,24 @@ async fn post(
     } else {
         SoapVersion::V11
     };
-    let limits = state.soap_limits;
-    let bytes = match read_limited(&mut payload, declared_length(&request), limits.max_body).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge(limit)) => {
-            let error = SoapError::new(
-                ErrorCode::LimitExceeded,
-                format!("the body exceeds the limit of {limit} bytes"),
-            );
-            return fault_response(guessed, &error);
-        }
-        Err(BodyError::Read(why)) => {
-            let error = SoapError::new(
-                ErrorCode::MalformedRequest,
-                format!("cannot read the body: {why}"),
-            );
-            return fault_response(guessed, &error);
-        }
-    };
+    let bytes =
+        match read_limited(&mut payload, declared_length(&request), state.body_limits()).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge(limit)) => {
+                let error = SoapError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("the body exceeds the limit of {limit} bytes"),
+                );
+                return fault_response(guessed, &error);
+            }
+            Err(BodyError::Read(why)) => {
+                let error = SoapError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("cannot read the body: {why}"),
+                );
+                return fault_response(guessed, &error);
+            }
+        };
     let call = dispatch(&request, &bytes, &media, &params, &state, service.as_ref()).await;
     match call {
         Ok((version, Some(body))) => HttpResponse::Ok()

@@ -136,7 +136,7 @@ async fn body_of(
     request: &HttpRequest,
     payload: &mut web::Payload,
 ) -> Result<Vec<u8>, ApiError> {
-    read_limited(payload, declared_length(request), state.max_body)
+    read_limited(payload, declared_length(request), state.body_limits())
         .await
         .map(|bytes| bytes.to_vec())
         .map_err(|error| match error {

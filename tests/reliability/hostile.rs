@@ -19,7 +19,7 @@ const BIG_BODIES: usize = 64;
 const BIG: usize = 4 * 1024 * 1024;
 
 pub async fn run(setup: &Setup) {
-    let server = setup.serve();
+    let server = setup.serve_with(&[("HOLDPOINT_HTTP__BODY_TIMEOUT", "10s")]);
     let address = server.base.trim_start_matches("http://").to_string();
     let (idle_kib, _) = server.memory_kib();
     let auth = base64(&format!("{USER}:{PASSWORD}"));
@@ -48,7 +48,8 @@ pub async fn run(setup: &Setup) {
     ));
     assert_eq!(dropped, SLOW_CLIENTS, "every header dribbler is cut off");
 
-    // Slow-loris on the body: a 4 MiB body announced, then a byte a second.
+    // Slow-loris on the body: a 4 MiB body announced, then a byte a second; `[http]
+    // body_timeout` (10 s here, 60 s by default) ends it.
     let began = Instant::now();
     let head = format!(
         "POST /soap/server-items HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
@@ -134,8 +135,9 @@ pub async fn run(setup: &Setup) {
         let answer = exchange(
             &address,
             &format!(
-                "POST /soap/server-items HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
-                 Content-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+                "POST /api/v1/workflows/rel-item/instances HTTP/1.1\r\nHost: x\r\n\
+                 Authorization: Basic {auth}\r\nContent-Type: application/json\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n{body}"
             ),
         )
         .await;
@@ -225,12 +227,14 @@ async fn health(base: &str) {
     assert!(answer.status().is_success(), "healthy: {}", answer.status());
 }
 
-/// POSTs `size` bytes of garbage to the SOAP endpoint; returns the status line.
+/// POSTs `size` bytes of garbage as JSON to start an instance; returns the status line.
+/// (SOAP answers garbage with a Client fault, which SOAP 1.1 sends as HTTP 500.)
 async fn post_raw(address: &str, auth: &str, size: usize) -> String {
     let mut stream = TcpStream::connect(address).await.expect("connect");
     let head = format!(
-        "POST /soap/server-items HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
-         Content-Type: text/xml\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+        "POST /api/v1/workflows/rel-item/instances HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Basic {auth}\r\nContent-Type: application/json\r\n\
+         Content-Length: {size}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.expect("send head");
     let body = vec![b'x'; size];

@@ -145,18 +145,21 @@ impl Setup {
 
     /// A node; short queue leases so that a dead node's rows come back within seconds.
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// `serve` with more settings from the environment.
+    pub fn serve_with(&self, settings: &[(&str, &str)]) -> Server {
         let args = self.store_args();
         let args: Vec<&str> = args[2..].iter().map(String::as_str).collect();
-        Server::start_with(
-            &args,
-            &self.data_dir(),
-            &[
-                ("HOLDPOINT_QUEUE__LEASE", "3s"),
-                ("HOLDPOINT_QUEUE__POLL_INTERVAL", "200ms"),
-                ("HOLDPOINT_TIMERS__POLL_INTERVAL", "200ms"),
-                ("HOLDPOINT_LOG__LEVEL", "warn"),
-            ],
-        )
+        let mut env = vec![
+            ("HOLDPOINT_QUEUE__LEASE", "3s"),
+            ("HOLDPOINT_QUEUE__POLL_INTERVAL", "200ms"),
+            ("HOLDPOINT_TIMERS__POLL_INTERVAL", "200ms"),
+            ("HOLDPOINT_LOG__LEVEL", "warn"),
+        ];
+        env.extend_from_slice(settings);
+        Server::start_with(&args, &self.data_dir(), &env)
     }
 
     /// Starts the waiting instances (items, events, half as many timers); returns the
