@@ -44,6 +44,17 @@ impl Server {
 
     /// `start` with environment settings (`HOLDPOINT_QUEUE__LEASE`, …) for the server.
     pub fn start_with(extra: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let log = std::env::var_os("HOLDPOINT_TEST_SERVER_LOG").map(std::path::PathBuf::from);
+        Server::start_logged(extra, data_dir, env, log.as_deref())
+    }
+
+    /// `start_with`, the server's log (stderr) written to `log`.
+    pub fn start_logged(
+        extra: &[&str],
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -56,7 +67,7 @@ impl Server {
         let mut child = holdpoint(&args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(match std::env::var_os("HOLDPOINT_TEST_SERVER_LOG") {
+            .stderr(match log {
                 Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
                 None => Stdio::null(),
             })
