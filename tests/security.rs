@@ -194,11 +194,9 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
         );
     }
 
-    let database = std::fs::read(data.join("holdpoint.db")).unwrap();
-    let mut everything = database;
-    for extra in ["holdpoint.db-wal"] {
-        everything.extend(std::fs::read(data.join(extra)).unwrap_or_default());
-    }
+    // The database file and its write-ahead log, whatever was not checkpointed yet.
+    let mut everything = std::fs::read(data.join("holdpoint.db")).unwrap();
+    everything.extend(std::fs::read(data.join("holdpoint.db-wal")).unwrap_or_default());
     let key_bytes: Vec<u8> = (0..32)
         .map(|i| u8::from_str_radix(&KEY_HEX[i * 2..i * 2 + 2], 16).unwrap())
         .collect();
