@@ -28,22 +28,16 @@ impl Templates {
 
     /// Checks the syntax of a template.
     pub fn check_template(&self, source: &str) -> Result<(), String> {
-        self.env
-            .template_from_str(source)
-            .map(|_| ())
-            .map_err(describe)
+        guarded(|| self.env.template_from_str(source).map(|_| ()))
     }
 
     /// Checks the syntax of a condition.
     pub fn check_expression(&self, source: &str) -> Result<(), String> {
-        self.env
-            .compile_expression(source)
-            .map(|_| ())
-            .map_err(describe)
+        guarded(|| self.env.compile_expression(source).map(|_| ()))
     }
 
     pub fn render(&self, source: &str, context: &Value) -> Result<String, String> {
-        let template = self.env.template_from_str(source).map_err(describe)?;
+        let template = guarded(|| self.env.template_from_str(source))?;
         template
             .render(minijinja::Value::from_serialize(context))
             .map_err(describe)
@@ -51,11 +45,22 @@ impl Templates {
 
     /// Evaluates a condition to its truth value.
     pub fn is_true(&self, source: &str, context: &Value) -> Result<bool, String> {
-        let expression = self.env.compile_expression(source).map_err(describe)?;
+        let expression = guarded(|| self.env.compile_expression(source))?;
         let value = expression
             .eval(minijinja::Value::from_serialize(context))
             .map_err(describe)?;
         Ok(value.is_true())
+    }
+}
+
+/// Runs a minijinja compilation, turning a panic inside minijinja into an error: its
+/// expression lexer panics ("empty lexer stack") on a stray `}}` such as `fields.}}x`,
+/// found by the `workflow_definition` fuzz target. Compiling only reads the environment,
+/// so nothing is left half-changed by the unwind.
+fn guarded<T>(compile: impl FnOnce() -> Result<T, minijinja::Error>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(compile)) {
+        Ok(result) => result.map_err(describe),
+        Err(_) => Err("syntax error: the template engine cannot read this".into()),
     }
 }
 
@@ -75,6 +80,17 @@ fn describe(error: minijinja::Error) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_stray_closing_delimiter_is_an_error_not_a_panic() {
+        // Regression: fuzz/regressions/workflow_definition/stray-closing-delimiter.toml.
+        let templates = Templates::new();
+        for source in ["fields.}}proved", "}}", "a }} b"] {
+            assert!(templates.check_expression(source).is_err(), "{source}");
+            assert!(templates.is_true(source, &json!({})).is_err(), "{source}");
+        }
+        assert!(templates.check_template("{{ x }}}}").is_ok());
+    }
 
     #[test]
     fn renders_and_evaluates() {
