@@ -28,6 +28,7 @@ store_suite!(
     two_nodes_never_claim_the_same_inbound_row,
     overview_lists_instances_and_counts_what_waits,
     a_failed_write_fails_the_transaction_and_stores_nothing,
+    a_batch_close_closes_only_open_waits_once,
 );
 
 mod cases {
@@ -648,6 +649,55 @@ mod cases {
                 .count();
             assert_eq!(closing, 1, "round {round}: {history:?}");
         }
+    }
+
+    pub async fn a_batch_close_closes_only_open_waits_once(store: TestStore) {
+        let te = engine(&store, ALL).await;
+        for key in ["a", "b", "c"] {
+            start(&te, "event-waiter", json!({ "key": key })).await;
+        }
+        let mut tx = store.store.begin().await.unwrap();
+        let filter = WaitFilter {
+            limit: 100,
+            ..WaitFilter::default()
+        };
+        let mut ids: Vec<i64> = tx
+            .list_waits(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|w| w.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids.len(), 3);
+        assert!(
+            tx.close_wait(ids[0], WaitState::Cancelled, 5)
+                .await
+                .unwrap()
+        );
+        let mut asked = ids.clone();
+        asked.push(ids[2] + 1_000_000);
+        let mut closed = tx.close_waits(&asked, WaitState::Expired, 7).await.unwrap();
+        closed.sort();
+        assert_eq!(closed, ids[1..].to_vec(), "only the open waits, each once");
+        assert!(
+            tx.close_waits(&ids, WaitState::Expired, 8)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let first = tx.get_wait(ids[0]).await.unwrap().unwrap();
+        assert_eq!(
+            first.state,
+            WaitState::Cancelled,
+            "a closed wait keeps its state"
+        );
+        let second = tx.get_wait(ids[1]).await.unwrap().unwrap();
+        assert_eq!(
+            (second.state, second.closed_at),
+            (WaitState::Expired, Some(7))
+        );
+        tx.commit().await.unwrap();
     }
 
     pub async fn deadlines_fire_once_with_and_without_on_timeout(store: TestStore) {

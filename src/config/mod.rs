@@ -193,6 +193,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         serials.signed,
         timers.poll_interval,
         timers.batch_size,
+        timers.concurrency,
         outbox.max_attempts,
         outbox.backoff_initial,
         outbox.backoff_max,
@@ -360,6 +361,11 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
                 "[timers] batch_size",
                 raw.timers.batch_size,
                 defaults.timers.batch_size,
+            )?,
+            concurrency: at_least_one(
+                "[timers] concurrency",
+                raw.timers.concurrency,
+                defaults.timers.concurrency,
             )?,
         },
     };

@@ -90,6 +90,7 @@ pub struct RawSerials {
 pub struct RawTimers {
     pub poll_interval: Option<String>,
     pub batch_size: Option<usize>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

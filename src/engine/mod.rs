@@ -83,6 +83,9 @@ pub struct TimerPolicy {
     pub poll_interval: Duration,
     /// Due waits expired per transaction.
     pub batch_size: usize,
+    /// Timer loops per node, each expiring its own batch (`SKIP LOCKED` keeps them apart on
+    /// PostgreSQL; on the embedded store they take turns on its one connection).
+    pub concurrency: usize,
 }
 
 impl Default for EngineConfig {
@@ -105,6 +108,7 @@ impl Default for EngineConfig {
             timers: TimerPolicy {
                 poll_interval: Duration::from_secs(1),
                 batch_size: 500,
+                concurrency: 4,
             },
             queue: QueuePolicy {
                 runners: 4,

@@ -40,20 +40,27 @@ impl Engine {
                 .into_iter()
                 .map(|row| (row.id, row))
                 .collect();
+            // One wait per instance: a second due wait of the same instance waits for the
+            // next batch, which sees the instance as the first one left it.
+            let mut seen = std::collections::HashSet::new();
+            let firsts: Vec<WaitRow> = due
+                .into_iter()
+                .filter(|wait| {
+                    instances.contains_key(&wait.instance_id) && seen.insert(wait.instance_id)
+                })
+                .collect();
+            let wait_ids: Vec<i64> = firsts.iter().map(|wait| wait.id).collect();
+            let closed: std::collections::HashSet<i64> = run
+                .tx
+                .close_waits(&wait_ids, WaitState::Expired, run.now)
+                .await?
+                .into_iter()
+                .collect();
             let mut fired = 0;
-            for wait in due {
-                // A second due wait of the same instance waits for the next batch, which
-                // sees the instance as the first one left it.
+            for wait in firsts.into_iter().filter(|wait| closed.contains(&wait.id)) {
                 let Some(mut instance) = instances.remove(&wait.instance_id) else {
                     continue;
                 };
-                if !run
-                    .tx
-                    .close_wait(wait.id, WaitState::Expired, run.now)
-                    .await?
-                {
-                    continue;
-                }
                 fired += 1;
                 run.tx.cancel_outbox_for_wait(wait.id, run.now).await?;
                 run.history(
@@ -279,7 +286,7 @@ fn saved_fields(
 
 /// Starts the timer and outbox loops; they stop when `shutdown` turns true.
 pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let timer = {
+    let timers = (0..engine.config.timers.concurrency).map(|_| {
         let engine = engine.clone();
         let shutdown = shutdown.clone();
         let every = engine.config.timers.poll_interval;
@@ -290,7 +297,8 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
             every,
             |engine| async move { engine.expire_due_waits().await },
         ))
-    };
+    });
+    let mut tasks: Vec<JoinHandle<()>> = timers.collect();
     let outbox = {
         let engine = engine.clone();
         let shutdown = shutdown.clone();
@@ -322,7 +330,8 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
             }
         }
     });
-    vec![timer, outbox, inbound]
+    tasks.extend([outbox, inbound]);
+    tasks
 }
 
 async fn run_loop<F, Fut>(

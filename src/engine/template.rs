@@ -33,7 +33,17 @@ impl Templates {
 
     /// Checks the syntax of a condition.
     pub fn check_expression(&self, source: &str) -> Result<(), String> {
-        guarded(|| self.env.compile_expression(source).map(|_| ()))
+        self.compile_expression(source).map(|_| ())
+    }
+
+    fn compile_expression<'s>(
+        &'s self,
+        source: &'s str,
+    ) -> Result<minijinja::Expression<'s, 's>, String> {
+        if closes_outside_strings(source) {
+            return Err("syntax error: a condition cannot contain `}}`".into());
+        }
+        guarded(|| self.env.compile_expression(source))
     }
 
     pub fn render(&self, source: &str, context: &Value) -> Result<String, String> {
@@ -45,7 +55,7 @@ impl Templates {
 
     /// Evaluates a condition to its truth value.
     pub fn is_true(&self, source: &str, context: &Value) -> Result<bool, String> {
-        let expression = guarded(|| self.env.compile_expression(source))?;
+        let expression = self.compile_expression(source)?;
         let value = expression
             .eval(minijinja::Value::from_serialize(context))
             .map_err(describe)?;
@@ -53,9 +63,28 @@ impl Templates {
     }
 }
 
-/// Runs a minijinja compilation, turning a panic inside minijinja into an error: its
-/// expression lexer panics ("empty lexer stack") on a stray `}}` such as `fields.}}x`,
-/// found by the `workflow_definition` fuzz target. Compiling only reads the environment,
+/// Whether `}}` occurs outside a string literal. minijinja's expression lexer panics
+/// ("empty lexer stack") on one, e.g. `fields.}}x`: found by the `workflow_definition`
+/// fuzz target, so such a condition is refused before minijinja sees it.
+fn closes_outside_strings(source: &str) -> bool {
+    let mut quote = None;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(open), c) if c == open => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '}') if chars.peek() == Some(&'}') => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Runs a minijinja compilation, turning any other panic inside minijinja into an error
+/// (outside the fuzzer, whose panic hook aborts). Compiling only reads the environment,
 /// so nothing is left half-changed by the unwind.
 fn guarded<T>(compile: impl FnOnce() -> Result<T, minijinja::Error>) -> Result<T, String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(compile)) {
@@ -89,6 +118,8 @@ mod tests {
             assert!(templates.check_expression(source).is_err(), "{source}");
             assert!(templates.is_true(source, &json!({})).is_err(), "{source}");
         }
+        assert!(templates.check_expression(r#"fields.x == "}}""#).is_ok());
+        assert!(templates.check_expression(r#"fields.x == '\'}}'"#).is_ok());
         assert!(templates.check_template("{{ x }}}}").is_ok());
     }
 

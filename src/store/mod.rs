@@ -96,6 +96,22 @@ pub trait Tx: Send {
     async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError>;
     /// `open` → `to`, conditionally. Returns whether this transaction made the change.
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError>;
+    /// `close_wait` for several waits at once (the timer's batch: one statement on
+    /// PostgreSQL instead of a round trip each). Returns the ids this transaction closed.
+    async fn close_waits(
+        &mut self,
+        ids: &[i64],
+        to: WaitState,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut closed = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if self.close_wait(id, to, now).await? {
+                closed.push(id);
+            }
+        }
+        Ok(closed)
+    }
     /// Moves the deadline of an open wait. Returns false when the wait is not open.
     async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError>;
     /// Open waits on an event name and scope, oldest first, without locking them.

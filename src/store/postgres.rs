@@ -464,6 +464,24 @@ impl Tx for PgTx {
         Ok(changed == 1)
     }
 
+    async fn close_waits(
+        &mut self,
+        ids: &[i64],
+        to: WaitState,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = self
+            .rows(
+                "UPDATE waits SET state = $2, closed_at = $3 \
+                 WHERE id = ANY($1) AND state = 'open' RETURNING id",
+                &[&ids, &to.as_str(), &now],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(StoreError::from))
+            .collect()
+    }
+
     async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError> {
         let changed = self
             .execute(
