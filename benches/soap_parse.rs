@@ -59,5 +59,36 @@ impl Placeholder for Vec<u8> {
     }
 }
 
-criterion_group!(benches, parse);
+/// The ceiling under our reader: quick-xml's namespace-resolving reader alone, every
+/// event read and resolved, nothing built. What `read_envelope` adds over this is the
+/// owned element tree, the limits and the checks.
+fn events_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("quick_xml_events_only");
+    for (name, bytes) in inputs() {
+        let bytes = bytes.replace_placeholder();
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(&name, |b| {
+            b.iter(|| {
+                let text = std::str::from_utf8(black_box(&bytes)).expect("utf-8");
+                let mut reader = quick_xml::NsReader::from_str(text);
+                reader.config_mut().expand_empty_elements = true;
+                let mut events = 0usize;
+                loop {
+                    match reader.read_resolved_event() {
+                        Ok((_, quick_xml::events::Event::Eof)) => break,
+                        Ok((_, quick_xml::events::Event::Start(start))) => {
+                            events += start.attributes().count();
+                        }
+                        Ok(_) => events += 1,
+                        Err(error) => panic!("{error}"),
+                    }
+                }
+                events
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, events_only);
 criterion_main!(benches);
