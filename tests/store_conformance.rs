@@ -726,9 +726,15 @@ mod cases {
             "on_timeout step ran"
         );
         let history = te.engine.history(with_branch, &caller()).await.unwrap();
+        let expired: Vec<_> = history
+            .iter()
+            .filter(|h| h.kind == "wait_expired")
+            .collect();
+        assert_eq!(expired.len(), 1);
         assert_eq!(
-            history.iter().filter(|h| h.kind == "wait_expired").count(),
-            1
+            expired[0].source.as_deref(),
+            Some(te.engine.node_source().as_str()),
+            "the history names the node whose timer fired"
         );
         let late = te
             .engine

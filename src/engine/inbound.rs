@@ -247,6 +247,9 @@ impl Engine {
         let key = format!("inbound:{}", row.id);
         let mut caller = Caller::new(payload.sender.clone(), row.kind.clone());
         caller.message_id = Some(key.clone());
+        // The original request's address is not kept with the row; the history names the
+        // node that delivered it instead.
+        caller.source = Some(self.node_source());
         let describe = |error: EngineError| format!("{}: {error}", error.code());
         match payload.action {
             InboundAction::Start => self

@@ -168,6 +168,22 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// `node:<id>`: the `source` of the history rows this node writes on its own
+    /// (deadlines, outbound results, queue deliveries), so that the audit trail tells
+    /// which node did the work.
+    pub fn node_source(&self) -> String {
+        format!("node:{}", self.node_id)
+    }
+
+    /// The engine as a caller, with this node as its source.
+    pub fn node_caller(&self) -> Caller {
+        let mut caller = Caller::engine();
+        caller.source = Some(self.node_source());
+        caller
+    }
+}
+
+impl Engine {
     /// Builds an engine; generates the installation's serial key on first use (the first
     /// writer wins, so every node ends up with the same key).
     pub async fn new(

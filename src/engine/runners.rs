@@ -23,7 +23,7 @@ use crate::store::*;
 impl Engine {
     /// Expires up to `batch_size` due waits in one transaction; returns how many fired.
     pub async fn expire_due_waits(&self) -> Result<usize, EngineError> {
-        let caller = Caller::engine();
+        let caller = self.node_caller();
         self.retrying(|| async {
             let mut run = Run::begin(self, &caller).await?;
             let due = run
@@ -135,7 +135,7 @@ impl Engine {
         row: &OutboxRow,
         result: Result<OutboundResponse, OutboundFailure>,
     ) -> Result<(), EngineError> {
-        let caller = Caller::engine();
+        let caller = self.node_caller();
         self.retrying(|| async {
             let mut run = Run::begin(self, &caller).await?;
             // Lock order: instance, then the rows that belong to it.

@@ -345,20 +345,3 @@ pub async fn settle(setup: &Setup, db: &Db, bases: &[String], ledger: &load::Led
          {timers} deadlines fired once each; lost 0, duplicated 0"
     )
 }
-
-/// How many engine commands named `command` a node has run, from its `/metrics`.
-pub async fn commands_run(base: &str, command: &str) -> u64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    let label = format!("command=\"{command}\"");
-    text.lines()
-        .filter(|line| {
-            line.starts_with("holdpoint_command_duration_seconds_count") && line.contains(&label)
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
