@@ -189,6 +189,12 @@ pub async fn crash_and_restart(setup: &Setup, db: &Db, label: &str) {
         async || progress.acknowledged() >= total / 3,
     )
     .await;
+    // Kill while queue rows are leased when we can catch that (delivery is quick), so
+    // that the take-over of a dead node's leases is exercised.
+    let catch = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < catch
+        && db.queue_states().await.get("running").copied().unwrap_or(0) == 0
+    {}
     server.kill_9();
     let ledger = driving.await.expect("the load");
     let (leased, applied_unanswered) = audit_after_crash(db, &ledger).await;
