@@ -125,7 +125,8 @@ impl Engine {
             .collect()
     }
 
-    fn dedup_expiry(&self, now: i64) -> i64 {
+    /// When a dedup key claimed at `now` (message id, Idempotency-Key) is forgotten.
+    pub(super) fn dedup_expiry(&self, now: i64) -> i64 {
         now.saturating_add(millis(self.config.dedup_window))
     }
 

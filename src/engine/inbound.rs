@@ -128,13 +128,8 @@ impl Engine {
                     .as_ref()
                     .map(|key| format!("queued:{}:{key}", request.workflow.id));
                 if let Some(key) = &key
-                    && let DedupClaim::Existing(first) = tx
-                        .claim_dedup_key(
-                            key,
-                            now,
-                            now.saturating_add(millis(self.config.dedup_window)),
-                        )
-                        .await?
+                    && let DedupClaim::Existing(first) =
+                        tx.claim_dedup_key(key, now, self.dedup_expiry(now)).await?
                 {
                     let id = first.and_then(|id| id.parse().ok()).ok_or_else(|| {
                         EngineError::Internal(format!("idempotency key {key} has no event id"))

@@ -194,7 +194,9 @@ pub async fn crash_and_restart(setup: &Setup, db: &Db, label: &str) {
     let catch = std::time::Instant::now() + Duration::from_secs(3);
     while std::time::Instant::now() < catch
         && db.queue_states().await.get("running").copied().unwrap_or(0) == 0
-    {}
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     server.kill_9();
     let ledger = driving.await.expect("the load");
     let (leased, applied_unanswered) = audit_after_crash(db, &ledger).await;
