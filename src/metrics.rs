@@ -37,6 +37,8 @@ pub const RUNNER_LAG: &str = "holdpoint_inbound_runner_lag_seconds";
 /// Counter; label `kind` (`unavailable`, `conflict`, `corrupt`, `other`).
 pub const STORE_ERRORS: &str = "holdpoint_store_errors_total";
 /// Counter.
+pub const INSTANCES_PURGED: &str = "holdpoint_instances_purged_total";
+/// Counter.
 pub const SHAREPOINT_UNMATCHED: &str = "holdpoint_sharepoint_unmatched_events_total";
 
 /// Seconds; from a fast commit to a slow fsync under load.
@@ -73,6 +75,10 @@ fn describe() {
     describe_counter!(
         SHAREPOINT_UNMATCHED,
         "SharePoint events that matched no trigger"
+    );
+    describe_counter!(
+        INSTANCES_PURGED,
+        "ended instances purged by retention, with their waits and history"
     );
 }
 
@@ -213,6 +219,11 @@ pub fn store_error(kind: &'static str) {
 
 pub fn sharepoint_unmatched() {
     counter!(SHAREPOINT_UNMATCHED).increment(1);
+}
+
+/// Counts ended instances removed by retention.
+pub fn instances_purged(count: u64) {
+    counter!(INSTANCES_PURGED).increment(count);
 }
 
 /// Runs an engine command in its own span (`command`, and `instance_id`/`serial` once

@@ -34,6 +34,15 @@ pub struct FinishArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Print the server's report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SendEventArgs {
     #[command(flatten)]
     pub server: ServerArgs,
@@ -206,4 +215,46 @@ mod tests {
         assert_eq!(segment("5_31.Xk2-_"), "5_31.Xk2-_");
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
     }
+}
+
+/// Asks a running node to re-read its workflows folder and prints what it did.
+pub async fn deploy(args: &DeployArgs) -> Result<(), String> {
+    let report = post(&args.server, "/api/v1/deploy", &json!({}), None).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    for workflow in report["workflows"].as_array().into_iter().flatten() {
+        let new = if workflow["new_version"] == json!(true) {
+            "  (new version)"
+        } else {
+            ""
+        };
+        println!(
+            "deployed  {}  version {}{new}",
+            workflow["name"].as_str().unwrap_or_default(),
+            workflow["version"].as_str().unwrap_or_default()
+        );
+    }
+    for review in report["review"].as_array().into_iter().flatten() {
+        for older in review["older"].as_array().into_iter().flatten() {
+            println!(
+                "{}: {} live instance(s) stay on version {}",
+                review["workflow"].as_str().unwrap_or_default(),
+                older["instances"],
+                older["version"].as_str().unwrap_or_default()
+            );
+            for finding in older["findings"].as_array().into_iter().flatten() {
+                println!(
+                    "  {}: {}",
+                    finding["kind"].as_str().unwrap_or_default(),
+                    finding["message"].as_str().unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod client;
 mod events;
 mod serve;
+mod versions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config, Overrides};
 use crate::engine::clock::{SystemClock, rfc3339};
-use crate::engine::definition::{self, Workflows};
+use crate::engine::definition::Workflows;
 use crate::engine::{Engine, EngineError};
 use crate::store::{self, WaitFilter, WaitKind, WaitState};
 
@@ -58,10 +59,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Validate workflow definitions.
-    Check {
-        /// Folder to check [default: the configured workflows folder].
-        dir: Option<PathBuf>,
+    /// Validate workflow definitions and review them against the instances in the store.
+    Check(versions::CheckArgs),
+    /// Re-read the workflows folder of a running node (admin account).
+    Deploy(client::DeployArgs),
+    /// Stored definition versions of a workflow (on the store).
+    Versions(versions::VersionsArgs),
+    /// Live instances: migrate them to another definition version (on the store).
+    Instances {
+        #[command(subcommand)]
+        command: versions::InstancesCommand,
     },
     /// Show what is waiting for what.
     Waits(WaitsArgs),
@@ -135,7 +142,10 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve(_)) => serve::serve(config).await,
         Some(Command::Migrate) => migrate(&config).await,
-        Some(Command::Check { dir }) => check(dir.as_ref().unwrap_or(&config.workflows_dir)),
+        Some(Command::Check(args)) => versions::check(&config, &args).await,
+        Some(Command::Deploy(args)) => client::deploy(&args).await,
+        Some(Command::Versions(args)) => versions::list(&config, &args).await,
+        Some(Command::Instances { command }) => versions::instances(&config, command).await,
         Some(Command::Waits(args)) => waits(&config, &args).await,
         Some(Command::Accounts { command }) => accounts::run(&config, command).await,
         Some(Command::Events { command }) => events::run(&config, command).await,
@@ -172,36 +182,16 @@ async fn migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads definitions, or one message listing every error.
 /// Loads definitions and checks the dialect-specific parts (SharePoint triggers), or
 /// one message listing every problem.
 pub(crate) fn load_workflows(dir: &std::path::Path) -> Result<Workflows, String> {
-    let report = |lines: Vec<String>| {
+    crate::services::deploy::load(dir).map_err(|lines| {
         format!(
             "{} problem(s) in workflow definitions:\n  {}",
             lines.len(),
             lines.join("\n  ")
         )
-    };
-    let workflows = definition::load_dir(dir)
-        .map_err(|errors| report(errors.iter().map(ToString::to_string).collect()))?;
-    crate::services::sharepoint::triggers::collect(&workflows).map_err(report)?;
-    Ok(workflows)
-}
-
-fn check(dir: &std::path::Path) -> Result<(), String> {
-    let workflows = load_workflows(dir)?;
-    for workflow in workflows.iter() {
-        println!(
-            "ok  {}  {}  ({} steps, {})",
-            workflow.id,
-            workflow.name,
-            workflow.steps.len(),
-            workflow.source.display()
-        );
-    }
-    println!("{} workflow(s) valid in {}", workflows.len(), dir.display());
-    Ok(())
+    })
 }
 
 async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {

@@ -48,7 +48,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         );
     }
     let (stop, stopped) = watch::channel(false);
-    let runner_tasks = runners::spawn(engine.clone(), stopped);
+    let mut runner_tasks = runners::spawn(engine.clone(), stopped.clone());
+    runner_tasks.push(redeploy_on_sighup(
+        engine.clone(),
+        config.workflows_dir.clone(),
+        stopped,
+    )?);
 
     let mut app_state = AppState::new(engine.clone(), accounts)
         .with_max_body(config.max_body)
@@ -56,8 +61,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app_state.soap_limits = config.soap_limits;
     app_state.one_way_status = config.one_way_status;
     app_state.remote_events_prefix = config.remote_events_prefix.clone();
-    app_state.soap_services =
-        crate::services::soap_services(engine.workflows(), &config.soap_settings);
+    app_state.workflows_dir = Some(config.workflows_dir.clone());
+    app_state.soap_services = crate::services::soap_services(&config.soap_settings);
     let state = web::Data::new(app_state);
     let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
     let mut server =
@@ -81,7 +86,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         describe_store(&config)
     );
     print_endpoints(&config, &server.addrs_with_scheme());
-    println!("ready; SIGTERM or Ctrl-C stops gracefully");
+    println!("ready; SIGHUP re-reads the workflows, SIGTERM or Ctrl-C stops gracefully");
     // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
     let outcome = server.run().await;
     tracing::info!("http stopped; stopping runners");
@@ -94,6 +99,32 @@ pub async fn serve(config: Config) -> Result<(), String> {
         tracing::warn!("runners did not stop within the shutdown timeout");
     }
     outcome.map_err(|error| format!("http server: {error}"))
+}
+
+/// Re-reads the workflows folder on each `SIGHUP` (a deploy without downtime) until the
+/// node stops.
+fn redeploy_on_sighup(
+    engine: Arc<Engine>,
+    dir: std::path::PathBuf,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups =
+        signal(SignalKind::hangup()).map_err(|error| format!("cannot watch SIGHUP: {error}"))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        break;
+                    }
+                    tracing::info!(dir = %dir.display(), "SIGHUP: re-reading the workflows folder");
+                    crate::services::deploy::deploy_and_log(&engine, &dir).await;
+                }
+                _ = stopped.changed() => break,
+            }
+        }
+    }))
 }
 
 /// Every endpoint at every bound address, with its scheme.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::duration::parse_duration;
-use crate::engine::{EngineConfig, OutboxPolicy, TimerPolicy};
+use crate::engine::{EngineConfig, OutboxPolicy, RetentionPolicy, TimerPolicy};
 use crate::store::StoreTarget;
 pub use raw::RawConfig;
 
@@ -194,6 +194,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         timers.poll_interval,
         timers.batch_size,
         timers.concurrency,
+        retention.ended_after,
         outbox.max_attempts,
         outbox.backoff_initial,
         outbox.backoff_max,
@@ -367,6 +368,14 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
                 raw.timers.concurrency,
                 defaults.timers.concurrency,
             )?,
+        },
+        retention: RetentionPolicy {
+            ended_after: duration(
+                "[retention] ended_after",
+                raw.retention.ended_after,
+                defaults.retention.ended_after,
+            )?,
+            ..defaults.retention
         },
     };
     if engine.default_deadline.is_zero() {

@@ -23,6 +23,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub timers: RawTimers,
     #[serde(default)]
+    pub retention: RawRetention,
+    #[serde(default)]
     pub outbox: RawOutbox,
     #[serde(default)]
     pub log: RawLog,
@@ -91,6 +93,12 @@ pub struct RawTimers {
     pub poll_interval: Option<String>,
     pub batch_size: Option<usize>,
     pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub ended_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -39,8 +39,20 @@ pub struct CustomEvent {
 }
 
 impl Engine {
-    fn workflow_of(&self, instance: &InstanceRow) -> Option<Arc<Workflow>> {
-        self.workflows.get(&instance.workflow_id).cloned()
+    /// The definition version `instance` runs on (see `versions`).
+    async fn workflow_of(
+        &self,
+        run: &mut Run<'_>,
+        instance: &InstanceRow,
+    ) -> Result<Arc<Workflow>, EngineError> {
+        self.version_of(run.tx.as_mut(), instance)
+            .await?
+            .ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "definition version {} of workflow {} is neither stored nor loaded",
+                    instance.definition_hash, instance.workflow_id
+                ))
+            })
     }
 
     /// Resolves a serial to its open-or-closed server-item wait, or `unknown_serial`.
@@ -90,7 +102,7 @@ impl Engine {
         workflow_id: &str,
         action: Action,
     ) -> Result<(), EngineError> {
-        match self.workflows.get(workflow_id) {
+        match self.workflows().get(workflow_id) {
             Some(workflow) => caller.access.require(&caller.name, workflow, action),
             None if caller.access.has_every_permission() => Ok(()),
             None => Err(EngineError::Forbidden(format!(
@@ -118,7 +130,7 @@ impl Engine {
 
     /// Ids of the loaded workflows the caller may view.
     pub(crate) fn viewable_workflows(&self, caller: &Caller) -> Vec<String> {
-        self.workflows
+        self.workflows()
             .iter()
             .filter(|workflow| caller.access.permits(&caller.name, workflow, Action::View))
             .map(|workflow| workflow.id.clone())
@@ -134,7 +146,7 @@ impl Engine {
     pub async fn start(&self, request: StartRequest) -> Result<StartOutcome, EngineError> {
         crate::metrics::command("start", async move {
             let workflow = self
-                .workflows
+                .workflows()
                 .get(&request.workflow)
                 .cloned()
                 .ok_or_else(|| EngineError::UnknownWorkflow(request.workflow.clone()))?;
@@ -364,9 +376,7 @@ impl Engine {
             .lock_instance(wait.instance_id)
             .await?
             .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
-        let workflow = self.workflow_of(&instance).ok_or_else(|| {
-            EngineError::Internal(format!("workflow {} is not loaded", instance.workflow_id))
-        })?;
+        let workflow = self.workflow_of(run, &instance).await?;
         Ok((instance, workflow))
     }
 
@@ -582,15 +592,9 @@ impl Engine {
                             "instance {instance_id} is not waiting for input"
                         ))
                     })?;
-                let workflow = self.workflow_of(&instance).ok_or_else(|| {
-                    EngineError::Internal(format!(
-                        "workflow {} is not loaded",
-                        instance.workflow_id
-                    ))
-                })?;
-                caller
-                    .access
-                    .require(&caller.name, &workflow, Action::Start)?;
+                // Rights come from the current definition, the steps from the instance's own.
+                self.authorize(caller, &instance.workflow_id, Action::Start)?;
+                let workflow = self.workflow_of(&mut run, &instance).await?;
                 let allowed = match workflow.step(&wait.step_id).map(|(_, step)| &step.kind) {
                     Some(StepKind::WaitInput { inputs, .. }) => inputs.clone(),
                     _ => Vec::new(),

@@ -203,7 +203,7 @@ impl Engine {
             }
             Err(why) => {
                 let retry_delay = self
-                    .workflows
+                    .workflows()
                     .get(&row.workflow_id)
                     .map_or(DEFAULT_RETRY_DELAY, |w| queue_policy(w).0);
                 let next = now.saturating_add(millis(retry_delay));
@@ -310,7 +310,7 @@ impl Engine {
                 .ok_or_else(|| EngineError::MalformedRequest(format!("no inbound event {id}")))?;
             self.authorize(caller, &row.workflow_id, Action::Start)?;
             let max_lifetime = self
-                .workflows
+                .workflows()
                 .get(&row.workflow_id)
                 .map_or(DEFAULT_MAX_LIFETIME, |w| queue_policy(w).1);
             let now = self.now_ms();

@@ -584,7 +584,7 @@ impl<'e> Run<'e> {
             {
                 continue; // lost to a deadline or a cancel
             }
-            let Some(workflow) = self.engine.workflows.get(&instance.workflow_id).cloned() else {
+            let Some(workflow) = self.engine.version_of(self.tx.as_mut(), &instance).await? else {
                 self.orphaned(&mut instance, &wait).await?;
                 continue;
             };

@@ -14,10 +14,13 @@ pub mod error;
 pub mod fields;
 pub mod inbound;
 mod interpreter;
+pub mod migration;
 pub mod outbound;
+pub mod review;
 pub mod runners;
 pub mod serial;
 pub mod template;
+mod versions;
 mod views;
 
 use std::sync::Arc;
@@ -50,6 +53,19 @@ pub struct EngineConfig {
     pub outbox: OutboxPolicy,
     pub timers: TimerPolicy,
     pub queue: QueuePolicy,
+    pub retention: RetentionPolicy,
+}
+
+/// How long ended instances are kept (`[retention]`).
+#[derive(Debug, Clone)]
+pub struct RetentionPolicy {
+    /// Completed, failed and cancelled instances last changed longer ago than this are
+    /// purged with their waits and history; zero keeps them for ever.
+    pub ended_after: Duration,
+    /// Instances purged per transaction: small, so that a purge never holds locks long.
+    pub batch_size: usize,
+    /// Pause between purges once nothing is left to purge.
+    pub poll_interval: Duration,
 }
 
 /// The inbound queue's runners on this node.
@@ -116,6 +132,11 @@ impl Default for EngineConfig {
                 poll_interval: Duration::from_secs(1),
                 encryption_key: None,
             },
+            retention: RetentionPolicy {
+                ended_after: Duration::from_secs(90 * 86_400),
+                batch_size: 200,
+                poll_interval: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -155,7 +176,8 @@ const SERIAL_KEY_SETTING: &str = "serial_hmac_key";
 
 pub struct Engine {
     store: Arc<dyn Store>,
-    workflows: Arc<Workflows>,
+    /// The current definitions and every compiled version (see `versions`).
+    definitions: versions::Definitions,
     templates: Templates,
     serials: SerialCodec,
     clock: Arc<dyn Clock>,
@@ -193,6 +215,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, EngineError> {
         let key = load_serial_key(store.as_ref()).await?;
+        versions::store_versions(store.as_ref(), &workflows, clock.now_ms()).await?;
         let payload_cipher =
             check_queue_key(store.as_ref(), config.queue.encryption_key.as_ref()).await?;
         let http = reqwest::Client::builder()
@@ -202,7 +225,7 @@ impl Engine {
         Ok(Self {
             serials: SerialCodec::new(key, config.signed_serials),
             store,
-            workflows,
+            definitions: versions::Definitions::new(workflows),
             templates: Templates::new(),
             clock,
             config,
@@ -210,10 +233,6 @@ impl Engine {
             node_id: uuid::Uuid::new_v4().to_string(),
             payload_cipher,
         })
-    }
-
-    pub fn workflows(&self) -> &Arc<Workflows> {
-        &self.workflows
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

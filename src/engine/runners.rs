@@ -71,7 +71,7 @@ impl Engine {
                     json!({}),
                 )
                 .await?;
-                match self.workflows.get(&instance.workflow_id).cloned() {
+                match self.version_of(run.tx.as_mut(), &instance).await? {
                     Some(workflow) => {
                         run.resume(&mut instance, &workflow, &wait, WaitOutcome::Expired)
                             .await?;
@@ -85,6 +85,27 @@ impl Engine {
             Ok(fired)
         })
         .await
+    }
+
+    /// Purges one batch of instances that ended longer ago than `[retention] ended_after`
+    /// (nothing when it is zero). Returns how many were purged.
+    pub async fn purge_ended(&self) -> Result<usize, EngineError> {
+        let policy = &self.config.retention;
+        if policy.ended_after.is_zero() {
+            return Ok(0);
+        }
+        let now = self.clock.now_ms();
+        let before = now.saturating_sub(millis(policy.ended_after));
+        let mut tx = self.store.begin().await?;
+        let purged = tx
+            .purge_ended_instances(before, policy.batch_size.max(1) as i64)
+            .await?;
+        tx.commit().await?;
+        if purged > 0 {
+            tracing::info!(purged, "ended instances purged");
+            crate::metrics::instances_purged(purged);
+        }
+        Ok(purged as usize)
     }
 
     /// Leases due outbox rows to this node (one short transaction).
@@ -169,7 +190,7 @@ impl Engine {
                 Ok(_) => run.tx.settle_outbox(row.id, OutboxState::Done, None, run.now).await?,
             }
             let Some(wait) = run.tx.get_wait(row.wait_id).await? else { return Ok(()) };
-            let Some(workflow) = self.workflows.get(&instance.workflow_id).cloned() else {
+            let Some(workflow) = self.version_of(run.tx.as_mut(), &instance).await? else {
                 if wait.state == WaitState::Open && run.tx.close_wait(wait.id, WaitState::Failed, run.now).await? {
                     run.orphaned(&mut instance, &wait).await?;
                 }
@@ -299,6 +320,16 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
         ))
     });
     let mut tasks: Vec<JoinHandle<()>> = timers.collect();
+    if !engine.config.retention.ended_after.is_zero() {
+        let every = engine.config.retention.poll_interval;
+        tasks.push(tokio::spawn(run_loop(
+            "retention",
+            engine.clone(),
+            shutdown.clone(),
+            every,
+            |engine| async move { engine.purge_ended().await },
+        )));
+    }
     let outbox = {
         let engine = engine.clone();
         let shutdown = shutdown.clone();

@@ -12,6 +12,8 @@ use crate::store::*;
 pub struct InstanceView {
     pub id: i64,
     pub workflow_id: String,
+    /// The definition version the instance runs on (the hash of its workflow file).
+    pub version: String,
     pub folio: String,
     pub status: InstanceStatus,
     pub current_step: Option<String>,
@@ -32,6 +34,7 @@ impl InstanceView {
         Self {
             id: row.id,
             workflow_id: row.workflow_id,
+            version: row.definition_hash,
             folio: row.folio,
             status: row.status,
             current_step: row.current_step,

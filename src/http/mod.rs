@@ -44,6 +44,8 @@ pub struct AppState {
     pub soap_services: Vec<Arc<dyn soap::SoapService>>,
     /// `[remote_events] instance_guid`: the path prefix of the kenaflow-style endpoints.
     pub remote_events_prefix: Option<String>,
+    /// The folder a deploy re-reads (`POST /api/v1/deploy`); `None`: deploys are refused.
+    pub workflows_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -51,10 +53,7 @@ impl AppState {
         // Installed before the first request so that nothing goes unrecorded.
         crate::metrics::handle();
         Self {
-            soap_services: crate::services::soap_services(
-                engine.workflows(),
-                &crate::services::SoapSettings::default(),
-            ),
+            soap_services: crate::services::soap_services(&crate::services::SoapSettings::default()),
             engine,
             accounts,
             max_body: DEFAULT_MAX_BODY,
@@ -62,6 +61,7 @@ impl AppState {
             soap_limits: crate::soap::Limits::default(),
             one_way_status: 202,
             remote_events_prefix: None,
+            workflows_dir: None,
         }
     }
 

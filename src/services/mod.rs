@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod deploy;
 pub mod orchestrator;
 pub mod remote_events;
 pub mod server_items;
@@ -19,21 +20,13 @@ pub struct SoapSettings {
     pub orchestrator: orchestrator::OrchestratorSettings,
 }
 
-/// Every SOAP service the gateway serves. SharePoint triggers that do not parse are
-/// left out with a log line; `serve` and `check` refuse such definitions before this.
-pub fn soap_services(
-    workflows: &crate::engine::definition::Workflows,
-    settings: &SoapSettings,
-) -> Vec<Arc<dyn SoapService>> {
-    let triggers = sharepoint::triggers::collect(workflows).unwrap_or_else(|problems| {
-        tracing::error!(?problems, "SharePoint triggers ignored");
-        Vec::new()
-    });
+/// Every SOAP service the gateway serves. The SharePoint receiver reads its triggers
+/// from the engine's current definitions, so a deploy changes them without a restart.
+pub fn soap_services(settings: &SoapSettings) -> Vec<Arc<dyn SoapService>> {
     vec![
         Arc::new(server_items::soap::ServerItemService::default()),
         Arc::new(sharepoint::service::RemoteEventService::new(
             settings.sharepoint.clone(),
-            triggers,
         )),
         Arc::new(orchestrator::OrchestratorService::new(
             settings.orchestrator.clone(),

@@ -257,6 +257,44 @@ pub trait Tx: Send {
     /// Gives back every lease `owner` holds (graceful shutdown): due again at once.
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError>;
 
+    // definition versions (see the `definitions` migration) ------------------------------
+
+    /// Stores a version unless its hash is there already (first writer wins; the content
+    /// is the same by construction). Returns whether this call stored it.
+    async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError>;
+    async fn get_definition(&mut self, hash: &str) -> Result<Option<DefinitionRow>, StoreError>;
+    /// Every stored version of a workflow, oldest first.
+    async fn list_definitions(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<DefinitionRow>, StoreError>;
+    /// A workflow's instances that have not ended, counted per version and current step.
+    async fn count_live_instances(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<LiveCount>, StoreError>;
+    /// Ids of a workflow's instances that have not ended and run on another version than
+    /// `except_hash`, in id order.
+    async fn live_instance_ids(
+        &mut self,
+        workflow_id: &str,
+        except_hash: &str,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Moves an instance onto another version (a migration; its fields and step are
+    /// written by [`Tx::update_instance`]).
+    async fn set_instance_definition(&mut self, id: i64, hash: &str) -> Result<(), StoreError>;
+    /// Renames the step a wait belongs to (a migration): id, serial, event name and
+    /// deadline stay as they are.
+    async fn set_wait_step(&mut self, wait_id: i64, step_id: &str) -> Result<(), StoreError>;
+
+    // retention ---------------------------------------------------------------------------
+
+    /// Deletes up to `limit` ended instances (completed, failed, cancelled) last updated
+    /// before `before`, oldest first, with their waits, history and outbound calls.
+    /// Instances another transaction holds are skipped (`SKIP LOCKED`); nothing that has
+    /// not ended is ever touched. Returns the number of instances deleted.
+    async fn purge_ended_instances(&mut self, before: i64, limit: i64) -> Result<u64, StoreError>;
+
     // Overview (admin page, metrics)
     /// Instances, newest first.
     async fn list_instances(

@@ -488,3 +488,25 @@ impl<'a> InboundSettlement<'a> {
         }
     }
 }
+
+/// One stored version of a workflow definition: the file as it was loaded, addressed by
+/// the hash its instances record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionRow {
+    pub hash: String,
+    pub workflow_id: String,
+    pub name: String,
+    /// The file's name when it was loaded (for messages; not used to find it).
+    pub file_name: String,
+    pub source: Vec<u8>,
+    pub loaded_at: i64,
+}
+
+/// Instances that have not ended, counted by the version they run on and the step they
+/// stand at (what a deploy or a migration would affect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCount {
+    pub definition_hash: String,
+    pub current_step: Option<String>,
+    pub instances: i64,
+}

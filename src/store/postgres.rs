@@ -29,6 +29,7 @@ mod accounts;
 mod inbound;
 mod overview;
 mod pipeline;
+mod versions;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -900,6 +901,58 @@ impl Tx for PgTx {
 
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
         self.release_inbound_row_leases(owner, now).await
+    }
+
+    async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError> {
+        self.insert_definition_row(row).await
+    }
+
+    async fn get_definition(&mut self, hash: &str) -> Result<Option<DefinitionRow>, StoreError> {
+        self.definition_row(hash).await
+    }
+
+    async fn list_definitions(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<DefinitionRow>, StoreError> {
+        self.definition_rows(workflow_id).await
+    }
+
+    async fn count_live_instances(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<LiveCount>, StoreError> {
+        self.live_counts(workflow_id).await
+    }
+
+    async fn live_instance_ids(
+        &mut self,
+        workflow_id: &str,
+        except_hash: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.live_ids(workflow_id, except_hash).await
+    }
+
+    async fn set_instance_definition(&mut self, id: i64, hash: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE instances SET definition_hash = $2 WHERE id = $1",
+            &[&id, &hash],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn set_wait_step(&mut self, wait_id: i64, step_id: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE waits SET step_id = $2 WHERE id = $1",
+            &[&wait_id, &step_id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_ended_instances(&mut self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        self.purge_ended(before, limit).await
     }
 
     async fn list_instances(

@@ -22,6 +22,7 @@ use super::{Backend, Store, StoreError, Tx};
 mod accounts;
 mod inbound;
 mod overview;
+mod versions;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -734,6 +735,48 @@ impl Tx for SqliteTx {
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
         self.signal = true;
         inbound::release_leases(&self.conn, owner, now)
+    }
+
+    async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError> {
+        versions::insert(&self.conn, row)
+    }
+
+    async fn get_definition(&mut self, hash: &str) -> Result<Option<DefinitionRow>, StoreError> {
+        versions::get(&self.conn, hash)
+    }
+
+    async fn list_definitions(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<DefinitionRow>, StoreError> {
+        versions::list(&self.conn, workflow_id)
+    }
+
+    async fn count_live_instances(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<LiveCount>, StoreError> {
+        versions::count_live(&self.conn, workflow_id)
+    }
+
+    async fn live_instance_ids(
+        &mut self,
+        workflow_id: &str,
+        except_hash: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        versions::live_ids(&self.conn, workflow_id, except_hash)
+    }
+
+    async fn set_instance_definition(&mut self, id: i64, hash: &str) -> Result<(), StoreError> {
+        versions::set_instance_definition(&self.conn, id, hash)
+    }
+
+    async fn set_wait_step(&mut self, wait_id: i64, step_id: &str) -> Result<(), StoreError> {
+        versions::set_wait_step(&self.conn, wait_id, step_id)
+    }
+
+    async fn purge_ended_instances(&mut self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        versions::purge_ended(&self.conn, before, limit)
     }
 
     async fn list_instances(

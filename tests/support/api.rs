@@ -95,7 +95,7 @@ pub async fn api_server_custom(
     }
     let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
     if let Some(settings) = settings {
-        state.soap_services = holdpoint::services::soap_services(te.engine.workflows(), &settings);
+        state.soap_services = holdpoint::services::soap_services(&settings);
     }
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))

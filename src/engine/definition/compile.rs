@@ -107,6 +107,7 @@ impl Checker<'_> {
                 .map(|byte| format!("{byte:02x}"))
                 .collect(),
             source: self.file.to_path_buf(),
+            text: bytes.into(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Workflow {
     /// First 16 hex digits of the SHA-256 of the file, stored on each instance.
     pub hash: String,
     pub source: PathBuf,
+    /// The file as loaded: what the store keeps as this version (see `engine::versions`).
+    pub text: Arc<[u8]>,
 }
 
 impl Workflow {

@@ -86,7 +86,8 @@ pub async fn get_workflow(
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let workflow = state.engine.workflows().get(&path).ok_or_else(|| {
+    let workflows = state.engine.workflows();
+    let workflow = workflows.get(&path).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnknownWorkflow,
             format!("unknown workflow `{path}`"),

@@ -9,6 +9,7 @@ mod events;
 mod inbound;
 mod instances;
 mod items;
+mod versions;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -28,6 +29,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/openapi.json", web::get().to(openapi_json))
             .route("/workflows", web::get().to(catalog::list_workflows))
             .route("/workflows/{id}", web::get().to(catalog::get_workflow))
+            .route("/workflows/{id}/versions", web::get().to(versions::list))
+            .route("/workflows/{id}/migrate", web::post().to(versions::migrate))
+            .route("/deploy", web::post().to(versions::deploy))
             .route(
                 "/workflows/{id}/instances",
                 web::post().to(instances::start),
@@ -80,6 +84,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         events::send,
         inbound::list,
         inbound::retry,
+        versions::deploy,
+        versions::list,
+        versions::migrate,
         crate::services::server_items::k2_open,
         crate::services::server_items::k2_finish,
     ),

@@ -2,6 +2,7 @@
 //! run the engine command, write the answer's Body content.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -47,12 +48,22 @@ fn token_id(text: &str) -> Result<i64, SoapError> {
     })
 }
 
-fn workflow_of<'a>(call: &'a SoapCall<'_>, instance: &InstanceView) -> Option<&'a Workflow> {
-    call.state
-        .engine
-        .workflows()
-        .get(&instance.workflow_id)
-        .map(|workflow| workflow.as_ref())
+/// The definition version the instance runs on; `None` when it is unknown or cannot be
+/// read (the token is then described without its workflow's outputs).
+async fn workflow_of(call: &SoapCall<'_>, instance: &InstanceView) -> Option<Arc<Workflow>> {
+    match call.state.engine.version(&instance.version).await {
+        Ok(Some(workflow)) => Some(workflow),
+        Ok(None) => call
+            .state
+            .engine
+            .workflows()
+            .get(&instance.workflow_id)
+            .cloned(),
+        Err(error) => {
+            tracing::warn!(%error, version = %instance.version, "definition version unreadable");
+            None
+        }
+    }
 }
 
 /// An answer holding nothing: `<{operation}Response/>`.
@@ -62,11 +73,16 @@ fn empty_answer(operation: &str) -> String {
     out.finish()
 }
 
-fn token_answer(call: &SoapCall<'_>, instance: &InstanceView) -> String {
+async fn token_answer(call: &SoapCall<'_>, instance: &InstanceView) -> String {
     let operation = call.operation.name;
     let (mut out, wrapper) = response(operation);
-    let workflow = workflow_of(call, instance);
-    wire::write_token(&mut out, &format!("{operation}Return"), instance, workflow);
+    let workflow = workflow_of(call, instance).await;
+    wire::write_token(
+        &mut out,
+        &format!("{operation}Return"),
+        instance,
+        workflow.as_deref(),
+    );
     out.end(&wrapper);
     out.finish()
 }
@@ -227,10 +243,8 @@ pub async fn has_rights(call: &SoapCall<'_>) -> Answer {
             )
         })?;
     // As vRO: a workflow the account may not see is "unable to find".
-    let workflow = call
-        .state
-        .engine
-        .workflows()
+    let workflows = call.state.engine.workflows();
+    let workflow = workflows
         .get(task)
         .filter(|workflow| caller.access.sees(&caller.name, workflow))
         .ok_or_else(|| {
@@ -285,7 +299,7 @@ async fn start(
         })
         .await
         .map_err(engine_fault)?;
-    Ok(token_answer(call, &outcome.instance))
+    Ok(token_answer(call, &outcome.instance).await)
 }
 
 /// The instance behind a `workflowTokenId`, if the account may view it.
@@ -301,7 +315,7 @@ async fn token(call: &SoapCall<'_>, caller: &Caller) -> Result<InstanceView, Soa
 pub async fn get_workflow_token_for_id(call: &SoapCall<'_>) -> Answer {
     let caller = account(call, "username", "password").await?;
     let instance = token(call, &caller).await?;
-    Ok(token_answer(call, &instance))
+    Ok(token_answer(call, &instance).await)
 }
 
 pub async fn get_workflow_token_result(call: &SoapCall<'_>) -> Answer {
@@ -309,12 +323,12 @@ pub async fn get_workflow_token_result(call: &SoapCall<'_>) -> Answer {
     let instance = token(call, &caller).await?;
     let (mut out, wrapper) = response("getWorkflowTokenResult");
     // An instance of a workflow no longer loaded has no declared outputs to return.
-    if let Some(workflow) = workflow_of(call, &instance) {
+    if let Some(workflow) = workflow_of(call, &instance).await {
         wire::write_outputs(
             &mut out,
             "getWorkflowTokenResultReturn",
             &instance.fields,
-            workflow,
+            &workflow,
         );
     }
     out.end(&wrapper);

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::context_token::{self, ContextTokenSettings};
 use super::properties::{self, RemoteEvent};
-use super::triggers::{SharePointTrigger, TriggerAction};
+use super::triggers::{SharePointTrigger, TriggerAction, TriggerCache};
 use super::{ARRAYS_NAMESPACE, NAMESPACE};
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
@@ -82,13 +82,13 @@ impl Default for SharePointSettings {
 pub struct RemoteEventService {
     descriptor: ServiceDescriptor,
     settings: SharePointSettings,
-    triggers: Vec<SharePointTrigger>,
+    triggers: TriggerCache,
     templates: Templates,
 }
 
 impl RemoteEventService {
-    /// `triggers` come from the loaded definitions (checked when they were loaded).
-    pub fn new(settings: SharePointSettings, triggers: Vec<SharePointTrigger>) -> Self {
+    /// Triggers come from the engine's current definitions, read at each event.
+    pub fn new(settings: SharePointSettings) -> Self {
         Self {
             descriptor: ServiceDescriptor {
                 name: "IRemoteEventService",
@@ -100,7 +100,7 @@ impl RemoteEventService {
                 wsdl: WSDL.to_string(),
             },
             settings,
-            triggers,
+            triggers: TriggerCache::default(),
             templates: Templates::new(),
         }
     }
@@ -209,8 +209,8 @@ impl RemoteEventService {
         event: &RemoteEvent,
         caller: &Caller,
     ) -> Result<(), SoapError> {
-        let requests: Vec<InboundRequest> = self
-            .triggers
+        let triggers = self.triggers.of(engine.workflows());
+        let requests: Vec<InboundRequest> = triggers
             .iter()
             .filter(|t| t.matches(&event.event_type, &event.json))
             .map(|trigger| InboundRequest {
@@ -249,8 +249,8 @@ impl RemoteEventService {
         event: &RemoteEvent,
         caller: &Caller,
     ) -> EventResult {
-        let matching: Vec<&SharePointTrigger> = self
-            .triggers
+        let triggers = self.triggers.of(engine.workflows());
+        let matching: Vec<&SharePointTrigger> = triggers
             .iter()
             .filter(|t| t.matches(&event.event_type, &event.json))
             .collect();

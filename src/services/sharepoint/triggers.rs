@@ -12,7 +12,7 @@
 //! absent criterion matches everything. Checked when definitions load, with errors that
 //! name the file and the trigger.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
@@ -66,6 +66,32 @@ fn normalize_guid(id: &str) -> String {
     id.trim()
         .trim_matches(|c| c == '{' || c == '}')
         .to_ascii_lowercase()
+}
+
+/// The triggers of the engine's current definitions, collected again whenever a deploy
+/// has replaced them (the current set is compared by pointer, so a SharePoint event costs
+/// one uncontended lock when nothing changed).
+#[derive(Default)]
+pub struct TriggerCache {
+    cached: Mutex<Option<(Arc<Workflows>, Arc<Vec<SharePointTrigger>>)>>,
+}
+
+impl TriggerCache {
+    pub fn of(&self, workflows: Arc<Workflows>) -> Arc<Vec<SharePointTrigger>> {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, triggers)) = cached.as_ref()
+            && Arc::ptr_eq(seen, &workflows)
+        {
+            return triggers.clone();
+        }
+        // Loading (serve, deploy) refuses definitions whose triggers do not parse.
+        let triggers = Arc::new(collect(&workflows).unwrap_or_else(|problems| {
+            tracing::error!(?problems, "SharePoint triggers ignored");
+            Vec::new()
+        }));
+        *cached = Some((workflows, triggers.clone()));
+        triggers
+    }
 }
 
 /// Every SharePoint trigger of every workflow, or every problem found.

@@ -1,0 +1,160 @@
+//! Definition versions over the API (admins only): deploy the node's workflows folder,
+//! list the stored versions of a workflow, migrate live instances to another version.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::DIALECT;
+use crate::engine::Caller;
+use crate::engine::clock::rfc3339;
+use crate::engine::migration::MigrationRequest;
+use crate::error::ErrorCode;
+use crate::http::AppState;
+use crate::http::auth::Authenticated;
+use crate::http::errors::ApiError;
+use crate::services::deploy::{self, DeployError};
+
+fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
+    let caller = auth.caller(DIALECT);
+    if caller.access.has_every_permission() {
+        Ok(caller)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("account `{}` is not an admin", caller.name),
+        ))
+    }
+}
+
+/// Re-reads this node's workflows folder: valid changes become current at once, an
+/// invalid folder changes nothing (the problems are in the message).
+#[utoipa::path(post, path = "/api/v1/deploy", tag = "versions",
+    responses(
+        (status = 200, description = "deployed: workflows with their versions, and the review"),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 501, body = ApiError),
+    ))]
+pub async fn deploy(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let caller = admin(&auth)?;
+    let dir = state.workflows_dir.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotSupported,
+            "this node was not started from a workflows folder",
+        )
+    })?;
+    match deploy::deploy(&state.engine, dir).await {
+        Ok(report) => {
+            tracing::info!(by = %caller.name, workflows = report.workflows.len(), "workflows deployed");
+            Ok(HttpResponse::Ok().json(report))
+        }
+        Err(error @ DeployError::Invalid(_)) => Err(ApiError::malformed(error.to_string())),
+        Err(DeployError::Engine(error)) => Err(error.into()),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub version: String,
+    pub name: String,
+    pub file_name: String,
+    pub loaded_at: String,
+    /// Whether this node runs new instances on it.
+    pub current: bool,
+}
+
+/// Every stored version of a workflow, oldest first.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/versions", tag = "versions",
+    params(("id" = String, Path, description = "workflow GUID or name")),
+    responses(
+        (status = 200, body = Vec<VersionInfo>), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    admin(&auth)?;
+    let workflows = state.engine.workflows();
+    let workflow = workflows.get(&path).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownWorkflow,
+            format!("unknown workflow `{path}`"),
+        )
+    })?;
+    let rows = state.engine.versions(&workflow.id).await?;
+    let list: Vec<VersionInfo> = rows
+        .into_iter()
+        .map(|row| VersionInfo {
+            current: row.hash == workflow.hash,
+            version: row.hash,
+            name: row.name,
+            file_name: row.file_name,
+            loaded_at: rfc3339(row.loaded_at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBody {
+    /// A stored version of the workflow, or `current`.
+    pub to: String,
+    /// Old step id → new step id; unmapped steps keep their id.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Moves the workflow's live instances to another version, or with `dry_run` says what
+/// would happen to each. A refused instance (a wait on a step of another kind, a field
+/// that does not convert) refuses the whole migration and changes nothing.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/migrate", tag = "versions",
+    params(("id" = String, Path, description = "workflow GUID or name")),
+    request_body = MigrateBody,
+    responses(
+        (status = 200, description = "the plan per instance, applied unless a dry run"),
+        (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 403, body = ApiError), (status = 404, body = ApiError),
+    ))]
+pub async fn migrate(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<MigrateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = admin(&auth)?;
+    let body = body.into_inner();
+    let request = MigrationRequest {
+        workflow: path.into_inner(),
+        to: body.to,
+        map: body.map,
+        dry_run: body.dry_run,
+        caller,
+    };
+    let report = state.engine.migrate(&request).await?;
+    if !request.dry_run && !report.applied {
+        let reasons: Vec<String> = report
+            .refused()
+            .map(|plan| {
+                format!(
+                    "instance {}: {}",
+                    plan.instance_id,
+                    plan.refused.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        return Err(ApiError::malformed(format!(
+            "migration refused, nothing changed: {}",
+            reasons.join("; ")
+        )));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
