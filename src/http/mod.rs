@@ -176,6 +176,21 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "requeue a dead letter",
     ),
     endpoint(
+        "POST",
+        "/api/v1/deploy",
+        "re-read the workflows folder (admins)",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workflows/{id}/versions",
+        "stored definition versions (admins)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workflows/{id}/migrate",
+        "migrate live instances to a version (admins)",
+    ),
+    endpoint(
         "GET",
         "/api/workflow/v1/serverEvents/{serialNumber}",
         "K2: open a server event",

@@ -13,6 +13,7 @@ use crate::engine::migration::MigrationRequest;
 use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::auth::Authenticated;
+use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::services::deploy::{self, DeployError};
 
@@ -101,7 +102,7 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(list))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrateBody {
     /// A stored version of the workflow, or `current`.
@@ -128,10 +129,14 @@ pub async fn migrate(
     state: web::Data<AppState>,
     auth: Authenticated,
     path: web::Path<String>,
-    body: web::Json<MigrateBody>,
+    JsonBody(body): JsonBody<MigrateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = admin(&auth)?;
-    let body = body.into_inner();
+    if body.to.trim().is_empty() {
+        return Err(ApiError::malformed(
+            "`to` is required: a stored version of the workflow, or `current`",
+        ));
+    }
     let request = MigrationRequest {
         workflow: path.into_inner(),
         to: body.to,
