@@ -24,65 +24,8 @@ mod cases {
     use holdpoint::store::{InstanceStatus, WaitKind};
     use serde_json::{Map, Value, json};
 
+    use super::support::workflows::{ORDER_V1 as V1, ORDER_V2 as V2};
     use super::support::*;
-
-    /// Version 1: the ERP finishes `place-order`; the instance then records "v1".
-    pub const V1: &str = r#"
-id = "55555555-5555-4555-8555-555555555555"
-name = "order-fulfilment"
-[fields]
-order_id = { type = "string" }
-path = { type = "string" }
-legacy_note = { type = "string" }
-[[steps]]
-id = "place-order"
-kind = "server_event"
-deadline = "1h"
-on_timeout = "late"
-[[steps]]
-id = "record"
-kind = "set"
-fields = { path = "v1" }
-[[steps]]
-id = "done"
-kind = "end"
-[[steps]]
-id = "late"
-kind = "fail"
-message = "late on v1"
-"#;
-
-    /// Version 2: the step is renamed, a field removed and one retyped-in by name; the
-    /// instance records "v2", and times out somewhere v1 does not have.
-    pub const V2: &str = r#"
-id = "55555555-5555-4555-8555-555555555555"
-name = "order-fulfilment"
-[fields]
-order_id = { type = "string" }
-path = { type = "string" }
-priority = { type = "number", default = 3 }
-[[steps]]
-id = "place-order-v2"
-kind = "server_event"
-deadline = "1h"
-on_timeout = "late-v2"
-[[steps]]
-id = "record"
-kind = "set"
-fields = { path = "v2" }
-[[steps]]
-id = "done"
-kind = "end"
-[[steps]]
-id = "wait-ship"
-kind = "wait_event"
-event = "shipped-{{ fields.order_id }}"
-deadline = "1h"
-[[steps]]
-id = "late-v2"
-kind = "set"
-fields = { path = "late-v2" }
-"#;
 
     async fn start(te: &TestEngine, order: &str) -> InstanceView {
         let mut fields = Map::new();

@@ -193,30 +193,6 @@ fn waiting_on(instance: &Value) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn name_value_pairs() {
-        let map = pairs(&["a=1".into(), "b=x=y".into(), "c=".into()]).unwrap();
-        assert_eq!(map["a"], json!("1"));
-        assert_eq!(map["b"], json!("x=y"));
-        assert_eq!(map["c"], json!(""));
-        assert_eq!(
-            pairs(&["novalue".into()]).unwrap_err(),
-            "`novalue` is not name=value"
-        );
-        assert!(pairs(&["=v".into()]).is_err());
-    }
-
-    #[test]
-    fn segments_are_encoded() {
-        assert_eq!(segment("5_31.Xk2-_"), "5_31.Xk2-_");
-        assert_eq!(segment("a b/c"), "a%20b%2Fc");
-    }
-}
-
 /// Asks a running node to re-read its workflows folder and prints what it did.
 pub async fn deploy(args: &DeployArgs) -> Result<(), String> {
     let report = post(&args.server, "/api/v1/deploy", &json!({}), None).await?;
@@ -257,4 +233,28 @@ pub async fn deploy(args: &DeployArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_value_pairs() {
+        let map = pairs(&["a=1".into(), "b=x=y".into(), "c=".into()]).unwrap();
+        assert_eq!(map["a"], json!("1"));
+        assert_eq!(map["b"], json!("x=y"));
+        assert_eq!(map["c"], json!(""));
+        assert_eq!(
+            pairs(&["novalue".into()]).unwrap_err(),
+            "`novalue` is not name=value"
+        );
+        assert!(pairs(&["=v".into()]).is_err());
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("5_31.Xk2-_"), "5_31.Xk2-_");
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+    }
 }

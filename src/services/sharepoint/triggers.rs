@@ -73,8 +73,11 @@ fn normalize_guid(id: &str) -> String {
 /// one uncontended lock when nothing changed).
 #[derive(Default)]
 pub struct TriggerCache {
-    cached: Mutex<Option<(Arc<Workflows>, Arc<Vec<SharePointTrigger>>)>>,
+    cached: Mutex<Option<Collected>>,
 }
+
+/// A current set and the triggers collected from it.
+type Collected = (Arc<Workflows>, Arc<Vec<SharePointTrigger>>);
 
 impl TriggerCache {
     pub fn of(&self, workflows: Arc<Workflows>) -> Arc<Vec<SharePointTrigger>> {
