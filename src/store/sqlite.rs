@@ -20,8 +20,11 @@ use super::model::*;
 use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
+mod backup;
 mod inbound;
 mod overview;
+
+pub use backup::{Backup, backup};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
