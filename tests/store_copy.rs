@@ -168,6 +168,17 @@ async fn fill(te: &TestEngine, call_url: &str, db: &std::path::Path) -> Before {
          DELETE FROM buffered_events WHERE name = 'go-purged';",
     )
     .expect("raw rows");
+    // Enough rows for several batches: text keys (500 a batch) and payloads (32 a batch).
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+         INSERT INTO dedup_keys (key, outcome, created_at, expires_at)
+             SELECT 'bulk:' || i, CASE WHEN i % 2 = 0 THEN 'x' END, 1, 2 FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+         INSERT INTO inbound_events (workflow_id, kind, payload, encrypted, state, attempts,
+             next_attempt_at, expires_at, received_at, updated_at)
+             SELECT 'gone', 'custom_data', randomblob(i), 1, 'done', 1, 1, 2, 1, 1 FROM n;",
+    )
+    .expect("bulk rows");
     Before {
         item,
         serial,
@@ -231,6 +242,15 @@ async fn the_embedded_store_moves_to_postgresql_and_every_wait_is_released_there
         );
     }
     assert!(stdout.contains("verified: "), "{stdout}");
+    let rows = |table: &str| {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("{table} ")));
+        let count = line.and_then(|line| line.split_whitespace().nth(1));
+        count.and_then(|count| count.parse::<u64>().ok())
+    };
+    assert_eq!(rows("dedup_keys"), Some(1202), "{stdout}");
+    assert_eq!(rows("inbound_events"), Some(101), "{stdout}");
 
     // `store verify` agrees, notices a changed row, and agrees again once it is undone.
     let (ok, stdout, stderr) = run_cli(&data_dir, &["store", "verify", "--against", &url]);
