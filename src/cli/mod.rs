@@ -2,9 +2,11 @@
 //! [`Config`], then one subcommand. `serve` is the default.
 
 mod accounts;
+mod backup;
 mod client;
 mod events;
 mod serve;
+mod store;
 mod versions;
 
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use crate::config::{self, Config, Overrides};
 use crate::engine::clock::{SystemClock, rfc3339};
 use crate::engine::definition::Workflows;
 use crate::engine::{Engine, EngineError};
-use crate::store::{self, WaitFilter, WaitKind, WaitState};
+use crate::store::{StoreTarget, WaitFilter, WaitKind, WaitState};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,6 +88,13 @@ pub enum Command {
     Finish(client::FinishArgs),
     /// Send a custom event to a running server.
     SendEvent(client::SendEventArgs),
+    /// Copy the embedded store to FILE while the server runs.
+    Backup(backup::BackupArgs),
+    /// Move the embedded store to PostgreSQL (nodes stopped), or compare the two.
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -151,6 +160,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Events { command }) => events::run(&config, command).await,
         Some(Command::Finish(args)) => client::finish(&args).await,
         Some(Command::SendEvent(args)) => client::send_event(&args).await,
+        Some(Command::Backup(args)) => backup::run(&config, &args).await,
+        Some(Command::Store { command }) => store::run(&config, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,13 +176,13 @@ fn fail(message: &str) -> ExitCode {
 
 fn describe_store(config: &Config) -> String {
     match &config.store {
-        store::StoreTarget::Sqlite { path } => format!("embedded store {}", path.display()),
-        store::StoreTarget::Postgres { .. } => "PostgreSQL".to_string(),
+        StoreTarget::Sqlite { path } => format!("embedded store {}", path.display()),
+        StoreTarget::Postgres { .. } => "PostgreSQL".to_string(),
     }
 }
 
 async fn migrate(config: &Config) -> Result<(), String> {
-    let store = store::open(&config.store)
+    let store = crate::store::open(&config.store)
         .await
         .map_err(|error| format!("store: {error}"))?;
     store
@@ -208,7 +219,7 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
                 .ok_or_else(|| format!("--state: unknown state `{}`", args.state))?,
         )
     };
-    let store = store::open(&config.store)
+    let store = crate::store::open(&config.store)
         .await
         .map_err(|error| format!("store: {error}"))?;
     // Definitions only matter for running instances; listing works without them.

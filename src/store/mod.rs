@@ -17,6 +17,7 @@
 //!
 //! Backend failures are translated once, in [`errors`], into [`StoreError`].
 
+pub mod copy;
 pub mod errors;
 pub mod model;
 pub mod postgres;

@@ -87,6 +87,11 @@ impl PostgresStore {
             listener,
         })
     }
+
+    /// A connection of the pool, for work outside the [`Tx`] methods (the store copy).
+    pub(super) async fn client(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
 }
 
 async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {

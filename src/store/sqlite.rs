@@ -20,9 +20,12 @@ use super::model::*;
 use super::{Backend, Store, StoreError, Tx};
 
 mod accounts;
+mod backup;
 mod inbound;
 mod overview;
 mod versions;
+
+pub use backup::{Backup, backup};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
