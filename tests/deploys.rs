@@ -167,6 +167,61 @@ async fn sighup_deploy_check_and_migrate_on_a_real_node() {
     let more = node.start_instance("S3").await;
     assert_eq!(more["version"], json!(v2), "still serving");
 
+    // Deploys and migrations are for admins.
+    let (ok, _, _) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "accounts",
+        "add",
+        "erp",
+        "--password",
+        "erp-secret",
+    ]));
+    assert!(ok);
+    let (ok, _, stderr) = output(&mut holdpoint(&[
+        "deploy",
+        "--url",
+        &node.base,
+        "-u",
+        "erp",
+        "-p",
+        "erp-secret",
+    ]));
+    assert!(!ok && stderr.contains("403 forbidden"), "{stderr}");
+    let migrate_url = format!("{}/api/v1/workflows/order-fulfilment/migrate", node.base);
+    let refused = node
+        .client
+        .post(&migrate_url)
+        .basic_auth("erp", Some("erp-secret"))
+        .json(&json!({"to": "current", "dry_run": true}))
+        .send()
+        .await
+        .expect("migrate");
+    assert_eq!(refused.status().as_u16(), 403);
+    // An admin's dry run over the API: both v2 instances stay where they are.
+    let plan: Value = node
+        .client
+        .post(&migrate_url)
+        .basic_auth("admin", Some(&node.password))
+        .json(&json!({"to": v1, "map": {"place-order-v2": "place-order"}, "dry_run": true}))
+        .send()
+        .await
+        .expect("migrate")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plan["dry_run"], json!(true), "{plan}");
+    assert_eq!(
+        plan["instances"].as_array().map(Vec::len),
+        Some(2),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["instances"][0]["fields_added"],
+        json!(["legacy_note"]),
+        "{plan}"
+    );
+
     // A valid deploy through the CLI reports the instances on the older version.
     let v3_source = ORDER_V2
         .replace("place-order-v2", "place-order-v3")
