@@ -63,6 +63,20 @@ pub struct InstancePlan {
     pub refused: Option<String>,
 }
 
+impl InstancePlan {
+    fn new(instance: &InstanceRow) -> Self {
+        Self {
+            instance_id: instance.id,
+            from: instance.definition_hash.clone(),
+            waits: Vec::new(),
+            current_step: None,
+            fields_dropped: Vec::new(),
+            fields_added: Vec::new(),
+            refused: None,
+        }
+    }
+}
+
 /// The step kind a wait of `kind` must land on.
 fn step_kind_for(kind: WaitKind) -> &'static str {
     match kind {
@@ -222,15 +236,7 @@ impl Engine {
                 continue;
             };
             let waits = open_waits(&mut run, id).await?;
-            let mut plan = InstancePlan {
-                instance_id: id,
-                from: instance.definition_hash.clone(),
-                waits: Vec::new(),
-                current_step: None,
-                fields_dropped: Vec::new(),
-                fields_added: Vec::new(),
-                refused: None,
-            };
+            let mut plan = InstancePlan::new(&instance);
             if let Err(why) = plan_instance(&instance, &waits, to, &request.map, &mut plan) {
                 plan.refused = Some(why);
             }
@@ -262,15 +268,7 @@ impl Engine {
             return Ok(());
         }
         let waits = open_waits(&mut run, id).await?;
-        let mut plan = InstancePlan {
-            instance_id: id,
-            from: instance.definition_hash.clone(),
-            waits: Vec::new(),
-            current_step: None,
-            fields_dropped: Vec::new(),
-            fields_added: Vec::new(),
-            refused: None,
-        };
+        let mut plan = InstancePlan::new(&instance);
         let fields =
             plan_instance(&instance, &waits, to, &request.map, &mut plan).map_err(|why| {
                 EngineError::ItemNotOpen(format!("instance {id} changed meanwhile: {why}"))
