@@ -23,6 +23,7 @@ pub enum ErrorCode {
     InvalidField,
     NotSupported,
     StoreUnavailable,
+    Overloaded,
     Internal,
 }
 
@@ -44,6 +45,7 @@ impl ErrorCode {
         Self::InvalidField,
         Self::NotSupported,
         Self::StoreUnavailable,
+        Self::Overloaded,
         Self::Internal,
     ];
 
@@ -64,6 +66,7 @@ impl ErrorCode {
             Self::InvalidField => "invalid_field",
             Self::NotSupported => "not_supported",
             Self::StoreUnavailable => "store_unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }
@@ -82,8 +85,14 @@ impl ErrorCode {
             Self::LimitExceeded => 413,
             Self::VersionMismatch | Self::MustUnderstand | Self::Internal => 500,
             Self::NotSupported => 501,
-            Self::StoreUnavailable => 503,
+            Self::StoreUnavailable | Self::Overloaded => 503,
         }
+    }
+
+    /// Whether the answer tells the client when to try again (`Retry-After`): the node
+    /// is fine, only busy or cut off from its store for a moment.
+    pub fn retry_later(self) -> bool {
+        matches!(self, Self::StoreUnavailable | Self::Overloaded)
     }
 }
 
@@ -115,7 +124,9 @@ impl ErrorCode {
             | Self::UnknownSerial
             | Self::ItemNotOpen
             | Self::InvalidField => FaultClass::Sender,
-            Self::NotSupported | Self::StoreUnavailable | Self::Internal => FaultClass::Receiver,
+            Self::NotSupported | Self::StoreUnavailable | Self::Overloaded | Self::Internal => {
+                FaultClass::Receiver
+            }
         }
     }
 
@@ -124,12 +135,13 @@ impl ErrorCode {
     /// keep their HTTP meaning in both versions because the HTTP layer must act on them:
     /// 401 carries the `WWW-Authenticate` challenge that WCF and Axis clients wait for
     /// before they send credentials, 413 is decided before the body is parsed, and 503
-    /// carries `Retry-After` for clients and load balancers.
+    /// (store unavailable, overloaded) carries `Retry-After` for clients and load
+    /// balancers.
     pub fn soap_http_status(self, soap12: bool) -> u16 {
         match self {
             Self::Unauthenticated => 401,
             Self::LimitExceeded => 413,
-            Self::StoreUnavailable => 503,
+            Self::StoreUnavailable | Self::Overloaded => 503,
             Self::MalformedRequest
             | Self::VersionMismatch
             | Self::MustUnderstand

@@ -57,7 +57,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
 
     let mut app_state = AppState::new(engine.clone(), accounts)
         .with_max_body(config.max_body)
-        .with_body_timeout(config.body_timeout);
+        .with_body_timeout(config.body_timeout)
+        .with_max_buffered(config.max_buffered);
     app_state.soap_limits = config.soap_limits;
     app_state.one_way_status = config.one_way_status;
     app_state.remote_events_prefix = config.remote_events_prefix.clone();
@@ -65,8 +66,17 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app_state.soap_services = crate::services::soap_services(&config.soap_settings);
     let state = web::Data::new(app_state);
     let shutdown_secs = config.shutdown_timeout.as_secs().max(1);
-    let mut server =
-        HttpServer::new(move || create_app(state.clone())).shutdown_timeout(shutdown_secs);
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let mut server = HttpServer::new(move || create_app(state.clone()))
+        .workers(workers)
+        // actix counts connections per worker; the setting is for the node.
+        .max_connections(config.max_connections.div_ceil(workers).max(1))
+        .keep_alive(if config.keep_alive.is_zero() {
+            actix_web::http::KeepAlive::Disabled
+        } else {
+            actix_web::http::KeepAlive::Timeout(config.keep_alive)
+        })
+        .shutdown_timeout(shutdown_secs);
     for address in &config.listen {
         server = server
             .bind(address)

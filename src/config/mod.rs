@@ -51,6 +51,12 @@ pub struct Config {
     pub max_body: usize,
     /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Bytes of request bodies the node holds at once (`overloaded` past it).
+    pub max_buffered: usize,
+    /// Connections the node holds at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long an idle keep-alive connection stays open (0: closed after each answer).
+    pub keep_alive: Duration,
     /// How long a verified credential is remembered (0: never).
     pub auth_cache_ttl: Duration,
     /// What the SOAP reader accepts; `max_body` is the `[http] max_body`.
@@ -162,6 +168,9 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         http.shutdown_timeout,
         http.max_body,
         http.body_timeout,
+        http.max_buffered,
+        http.max_connections,
+        http.keep_alive,
         auth.cache_ttl,
         soap.max_depth,
         soap.max_attributes,
@@ -465,6 +474,29 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
             crate::http::DEFAULT_BODY_TIMEOUT,
         )?)
         .ok_or("[http] body_timeout: must be more than 0")?,
+        max_buffered: {
+            let budget = at_least_one(
+                "[http] max_buffered",
+                raw.http.max_buffered,
+                crate::http::budget::DEFAULT_MAX_BUFFERED,
+            )?;
+            if budget < max_body {
+                return Err(format!(
+                    "[http] max_buffered ({budget}) must be at least [http] max_body ({max_body}), or no body of the largest size could ever be read"
+                ));
+            }
+            budget
+        },
+        max_connections: at_least_one(
+            "[http] max_connections",
+            raw.http.max_connections,
+            crate::http::DEFAULT_MAX_CONNECTIONS,
+        )?,
+        keep_alive: duration(
+            "[http] keep_alive",
+            raw.http.keep_alive,
+            crate::http::DEFAULT_KEEP_ALIVE,
+        )?,
         soap_limits,
         one_way_status,
         auth_cache_ttl: duration(

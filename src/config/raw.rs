@@ -51,6 +51,9 @@ pub struct RawHttp {
     pub shutdown_timeout: Option<String>,
     pub max_body: Option<usize>,
     pub body_timeout: Option<String>,
+    pub max_buffered: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub keep_alive: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,6 +4,8 @@
 //! with line and column as `400 malformed_request`. An empty body is the type's default,
 //! so `POST …/finish` or `…/cancel` need no body at all.
 
+use std::sync::Arc;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -12,16 +14,20 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use super::budget::{BodyBudget, Reservation};
 use super::errors::ApiError;
 use crate::error::ErrorCode;
 
 pub struct JsonBody<T>(pub T);
 
-/// How much of a request body is read, and for how long (`[http] max_body`, `body_timeout`).
-#[derive(Debug, Clone, Copy)]
+/// How much of a request body is read, for how long, and from which budget (`[http]
+/// max_body`, `body_timeout`, `max_buffered`).
+#[derive(Debug, Clone)]
 pub struct BodyLimits {
     pub max: usize,
     pub timeout: std::time::Duration,
+    /// The node's budget for buffered bodies; `None` in unit tests only.
+    pub budget: Option<Arc<BodyBudget>>,
 }
 
 impl Default for BodyLimits {
@@ -29,7 +35,23 @@ impl Default for BodyLimits {
         Self {
             max: super::DEFAULT_MAX_BODY,
             timeout: super::DEFAULT_BODY_TIMEOUT,
+            budget: None,
         }
+    }
+}
+
+/// A body held in memory, with its share of the node's budget (given back on drop).
+#[derive(Debug)]
+pub struct Buffered {
+    pub bytes: web::BytesMut,
+    _reservation: Reservation,
+}
+
+impl std::ops::Deref for Buffered {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -50,12 +72,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             let bytes = read_limited(&mut payload, declared, limits)
                 .await
-                .map_err(|error| match error {
-                    BodyError::TooLarge(limit) => too_large(limit),
-                    BodyError::Read(why) => {
-                        ApiError::malformed(format!("cannot read the body: {why}"))
-                    }
-                })?;
+                .map_err(ApiError::from)?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Self(T::default()));
             }
@@ -78,18 +95,48 @@ pub enum BodyError {
     /// Larger than this many bytes (declared, or seen while reading).
     TooLarge(usize),
     Read(String),
+    /// The node's budget for buffered bodies had no room for it.
+    Overloaded,
 }
 
-/// Reads a whole body of at most `limits.max` bytes within `limits.timeout`. A
-/// `Content-Length` over the limit is refused before reading anything; a longer stream is
-/// refused as soon as it passes the limit, so memory stays bounded whatever the client
-/// sends; a body dribbled slower than the timeout allows is refused when it runs out, so
-/// that slow clients cannot hold connections and buffers for ever.
+impl BodyError {
+    /// The code and message every dialect answers with.
+    pub fn code_and_message(&self) -> (ErrorCode, String) {
+        match self {
+            Self::TooLarge(limit) => (
+                ErrorCode::LimitExceeded,
+                format!("the body exceeds the limit of {limit} bytes"),
+            ),
+            Self::Read(why) => (
+                ErrorCode::MalformedRequest,
+                format!("cannot read the body: {why}"),
+            ),
+            Self::Overloaded => (
+                ErrorCode::Overloaded,
+                "the node is holding as many request bodies as it may; retry later".to_string(),
+            ),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        let (code, message) = error.code_and_message();
+        ApiError::new(code, message)
+    }
+}
+
+/// Reads a whole body of at most `limits.max` bytes within `limits.timeout`, inside the
+/// node's budget. A `Content-Length` over the limit is refused before reading anything; a
+/// longer stream is refused as soon as it passes the limit, so memory stays bounded
+/// whatever the client sends; a body dribbled slower than the timeout allows is refused
+/// when it runs out, so that slow clients cannot hold connections and buffers for ever; a
+/// body the budget has no room for is refused `overloaded` (see [`super::budget`]).
 pub async fn read_limited<S, E>(
     payload: &mut S,
     declared: Option<usize>,
     limits: BodyLimits,
-) -> Result<web::BytesMut, BodyError>
+) -> Result<Buffered, BodyError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -98,7 +145,17 @@ where
     if declared.is_some_and(|length| length > limit) {
         return Err(BodyError::TooLarge(limit));
     }
-    // A declared length is only a promise: reserve little up front, grow with the data.
+    let mut reservation = Reservation::default();
+    let reserve = async |reservation: &mut Reservation, needed: usize| match &limits.budget {
+        Some(budget) => budget
+            .cover(reservation, needed, limit)
+            .await
+            .map_err(|_| BodyError::Overloaded),
+        None => Ok(()),
+    };
+    // A declared length is reserved at once: an honest client learns before it sends.
+    reserve(&mut reservation, declared.unwrap_or(0)).await?;
+    // A declared length is only a promise: allocate little up front, grow with the data.
     let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(64 * 1024));
     let deadline = tokio::time::Instant::now() + limits.timeout;
     loop {
@@ -114,9 +171,13 @@ where
         if bytes.len() + chunk.len() > limit {
             return Err(BodyError::TooLarge(limit));
         }
+        reserve(&mut reservation, bytes.len() + chunk.len()).await?;
         bytes.extend_from_slice(&chunk);
     }
-    Ok(bytes)
+    Ok(Buffered {
+        bytes,
+        _reservation: reservation,
+    })
 }
 
 /// The declared `Content-Length`, if any.
@@ -134,13 +195,6 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::LimitExceeded,
-        format!("the body exceeds the limit of {limit} bytes"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -155,6 +209,7 @@ mod tests {
         BodyLimits {
             max,
             timeout: Duration::from_millis(timeout_ms),
+            budget: None,
         }
     }
 
@@ -179,7 +234,7 @@ mod tests {
         let whole = read_limited(&mut chunks(), None, limits(9, 1000))
             .await
             .unwrap();
-        assert_eq!(&whole[..], b"abcabcabc");
+        assert_eq!(&whole.bytes[..], b"abcabcabc");
         let error = read_limited(&mut chunks(), None, limits(8, 1000))
             .await
             .unwrap_err();

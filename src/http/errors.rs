@@ -66,7 +66,7 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Basic realm=\"holdpoint\", charset=\"UTF-8\""),
             ));
         }
-        if self.code == ErrorCode::StoreUnavailable {
+        if self.code.retry_later() {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         response.json(self)

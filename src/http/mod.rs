@@ -8,7 +8,9 @@
 
 pub mod auth;
 pub mod body;
+pub mod budget;
 pub mod errors;
+pub mod gate;
 pub mod observe;
 pub mod soap;
 pub mod tls;
@@ -29,6 +31,13 @@ pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 /// How long a request body may take to arrive by default: 4 MiB at 70 KB/s.
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Connections a node holds at once by default; more wait in the listen backlog, so a
+/// flood of idle connections costs a bounded amount of memory.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// How long an idle keep-alive connection stays open by default.
+pub const DEFAULT_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What every handler can reach.
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -44,6 +53,8 @@ pub struct AppState {
     pub soap_services: Vec<Arc<dyn soap::SoapService>>,
     /// `[remote_events] instance_guid`: the path prefix of the kenaflow-style endpoints.
     pub remote_events_prefix: Option<String>,
+    /// The node's budget for buffered request bodies (`[http] max_buffered`).
+    pub body_budget: Arc<budget::BodyBudget>,
     /// The folder a deploy re-reads (`POST /api/v1/deploy`); `None`: deploys are refused.
     pub workflows_dir: Option<std::path::PathBuf>,
 }
@@ -62,6 +73,7 @@ impl AppState {
             one_way_status: 202,
             remote_events_prefix: None,
             workflows_dir: None,
+            body_budget: Arc::new(budget::BodyBudget::new(budget::DEFAULT_MAX_BUFFERED)),
         }
     }
 
@@ -77,10 +89,16 @@ impl AppState {
         self
     }
 
+    pub fn with_max_buffered(mut self, max_buffered: usize) -> Self {
+        self.body_budget = Arc::new(budget::BodyBudget::new(max_buffered));
+        self
+    }
+
     pub fn body_limits(&self) -> body::BodyLimits {
         body::BodyLimits {
             max: self.max_body,
             timeout: self.body_timeout,
+            budget: Some(self.body_budget.clone()),
         }
     }
 }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use super::AppState;
 use super::auth::{BasicCredentials, BasicFailure, basic_credentials, basic_principal};
-use super::body::{BodyError, declared_length, read_limited};
+use super::body::{declared_length, read_limited};
 use crate::auth::Principal;
 use crate::engine::EngineError;
 use crate::error::ErrorCode;
@@ -34,6 +34,12 @@ pub trait SoapService: Send + Sync + 'static {
         false
     }
 
+    /// How the service uses the `Authorization` header; credentials it requires are
+    /// checked before the body is read (see `http::gate`).
+    fn header_credentials(&self) -> HeaderCredentials {
+        HeaderCredentials::Unused
+    }
+
     /// Header blocks (namespace, local name) this service processes; any other block
     /// marked mustUnderstand is answered with a MustUnderstand fault.
     fn understood_headers(&self) -> &[(&'static str, &'static str)] {
@@ -45,6 +51,18 @@ pub trait SoapService: Send + Sync + 'static {
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError>;
 }
 
+/// What a service does with HTTP Basic credentials in the `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderCredentials {
+    /// Every call needs them: checked before the body is read; none or wrong is a 401.
+    Required,
+    /// Some calls use them, others carry credentials in the envelope or none: checked
+    /// before the body when sent (wrong ones are a 401 at once); absent, the body decides.
+    WhenSent,
+    /// The service authenticates otherwise (in the envelope, a token, or not at all).
+    Unused,
+}
+
 /// One parsed request, handed to [`SoapService::call`].
 pub struct SoapCall<'a> {
     pub operation: &'a Operation,
@@ -52,6 +70,8 @@ pub struct SoapCall<'a> {
     pub state: &'a AppState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,
+    /// The account those credentials name, when they were checked before the body.
+    pub verified: Option<Principal>,
     /// The peer's address, for the audit trail ([`SoapCall::source`]).
     pub peer: Option<std::net::IpAddr>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
@@ -68,6 +88,9 @@ impl SoapCall<'_> {
     /// The account of the request's HTTP Basic credentials, or an `unauthenticated` fault
     /// (answered with `401` and a `WWW-Authenticate` challenge).
     pub async fn authenticate(&self) -> Result<Principal, SoapError> {
+        if let Some(principal) = &self.verified {
+            return Ok(principal.clone());
+        }
         basic_principal(&self.state.accounts, self.credentials.clone())
             .await
             .map_err(|failure| match failure {
@@ -163,25 +186,34 @@ async fn post(
     } else {
         SoapVersion::V11
     };
+    let verified = match credentials_before_body(&request, &state, service.as_ref()).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            let mut response = fault_response(guessed, &error);
+            // The body was never read: the connection cannot carry another request.
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            return response;
+        }
+    };
     let bytes =
         match read_limited(&mut payload, declared_length(&request), state.body_limits()).await {
             Ok(bytes) => bytes,
-            Err(BodyError::TooLarge(limit)) => {
-                let error = SoapError::new(
-                    ErrorCode::LimitExceeded,
-                    format!("the body exceeds the limit of {limit} bytes"),
-                );
-                return fault_response(guessed, &error);
-            }
-            Err(BodyError::Read(why)) => {
-                let error = SoapError::new(
-                    ErrorCode::MalformedRequest,
-                    format!("cannot read the body: {why}"),
-                );
-                return fault_response(guessed, &error);
+            Err(error) => {
+                let (code, message) = error.code_and_message();
+                return fault_response(guessed, &SoapError::new(code, message));
             }
         };
-    let call = dispatch(&request, &bytes, &media, &params, &state, service.as_ref()).await;
+    let call = dispatch(
+        &request,
+        &bytes,
+        (&media, &params),
+        &state,
+        service.as_ref(),
+        verified,
+    )
+    .await;
     match call {
         Ok((version, Some(body))) => HttpResponse::Ok()
             .content_type(version.content_type())
@@ -199,14 +231,39 @@ async fn post(
     }
 }
 
+/// The account of the request's Basic credentials when the service wants them checked
+/// before its body is read ([`HeaderCredentials`]); an `unauthenticated` fault otherwise.
+async fn credentials_before_body(
+    request: &HttpRequest,
+    state: &AppState,
+    service: &dyn SoapService,
+) -> Result<Option<Principal>, SoapError> {
+    let credentials = basic_credentials(request);
+    let wanted = match service.header_credentials() {
+        HeaderCredentials::Required => true,
+        HeaderCredentials::WhenSent => credentials.is_some(),
+        HeaderCredentials::Unused => false,
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    basic_principal(&state.accounts, credentials)
+        .await
+        .map(Some)
+        .map_err(|failure| match failure {
+            BasicFailure::Rejected(why) => SoapError::new(ErrorCode::Unauthenticated, why),
+            BasicFailure::Store(error) => engine_fault(error),
+        })
+}
+
 /// Parses and checks the request, then runs the service. Errors carry their version.
 async fn dispatch(
     request: &HttpRequest,
     bytes: &[u8],
-    media: &str,
-    params: &[(String, String)],
+    (media, params): (&str, &[(String, String)]),
     state: &AppState,
     service: &dyn SoapService,
+    verified: Option<Principal>,
 ) -> Result<(SoapVersion, Option<String>), SoapError> {
     let text = decode::to_utf8(bytes, param(params, "charset"))?;
     let envelope = read_envelope(&text, &state.soap_limits)?;
@@ -259,6 +316,7 @@ async fn dispatch(
         envelope: &envelope,
         state,
         credentials: basic_credentials(request),
+        verified,
         peer: request.peer_addr().map(|address| address.ip()),
         host: service
             .needs_host()
@@ -287,7 +345,7 @@ fn fault_response(version: SoapVersion, error: &SoapError) -> HttpResponse {
             "Basic realm=\"holdpoint\", charset=\"UTF-8\"",
         ));
     }
-    if error.code == ErrorCode::StoreUnavailable {
+    if error.code.retry_later() {
         response.insert_header((
             header::RETRY_AFTER,
             super::errors::RETRY_AFTER_SECS.to_string(),

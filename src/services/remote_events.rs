@@ -30,7 +30,7 @@ use crate::engine::{Caller, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::auth::{basic_credentials, basic_principal};
-use crate::http::body::{BodyError, declared_length, read_limited};
+use crate::http::body::{Buffered, declared_length, read_limited};
 use crate::http::errors::ApiError;
 use crate::services::api::idempotency_key;
 
@@ -135,17 +135,8 @@ async fn body_of(
     state: &AppState,
     request: &HttpRequest,
     payload: &mut web::Payload,
-) -> Result<Vec<u8>, ApiError> {
-    read_limited(payload, declared_length(request), state.body_limits())
-        .await
-        .map(|bytes| bytes.to_vec())
-        .map_err(|error| match error {
-            BodyError::TooLarge(limit) => ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!("the body exceeds the limit of {limit} bytes"),
-            ),
-            BodyError::Read(why) => ApiError::malformed(format!("cannot read the body: {why}")),
-        })
+) -> Result<Buffered, ApiError> {
+    Ok(read_limited(payload, declared_length(request), state.body_limits()).await?)
 }
 
 fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
@@ -224,9 +215,9 @@ async fn unstructured_event(
     sender: &Sender,
 ) -> Result<Map<String, Value>, ApiError> {
     let body = body_of(state, request, payload).await?;
-    let text = match String::from_utf8(body) {
+    let text = match std::str::from_utf8(&body) {
         Ok(text) => json!(text),
-        Err(bytes) => json!(base64::engine::general_purpose::STANDARD.encode(bytes.into_bytes())),
+        Err(_) => json!(base64::engine::general_purpose::STANDARD.encode(&body[..])),
     };
     let headers: Map<String, Value> = request
         .headers()

@@ -74,6 +74,19 @@ pub async fn api_server_custom(
     max_body: usize,
     settings: Option<holdpoint::services::SoapSettings>,
 ) -> ApiServer {
+    api_server_tuned(store, extra, settings, |state| {
+        state.with_max_body(max_body)
+    })
+    .await
+}
+
+/// A test server whose app state `tune` adjusts (body cap, budget, …).
+pub async fn api_server_tuned(
+    store: TestStore,
+    extra: &[&str],
+    settings: Option<holdpoint::services::SoapSettings>,
+    tune: impl FnOnce(AppState) -> AppState,
+) -> ApiServer {
     let sources: Vec<&str> = ALL
         .iter()
         .copied()
@@ -93,7 +106,7 @@ pub async fn api_server_custom(
             .await
             .expect("add test account");
     }
-    let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
+    let mut state = tune(AppState::new(te.engine.clone(), accounts.clone()));
     if let Some(settings) = settings {
         state.soap_services = holdpoint::services::soap_services(&settings);
     }

@@ -35,6 +35,9 @@ const PAGE_ROWS: i64 = 200;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
+        // Form posts carry their CSRF token (and the sign-in its password) in the body, so
+        // the body is read before the check; a few KiB is all any admin form needs.
+        .app_data(web::FormConfig::default().limit(MAX_FORM))
         .route("/admin", web::get().to(home))
         .route("/admin/login", web::get().to(login_form))
         .route("/admin/login", web::post().to(login))
@@ -46,6 +49,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/admin/inbound/{id}/retry", web::post().to(retry))
         .route("/admin/workflows", web::get().to(workflows));
 }
+
+/// Largest admin form body: a CSRF token, or a name and a password.
+const MAX_FORM: usize = 4096;
 
 fn keys(state: &AppState) -> SessionKeys {
     SessionKeys::new(state.engine.derive_key("admin-session"))

@@ -11,11 +11,14 @@ mod instances;
 mod items;
 mod versions;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+use crate::http::gate::before_body;
 
 pub(crate) use items::finish_item;
 pub use items::{ExtendBody, FailBody, FinishBody};
@@ -24,9 +27,11 @@ pub use items::{ExtendBody, FailBody, FinishBody};
 pub const DIALECT: &str = "api";
 
 pub fn configure(config: &mut web::ServiceConfig) {
+    // The OpenAPI document is public; everything else checks credentials before the body.
+    config.route("/api/v1/openapi.json", web::get().to(openapi_json));
     config.service(
         web::scope("/api/v1")
-            .route("/openapi.json", web::get().to(openapi_json))
+            .wrap(from_fn(before_body::<Authenticated>))
             .route("/workflows", web::get().to(catalog::list_workflows))
             .route("/workflows/{id}", web::get().to(catalog::get_workflow))
             .route("/workflows/{id}/versions", web::get().to(versions::list))

@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 
 use crate::error::ErrorCode;
-use crate::http::soap::{SoapCall, SoapService};
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService};
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::{SoapError, SoapVersion};
 
@@ -103,6 +103,12 @@ impl OrchestratorService {
 impl SoapService for OrchestratorService {
     fn descriptor(&self) -> &ServiceDescriptor {
         &self.descriptor
+    }
+
+    /// `sendCustomEvent` takes HTTP Basic (checked before the body when sent); the other
+    /// operations carry `username`/`password` in the envelope, so the body is needed.
+    fn header_credentials(&self) -> HeaderCredentials {
+        HeaderCredentials::WhenSent
     }
 
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {

@@ -6,6 +6,7 @@
 
 pub mod soap;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,21 +15,23 @@ use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::http::gate::before_body;
 use crate::services::api::idempotency_key;
 
 /// The dialect recorded in history for K2 REST calls.
 pub const K2_DIALECT: &str = "k2";
 
 pub fn configure_rest(config: &mut web::ServiceConfig) {
-    config
-        .route(
-            "/api/workflow/v1/serverEvents/{serialNumber}",
-            web::get().to(k2_open),
-        )
-        .route(
-            "/api/workflow/v1/serverEvents/{serialNumber}/finish",
-            web::post().to(k2_finish),
-        );
+    // Credentials are checked before the body (see `http::gate`).
+    config.service(
+        web::scope("/api/workflow/v1")
+            .wrap(from_fn(before_body::<Authenticated>))
+            .route("/serverEvents/{serialNumber}", web::get().to(k2_open))
+            .route(
+                "/serverEvents/{serialNumber}/finish",
+                web::post().to(k2_finish),
+            ),
+    );
 }
 
 /// A server event as the K2 REST API shows it (camelCase).

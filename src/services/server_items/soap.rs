@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
-use crate::http::soap::{SoapCall, SoapService, engine_fault};
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
@@ -71,6 +71,11 @@ impl Default for ServerItemService {
 impl SoapService for ServerItemService {
     fn descriptor(&self) -> &ServiceDescriptor {
         &self.descriptor
+    }
+
+    /// Every operation takes HTTP Basic: a stranger is refused before the body is read.
+    fn header_credentials(&self) -> HeaderCredentials {
+        HeaderCredentials::Required
     }
 
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {

@@ -26,7 +26,7 @@ use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
-use crate::http::soap::{SoapCall, SoapService, engine_fault};
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor};
 use crate::soap::writer::XmlWriter;
@@ -149,6 +149,16 @@ impl EventResult {
 impl SoapService for RemoteEventService {
     fn descriptor(&self) -> &ServiceDescriptor {
         &self.descriptor
+    }
+
+    /// In `basic` mode every event takes HTTP Basic, checked before the body is read.
+    fn header_credentials(&self) -> HeaderCredentials {
+        match self.settings.auth {
+            SharePointAuth::Basic => HeaderCredentials::Required,
+            SharePointAuth::Anonymous | SharePointAuth::ContextToken(_) => {
+                HeaderCredentials::Unused
+            }
+        }
     }
 
     /// The context token's audience names the host the event was sent to.
