@@ -22,6 +22,8 @@ pub enum Op {
     Event { n: usize },
     /// A kenaflow custom-data event (`/cdb/rel-queued/`) with an `Idempotency-Key`.
     Queued { n: usize },
+    /// Orchestrator `sendCustomEvent` of `rel-{n}` (SOAP, HTTP Basic).
+    VcoEvent { n: usize },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -171,6 +173,16 @@ pub async fn send(client: &reqwest::Client, base: &str, op: &Op) -> Outcome {
             .post(format!("{base}/cdb/rel-queued/"))
             .header("idempotency-key", format!("rel-queued-{n}"))
             .json(&serde_json::json!({"__wfid": "1", "__itemid": n.to_string(), "n": n.to_string()})),
+        Op::VcoEvent { n } => client
+            .post(format!("{base}/vco/vmware-vmo-webcontrol/webservice"))
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("soapaction", "\"\"")
+            .body(format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+                 <w:sendCustomEvent xmlns:w=\"http://webservice.vso.dunes.ch\">\
+                 <w:eventName>rel-{n}</w:eventName><w:serializedProperties>n={n}\
+                 </w:serializedProperties></w:sendCustomEvent></s:Body></s:Envelope>"
+            )),
     };
     match request.basic_auth(USER, Some(PASSWORD)).send().await {
         Err(error) => Outcome::NoAnswer(error.to_string()),

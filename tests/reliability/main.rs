@@ -12,10 +12,12 @@
 mod support;
 
 mod audit;
+mod burst;
 mod cluster;
 mod hostile;
 mod load;
 mod scenario;
+mod soak;
 
 use std::time::Duration;
 
@@ -161,4 +163,20 @@ async fn two_nodes_on_one_postgres_process_everything_once() {
 #[ignore = "long: cargo test --test reliability -- --ignored --test-threads=1"]
 async fn hostile_clients_leave_memory_bounded_and_health_answering() {
     hostile::run(&Setup::new(Node::sqlite(), 0)).await;
+}
+
+/// Bursts of near-limit bodies from strangers and from members beyond the budget: memory
+/// bounded and given back, health answering, nothing half-applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: cargo test --test reliability -- --ignored --test-threads=1"]
+async fn bursts_of_large_bodies_keep_memory_bounded_and_give_it_back() {
+    burst::run(&Setup::new(Node::sqlite(), 0)).await;
+}
+
+/// Mixed load for `HOLDPOINT_SOAK_SECONDS` (30 min by default): every callback
+/// acknowledged, RSS sampled and not growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: cargo test --test reliability -- --ignored --test-threads=1"]
+async fn a_soak_under_mixed_load_keeps_memory_flat() {
+    soak::run(&Setup::new(Node::sqlite(), 0)).await;
 }

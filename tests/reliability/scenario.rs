@@ -224,7 +224,7 @@ async fn audit_after_crash(db: &Db, ledger: &load::Ledger) -> (usize, usize) {
     for (op, outcome) in ledger.ops.iter().zip(&ledger.outcomes) {
         let applied = match op {
             Op::K2Finish { n, .. } | Op::SoapFinish { n, .. } => state(&items, *n, op),
-            Op::Event { n } => state(&events, *n, op),
+            Op::Event { n } | Op::VcoEvent { n } => state(&events, *n, op),
             Op::Queued { n } => {
                 if queued.contains(n) {
                     State::Applied
