@@ -27,6 +27,17 @@ id = "done"
 kind = "end"
 "#;
 
+/// Started by SharePoint events: its row on the workflows page names the URL to register.
+const FROM_SHAREPOINT: &str = r#"
+id = "cdcdcdcd-0000-4dcd-8dcd-cdcdcdcdcdcd"
+name = "from-sharepoint"
+[[triggers]]
+sharepoint = { list = "Orders" }
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
 /// Queues one event whose delivery fails, runs it, and returns its (dead) id.
 async fn dead_letter(server: &ApiServer) -> i64 {
     use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
@@ -103,7 +114,12 @@ fn csrf_of(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_sign_in_see_what_waits_and_retry_dead_letters() {
-    let server = api_server_with(support::sqlite_store().await, &[DOOMED], 4 << 20).await;
+    let server = api_server_with(
+        support::sqlite_store().await,
+        &[DOOMED, FROM_SHAREPOINT],
+        4 << 20,
+    )
+    .await;
     let serial = start_permitted(&server, "A-100").await;
     let dead = dead_letter(&server).await;
 
@@ -177,6 +193,16 @@ async fn admins_sign_in_see_what_waits_and_retry_dead_letters() {
 
     let (_, workflows) = page(&server, &cookie, "/admin/workflows").await;
     assert!(workflows.contains("doomed-signal") && workflows.contains("erp"));
+    let receiver = format!(
+        "{}/sharepoint/RemoteEventService.svc{}",
+        server.base,
+        server.sharepoint_query().await
+    );
+    assert_eq!(
+        workflows.matches(&receiver).count(),
+        1,
+        "only the SharePoint-triggered workflow names its URL: {workflows}"
+    );
 
     // HTTP Basic works for admins too, and the pages forbid framing.
     let basic = server

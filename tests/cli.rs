@@ -306,3 +306,90 @@ async fn readme_walkthrough_on_the_embedded_store() {
     assert_eq!(get(&format!("{}/healthz", again.base)).await.0, 200);
     assert!(again.terminate());
 }
+
+/// The SharePoint receiver on a fresh install: `serve` prints the URL to register, with
+/// the installation's key; `sharepoint url` prints the same; an event without the key is
+/// refused and one with it accepted; `sharepoint rotate-key` (on the store, the server
+/// running) turns the old URL away within the cache time and the new one works.
+#[tokio::test]
+async fn serve_prints_the_sharepoint_url_with_its_key_and_rotation_replaces_it() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let server = Server::start(&[], data.path());
+    let printed = server
+        .banner
+        .iter()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|word| word.contains("/sharepoint/RemoteEventService.svc?key="))
+        })
+        .unwrap_or_else(|| panic!("no receiver URL with a key: {:?}", server.banner))
+        .to_string();
+    assert!(printed.starts_with(&server.base), "{printed}");
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "sharepoint",
+        "url",
+        "--base",
+        "https://rer.contoso.com/",
+    ]));
+    assert!(ok, "{stderr}");
+    let key = printed.split_once("?key=").unwrap().1;
+    assert_eq!(
+        stdout.trim(),
+        format!("https://rer.contoso.com/sharepoint/RemoteEventService.svc?key={key}")
+    );
+
+    let one_way = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sharepoint/processevent-itemadding.xml"),
+    )
+    .unwrap()
+    .replace("<ProcessEvent ", "<ProcessOneWayEvent ")
+    .replace("</ProcessEvent>", "</ProcessOneWayEvent>");
+    let http = reqwest::Client::new();
+    let send = |url: String| {
+        http.post(url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("SOAPAction", "")
+            .body(one_way.clone())
+            .send()
+    };
+    let forged = send(format!("{}/sharepoint/RemoteEventService.svc", server.base))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 500);
+    assert!(forged.text().await.unwrap().contains("unauthenticated"));
+    assert_eq!(send(printed.clone()).await.unwrap().status(), 202);
+
+    let (ok, stdout, stderr) = output(&mut holdpoint(&[
+        "--data-dir",
+        data_dir,
+        "sharepoint",
+        "rotate-key",
+    ]));
+    assert!(ok, "{stderr}");
+    // It prints the URL at the configured listen address; this server runs on another.
+    let new_key = stdout
+        .split_whitespace()
+        .find_map(|word| word.split_once("/sharepoint/RemoteEventService.svc?key="))
+        .unwrap_or_else(|| panic!("no new URL: {stdout}"))
+        .1;
+    let rotated = format!(
+        "{}/sharepoint/RemoteEventService.svc?key={new_key}",
+        server.base
+    );
+    assert_ne!(rotated, printed);
+    // Nodes re-read the key at most 5 s after they last did.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while send(printed.clone()).await.unwrap().status() != 500 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old key still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(send(rotated).await.unwrap().status(), 202);
+    assert!(server.terminate());
+}

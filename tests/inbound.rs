@@ -49,9 +49,11 @@ fn one_way_item_added() -> String {
     )
 }
 
+/// Posts to the URL registered in SharePoint: the receiver path with the key.
 async fn post_one_way(server: &ApiServer, body: String) -> (u16, String) {
+    let url = format!("{ENDPOINT}{}", server.sharepoint_query().await);
     let response = server
-        .request(Method::POST, ENDPOINT)
+        .request(Method::POST, &url)
         .header("content-type", "text/xml; charset=utf-8")
         .header("SOAPAction", "\"http://schemas.microsoft.com/sharepoint/remoteapp/IRemoteEventService/ProcessOneWayEvent\"")
         .body(body)

@@ -1,6 +1,7 @@
 //! Security checks against a real `serve` process (RELIABILITY.md "Security"):
-//! anonymous callers reach nothing in the default configuration, secrets (passwords, the
-//! queue key, Authorization headers) never reach the log even at trace level, and the
+//! anonymous callers reach nothing in the default configuration (a forged SharePoint
+//! event included: it queues nothing), secrets (passwords, the queue key, the SharePoint
+//! receiver key, Authorization headers) never reach the log even at trace level, and the
 //! queue's encryption key is never written to the database.
 //!
 //! Forged and altered serials, replayed message ids and wrong-account finishes are
@@ -39,12 +40,25 @@ id = "done"
 kind = "end"
 "#;
 
+/// Would queue every SharePoint event that got in.
+const SHAREPOINT_WORKFLOW: &str = r#"
+id = "5ec00000-0002-4000-8000-000000000002"
+name = "sp-any"
+[[triggers]]
+sharepoint = {}
+action = "start"
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_database() {
     let dir = tempfile::tempdir().unwrap();
     let workflows = dir.path().join("workflows");
     std::fs::create_dir_all(&workflows).unwrap();
     std::fs::write(workflows.join("guarded.toml"), WORKFLOW).unwrap();
+    std::fs::write(workflows.join("sp-any.toml"), SHAREPOINT_WORKFLOW).unwrap();
     let key_file = dir.path().join("queue.key");
     std::fs::write(&key_file, KEY_HEX).unwrap();
     let data = dir.path().join("data");
@@ -77,6 +91,13 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
         Some(&log),
     );
     let base = server.base.clone();
+    let receiver_key = server
+        .banner
+        .iter()
+        .find_map(|line| line.split_once("RemoteEventService.svc?key="))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .expect("serve prints the receiver URL with its key")
+        .to_string();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -129,6 +150,18 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
          xmlns:vco=\"http://webservice.vso.dunes.ch\"><soapenv:Body><vco:sendCustomEvent>\
          <vco:eventName>e</vco:eventName><vco:serializedProperties>a=1</vco:serializedProperties>\
          </vco:sendCustomEvent></soapenv:Body></soapenv:Envelope>";
+    let one_way = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sharepoint/processevent-itemadding.xml"),
+    )
+    .unwrap()
+    .replace("<ProcessEvent ", "<ProcessOneWayEvent ")
+    .replace("</ProcessEvent>", "</ProcessOneWayEvent>");
+    let sharepoint = |query: &str| {
+        http.post(format!("{base}/sharepoint/RemoteEventService.svc{query}"))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(one_way.clone())
+    };
     let anonymous = [
         (
             "JSON API",
@@ -160,6 +193,13 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
             http.get(format!("{base}/cda/guarded/?__wfid=1&__itemid=1")),
             403,
         ),
+        // A plain Client fault: the key travels in the URL, so there is no challenge.
+        ("SharePoint event without the key", sharepoint(""), 500),
+        (
+            "SharePoint event with a wrong key",
+            sharepoint("?key=guessed"),
+            500,
+        ),
     ];
     for (what, request, status) in anonymous {
         let answer = request.send().await.unwrap();
@@ -175,6 +215,12 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
         .await
         .unwrap();
     assert_eq!(finished.status(), 204, "the item was still open");
+    // The registered URL gets in (and its key must stay out of the log all the same).
+    let registered = sharepoint(&format!("?key={receiver_key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 202);
     assert!(server.terminate(), "clean exit");
 
     let log_text = std::fs::read_to_string(&log).unwrap();
@@ -184,7 +230,13 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
     );
     use base64::Engine as _;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("erp:{PASSWORD}"));
-    for secret in [PASSWORD, WRONG, KEY_HEX, basic.as_str()] {
+    for secret in [
+        PASSWORD,
+        WRONG,
+        KEY_HEX,
+        basic.as_str(),
+        receiver_key.as_str(),
+    ] {
         assert!(
             !log_text.contains(secret),
             "the log holds a secret: {secret}"
@@ -216,6 +268,13 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
         })
         .unwrap();
     assert!(encrypted);
+    let queued: i64 = connection
+        .query_row("SELECT count(*) FROM inbound_events", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        queued, 2,
+        "the custom data event and the registered SharePoint event; no forged one"
+    );
     let sealed = payload.windows(10).any(|w| w == b"top secret");
     assert!(!sealed, "queued payloads are encrypted at rest");
 }

@@ -1,6 +1,7 @@
 //! The SharePoint remote event receiver over real HTTP: ProcessEvent runs matching
 //! workflows inline and answers what their `reply` step says; golden envelopes for
-//! Continue, CancelWithError with a message, and ChangedItemProperties.
+//! Continue, CancelWithError with a message, and ChangedItemProperties. A default install
+//! refuses events without its receiver key, before anything is queued or run.
 
 mod support;
 
@@ -63,8 +64,15 @@ fn fixture(name: &str) -> String {
     .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Posts as SharePoint does, with the SOAPAction of the operation in the body.
+/// Posts as SharePoint does to the URL registered on a default install: the receiver
+/// path with the key.
 async fn post(server: &ApiServer, body: String) -> (u16, String) {
+    let url = format!("{ENDPOINT}{}", server.sharepoint_query().await);
+    post_to(server, &url, body).await
+}
+
+/// Posts as SharePoint does, with the SOAPAction of the operation in the body.
+async fn post_to(server: &ApiServer, url: &str, body: String) -> (u16, String) {
     let operation = if body.contains("<ProcessOneWayEvent") {
         "ProcessOneWayEvent"
     } else {
@@ -74,7 +82,7 @@ async fn post(server: &ApiServer, body: String) -> (u16, String) {
         "\"http://schemas.microsoft.com/sharepoint/remoteapp/IRemoteEventService/{operation}\""
     );
     let response = server
-        .request(Method::POST, ENDPOINT)
+        .request(Method::POST, url)
         .header("content-type", "text/xml; charset=utf-8")
         .header("SOAPAction", action)
         .body(body)
@@ -247,7 +255,8 @@ async fn context_tokens_are_checked() {
             &format!("<ContextToken>{token}</ContextToken>"),
         )
     };
-    let (status, body) = post(&server, with_token(&good)).await;
+    // No receiver key: the context token is the credential in this mode.
+    let (status, body) = post_to(&server, ENDPOINT, with_token(&good)).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("CancelWithError"),
@@ -271,8 +280,143 @@ async fn context_tokens_are_checked() {
         ("for another host", with_token(&elsewhere)),
         ("missing", fixture("processevent-itemadding.xml")),
     ] {
-        let (status, answer) = post(&server, body).await;
+        let (status, answer) = post_to(&server, ENDPOINT, body).await;
         assert_eq!(status, 401, "{what}: {answer}");
         assert!(answer.contains("unauthenticated"), "{what}: {answer}");
     }
+}
+
+/// Records the title of each order added (one-way ItemAdded events, through the queue).
+const RECORDER: &str = r#"
+id = "99999999-9999-4999-8999-999999999999"
+name = "sp-recorder"
+[fields]
+title = { type = "string" }
+[[triggers]]
+sharepoint = { list = "Orders", events = ["ItemAdded"] }
+action = "start"
+[[steps]]
+id = "record"
+kind = "set"
+fields = { title = "{{ event.after.Title }}" }
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
+fn item_added_one_way() -> String {
+    fixture("processevent-itemadding.xml")
+        .replace("<ProcessEvent ", "<ProcessOneWayEvent ")
+        .replace("</ProcessEvent>", "</ProcessOneWayEvent>")
+        .replace(
+            "<EventType>ItemAdding</EventType>",
+            "<EventType>ItemAdded</EventType>",
+        )
+}
+
+/// A refusal of the receiver key: a Client fault, without a Basic challenge (SharePoint
+/// would not answer one: the key travels in the URL).
+fn assert_refused(what: &str, (status, body): (u16, String)) {
+    assert_eq!(status, 500, "{what}: {body}");
+    assert!(
+        body.contains(":Client</faultcode>") && body.contains("unauthenticated"),
+        "{what}: {body}"
+    );
+    assert!(body.contains("receiver key"), "{what}: {body}");
+}
+
+/// A fresh install (no `[sharepoint] auth` written): a forged event, without the key or
+/// with another, is refused and nothing is queued or run; the registered URL's event is
+/// queued and delivered; the WSDL stays public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_install_refuses_forged_events() {
+    let server = api_server_with(support::sqlite_store().await, &[GUARD, RECORDER], 4 << 20).await;
+    let wrong = format!("{ENDPOINT}?key=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    for (what, url) in [("no key", ENDPOINT), ("a wrong key", wrong.as_str())] {
+        let forged = post_to(&server, url, item_added_one_way()).await;
+        assert_refused(what, forged);
+        let inline = post_to(&server, url, fixture("processevent-itemadding.xml")).await;
+        assert_refused(what, inline);
+    }
+    let queue = server.get("root", "/api/v1/inbound-events").await;
+    assert_eq!(queue.body, serde_json::json!([]), "nothing queued");
+    assert_eq!(
+        server.get("root", "/api/v1/instances/1").await.status,
+        404,
+        "nothing run"
+    );
+    let wsdl = server
+        .request(Method::GET, &format!("{ENDPOINT}?wsdl"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wsdl.status(), 200, "the WSDL is public metadata");
+    let wsdl = wsdl.text().await.unwrap();
+    assert!(wsdl.contains("ProcessOneWayEvent") && !wsdl.contains("key="));
+
+    let (status, body) = post(&server, item_added_one_way()).await;
+    assert_eq!((status, body.as_str()), (202, ""), "the registered URL");
+    let queue = server.get("root", "/api/v1/inbound-events").await;
+    assert_eq!(
+        queue.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        queue.body
+    );
+    assert_eq!(server.te.engine.run_inbound_once().await.unwrap(), 1);
+    let instance = server.get("root", "/api/v1/instances/1").await;
+    assert_eq!(instance.body["status"], "completed", "{}", instance.body);
+    assert_eq!(instance.body["fields"]["title"], "Order 4711");
+}
+
+/// A rotated key replaces the old one (read afresh here: no cache), and `anonymous`
+/// accepts any event, but only when the operator writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_invalidates_the_old_one() {
+    use holdpoint::services::SoapSettings;
+    use holdpoint::services::sharepoint::receiver_key;
+    use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
+
+    let custom = |auth| SoapSettings {
+        sharepoint: SharePointSettings {
+            auth,
+            key_cache_ttl: std::time::Duration::ZERO,
+            ..SharePointSettings::default()
+        },
+        ..SoapSettings::default()
+    };
+    let store = support::sqlite_store().await;
+    let server = support::api::api_server_custom(
+        store,
+        &[GUARD],
+        4 << 20,
+        Some(custom(SharePointAuth::ReceiverKey)),
+    )
+    .await;
+    let old = format!("{ENDPOINT}{}", server.sharepoint_query().await);
+    let (status, body) = post_to(&server, &old, fixture("processevent-itemadding.xml")).await;
+    assert_eq!(status, 200, "{body}");
+    let rotated = receiver_key::rotate(server.store.store.as_ref())
+        .await
+        .unwrap();
+    assert_refused(
+        "the old key",
+        post_to(&server, &old, fixture("processevent-itemadding.xml")).await,
+    );
+    let new = format!("{ENDPOINT}?{}", rotated.query());
+    let (status, body) = post_to(&server, &new, fixture("processevent-itemadding.xml")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("CancelWithError"), "processed: {body}");
+
+    let anonymous = support::api::api_server_custom(
+        support::sqlite_store().await,
+        &[GUARD],
+        4 << 20,
+        Some(custom(SharePointAuth::Anonymous)),
+    )
+    .await;
+    let (status, body) =
+        post_to(&anonymous, ENDPOINT, fixture("processevent-itemadding.xml")).await;
+    assert_eq!(status, 200, "written anonymous: {body}");
+    assert!(body.contains("CancelWithError"), "processed: {body}");
 }

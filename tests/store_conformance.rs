@@ -29,6 +29,7 @@ store_suite!(
     overview_lists_instances_and_counts_what_waits,
     a_failed_write_fails_the_transaction_and_stores_nothing,
     a_batch_close_closes_only_open_waits_once,
+    the_sharepoint_receiver_key_is_shared_and_rotated,
 );
 
 mod cases {
@@ -1091,6 +1092,31 @@ mod cases {
         all.dedup();
         assert_eq!(all.len(), total, "no row claimed twice");
         assert_eq!(total, 40, "every row claimed once");
+    }
+
+    /// Made once for every node (first writer wins), replaced by a rotation, and the
+    /// rotation seen by another node as soon as it reads again.
+    pub async fn the_sharepoint_receiver_key_is_shared_and_rotated(store: TestStore) {
+        use holdpoint::services::sharepoint::receiver_key::{self, KeyCache};
+        let other = store.another_node().await;
+        let (a, b) = tokio::join!(
+            receiver_key::load_or_create(store.store.as_ref()),
+            receiver_key::load_or_create(other.as_ref()),
+        );
+        let first = a.expect("key");
+        assert_eq!(
+            b.expect("key"),
+            first,
+            "both nodes have the first writer's key"
+        );
+        let rotated = receiver_key::rotate(store.store.as_ref())
+            .await
+            .expect("rotate");
+        assert_ne!(rotated, first);
+        let fresh = KeyCache::new(Duration::ZERO);
+        let seen = fresh.current(other.as_ref()).await.expect("read");
+        assert_eq!(*seen, rotated);
+        assert!(seen.admits(&rotated.query()) && !seen.admits(&first.query()));
     }
 
     fn bare_instance() -> NewInstance {

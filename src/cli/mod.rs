@@ -6,6 +6,7 @@ mod backup;
 mod client;
 mod events;
 mod serve;
+mod sharepoint;
 mod store;
 mod versions;
 
@@ -88,6 +89,11 @@ pub enum Command {
     Finish(client::FinishArgs),
     /// Send a custom event to a running server.
     SendEvent(client::SendEventArgs),
+    /// The SharePoint receiver: the URL to register, key rotation (on the store).
+    Sharepoint {
+        #[command(subcommand)]
+        command: sharepoint::SharePointCommand,
+    },
     /// Copy the embedded store to FILE while the server runs.
     Backup(backup::BackupArgs),
     /// Move the embedded store to PostgreSQL (nodes stopped), or compare the two.
@@ -160,6 +166,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Events { command }) => events::run(&config, command).await,
         Some(Command::Finish(args)) => client::finish(&args).await,
         Some(Command::SendEvent(args)) => client::send_event(&args).await,
+        Some(Command::Sharepoint { command }) => sharepoint::run(&config, command).await,
         Some(Command::Backup(args)) => backup::run(&config, &args).await,
         Some(Command::Store { command }) => store::run(&config, command).await,
     };

@@ -95,7 +95,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         config.workflows_dir.display(),
         describe_store(&config)
     );
-    print_endpoints(&config, &server.addrs_with_scheme());
+    let sharepoint_query = sharepoint_query(&config, &engine).await?;
+    print_endpoints(
+        &config,
+        &server.addrs_with_scheme(),
+        sharepoint_query.as_deref(),
+    );
     println!("ready; SIGHUP re-reads the workflows, SIGTERM or Ctrl-C stops gracefully");
     // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
     let outcome = server.run().await;
@@ -137,21 +142,43 @@ fn redeploy_on_sighup(
     }))
 }
 
-/// Every endpoint at every bound address, with its scheme.
-fn print_endpoints(config: &Config, bound: &[(std::net::SocketAddr, &str)]) {
+/// What the SharePoint receiver's URLs need (`key=…`), the key made now if there is
+/// none yet, so that the listing shows the URL to register.
+async fn sharepoint_query(config: &Config, engine: &Engine) -> Result<Option<String>, String> {
+    match config.soap_settings.sharepoint.auth {
+        sharepoint::service::SharePointAuth::ReceiverKey => {
+            let key = sharepoint::receiver_key::load_or_create(engine.store().as_ref())
+                .await
+                .map_err(|error| format!("sharepoint receiver key: {error}"))?;
+            Ok(Some(key.query()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Every endpoint at every bound address, with its scheme; the SharePoint receiver with
+/// the query its registration needs.
+fn print_endpoints(
+    config: &Config,
+    bound: &[(std::net::SocketAddr, &str)],
+    sharepoint_query: Option<&str>,
+) {
     for (address, scheme) in bound {
         for endpoint in ENDPOINTS {
             // The SharePoint receiver is served at the configured paths.
-            let paths: Vec<&str> = if endpoint.path == sharepoint::service::DEFAULT_PATH {
+            let paths: Vec<String> = if endpoint.path == sharepoint::service::DEFAULT_PATH {
+                let query = sharepoint_query
+                    .map(|q| format!("?{q}"))
+                    .unwrap_or_default();
                 config
                     .soap_settings
                     .sharepoint
                     .paths
                     .iter()
-                    .map(String::as_str)
+                    .map(|path| format!("{path}{query}"))
                     .collect()
             } else {
-                vec![endpoint.path]
+                vec![endpoint.path.to_string()]
             };
             for path in paths {
                 println!(

@@ -524,7 +524,9 @@ fn sharepoint_settings(
     if sync_timeout.is_zero() || sync_timeout >= Duration::from_secs(30) {
         return Err("[sharepoint] sync_timeout: must be above 0 and under SharePoint's 30s".into());
     }
-    let auth = match raw.auth.as_deref().unwrap_or("anonymous") {
+    // Anonymous only when written: a fresh install must not run a stranger's event.
+    let auth = match raw.auth.as_deref().unwrap_or("receiver_key") {
+        "receiver_key" => SharePointAuth::ReceiverKey,
         "anonymous" => SharePointAuth::Anonymous,
         "basic" => SharePointAuth::Basic,
         "context_token" => SharePointAuth::ContextToken(context_token_settings(
@@ -534,7 +536,7 @@ fn sharepoint_settings(
         )?),
         other => {
             return Err(format!(
-                "[sharepoint] auth: `{other}` is not one of `anonymous`, `basic`, `context_token`"
+                "[sharepoint] auth: `{other}` is not one of `receiver_key`, `anonymous`, `basic`, `context_token`"
             ));
         }
     };
@@ -542,6 +544,7 @@ fn sharepoint_settings(
         paths,
         sync_timeout,
         auth,
+        ..defaults
     })
 }
 
@@ -706,6 +709,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("[http] body_timeout"), "{error}");
+    }
+
+    #[test]
+    fn sharepoint_is_anonymous_only_when_written() {
+        use crate::services::sharepoint::service::SharePointAuth;
+        let default = load(&Overrides::default(), &[]).unwrap();
+        assert!(matches!(
+            default.soap_settings.sharepoint.auth,
+            SharePointAuth::ReceiverKey
+        ));
+        let written = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "anonymous")]),
+        )
+        .unwrap();
+        assert!(matches!(
+            written.soap_settings.sharepoint.auth,
+            SharePointAuth::Anonymous
+        ));
+        let error = load(
+            &Overrides::default(),
+            &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "key")]),
+        )
+        .unwrap_err();
+        assert!(error.contains("`receiver_key`"), "{error}");
     }
 
     #[test]

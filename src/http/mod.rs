@@ -224,7 +224,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     soap_endpoint(
         "/sharepoint/RemoteEventService.svc",
-        "SharePoint remote event receiver ([sharepoint] paths)",
+        "SharePoint remote event receiver: the URL to register ([sharepoint] paths)",
     ),
     soap_endpoint(
         "/vmware-vmo-webcontrol/webservice",

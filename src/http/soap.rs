@@ -5,7 +5,9 @@
 //! against the envelope's version, the service's versions, mustUnderstand headers, the
 //! operation, the SOAPAction. Then the service runs the call. A fault is answered in the
 //! request's SOAP version (SOAP 1.1 when the envelope could not be recognised, unless the
-//! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`].
+//! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`]. What a
+//! service can decide from the request line alone ([`SoapService::admit`]: a receiver key
+//! in the query) is decided before the body is read.
 //! `GET {path}?wsdl` serves the WSDL with `soap:address` set to the URL it was reached at.
 
 use std::sync::Arc;
@@ -44,6 +46,18 @@ pub trait SoapService: Send + Sync + 'static {
     /// marked mustUnderstand is answered with a MustUnderstand fault.
     fn understood_headers(&self) -> &[(&'static str, &'static str)] {
         &[]
+    }
+
+    /// Checks what arrives before the body (the query string here), so that a request
+    /// the service refuses anyway is answered before its body is read and costs nothing.
+    async fn admit(&self, _state: &AppState, _query: &str) -> Result<(), SoapError> {
+        Ok(())
+    }
+
+    /// What a caller must append to this service's paths (`key=…`), for the start-up
+    /// listing and the admin pages; `None`: the plain URL.
+    async fn registration_query(&self, _state: &AppState) -> Result<Option<String>, SoapError> {
+        Ok(None)
     }
 
     /// Runs one call: `Some(markup)` is the Body content of the answer; `None` answers a
@@ -186,9 +200,16 @@ async fn post(
     } else {
         SoapVersion::V11
     };
-    let verified = match credentials_before_body(&request, &state, service.as_ref()).await {
+    // What arrives before the body (query string, Authorization) is checked first, so a
+    // request the service refuses anyway costs no buffering.
+    let checked = match service.admit(&state, request.query_string()).await {
+        Ok(()) => credentials_before_body(&request, &state, service.as_ref()).await,
+        Err(error) => Err(error),
+    };
+    let verified = match checked {
         Ok(verified) => verified,
         Err(error) => {
+            tracing::debug!(code = %error.code, message = %error.message, "soap request refused before its body");
             let mut response = fault_response(guessed, &error);
             // The body was never read: the connection cannot carry another request.
             response

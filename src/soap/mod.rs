@@ -102,9 +102,10 @@ pub struct SoapError {
     pub version: Option<SoapVersion>,
     /// Header blocks not understood (namespace, local name), for MustUnderstand faults.
     pub not_understood: Vec<(String, String)>,
-    /// The credentials were elements of the message (vRO `username`/`password`), not HTTP
-    /// Basic: an `unauthenticated` fault is then a plain fault, without the `401`
-    /// challenge, because a challenge would make the client resend the same message.
+    /// The credentials were not HTTP Basic but elements of the message (vRO
+    /// `username`/`password`) or of the URL (the SharePoint receiver key): an
+    /// `unauthenticated` fault is then a plain fault, without the `401` challenge, because
+    /// a challenge would make the client resend the same message.
     pub credentials_in_message: bool,
 }
 

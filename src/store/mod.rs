@@ -77,6 +77,8 @@ pub trait Tx: Send {
     /// Stores `value` under `key` unless a value is there already (first writer wins).
     async fn insert_setting_if_absent(&mut self, key: &str, value: &[u8])
     -> Result<(), StoreError>;
+    /// Stores `value` under `key`, replacing what was there (a key rotation).
+    async fn replace_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
 
     // instances --------------------------------------------------------------------------
 

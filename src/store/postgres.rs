@@ -371,6 +371,16 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    async fn replace_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError> {
         let row = self
             .row(

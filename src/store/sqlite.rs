@@ -236,6 +236,16 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    async fn replace_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+
     async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO instances (workflow_id, definition_hash, folio, status, fields, \

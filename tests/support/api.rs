@@ -145,6 +145,17 @@ impl ApiServer {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// `?key=…`: what a receiver path needs on a default install (the key is made now
+    /// if there is none yet), as the URL registered in SharePoint carries it.
+    pub async fn sharepoint_query(&self) -> String {
+        let key = holdpoint::services::sharepoint::receiver_key::load_or_create(
+            self.store.store.as_ref(),
+        )
+        .await
+        .expect("receiver key");
+        format!("?{}", key.query())
+    }
+
     /// A request as `user` (password `{user}-pw`).
     pub fn as_user(&self, user: &str, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.request(method, path)

@@ -487,10 +487,53 @@ async fn workflows(request: HttpRequest, state: web::Data<AppState>) -> HttpResp
         Ok(admin) => admin,
         Err(response) => return response,
     };
+    let receiver_urls = match sharepoint_receiver_urls(&request, &state).await {
+        Ok(urls) => urls,
+        Err(error) => {
+            let status = StatusCode::from_u16(error.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return html(
+                status,
+                pages::message("Something went wrong", &error.message),
+            );
+        }
+    };
     let csrf = keys(&state).csrf(&admin.csrf_binding);
     let frame = admin.frame(&csrf, "workflows", &state);
     html(
         StatusCode::OK,
-        pages::workflows(&frame, state.engine.workflows().iter().map(|w| w.as_ref())),
+        pages::workflows(
+            &frame,
+            state.engine.workflows().iter().map(|w| w.as_ref()),
+            &receiver_urls,
+        ),
     )
+}
+
+/// The URLs to register in SharePoint for workflows with SharePoint triggers, at the
+/// address this page was reached at: each receiver path, with its key when one is needed.
+async fn sharepoint_receiver_urls(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<Vec<String>, crate::soap::SoapError> {
+    let Some(service) = state.soap_services.iter().find(|service| {
+        service.descriptor().dialect == crate::services::sharepoint::service::DIALECT
+    }) else {
+        return Ok(Vec::new());
+    };
+    let base = {
+        let info = request.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let query = service
+        .registration_query(state)
+        .await?
+        .map(|query| format!("?{query}"))
+        .unwrap_or_default();
+    Ok(service
+        .descriptor()
+        .paths
+        .iter()
+        .map(|path| format!("{base}{path}{query}"))
+        .collect())
 }

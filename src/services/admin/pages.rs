@@ -347,12 +347,23 @@ pub fn inbound(
     layout(frame, "Inbound queue", content)
 }
 
-pub fn workflows<'a>(frame: &Frame<'_>, workflows: impl Iterator<Item = &'a Workflow>) -> Markup {
+/// The workflows; those with SharePoint triggers name the receiver URL(s) to register.
+pub fn workflows<'a>(
+    frame: &Frame<'_>,
+    workflows: impl Iterator<Item = &'a Workflow>,
+    receiver_urls: &[String],
+) -> Markup {
     let content = html! {
         table #workflows {
             thead { tr { th { "Name" } th { "Id" } th { "Fields" } th { "Steps" } th { "Start" } th { "Server events" } th { "View" } } }
             tbody { @for workflow in workflows { tr {
-                td { b { (workflow.name) } @if !workflow.description.is_empty() { br; span.muted { (workflow.description) } } }
+                td {
+                    b { (workflow.name) }
+                    @if !workflow.description.is_empty() { br; span.muted { (workflow.description) } }
+                    @if workflow.triggers.iter().any(|t| t.contains_key("sharepoint")) {
+                        @for url in receiver_urls { br; span.muted { "SharePoint: register " } code.receiver { (url) } }
+                    }
+                }
                 td.mono { (workflow.id) }
                 td { (workflow.fields.keys().cloned().collect::<Vec<_>>().join(", ")) }
                 td { (workflow.steps.len()) }

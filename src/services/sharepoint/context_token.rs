@@ -2,12 +2,18 @@
 //! `[sharepoint] auth = "context_token"`: a JWT signed with HS256 under the add-in's client
 //! secret (base64-decoded, as SharePoint's TokenHelper does), whose audience is
 //! `{client_id}/{host}@{realm}` and which has not expired.
+//!
+//! The token is taken apart and its signature checked by `jsonwebtoken`, with the
+//! algorithm pinned to HS256: `none`, and every other algorithm, is refused before any
+//! key is used. Two checks stay here, on the claims that library has decoded: the time
+//! (against the engine's clock, which the library cannot be given: it reads the system
+//! clock, and tests and deadlines run on the engine's) and the audience (SharePoint
+//! compares the principal without case and a configured realm may be absent, which the
+//! library's exact-match audience check cannot express).
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use serde_json::Value;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const SKEW_SECS: i64 = 300;
@@ -23,10 +29,19 @@ pub struct ContextTokenSettings {
 
 impl ContextTokenSettings {
     fn key(&self) -> Vec<u8> {
+        use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
             .decode(self.client_secret.trim())
             .unwrap_or_else(|_| self.client_secret.as_bytes().to_vec())
     }
+}
+
+/// The claims a context token must carry for this receiver.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    aud: Option<String>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
 }
 
 /// Checks a token for a request that reached `host`, at `now_secs`.
@@ -36,55 +51,25 @@ pub fn validate(
     host: &str,
     now_secs: i64,
 ) -> Result<(), String> {
-    let mut parts = token.trim().split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("the context token is not a JWT".into());
-    };
-    let decode = |part: &str| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(part.trim_end_matches('='))
-            .map_err(|_| "the context token is not base64url".to_string())
-    };
-    let header: Value = serde_json::from_slice(&decode(header)?)
-        .map_err(|_| "the token header is not JSON".to_string())?;
-    if header["alg"] != "HS256" {
-        return Err(format!(
-            "the context token is signed with {}, not HS256",
-            header["alg"]
-        ));
-    }
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&settings.key())
+    let token = token.trim();
+    let key = DecodingKey::from_secret(&settings.key())
         .map_err(|_| "the client secret is unusable".to_string())?;
-    mac.update(
-        token
-            .trim()
-            .rsplit_once('.')
-            .map_or("", |(signed, _)| signed)
-            .as_bytes(),
-    );
-    let expected = mac.finalize().into_bytes();
-    if !bool::from(expected.as_slice().ct_eq(&decode(signature)?)) {
-        return Err("the context token's signature does not match the client secret".into());
-    }
-    let claims: Value = serde_json::from_slice(&decode(payload)?)
-        .map_err(|_| "the token claims are not JSON".to_string())?;
-    let exp = claims["exp"]
-        .as_i64()
-        .ok_or("the context token has no expiry")?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Checked below: see the module documentation. `exp` stays required.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|error| refusal(token, error.kind()))?
+        .claims;
+    let exp = claims.exp.ok_or("the context token has no expiry")?;
     if exp + SKEW_SECS < now_secs {
         return Err("the context token has expired".into());
     }
-    if claims["nbf"]
-        .as_i64()
-        .is_some_and(|nbf| nbf - SKEW_SECS > now_secs)
-    {
+    if claims.nbf.is_some_and(|nbf| nbf - SKEW_SECS > now_secs) {
         return Err("the context token is not valid yet".into());
     }
-    let audience = claims["aud"]
-        .as_str()
-        .ok_or("the context token has no audience")?;
+    let audience = claims.aud.ok_or("the context token has no audience")?;
     let (principal, realm) = audience
         .split_once('@')
         .ok_or("the audience has no realm")?;
@@ -102,17 +87,55 @@ pub fn validate(
     Ok(())
 }
 
+/// Why the library refused a token, in words for the fault.
+fn refusal(token: &str, kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => {
+            "the context token's signature does not match the client secret".into()
+        }
+        ErrorKind::InvalidAlgorithm => match jsonwebtoken::decode_header(token) {
+            Ok(header) => format!(
+                "the context token is signed with {:?}, not HS256",
+                header.alg
+            ),
+            Err(_) => "the context token is not signed with HS256".into(),
+        },
+        ErrorKind::MissingRequiredClaim(claim) if claim == "exp" => {
+            "the context token has no expiry".into()
+        }
+        ErrorKind::InvalidToken => "the context token is not a JWT".into(),
+        ErrorKind::Base64(_) => "the context token is not base64url".into(),
+        // A header that names `none` or an unknown algorithm does not parse either.
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) if jsonwebtoken::decode_header(token).is_err() => {
+            "the context token's header is not a JWT header signed with HS256".into()
+        }
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidClaimFormat(_) => {
+            "the context token's claims are not valid".into()
+        }
+        other => {
+            tracing::debug!(kind = ?other, "context token refused");
+            "the context token is refused".into()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    use serde_json::{Value, json};
+    use sha2::Sha256;
 
-    /// Signs claims the way SharePoint's token service does (for tests).
-    fn sign(claims: &Value, secret_b64: &str) -> String {
-        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Signs claims the way SharePoint's token service does (for tests), under `header`.
+    fn sign_with(header: &Value, claims: &Value, secret_b64: &str) -> String {
         let signed = format!(
             "{}.{}",
-            b64(json!({"typ": "JWT", "alg": "HS256"}).to_string().as_bytes()),
+            b64(header.to_string().as_bytes()),
             b64(claims.to_string().as_bytes())
         );
         let key = base64::engine::general_purpose::STANDARD
@@ -123,16 +146,25 @@ mod tests {
         format!("{signed}.{}", b64(&mac.finalize().into_bytes()))
     }
 
+    fn sign(claims: &Value, secret_b64: &str) -> String {
+        sign_with(&json!({"typ": "JWT", "alg": "HS256"}), claims, secret_b64)
+    }
+
+    fn settings(secret: &str) -> ContextTokenSettings {
+        ContextTokenSettings {
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+            client_secret: secret.into(),
+            realm: Some("tenant-realm".into()),
+        }
+    }
+
+    const AUD: &str = "11111111-2222-3333-4444-555555555555/rer.example.com@tenant-realm";
+
     #[test]
     fn tokens() {
         let secret = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
-        let settings = ContextTokenSettings {
-            client_id: "11111111-2222-3333-4444-555555555555".into(),
-            client_secret: secret.clone(),
-            realm: Some("tenant-realm".into()),
-        };
-        let aud = "11111111-2222-3333-4444-555555555555/rer.example.com@tenant-realm";
-        let good = sign(&json!({"aud": aud, "exp": 2_000, "nbf": 1_000}), &secret);
+        let settings = settings(&secret);
+        let good = sign(&json!({"aud": AUD, "exp": 2_000, "nbf": 1_000}), &secret);
         assert_eq!(validate(&good, &settings, "rer.example.com", 1_500), Ok(()));
         assert!(
             validate(&good, &settings, "other.example.com", 1_500)
@@ -145,7 +177,7 @@ mod tests {
                 .contains("expired")
         );
         let forged = sign(
-            &json!({"aud": aud, "exp": 2_000}),
+            &json!({"aud": AUD, "exp": 2_000}),
             &base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
         );
         assert!(
@@ -154,10 +186,62 @@ mod tests {
                 .contains("signature")
         );
         let other_realm = sign(
-            &json!({"aud": aud.replace("tenant-realm", "x"), "exp": 2_000}),
+            &json!({"aud": AUD.replace("tenant-realm", "x"), "exp": 2_000}),
             &secret,
         );
         assert!(validate(&other_realm, &settings, "rer.example.com", 1_500).is_err());
         assert!(validate("a.b", &settings, "h", 0).is_err());
+    }
+
+    #[test]
+    fn times_have_five_minutes_of_leeway_and_exp_is_required() {
+        let secret = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let settings = settings(&secret);
+        let token = sign(&json!({"aud": AUD, "exp": 2_000, "nbf": 1_000}), &secret);
+        let at = |now| validate(&token, &settings, "rer.example.com", now);
+        assert_eq!(at(2_300), Ok(()), "exp + 300 s");
+        assert!(at(2_301).unwrap_err().contains("expired"));
+        assert_eq!(at(700), Ok(()), "nbf - 300 s");
+        assert!(at(699).unwrap_err().contains("not valid yet"));
+        let no_exp = sign(&json!({"aud": AUD}), &secret);
+        assert_eq!(
+            validate(&no_exp, &settings, "rer.example.com", 0),
+            Err("the context token has no expiry".into())
+        );
+        let no_aud = sign(&json!({"exp": 2_000}), &secret);
+        assert!(
+            validate(&no_aud, &settings, "rer.example.com", 1_500)
+                .unwrap_err()
+                .contains("no audience")
+        );
+    }
+
+    /// Only HS256: an unsigned token, another HMAC, or an asymmetric algorithm whose
+    /// "public key" would be the client secret are all refused.
+    #[test]
+    fn the_algorithm_is_pinned_to_hs256() {
+        let secret = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+        let settings = settings(&secret);
+        let claims = json!({"aud": AUD, "exp": 2_000});
+        let unsigned = format!(
+            "{}.{}.",
+            b64(br#"{"typ":"JWT","alg":"none"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        assert!(
+            validate(&unsigned, &settings, "rer.example.com", 1_500)
+                .unwrap_err()
+                .contains("HS256")
+        );
+        for alg in ["HS384", "HS512", "RS256", "ES256"] {
+            let token = sign_with(&json!({"typ": "JWT", "alg": alg}), &claims, &secret);
+            assert_eq!(
+                validate(&token, &settings, "rer.example.com", 1_500),
+                Err(format!("the context token is signed with {alg}, not HS256")),
+                "{alg}"
+            );
+        }
+        let garbage = format!("{}.e30.c2ln", b64(b"not json"));
+        assert!(validate(&garbage, &settings, "rer.example.com", 1_500).is_err());
     }
 }

@@ -2,8 +2,10 @@
 //! wire format. [`properties`] turns the `properties` element of `ProcessEvent` and
 //! `ProcessOneWayEvent` into the event that workflows see (`event.*` in templates).
 
+pub mod answer;
 pub mod context_token;
 pub mod properties;
+pub mod receiver_key;
 pub mod service;
 pub mod triggers;
 

@@ -11,25 +11,31 @@
 //! `ProcessOneWayEvent` ("-ed" events) stores one inbound queue row per matching trigger
 //! and answers an empty 202 (or 200) once they are committed; runners deliver them with
 //! retries and dead letters ([`crate::engine::inbound`]). No match: still success.
+//!
+//! Who may send events is `[sharepoint] auth`: by default the installation's receiver key
+//! in the query string ([`super::receiver_key`]), checked before the body is read; a
+//! missing or wrong key is an `unauthenticated` Client fault and nothing is queued or run.
+//! `GET {path}?wsdl` needs no key: the WSDL is public metadata and names no key.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
+use super::NAMESPACE;
+use super::answer::{EventResult, result_envelope_body};
 use super::context_token::{self, ContextTokenSettings};
 use super::properties::{self, RemoteEvent};
+use super::receiver_key::{self, KeyCache};
 use super::triggers::{SharePointTrigger, TriggerAction, TriggerCache};
-use super::{ARRAYS_NAMESPACE, NAMESPACE};
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
+use crate::http::AppState;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
-use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor};
-use crate::soap::writer::XmlWriter;
 use crate::soap::{SoapError, SoapVersion};
 use crate::store::{EventScope, InstanceStatus};
 
@@ -53,7 +59,11 @@ const WSDL: &str = include_str!("../../../wsdl/remote-event-service.wsdl");
 /// How SharePoint callers are authenticated.
 #[derive(Debug, Clone)]
 pub enum SharePointAuth {
-    /// What SharePoint Online sends without ACS: no credentials at all.
+    /// The installation's receiver key in the registered URL (the default): SharePoint
+    /// Online sends no credentials, but it sends the URL it was given.
+    ReceiverKey,
+    /// No check at all: anyone who can reach the receiver can start its workflows. Only
+    /// when the operator writes it.
     Anonymous,
     /// HTTP Basic (an on-premises farm behind a proxy that adds credentials).
     Basic,
@@ -67,6 +77,9 @@ pub struct SharePointSettings {
     /// Under SharePoint's own 30 s.
     pub sync_timeout: Duration,
     pub auth: SharePointAuth,
+    /// How long a node uses the receiver key it read before reading it again (not a
+    /// file setting: [`receiver_key::CACHE_TTL`]; tests shorten it).
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for SharePointSettings {
@@ -74,7 +87,8 @@ impl Default for SharePointSettings {
         Self {
             paths: vec![DEFAULT_PATH.to_string()],
             sync_timeout: Duration::from_secs(20),
-            auth: SharePointAuth::Anonymous,
+            auth: SharePointAuth::ReceiverKey,
+            key_cache_ttl: receiver_key::CACHE_TTL,
         }
     }
 }
@@ -84,6 +98,7 @@ pub struct RemoteEventService {
     settings: SharePointSettings,
     triggers: TriggerCache,
     templates: Templates,
+    key: KeyCache,
 }
 
 impl RemoteEventService {
@@ -99,48 +114,10 @@ impl RemoteEventService {
                 versions: &[SoapVersion::V11],
                 wsdl: WSDL.to_string(),
             },
+            key: KeyCache::new(settings.key_cache_ttl),
             settings,
             triggers: TriggerCache::default(),
             templates: Templates::new(),
-        }
-    }
-}
-
-/// What `ProcessEvent` answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventResult {
-    pub status: String,
-    pub error_message: Option<String>,
-    pub changed_properties: Map<String, Value>,
-}
-
-impl EventResult {
-    fn proceed() -> Self {
-        Self {
-            status: "Continue".into(),
-            error_message: None,
-            changed_properties: Map::new(),
-        }
-    }
-
-    fn cancel(message: String) -> Self {
-        Self {
-            status: "CancelWithError".into(),
-            error_message: Some(message),
-            changed_properties: Map::new(),
-        }
-    }
-
-    /// From what a `reply` step stored on the instance.
-    fn from_reply(reply: &Value) -> Self {
-        let changed = reply["changed_properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        Self {
-            status: reply["status"].as_str().unwrap_or("Continue").to_string(),
-            error_message: reply["error_message"].as_str().map(str::to_string),
-            changed_properties: changed,
         }
     }
 }
@@ -155,9 +132,9 @@ impl SoapService for RemoteEventService {
     fn header_credentials(&self) -> HeaderCredentials {
         match self.settings.auth {
             SharePointAuth::Basic => HeaderCredentials::Required,
-            SharePointAuth::Anonymous | SharePointAuth::ContextToken(_) => {
-                HeaderCredentials::Unused
-            }
+            SharePointAuth::ReceiverKey
+            | SharePointAuth::Anonymous
+            | SharePointAuth::ContextToken(_) => HeaderCredentials::Unused,
         }
     }
 
@@ -166,10 +143,44 @@ impl SoapService for RemoteEventService {
         matches!(self.settings.auth, SharePointAuth::ContextToken(_))
     }
 
+    /// The receiver key is in the query string: a request without it is refused before
+    /// anything is read, parsed or stored.
+    async fn admit(&self, state: &AppState, query: &str) -> Result<(), SoapError> {
+        if !matches!(self.settings.auth, SharePointAuth::ReceiverKey) {
+            return Ok(());
+        }
+        let key = self
+            .key
+            .current(state.engine.store().as_ref())
+            .await
+            .map_err(engine_fault)?;
+        if key.admits(query) {
+            return Ok(());
+        }
+        Err(SoapError::new(
+            ErrorCode::Unauthenticated,
+            "the receiver key is missing or wrong: register the URL `holdpoint sharepoint url` prints",
+        )
+        .with_credentials_in_message())
+    }
+
+    async fn registration_query(&self, state: &AppState) -> Result<Option<String>, SoapError> {
+        if !matches!(self.settings.auth, SharePointAuth::ReceiverKey) {
+            return Ok(None);
+        }
+        let key = self
+            .key
+            .current(state.engine.store().as_ref())
+            .await
+            .map_err(engine_fault)?;
+        Ok(Some(key.query()))
+    }
+
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
         let event = properties::parse(&call.envelope.body)?;
         let caller = match &self.settings.auth {
-            SharePointAuth::Anonymous => {
+            // Checked by `admit` before the body was read.
+            SharePointAuth::ReceiverKey | SharePointAuth::Anonymous => {
                 let mut caller = Caller::new("sharepoint", DIALECT);
                 caller.source = call.source();
                 caller
@@ -348,80 +359,5 @@ impl RemoteEventService {
                 Ok(None)
             }
         }
-    }
-}
-
-/// `ProcessEventResponse/ProcessEventResult`, children in WCF's order.
-pub fn result_envelope_body(result: &EventResult) -> String {
-    let mut out = XmlWriter::new();
-    out.start("ProcessEventResponse", &[("xmlns", NAMESPACE)])
-        .start("ProcessEventResult", &[("xmlns:i", XSI_NS)]);
-    if result.changed_properties.is_empty() {
-        out.empty("ChangedItemProperties", &[("xmlns:a", ARRAYS_NAMESPACE)]);
-    } else {
-        out.start("ChangedItemProperties", &[("xmlns:a", ARRAYS_NAMESPACE)]);
-        for (key, value) in &result.changed_properties {
-            let (xsd_type, text) = match value {
-                Value::Bool(flag) => ("b:boolean", flag.to_string()),
-                Value::Number(number) if number.is_i64() => ("b:int", number.to_string()),
-                Value::Number(number) => ("b:double", number.to_string()),
-                Value::String(text) => ("b:string", text.clone()),
-                other => ("b:string", other.to_string()),
-            };
-            out.start("a:KeyValueOfstringanyType", &[])
-                .element("a:Key", key)
-                .start(
-                    "a:Value",
-                    &[
-                        ("i:type", xsd_type),
-                        ("xmlns:b", "http://www.w3.org/2001/XMLSchema"),
-                    ],
-                )
-                .text(&text)
-                .end("a:Value")
-                .end("a:KeyValueOfstringanyType");
-        }
-        out.end("ChangedItemProperties");
-    }
-    match &result.error_message {
-        Some(message) => {
-            out.element("ErrorMessage", message);
-        }
-        None => {
-            out.empty("ErrorMessage", &[("i:nil", "true")]);
-        }
-    }
-    out.empty("RedirectUrl", &[("i:nil", "true")])
-        .element("Status", &result.status)
-        .end("ProcessEventResult")
-        .end("ProcessEventResponse");
-    out.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn children_in_wcf_order() {
-        let mut changed = Map::new();
-        changed.insert("Title".into(), Value::String("A & B".into()));
-        let body = result_envelope_body(&EventResult {
-            status: "Continue".into(),
-            error_message: None,
-            changed_properties: changed,
-        });
-        let order: Vec<usize> = [
-            "<ChangedItemProperties",
-            "<ErrorMessage",
-            "<RedirectUrl",
-            "<Status",
-        ]
-        .iter()
-        .map(|tag| body.find(tag).expect(tag))
-        .collect();
-        assert!(order.windows(2).all(|w| w[0] < w[1]), "{body}");
-        assert!(body.contains("<a:Value i:type=\"b:string\" xmlns:b=\"http://www.w3.org/2001/XMLSchema\">A &amp; B</a:Value>"));
-        assert!(body.contains("<ErrorMessage i:nil=\"true\"/>"));
     }
 }
