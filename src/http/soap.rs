@@ -52,7 +52,8 @@ pub struct SoapCall<'a> {
     pub state: &'a AppState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,
-    /// The peer's address, for the audit trail ([`SoapCall::source`]).
+    /// The client's address ([`super::client_addr`]: the peer, or whom a trusted proxy
+    /// names), for allow-lists and the audit trail ([`SoapCall::source`]).
     pub peer: Option<std::net::IpAddr>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
     /// for services that ask for it ([`SoapService::needs_host`]).
@@ -60,7 +61,7 @@ pub struct SoapCall<'a> {
 }
 
 impl SoapCall<'_> {
-    /// The peer's IP address as history records it; formatted only when needed.
+    /// The client's IP address as history records it; formatted only when needed.
     pub fn source(&self) -> Option<String> {
         self.peer.map(|ip| ip.to_string())
     }
@@ -259,7 +260,7 @@ async fn dispatch(
         envelope: &envelope,
         state,
         credentials: basic_credentials(request),
-        peer: request.peer_addr().map(|address| address.ip()),
+        peer: state.client_ip(request),
         host: service
             .needs_host()
             .then(|| request.connection_info().host().to_string()),
