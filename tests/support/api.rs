@@ -67,12 +67,25 @@ pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) 
     api_server_custom(store, extra, max_body, None).await
 }
 
-/// The most general test server: extra workflows, body cap, SharePoint/Orchestrator settings.
+/// A test server with extra workflows, body cap, SharePoint/Orchestrator settings.
 pub async fn api_server_custom(
     store: TestStore,
     extra: &[&str],
     max_body: usize,
     settings: Option<holdpoint::services::SoapSettings>,
+) -> ApiServer {
+    api_server_tuned(store, extra, max_body, settings, test_config(), |_| {}).await
+}
+
+/// The most general test server: also the engine configuration, and `tune` to set the
+/// rest of the app state (allow-lists, trusted proxies, …).
+pub async fn api_server_tuned(
+    store: TestStore,
+    extra: &[&str],
+    max_body: usize,
+    settings: Option<holdpoint::services::SoapSettings>,
+    config: holdpoint::engine::EngineConfig,
+    tune: impl FnOnce(&mut AppState),
 ) -> ApiServer {
     let sources: Vec<&str> = ALL
         .iter()
@@ -80,7 +93,7 @@ pub async fn api_server_custom(
         .chain([PERMITTED])
         .chain(extra.iter().copied())
         .collect();
-    let te = engine_with(store.store.clone(), &sources, test_config()).await;
+    let te = engine_with(store.store.clone(), &sources, config).await;
     let accounts = Arc::new(Accounts::new(store.store.clone(), Duration::from_secs(60)));
     for (name, admin, rights) in ACCOUNTS {
         accounts
@@ -97,6 +110,7 @@ pub async fn api_server_custom(
     if let Some(settings) = settings {
         state.soap_services = holdpoint::services::soap_services(&settings);
     }
+    tune(&mut state);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))
         .workers(1)
