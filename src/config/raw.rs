@@ -51,6 +51,7 @@ pub struct RawHttp {
     pub shutdown_timeout: Option<String>,
     pub max_body: Option<usize>,
     pub body_timeout: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +145,7 @@ pub struct RawSharePoint {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub realm: Option<String>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,12 +161,14 @@ pub struct RawQueue {
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvents {
     pub instance_guid: Option<String>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOrchestrator {
     pub anonymous_custom_events: Option<bool>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -27,6 +27,7 @@ use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::soap::{SoapCall, SoapService, engine_fault};
+use crate::networks::NetworkList;
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor};
 use crate::soap::writer::XmlWriter;
@@ -67,6 +68,8 @@ pub struct SharePointSettings {
     /// Under SharePoint's own 30 s.
     pub sync_timeout: Duration,
     pub auth: SharePointAuth,
+    /// With `auth = "anonymous"`: where events may come from (empty: anywhere).
+    pub allow_from: NetworkList,
 }
 
 impl Default for SharePointSettings {
@@ -75,6 +78,7 @@ impl Default for SharePointSettings {
             paths: vec![DEFAULT_PATH.to_string()],
             sync_timeout: Duration::from_secs(20),
             auth: SharePointAuth::Anonymous,
+            allow_from: NetworkList::default(),
         }
     }
 }
@@ -160,6 +164,15 @@ impl SoapService for RemoteEventService {
         let event = properties::parse(&call.envelope.body)?;
         let caller = match &self.settings.auth {
             SharePointAuth::Anonymous => {
+                if !self.settings.allow_from.admits(call.peer) {
+                    return Err(SoapError::new(
+                        ErrorCode::Forbidden,
+                        format!(
+                            "anonymous SharePoint events are not accepted from {}",
+                            call.source().as_deref().unwrap_or("an unknown address")
+                        ),
+                    ));
+                }
                 let mut caller = Caller::new("sharepoint", DIALECT);
                 caller.source = call.source();
                 caller
