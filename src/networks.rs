@@ -74,7 +74,7 @@ fn canonical(network: IpNet) -> IpNet {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{IpAddr, NetworkList};
 
     fn list(entries: &[&str]) -> NetworkList {
         let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();

@@ -122,7 +122,7 @@ impl Engine {
 mod tests {
     use serde_json::json;
 
-    use super::*;
+    use super::{Map, PayloadCipher, SEALED_KEY, envelope_text, open_text, seal_value};
     use crate::engine::crypto::QueueKey;
 
     #[test]

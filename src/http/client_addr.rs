@@ -129,7 +129,7 @@ fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
 mod tests {
     use actix_web::http::header::{HeaderName, HeaderValue};
 
-    use super::*;
+    use super::{HeaderMap, NetworkList, client_ip};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
