@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod networks;
 pub mod services;
 pub mod soap;
 pub mod store;

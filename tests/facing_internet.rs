@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use holdpoint::http::budget::BodyBudget;
 use support::api::{ApiServer, api_server, api_server_tuned, send, start_permitted};
 
 const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -120,9 +121,14 @@ async fn strangers_are_refused_before_their_bodies_are_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_beyond_the_budget_are_refused_overloaded_and_apply_nothing() {
     const MIB: usize = 1024 * 1024;
-    let server = api_server_tuned(support::sqlite_store().await, &[], None, |state| {
-        state.with_max_body(MIB).with_max_buffered(MIB)
-    })
+    let server = api_server_tuned(
+        support::sqlite_store().await,
+        &[],
+        MIB,
+        None,
+        support::test_config(),
+        |state| state.body_budget = std::sync::Arc::new(BodyBudget::new(MIB)),
+    )
     .await;
     let first = start_permitted(&server, "B1").await;
     let second = start_permitted(&server, "B2").await;

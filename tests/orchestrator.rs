@@ -627,6 +627,7 @@ async fn custom_events_wake_and_buffer_on_postgres() {
 async fn anonymous_custom_events_when_configured() {
     let settings = OrchestratorSettings {
         anonymous_custom_events: true,
+        ..OrchestratorSettings::default()
     };
     let server = server_on(support::sqlite_store().await, settings).await;
     let started = post(

@@ -259,8 +259,12 @@ async fn anonymous_callers_reach_nothing_and_secrets_stay_out_of_logs_and_databa
         !contains(PASSWORD.as_bytes()),
         "passwords are stored hashed only"
     );
-    // The queue row is sealed; once delivered, the event is the instance's trigger event,
-    // stored as the instance's data (not encrypted): RELIABILITY.md says so.
+    // The queue row is sealed, and so is the trigger event of the instance it starts once
+    // delivered (tests/sealed.rs follows a delivery on both stores).
+    assert!(
+        !contains(b"top secret payload"),
+        "the event's values are not stored in plain text"
+    );
     let connection = rusqlite::Connection::open(data.join("holdpoint.db")).unwrap();
     let (payload, encrypted): (Vec<u8>, bool) = connection
         .query_row("SELECT payload, encrypted FROM inbound_events", [], |row| {

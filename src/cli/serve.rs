@@ -62,6 +62,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     app_state.soap_limits = config.soap_limits;
     app_state.one_way_status = config.one_way_status;
     app_state.remote_events_prefix = config.remote_events_prefix.clone();
+    app_state.remote_events_allow_from = config.remote_events_allow_from.clone();
+    app_state.trusted_proxies = config.trusted_proxies.clone();
     app_state.workflows_dir = Some(config.workflows_dir.clone());
     app_state.soap_services = crate::services::soap_services(&config.soap_settings);
     let state = web::Data::new(app_state);

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::duration::parse_duration;
 use crate::engine::{EngineConfig, OutboxPolicy, RetentionPolicy, TimerPolicy};
+use crate::networks::NetworkList;
 use crate::store::StoreTarget;
 pub use raw::RawConfig;
 
@@ -65,6 +66,10 @@ pub struct Config {
     pub one_way_status: u16,
     /// Path prefix of the kenaflow-style endpoints.
     pub remote_events_prefix: Option<String>,
+    /// Where the anonymous kenaflow variants may come from (empty: anywhere).
+    pub remote_events_allow_from: NetworkList,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the client.
+    pub trusted_proxies: NetworkList,
     /// `[sharepoint]` and `[orchestrator]`.
     pub soap_settings: crate::services::SoapSettings,
     /// `[tls]`: HTTPS listeners, beside or instead of the HTTP ones.
@@ -171,6 +176,7 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         http.max_buffered,
         http.max_connections,
         http.keep_alive,
+        http.trusted_proxies,
         auth.cache_ttl,
         soap.max_depth,
         soap.max_attributes,
@@ -182,8 +188,11 @@ fn overlay(base: &mut RawConfig, top: RawConfig) {
         sharepoint.client_id,
         sharepoint.client_secret,
         sharepoint.realm,
+        sharepoint.allow_from,
         remote_events.instance_guid,
+        remote_events.allow_from,
         orchestrator.anonymous_custom_events,
+        orchestrator.allow_from,
         tls.cert,
         tls.key,
         tls.listen,
@@ -445,10 +454,16 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     Ok(Config {
         tls,
         remote_events_prefix,
+        remote_events_allow_from: networks(
+            "[remote_events] allow_from",
+            raw.remote_events.allow_from,
+        )?,
+        trusted_proxies: networks("[http] trusted_proxies", raw.http.trusted_proxies)?,
         soap_settings: crate::services::SoapSettings {
             sharepoint,
             orchestrator: crate::services::orchestrator::OrchestratorSettings {
                 anonymous_custom_events: raw.orchestrator.anonymous_custom_events.unwrap_or(false),
+                allow_from: networks("[orchestrator] allow_from", raw.orchestrator.allow_from)?,
             },
         },
         listen,
@@ -544,8 +559,14 @@ fn sharepoint_settings(
         paths,
         sync_timeout,
         auth,
+        allow_from: networks("[sharepoint] allow_from", raw.allow_from)?,
         ..defaults
     })
+}
+
+/// An allow-list or proxy list; absent is empty.
+fn networks(key: &str, entries: Option<Vec<String>>) -> Result<NetworkList, String> {
+    NetworkList::parse(key, &entries.unwrap_or_default())
 }
 
 fn addresses(key: &str, texts: &[String]) -> Result<Vec<SocketAddr>, String> {
@@ -734,6 +755,51 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.contains("`receiver_key`"), "{error}");
+    }
+
+    #[test]
+    fn network_lists_are_checked_and_name_their_key() {
+        let config = load(
+            &Overrides::default(),
+            &env(&[
+                (
+                    "HOLDPOINT_HTTP__TRUSTED_PROXIES",
+                    "[\"10.0.0.1\", \"10.1.0.0/24\"]",
+                ),
+                ("HOLDPOINT_ORCHESTRATOR__ALLOW_FROM", "[\"192.168.1.7\"]"),
+                ("HOLDPOINT_SHAREPOINT__ALLOW_FROM", "[\"::1/128\"]"),
+                ("HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM", "[\"10.20.0.0/16\"]"),
+            ]),
+        )
+        .unwrap();
+        let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        assert!(config.trusted_proxies.contains(ip("10.1.0.9")));
+        let soap = &config.soap_settings;
+        assert!(soap.orchestrator.allow_from.contains(ip("192.168.1.7")));
+        assert!(soap.sharepoint.allow_from.contains(ip("::1")));
+        assert!(config.remote_events_allow_from.contains(ip("10.20.3.4")));
+        for (key, name) in [
+            ("HOLDPOINT_HTTP__TRUSTED_PROXIES", "[http] trusted_proxies"),
+            (
+                "HOLDPOINT_ORCHESTRATOR__ALLOW_FROM",
+                "[orchestrator] allow_from",
+            ),
+            (
+                "HOLDPOINT_SHAREPOINT__ALLOW_FROM",
+                "[sharepoint] allow_from",
+            ),
+            (
+                "HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM",
+                "[remote_events] allow_from",
+            ),
+        ] {
+            let error =
+                load(&Overrides::default(), &env(&[(key, "[\"10.0.0.0/40\"]")])).unwrap_err();
+            assert!(
+                error.starts_with(name) && error.contains("10.0.0.0/40"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

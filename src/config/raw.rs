@@ -54,6 +54,7 @@ pub struct RawHttp {
     pub max_buffered: Option<usize>,
     pub max_connections: Option<usize>,
     pub keep_alive: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +148,7 @@ pub struct RawSharePoint {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub realm: Option<String>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,12 +164,14 @@ pub struct RawQueue {
 #[serde(deny_unknown_fields)]
 pub struct RawRemoteEvents {
     pub instance_guid: Option<String>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOrchestrator {
     pub anonymous_custom_events: Option<bool>,
+    pub allow_from: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

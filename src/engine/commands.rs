@@ -203,7 +203,7 @@ impl Engine {
                 .unwrap_or_else(|| workflow.name.clone()),
             status: InstanceStatus::Running,
             fields: fields.clone(),
-            trigger_event: request.event.clone(),
+            trigger_event: self.seal_event(&request.event),
             now: run.now,
         };
         let id = run.tx.insert_instance(&new).await?;
@@ -215,7 +215,9 @@ impl Engine {
             status: new.status,
             current_step: None,
             fields: new.fields,
-            trigger_event: new.trigger_event,
+            // Templates of this command see the event as it came; only the stored copy
+            // is sealed.
+            trigger_event: request.event.clone(),
             reply: None,
             error: None,
             created_at: run.now,
@@ -535,7 +537,7 @@ impl Engine {
             let buffered = NewBufferedEvent {
                 name: event.name.clone(),
                 scope: event.scope,
-                properties: event.properties.clone(),
+                properties: self.seal_properties(event.properties.clone()),
                 actor: event.caller.name.clone(),
                 now: run.now,
                 expires_at: run.now.saturating_add(millis(ttl)),

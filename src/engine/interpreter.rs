@@ -7,6 +7,7 @@
 //! transaction, after the emitting instance is saved, so a chain of workflows waking each
 //! other is atomic. A step budget stops runaway loops.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -189,7 +190,10 @@ impl<'e> Run<'e> {
     ) -> Result<Flow, EngineError> {
         let step = &workflow.steps[index];
         let after = workflow.after(index);
-        let context = self.context(instance, workflow, &step.id, None);
+        let context = match self.context(instance, workflow, &step.id, None) {
+            Ok(context) => context,
+            Err(why) => return self.fail_step(instance, &step.id, "event", &why).await,
+        };
         match &step.kind {
             StepKind::ServerEvent {
                 notify,
@@ -236,7 +240,13 @@ impl<'e> Run<'e> {
                         detail,
                     )
                     .await?;
-                    self.apply_event(instance, workflow, buffered.properties, &step.id, None)
+                    let properties = match self.engine.open_properties(buffered.properties) {
+                        Ok(properties) => properties,
+                        Err(why) => {
+                            return self.fail_step(instance, &step.id, "event", &why).await;
+                        }
+                    };
+                    self.apply_event(instance, workflow, properties, &step.id, None)
                         .await?;
                     return Ok(Flow::Next(after));
                 }
@@ -418,21 +428,24 @@ impl<'e> Run<'e> {
         };
         let serial = (kind == WaitKind::ServerItem)
             .then(|| self.engine.serials.format(instance.id, wait.id));
-        let context = self.context(
-            instance,
-            workflow,
-            &step_id,
-            serial.as_deref().map(|s| (s, wait.id)),
-        );
-        let request = match self.render_request(http, &context, synchronous) {
-            Ok(request) => request,
-            Err((field, why)) => {
-                self.tx
-                    .close_wait(wait.id, WaitState::Cancelled, self.now)
-                    .await?;
-                return self.fail_step(instance, &step_id, &field, &why).await;
-            }
-        };
+        let context = self
+            .context(
+                instance,
+                workflow,
+                &step_id,
+                serial.as_deref().map(|s| (s, wait.id)),
+            )
+            .map_err(|why| ("event".to_string(), why));
+        let request =
+            match context.and_then(|context| self.render_request(http, &context, synchronous)) {
+                Ok(request) => request,
+                Err((field, why)) => {
+                    self.tx
+                        .close_wait(wait.id, WaitState::Cancelled, self.now)
+                        .await?;
+                    return self.fail_step(instance, &step_id, &field, &why).await;
+                }
+            };
         let outbox_kind = if kind == WaitKind::Call {
             OutboxKind::Call
         } else {
@@ -611,7 +624,7 @@ impl<'e> Run<'e> {
                 let buffered = NewBufferedEvent {
                     name: event.name,
                     scope: EventScope::Internal,
-                    properties: event.properties,
+                    properties: self.engine.seal_properties(event.properties),
                     actor: self.caller.name.clone(),
                     now: self.now,
                     expires_at: self.now.saturating_add(millis(event.ttl)),
@@ -677,18 +690,23 @@ impl<'e> Run<'e> {
         Ok(Flow::Stop)
     }
 
+    /// What templates see. A sealed trigger event is opened here, once: the opened copy
+    /// replaces it in `instance`, which never writes it back (see `engine::sealed`).
     pub fn context(
         &self,
-        instance: &InstanceRow,
+        instance: &mut InstanceRow,
         workflow: &Workflow,
         step_id: &str,
         item: Option<(&str, i64)>,
-    ) -> Value {
+    ) -> Result<Value, String> {
+        if let Cow::Owned(opened) = self.engine.open_event(&instance.trigger_event)? {
+            instance.trigger_event = opened;
+        }
         let item = match item {
             Some((serial, id)) => json!({"serial": serial, "id": id}),
             None => json!({}),
         };
-        json!({
+        Ok(json!({
             "fields": instance.fields,
             "event": instance.trigger_event,
             "item": item,
@@ -700,7 +718,7 @@ impl<'e> Run<'e> {
                 "step": step_id,
             },
             "now": rfc3339(self.now),
-        })
+        }))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod migration;
 pub mod outbound;
 pub mod review;
 pub mod runners;
+mod sealed;
 pub mod serial;
 pub mod template;
 mod versions;

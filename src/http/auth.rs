@@ -17,7 +17,7 @@ use crate::engine::{Caller, EngineError};
 /// An authenticated request: who, and from where.
 pub struct Authenticated {
     pub principal: Principal,
-    /// The peer's IP address, for the audit trail.
+    /// The client's IP address ([`super::client_addr`]), for the audit trail.
     pub source: Option<String>,
 }
 
@@ -38,7 +38,10 @@ impl FromRequest for Authenticated {
         }
         let state = request.app_data::<web::Data<AppState>>().cloned();
         let credentials = basic_credentials(request);
-        let source = request.peer_addr().map(|address| address.ip().to_string());
+        let source = state
+            .as_ref()
+            .and_then(|state| state.client_ip(request))
+            .map(|ip| ip.to_string());
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::from(crate::engine::EngineError::Internal(

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod body;
 pub mod budget;
+pub mod client_addr;
 pub mod errors;
 pub mod gate;
 pub mod observe;
@@ -24,6 +25,7 @@ use serde_json::json;
 
 use crate::auth::Accounts;
 use crate::engine::{Engine, EngineError};
+use crate::networks::NetworkList;
 
 /// Largest request body accepted by default (SharePoint item payloads exceed WCF's 64 KB).
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
@@ -57,6 +59,11 @@ pub struct AppState {
     pub body_budget: Arc<budget::BodyBudget>,
     /// The folder a deploy re-reads (`POST /api/v1/deploy`); `None`: deploys are refused.
     pub workflows_dir: Option<std::path::PathBuf>,
+    /// `[remote_events] allow_from`: where the anonymous `a` variants may come from
+    /// (empty: anywhere).
+    pub remote_events_allow_from: NetworkList,
+    /// `[http] trusted_proxies`: peers whose `Forwarded`/`X-Forwarded-For` are believed.
+    pub trusted_proxies: NetworkList,
 }
 
 impl AppState {
@@ -74,7 +81,18 @@ impl AppState {
             remote_events_prefix: None,
             workflows_dir: None,
             body_budget: Arc::new(budget::BodyBudget::new(budget::DEFAULT_MAX_BUFFERED)),
+            remote_events_allow_from: NetworkList::default(),
+            trusted_proxies: NetworkList::default(),
         }
+    }
+
+    /// Who sent `request` ([`client_addr`]): every allow-list and audit record asks here.
+    pub fn client_ip(&self, request: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        client_addr::client_ip(
+            request.peer_addr().map(|address| address.ip()),
+            request.headers(),
+            &self.trusted_proxies,
+        )
     }
 
     /// Sets the body cap of JSON and SOAP requests alike.

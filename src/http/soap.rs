@@ -86,7 +86,8 @@ pub struct SoapCall<'a> {
     pub credentials: BasicCredentials,
     /// The account those credentials name, when they were checked before the body.
     pub verified: Option<Principal>,
-    /// The peer's address, for the audit trail ([`SoapCall::source`]).
+    /// The client's address ([`super::client_addr`]: the peer, or whom a trusted proxy
+    /// names), for allow-lists and the audit trail ([`SoapCall::source`]).
     pub peer: Option<std::net::IpAddr>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
     /// for services that ask for it ([`SoapService::needs_host`]).
@@ -94,7 +95,7 @@ pub struct SoapCall<'a> {
 }
 
 impl SoapCall<'_> {
-    /// The peer's IP address as history records it; formatted only when needed.
+    /// The client's IP address as history records it; formatted only when needed.
     pub fn source(&self) -> Option<String> {
         self.peer.map(|ip| ip.to_string())
     }
@@ -338,7 +339,7 @@ async fn dispatch(
         state,
         credentials: basic_credentials(request),
         verified,
-        peer: request.peer_addr().map(|address| address.ip()),
+        peer: state.client_ip(request),
         host: service
             .needs_host()
             .then(|| request.connection_info().host().to_string()),

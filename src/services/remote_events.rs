@@ -11,7 +11,10 @@
 //!
 //! With `[remote_events] instance_guid` set, every path starts with `/{instance_guid}`.
 //! `a` is anonymous and only allowed where the workflow says `[remote_events] anonymous =
-//! true`; `b` takes HTTP Basic credentials and the workflow's `start` permission. Each
+//! true`, and from the networks both `[remote_events] allow_from` of the configuration and
+//! of the workflow list (an empty or absent list: anywhere); `b` takes HTTP Basic
+//! credentials and the workflow's `start` permission. The remote address, in history and
+//! in an unstructured event, is the client's ([`crate::http::client_addr`]). Each
 //! event carries `__user`, `__userIsAuthenticated` and `__userAuthType`. Queued events
 //! answer `202 {"event_id": …}` once stored; the inbound queue delivers them. A queued event
 //! sent with an `Idempotency-Key` header is stored once: a resend answers the first id.
@@ -92,7 +95,8 @@ async fn admit(
             ),
         ));
     }
-    let source = request.peer_addr().map(|a| a.ip().to_string());
+    let client = state.client_ip(request);
+    let source = client.map(|ip| ip.to_string());
     let sender = if variant.ends_with('a') {
         if !setting("anonymous") {
             return Err(ApiError::new(
@@ -100,6 +104,18 @@ async fn admit(
                 format!(
                     "workflow `{}` does not take anonymous remote events; use the `b` variant with credentials",
                     workflow.name
+                ),
+            ));
+        }
+        // Both lists must admit the client: the node's, then the workflow's own.
+        if !state.remote_events_allow_from.admits(client)
+            || !workflow.remote_events_allow_from.admits(client)
+        {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "anonymous remote events are not accepted from {}; use the `b` variant with credentials",
+                    source.as_deref().unwrap_or("an unknown address")
                 ),
             ));
         }
@@ -232,7 +248,7 @@ async fn unstructured_event(
     event.insert("__query".into(), Value::Object(query_map(request)?));
     event.insert(
         "__remoteAddress".into(),
-        json!(request.peer_addr().map(|a| a.ip().to_string())),
+        json!(state.client_ip(request).map(|ip| ip.to_string())),
     );
     event.insert(
         "__contentType".into(),

@@ -90,7 +90,8 @@ pub trait Tx: Send {
     /// Reads several instances in one query, without locking them (the timer reads the
     /// instances `lock_due_waits` has just locked); unknown ids are left out.
     async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError>;
-    /// Writes status, current step, fields, reply, error and `updated_at`.
+    /// Writes status, current step, fields, reply, error and `updated_at`; never the
+    /// trigger event, which the engine may hold opened (`engine::sealed`).
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError>;
 
     // waits ------------------------------------------------------------------------------

@@ -141,6 +141,8 @@ pub struct NewInstance {
     pub folio: String,
     pub status: InstanceStatus,
     pub fields: Map<String, Value>,
+    /// Opaque to the store: with a queue key, a sealed `{"$sealed": …}` object
+    /// (`engine::sealed`).
     pub trigger_event: Value,
     pub now: i64,
 }

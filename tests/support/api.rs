@@ -67,25 +67,25 @@ pub async fn api_server_with(store: TestStore, extra: &[&str], max_body: usize) 
     api_server_custom(store, extra, max_body, None).await
 }
 
-/// The most general test server: extra workflows, body cap, SharePoint/Orchestrator settings.
+/// A test server with extra workflows, body cap, SharePoint/Orchestrator settings.
 pub async fn api_server_custom(
     store: TestStore,
     extra: &[&str],
     max_body: usize,
     settings: Option<holdpoint::services::SoapSettings>,
 ) -> ApiServer {
-    api_server_tuned(store, extra, settings, |state| {
-        state.with_max_body(max_body)
-    })
-    .await
+    api_server_tuned(store, extra, max_body, settings, test_config(), |_| {}).await
 }
 
-/// A test server whose app state `tune` adjusts (body cap, budget, …).
+/// The most general test server: also the engine configuration, and `tune` to set the
+/// rest of the app state (allow-lists, trusted proxies, …).
 pub async fn api_server_tuned(
     store: TestStore,
     extra: &[&str],
+    max_body: usize,
     settings: Option<holdpoint::services::SoapSettings>,
-    tune: impl FnOnce(AppState) -> AppState,
+    config: holdpoint::engine::EngineConfig,
+    tune: impl FnOnce(&mut AppState),
 ) -> ApiServer {
     let sources: Vec<&str> = ALL
         .iter()
@@ -93,7 +93,7 @@ pub async fn api_server_tuned(
         .chain([PERMITTED])
         .chain(extra.iter().copied())
         .collect();
-    let te = engine_with(store.store.clone(), &sources, test_config()).await;
+    let te = engine_with(store.store.clone(), &sources, config).await;
     let accounts = Arc::new(Accounts::new(store.store.clone(), Duration::from_secs(60)));
     for (name, admin, rights) in ACCOUNTS {
         accounts
@@ -106,10 +106,11 @@ pub async fn api_server_tuned(
             .await
             .expect("add test account");
     }
-    let mut state = tune(AppState::new(te.engine.clone(), accounts.clone()));
+    let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
     if let Some(settings) = settings {
         state.soap_services = holdpoint::services::soap_services(&settings);
     }
+    tune(&mut state);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || create_app(state.clone()))
         .workers(1)

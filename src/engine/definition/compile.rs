@@ -10,6 +10,7 @@ use super::raw::{KINDS, RawHttp, RawStep, RawWorkflow, allowed_keys};
 use super::*;
 use crate::duration::parse_duration;
 use crate::engine::template::Templates;
+use crate::networks::NetworkList;
 
 /// Parses and checks one definition file.
 pub fn compile(path: &Path, bytes: &[u8]) -> Result<Workflow, Vec<DefinitionError>> {
@@ -90,6 +91,7 @@ impl Checker<'_> {
             .enumerate()
             .filter_map(|(position, step)| self.step(step, position, &index, &fields))
             .collect();
+        let remote_events_allow_from = self.remote_events_allow_from(raw.remote_events.as_ref());
         let digest = Sha256::digest(bytes);
         Workflow {
             id,
@@ -100,6 +102,7 @@ impl Checker<'_> {
             permissions: raw.permissions,
             triggers: raw.triggers,
             remote_events: raw.remote_events,
+            remote_events_allow_from,
             steps,
             hash: digest
                 .iter()
@@ -109,6 +112,33 @@ impl Checker<'_> {
             source: self.file.to_path_buf(),
             text: bytes.into(),
         }
+    }
+
+    /// `[remote_events] allow_from`: a list of addresses and networks.
+    fn remote_events_allow_from(&mut self, table: Option<&toml::Table>) -> NetworkList {
+        const AT: &str = "remote_events.allow_from";
+        let Some(value) = table.and_then(|table| table.get("allow_from")) else {
+            return NetworkList::default();
+        };
+        let entries: Option<Vec<String>> = value.as_array().and_then(|items| {
+            items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect()
+        });
+        let Some(entries) = entries else {
+            self.error(None, Some(AT), "must be a list of addresses and networks");
+            return NetworkList::default();
+        };
+        NetworkList::parse(AT, &entries).unwrap_or_else(|why| {
+            // The message names the key already; the error names it as its field.
+            let why = why
+                .strip_prefix(AT)
+                .unwrap_or(&why)
+                .trim_start_matches(": ");
+            self.error(None, Some(AT), why.to_string());
+            NetworkList::default()
+        })
     }
 
     fn fields(&mut self, raw: &RawWorkflow) -> BTreeMap<String, FieldDef> {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::FieldType;
+use crate::networks::NetworkList;
 use crate::store::EventScope;
 
 pub use compile::compile;
@@ -30,6 +31,9 @@ pub struct Workflow {
     pub permissions: Permissions,
     pub triggers: Vec<toml::Table>,
     pub remote_events: Option<toml::Table>,
+    /// `[remote_events] allow_from`: where anonymous (`a`) remote events for this
+    /// workflow may come from, besides the node's own list (empty: anywhere).
+    pub remote_events_allow_from: NetworkList,
     pub steps: Vec<Step>,
     /// First 16 hex digits of the SHA-256 of the file, stored on each instance.
     pub hash: String,

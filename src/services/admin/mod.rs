@@ -111,7 +111,7 @@ fn failure(error: EngineError) -> HttpResponse {
 
 /// The admin behind a request, or the answer that sends it to sign in (or refuses it).
 async fn admin(request: &HttpRequest, state: &AppState) -> Result<Admin, HttpResponse> {
-    let source = request.peer_addr().map(|address| address.ip().to_string());
+    let source = state.client_ip(request).map(|ip| ip.to_string());
     if let Some(cookie) = request.cookie(COOKIE)
         && let Some(name) = keys(state).verify(cookie.value(), state.engine.now_ms())
     {

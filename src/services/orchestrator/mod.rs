@@ -11,7 +11,8 @@
 //! carries `username`/`password` elements, checked like Basic credentials (a wrong pair is
 //! a plain Client fault, not a 401 challenge); `sendCustomEvent` has no such elements, so
 //! it takes HTTP Basic credentials of an account with the `send_events` right, unless
-//! `[orchestrator] anonymous_custom_events = true` (vRO's own, insecure, default).
+//! `[orchestrator] anonymous_custom_events = true` (vRO's own, insecure, default), and
+//! then only from the networks `[orchestrator] allow_from` lists (empty: anywhere).
 //! The inventory and plug-in operations are declared but answer `not_supported`.
 
 mod operations;
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 
 use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService};
+use crate::networks::NetworkList;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::{SoapError, SoapVersion};
 
@@ -40,6 +42,8 @@ pub const DIALECT: &str = "orchestrator";
 pub struct OrchestratorSettings {
     /// Accept `sendCustomEvent` without credentials (vRO's default); off unless set.
     pub anonymous_custom_events: bool,
+    /// Where such anonymous calls may come from (empty: anywhere).
+    pub allow_from: NetworkList,
 }
 
 const fn operation(name: &'static str) -> Operation {

@@ -136,7 +136,8 @@ pub async fn send_custom_event(call: &SoapCall<'_>, settings: &OrchestratorSetti
 }
 
 /// HTTP Basic credentials of an account with `send_events`; with anonymous custom
-/// events allowed, any sender may (credentials, when sent, still name it in history).
+/// events allowed, any sender from `allow_from` may (credentials, when sent, are checked
+/// and name it in history; such a sender is not anonymous, so the list does not apply).
 async fn event_sender(
     call: &SoapCall<'_>,
     settings: &OrchestratorSettings,
@@ -145,6 +146,15 @@ async fn event_sender(
         return Ok(call.authenticate().await?.caller(DIALECT, call.source()));
     }
     let name = match call.credentials {
+        None if !settings.allow_from.admits(call.peer) => {
+            return Err(SoapError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "anonymous custom events are not accepted from {}; send HTTP Basic credentials",
+                    call.source().as_deref().unwrap_or("an unknown address")
+                ),
+            ));
+        }
         None => "anonymous".to_string(),
         Some(_) => call.authenticate().await?.name,
     };

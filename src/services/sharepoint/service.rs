@@ -35,6 +35,7 @@ use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
+use crate::networks::NetworkList;
 use crate::soap::service::{Operation, ServiceDescriptor};
 use crate::soap::{SoapError, SoapVersion};
 use crate::store::{EventScope, InstanceStatus};
@@ -80,6 +81,8 @@ pub struct SharePointSettings {
     /// How long a node uses the receiver key it read before reading it again (not a
     /// file setting: [`receiver_key::CACHE_TTL`]; tests shorten it).
     pub key_cache_ttl: Duration,
+    /// With `auth = "anonymous"`: where events may come from (empty: anywhere).
+    pub allow_from: NetworkList,
 }
 
 impl Default for SharePointSettings {
@@ -89,6 +92,7 @@ impl Default for SharePointSettings {
             sync_timeout: Duration::from_secs(20),
             auth: SharePointAuth::ReceiverKey,
             key_cache_ttl: receiver_key::CACHE_TTL,
+            allow_from: NetworkList::default(),
         }
     }
 }
@@ -180,7 +184,21 @@ impl SoapService for RemoteEventService {
         let event = properties::parse(&call.envelope.body)?;
         let caller = match &self.settings.auth {
             // Checked by `admit` before the body was read.
-            SharePointAuth::ReceiverKey | SharePointAuth::Anonymous => {
+            SharePointAuth::ReceiverKey => {
+                let mut caller = Caller::new("sharepoint", DIALECT);
+                caller.source = call.source();
+                caller
+            }
+            SharePointAuth::Anonymous => {
+                if !self.settings.allow_from.admits(call.peer) {
+                    return Err(SoapError::new(
+                        ErrorCode::Forbidden,
+                        format!(
+                            "anonymous SharePoint events are not accepted from {}",
+                            call.source().as_deref().unwrap_or("an unknown address")
+                        ),
+                    ));
+                }
                 let mut caller = Caller::new("sharepoint", DIALECT);
                 caller.source = call.source();
                 caller
