@@ -125,16 +125,11 @@ fn round_ops(first: usize, serials: &[String]) -> Vec<Op> {
     for (i, serial) in serials.iter().enumerate() {
         let n = first + i;
         let serial = serial.clone();
-        ops.push(if n % 2 == 0 {
-            Op::K2Finish { n, serial }
+        if n.is_multiple_of(2) {
+            ops.extend([Op::K2Finish { n, serial }, Op::Event { n }]);
         } else {
-            Op::SoapFinish { n, serial }
-        });
-        ops.push(if n % 2 == 0 {
-            Op::Event { n }
-        } else {
-            Op::VcoEvent { n }
-        });
+            ops.extend([Op::SoapFinish { n, serial }, Op::VcoEvent { n }]);
+        }
         ops.push(Op::Queued { n });
     }
     ops
