@@ -12,7 +12,7 @@ use holdpoint::engine::{Caller, StartRequest};
 use holdpoint::networks::NetworkList;
 use holdpoint::services::SoapSettings;
 use holdpoint::services::orchestrator::OrchestratorSettings;
-use holdpoint::services::sharepoint::service::SharePointSettings;
+use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
 use reqwest::Method;
 use serde_json::{Map, json};
 use support::api::{ApiServer, api_server_tuned, send};
@@ -90,7 +90,9 @@ async fn server(allow: &[&str], trusted: &[&str]) -> ApiServer {
             anonymous_custom_events: true,
             allow_from: allow_from.clone(),
         },
+        // The allow-list guards the anonymous mode, which is only ever chosen explicitly.
         sharepoint: SharePointSettings {
+            auth: SharePointAuth::Anonymous,
             allow_from: allow_from.clone(),
             ..SharePointSettings::default()
         },

@@ -157,8 +157,12 @@ async fn sealed_at_rest(store: TestStore) {
     let mut config = support::test_config();
     config.queue.encryption_key = Some(QueueKey::from_bytes([0x5e; 32]));
     let server = api_server_tuned(store, &[SEALED], 4 << 20, None, config, |_| {}).await;
+    let receiver = format!(
+        "/sharepoint/RemoteEventService.svc{}",
+        server.sharepoint_query().await
+    );
     let response = server
-        .request(Method::POST, "/sharepoint/RemoteEventService.svc")
+        .request(Method::POST, &receiver)
         .header("content-type", "text/xml; charset=utf-8")
         .header("SOAPAction", "\"http://schemas.microsoft.com/sharepoint/remoteapp/IRemoteEventService/ProcessOneWayEvent\"")
         .body(item_added())
