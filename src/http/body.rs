@@ -155,8 +155,10 @@ where
     };
     // A declared length is reserved at once: an honest client learns before it sends.
     reserve(&mut reservation, declared.unwrap_or(0)).await?;
-    // A declared length is only a promise: allocate little up front, grow with the data.
-    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(64 * 1024));
+    // The declared length is reserved in the budget, so it is allocated at once: growing
+    // by doubling would copy the body several times and hold old and new buffers together.
+    // Pages a client never sends are never touched, so a false promise costs no memory.
+    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     let deadline = tokio::time::Instant::now() + limits.timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, payload.next()).await;

@@ -69,10 +69,11 @@ pub async fn run(setup: &Setup) {
         *statuses.entry(client.await.expect("a client")).or_insert(0) += 1;
     }
     let burst = began.elapsed();
-    let (after_kib, peak_kib) = server.memory_kib();
-    let returned = back_to_idle(&server, idle_kib).await;
+    // /healthz is timed while the burst lasts, not over the quiet time after it.
     probing.store(false, Ordering::SeqCst);
     let health = probe.await.expect("the probe");
+    let (after_kib, peak_kib) = server.memory_kib();
+    let returned = back_to_idle(&server, idle_kib).await;
     let p99 = percentile(&health, 99);
     eprintln!(
         "RESULT burst: {strangers} strangers' 4 MiB bodies answered {statuses:?} in {burst:?}; \
