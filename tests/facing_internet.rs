@@ -14,7 +14,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use holdpoint::http::budget::BodyBudget;
-use support::api::{ApiServer, api_server, api_server_tuned, send, start_permitted};
+use support::api::{ApiServer, api_server_tuned, api_server_with, send, start_permitted};
+
+/// A workflow that takes kenaflow custom data with credentials (the `b` variant).
+const KENAFLOW: &str = r#"
+id = "66666666-6666-4666-8666-666666666666"
+name = "kenaflow-intake"
+[fields]
+n = { type = "string" }
+[permissions]
+start = ["erp"]
+[remote_events]
+custom_data = true
+[[steps]]
+id = "done"
+kind = "end"
+"#;
 
 const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
@@ -66,7 +81,7 @@ fn status_of(answer: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_are_refused_before_their_bodies_are_read() {
-    let server = api_server(support::sqlite_store().await).await;
+    let server = api_server_with(support::sqlite_store().await, &[KENAFLOW], 4 << 20).await;
     let serial = start_permitted(&server, "I1").await;
     let soap = "Content-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\n";
     let json_type = "Content-Type: application/json\r\n";
@@ -87,6 +102,10 @@ async fn strangers_are_refused_before_their_bodies_are_read() {
         (
             format!("/api/v1/server-items/{serial}/finish"),
             json_type.to_string(),
+        ),
+        (
+            "/cdb/kenaflow-intake/".into(),
+            format!("{json_type}{}", basic("erp", "wrong")),
         ),
     ];
     for (path, headers) in &cases {

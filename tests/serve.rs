@@ -350,3 +350,76 @@ async fn sigterm_under_load_loses_nothing_acknowledged() {
     }
     eprintln!("{} acknowledged events, all stored", acknowledged.len());
 }
+
+/// `[http] keep_alive` closes idle connections, and `[http] max_connections` holds further
+/// connections in the backlog until one is free: a node cannot be made to hold more.
+#[test]
+fn idle_connections_close_and_the_connection_limit_holds() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &[],
+        data.path(),
+        &[
+            ("HOLDPOINT_HTTP__KEEP_ALIVE", "3s"),
+            ("HOLDPOINT_HTTP__MAX_CONNECTIONS", "2"),
+        ],
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+    let get = |stream: &mut TcpStream| -> String {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).unwrap_or(0);
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    // Idle keep-alive: answered, then closed by the server after about 3 s.
+    let mut idle = TcpStream::connect(&address).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(get(&mut idle).starts_with("HTTP/1.1 200"));
+    let began = Instant::now();
+    let mut rest = [0u8; 16];
+    assert_eq!(idle.read(&mut rest).unwrap_or(0), 0, "closed by the server");
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        began.elapsed()
+    );
+    // Two connections per node (one per worker at most): a third waits for a free one.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if workers <= 2 {
+        let mut held: Vec<_> = (0..2)
+            .map(|_| {
+                let mut stream = TcpStream::connect(&address).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .unwrap();
+                assert!(get(&mut stream).starts_with("HTTP/1.1 200"));
+                stream
+            })
+            .collect();
+        let mut third = TcpStream::connect(&address).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        third
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buffer = [0u8; 1024];
+        assert!(
+            third.read(&mut buffer).is_err(),
+            "not served while two connections are held"
+        );
+        held.clear();
+        third
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let n = third.read(&mut buffer).unwrap_or(0);
+        assert!(
+            buffer[..n].starts_with(b"HTTP/1.1 200"),
+            "served once one is free"
+        );
+    }
+    assert!(server.terminate());
+}

@@ -12,6 +12,8 @@ CREATE TABLE definitions (
 );
 CREATE INDEX definitions_workflow ON definitions (workflow_id, loaded_at);
 
--- Retention purges ended instances oldest first; open ones are never in this index.
+-- Retention purges ended instances oldest first; open ones are never in this index. Their
+-- outbound calls are deleted by instance, which needs an index of its own.
 CREATE INDEX instances_ended ON instances (updated_at, id)
     WHERE status IN ('completed', 'failed', 'cancelled');
+CREATE INDEX outbox_instance ON outbox (instance_id);

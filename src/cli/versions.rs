@@ -1,8 +1,9 @@
 //! `holdpoint check`, `holdpoint versions` and `holdpoint instances migrate`: definition
 //! versions from the command line, on the store directly (no server needed).
 //!
-//! `check` never writes: it validates the folder and, when a store exists, reviews the
-//! folder against the versions live instances run on. `instances migrate` builds an
+//! `check` changes no instance and stores no version: it validates the folder and, when a
+//! store exists, reviews the folder against the versions live instances run on (opening
+//! the store applies pending schema migrations, as every command does). `instances migrate` builds an
 //! engine on the configured folder, which stores that folder's versions (as any node
 //! does), so that `--to current` names a version every node can read.
 

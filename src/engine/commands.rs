@@ -66,6 +66,28 @@ impl Engine {
         Ok(wait)
     }
 
+    /// Locks the instance a serial names, then reads its server-item wait: instance before
+    /// wait (the store's lock order), and the wait read under the lock, so that a migration
+    /// that committed meanwhile (it renames the wait's step) cannot leave a stale step.
+    async fn locked_server_item(
+        &self,
+        run: &mut Run<'_>,
+        serial: &str,
+    ) -> Result<(WaitRow, InstanceRow), EngineError> {
+        let unknown = || EngineError::UnknownSerial(serial.to_string());
+        let (instance_id, wait_id) = self.serials.parse(serial).ok_or_else(unknown)?;
+        let instance = run
+            .tx
+            .lock_instance(instance_id)
+            .await?
+            .ok_or_else(unknown)?;
+        let wait = run.tx.get_wait(wait_id).await?.ok_or_else(unknown)?;
+        if wait.instance_id != instance_id || wait.kind != WaitKind::ServerItem {
+            return Err(unknown());
+        }
+        Ok((wait, instance))
+    }
+
     async fn instance_view(
         &self,
         tx: &mut dyn Tx,
@@ -303,7 +325,7 @@ impl Engine {
         idempotency_key: Option<&str>,
     ) -> Result<FinishOutcome, EngineError> {
         let mut run = Run::begin(self, caller).await?;
-        let wait = self.server_item(&mut run, serial).await?;
+        let (wait, mut instance) = self.locked_server_item(&mut run, serial).await?;
         let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
         if let Some(key) = &key
             && let DedupClaim::Existing(Some(_)) = run
@@ -319,10 +341,9 @@ impl Engine {
                 replayed: true,
             });
         }
-        let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-        caller
-            .access
-            .require(&caller.name, &workflow, Action::ServerEvent)?;
+        // Rights come from the current definition, steps and fields from the instance's own.
+        self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
+        let workflow = self.workflow_of(&mut run, &instance).await?;
         let mut converted = Map::new();
         for (name, value) in fields {
             let value = workflow
@@ -366,22 +387,6 @@ impl Engine {
         })
     }
 
-    /// Locks the instance of a wait (instance before wait: the store's lock order).
-    async fn lock_for(
-        &self,
-        run: &mut Run<'_>,
-        wait: &WaitRow,
-        serial: &str,
-    ) -> Result<(InstanceRow, Arc<Workflow>), EngineError> {
-        let instance = run
-            .tx
-            .lock_instance(wait.instance_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
-        let workflow = self.workflow_of(run, &instance).await?;
-        Ok((instance, workflow))
-    }
-
     /// The `item_not_open` error for a wait this transaction could not close.
     async fn closed_error(&self, run: &mut Run<'_>, wait: &WaitRow, serial: &str) -> EngineError {
         match run.tx.get_wait(wait.id).await {
@@ -402,11 +407,9 @@ impl Engine {
             tracing::Span::current().record("serial", serial);
             self.retrying(|| async {
                 let mut run = Run::begin(self, caller).await?;
-                let wait = self.server_item(&mut run, serial).await?;
-                let (mut instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-                caller
-                    .access
-                    .require(&caller.name, &workflow, Action::ServerEvent)?;
+                let (wait, mut instance) = self.locked_server_item(&mut run, serial).await?;
+                self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
+                let workflow = self.workflow_of(&mut run, &instance).await?;
                 if !run
                     .tx
                     .close_wait(wait.id, WaitState::Failed, run.now)
@@ -457,11 +460,8 @@ impl Engine {
                         clock::rfc3339(deadline)
                     )));
                 }
-                let wait = self.server_item(&mut run, serial).await?;
-                let (instance, workflow) = self.lock_for(&mut run, &wait, serial).await?;
-                caller
-                    .access
-                    .require(&caller.name, &workflow, Action::ServerEvent)?;
+                let (wait, instance) = self.locked_server_item(&mut run, serial).await?;
+                self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
                 if !run.tx.extend_wait(wait.id, deadline).await? {
                     return Err(self.closed_error(&mut run, &wait, serial).await);
                 }

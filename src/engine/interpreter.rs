@@ -586,8 +586,13 @@ impl<'e> Run<'e> {
         // One lock order for every fan-out: by instance id.
         waits.sort_by_key(|wait| (wait.instance_id, wait.id));
         let mut woken = Vec::new();
-        for wait in waits {
-            let Some(mut instance) = self.tx.lock_instance(wait.instance_id).await? else {
+        for listed in waits {
+            let Some(mut instance) = self.tx.lock_instance(listed.instance_id).await? else {
+                continue;
+            };
+            // Read again under the instance lock: a migration that committed since the
+            // listing may have renamed the wait's step.
+            let Some(wait) = self.tx.get_wait(listed.id).await? else {
                 continue;
             };
             if !self

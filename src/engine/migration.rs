@@ -6,7 +6,9 @@
 //! converts to the target's type; fields the target does not declare are dropped (the
 //! plan names them), new ones take their default. A real run first plans every instance:
 //! if any is refused, nothing changes. Then each instance moves in a transaction of its
-//! own with a `migrated` history row (from, to, mapping, by whom). Waits keep their id,
+//! own with a `migrated` history row (from, to, mapping, by whom), planned again under its
+//! lock; one that moved on meanwhile to a step that does not map stays where it is and is
+//! reported as such, the others move. Waits keep their id,
 //! serial, event name and deadline, so callers holding them notice nothing.
 
 use std::collections::BTreeMap;
@@ -193,8 +195,16 @@ impl Engine {
                 return Ok(report);
             }
             for plan in &mut report.instances {
-                self.retrying(|| self.migrate_one(plan.instance_id, &to, request))
-                    .await?;
+                match self
+                    .retrying(|| self.migrate_one(plan.instance_id, &to, request))
+                    .await
+                {
+                    Ok(()) => {}
+                    // Changed since the plan (it moved on to a step that does not map):
+                    // left as it is, on its version, and said so.
+                    Err(EngineError::ItemNotOpen(why)) => plan.refused = Some(why),
+                    Err(other) => return Err(other),
+                }
             }
             report.applied = true;
             Ok(report)

@@ -28,6 +28,18 @@ pub struct BodyLimits {
     pub timeout: std::time::Duration,
     /// The node's budget for buffered bodies; `None` in unit tests only.
     pub budget: Option<Arc<BodyBudget>>,
+    /// Whether a declared `Content-Length` is reserved (and allocated) before the data
+    /// arrives: yes for callers whose credentials were checked, no for strangers, whose
+    /// promises would otherwise hold the budget without sending a byte.
+    pub reserve_declared: bool,
+}
+
+impl BodyLimits {
+    /// The limits for a caller whose credentials could not be checked before its body.
+    pub fn for_stranger(mut self) -> Self {
+        self.reserve_declared = false;
+        self
+    }
 }
 
 impl Default for BodyLimits {
@@ -36,6 +48,7 @@ impl Default for BodyLimits {
             max: super::DEFAULT_MAX_BODY,
             timeout: super::DEFAULT_BODY_TIMEOUT,
             budget: None,
+            reserve_declared: true,
         }
     }
 }
@@ -153,12 +166,18 @@ where
             .map_err(|_| BodyError::Overloaded),
         None => Ok(()),
     };
-    // A declared length is reserved at once: an honest client learns before it sends.
-    reserve(&mut reservation, declared.unwrap_or(0)).await?;
-    // The declared length is reserved in the budget, so it is allocated at once: growing
-    // by doubling would copy the body several times and hold old and new buffers together.
-    // Pages a client never sends are never touched, so a false promise costs no memory.
-    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    // A known caller's declared length is reserved at once (it learns before it sends)
+    // and allocated at once: growing by doubling would copy the body several times and
+    // hold old and new buffers together; pages never sent are never touched. A stranger's
+    // body is reserved and grown as its bytes arrive.
+    let promised = if limits.reserve_declared {
+        declared.unwrap_or(0).min(limit)
+    } else {
+        0
+    };
+    reserve(&mut reservation, promised).await?;
+    let mut bytes =
+        web::BytesMut::with_capacity(promised.max(declared.map_or(0, |d| d.min(8 * 1024))));
     let deadline = tokio::time::Instant::now() + limits.timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, payload.next()).await;
@@ -212,6 +231,7 @@ mod tests {
             max,
             timeout: Duration::from_millis(timeout_ms),
             budget: None,
+            reserve_declared: true,
         }
     }
 

@@ -73,6 +73,16 @@ impl ResponseError for ApiError {
     }
 }
 
+/// An error answered before the request's body was read: the connection cannot carry
+/// another request, so it is closed and a body that follows is never buffered.
+pub fn refused_before_body(error: &ApiError) -> HttpResponse {
+    let mut response = error.error_response();
+    response
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    response
+}
+
 /// Query strings that do not parse (`?limit=abc`).
 pub fn query_error(
     error: actix_web::error::QueryPayloadError,

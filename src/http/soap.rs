@@ -219,14 +219,18 @@ async fn post(
             return response;
         }
     };
-    let bytes =
-        match read_limited(&mut payload, declared_length(&request), state.body_limits()).await {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                let (code, message) = error.code_and_message();
-                return fault_response(guessed, &SoapError::new(code, message));
-            }
-        };
+    let limits = if verified.is_some() {
+        state.body_limits()
+    } else {
+        state.body_limits().for_stranger()
+    };
+    let bytes = match read_limited(&mut payload, declared_length(&request), limits).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let (code, message) = error.code_and_message();
+            return fault_response(guessed, &SoapError::new(code, message));
+        }
+    };
     let call = dispatch(
         &request,
         &bytes,

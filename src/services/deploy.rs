@@ -61,8 +61,13 @@ impl std::fmt::Display for DeployError {
     }
 }
 
+/// One deploy at a time per process: a `SIGHUP` and an API deploy running together could
+/// otherwise make an older read of the folder current last.
+static DEPLOYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Loads `dir`, reviews it, stores its versions and makes it current.
 pub async fn deploy(engine: &Engine, dir: &Path) -> Result<DeployReport, DeployError> {
+    let _one_at_a_time = DEPLOYING.lock().await;
     let workflows = load(dir).map_err(DeployError::Invalid)?;
     let review = engine
         .review(&workflows)

@@ -34,7 +34,7 @@ use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
-use crate::http::errors::ApiError;
+use crate::http::errors::{ApiError, refused_before_body};
 use crate::services::api::idempotency_key;
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
@@ -57,6 +57,9 @@ pub fn configure(config: &mut web::ServiceConfig, prefix: Option<&str>) {
 struct Sender {
     caller: Caller,
     fields: Map<String, Value>,
+    /// Whether credentials were checked (the `b` variants); an anonymous sender's body is
+    /// reserved in the budget only as it arrives.
+    authenticated: bool,
 }
 
 /// The workflow, checked for the endpoint kind and the `a`/`b` variant.
@@ -124,6 +127,7 @@ async fn admit(
         Sender {
             caller,
             fields: identity("anonymous", false, "Anonymous"),
+            authenticated: false,
         }
     } else {
         let principal = basic_principal(&state.accounts, basic_credentials(request)).await?;
@@ -134,6 +138,7 @@ async fn admit(
         Sender {
             fields: identity(&principal.name, true, "Basic"),
             caller,
+            authenticated: true,
         }
     };
     Ok((workflow, sender))
@@ -151,8 +156,14 @@ async fn body_of(
     state: &AppState,
     request: &HttpRequest,
     payload: &mut web::Payload,
+    sender: &Sender,
 ) -> Result<Buffered, ApiError> {
-    Ok(read_limited(payload, declared_length(request), state.body_limits()).await?)
+    let limits = if sender.authenticated {
+        state.body_limits()
+    } else {
+        state.body_limits().for_stranger()
+    };
+    Ok(read_limited(payload, declared_length(request), limits).await?)
 }
 
 fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
@@ -196,8 +207,13 @@ async fn custom_data(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "custom_data").await?;
-    let body = body_of(&state, &request, &mut payload).await?;
+    let (workflow, sender) = match admit(&state, &request, &workflow, &variant, "custom_data").await
+    {
+        Ok(admitted) => admitted,
+        // Refused before the body was read: the connection is closed.
+        Err(error) => return Ok(refused_before_body(&error)),
+    };
+    let body = body_of(&state, &request, &mut payload, &sender).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -230,7 +246,7 @@ async fn unstructured_event(
     payload: &mut web::Payload,
     sender: &Sender,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body = body_of(state, request, payload).await?;
+    let body = body_of(state, request, payload, sender).await?;
     let text = match std::str::from_utf8(&body) {
         Ok(text) => json!(text),
         Err(_) => json!(base64::engine::general_purpose::STANDARD.encode(&body[..])),
@@ -271,7 +287,12 @@ async fn unstructured(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "unstructured").await?;
+    let (workflow, sender) =
+        match admit(&state, &request, &workflow, &variant, "unstructured").await {
+            Ok(admitted) => admitted,
+            // Refused before the body was read: the connection is closed.
+            Err(error) => return Ok(refused_before_body(&error)),
+        };
     let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
     enqueue(&state, &request, workflow, "unstructured", event, &sender).await
 }
@@ -284,7 +305,12 @@ async fn with_return_data(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, format, workflow) = path.into_inner();
-    let (workflow, sender) = admit(&state, &request, &workflow, &variant, "unstructured").await?;
+    let (workflow, sender) =
+        match admit(&state, &request, &workflow, &variant, "unstructured").await {
+            Ok(admitted) => admitted,
+            // Refused before the body was read: the connection is closed.
+            Err(error) => return Ok(refused_before_body(&error)),
+        };
     let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
     let outcome = state
         .engine
