@@ -25,7 +25,9 @@ mod cases {
     use serde_json::{Map, Value, json};
 
     use super::support::workflows::{ORDER_V1 as V1, ORDER_V2 as V2};
-    use super::support::*;
+    use super::support::{
+        TestEngine, TestStore, caller, engine, engine_with, test_config, workflows,
+    };
 
     async fn start(te: &TestEngine, order: &str) -> InstanceView {
         let mut fields = Map::new();

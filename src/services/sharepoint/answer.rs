@@ -96,7 +96,9 @@ pub fn result_envelope_body(result: &EventResult) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use serde_json::{Map, Value};
+
+    use super::{EventResult, result_envelope_body};
 
     #[test]
     fn children_in_wcf_order() {

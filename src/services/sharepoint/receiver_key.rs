@@ -144,7 +144,9 @@ impl KeyCache {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use super::{KeyCache, ReceiverKey, load_or_create, rotate};
     use crate::store::StoreTarget;
 
     #[test]

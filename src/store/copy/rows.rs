@@ -230,7 +230,10 @@ pub fn from_postgres(table: &Table, row: &tokio_postgres::Row) -> Result<Vec<Cel
 mod tests {
     use serde_json::json;
 
-    use super::*;
+    use serde_json::Value;
+
+    use super::super::tables::Kind;
+    use super::{Cell, Tally, canonical_json};
 
     fn checksum(rows: &[Vec<Cell>]) -> (u64, String) {
         let mut tally = Tally::default();

@@ -100,7 +100,9 @@ fn settle(target: &Path) -> Result<u64, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use rusqlite::Connection;
+
+    use super::backup;
 
     #[test]
     fn copies_a_database_and_refuses_to_overwrite() {
