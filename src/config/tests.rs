@@ -1,0 +1,206 @@
+//! Configuration loading: files, environment, flags, and every refusal naming its key.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_use_the_embedded_store() {
+    let config = load(&Overrides::default(), &[]).unwrap();
+    assert_eq!(config.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
+    assert_eq!(
+        config.store,
+        StoreTarget::Sqlite {
+            path: PathBuf::from("data/holdpoint.db")
+        }
+    );
+    assert_eq!(config.workflows_dir, PathBuf::from("workflows"));
+    assert_eq!(config.engine.buffer_ttl, Duration::from_secs(60));
+}
+
+#[test]
+fn file_then_env_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holdpoint.toml");
+    std::fs::write(
+        &path,
+        "[events]\nbuffer_ttl = \"5s\"\n[http]\nlisten = [\"127.0.0.1:9000\"]\n",
+    )
+    .unwrap();
+    let overrides = Overrides {
+        config_file: Some(path.clone()),
+        ..Overrides::default()
+    };
+    let config = load(
+        &overrides,
+        &env(&[("HOLDPOINT_EVENTS__DEDUP_WINDOW", "1h")]),
+    )
+    .unwrap();
+    assert_eq!(config.engine.buffer_ttl, Duration::from_secs(5));
+    assert_eq!(config.engine.dedup_window, Duration::from_secs(3600));
+    assert_eq!(config.listen, vec!["127.0.0.1:9000".parse().unwrap()]);
+    let config = load(&overrides, &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "0")])).unwrap();
+    assert_eq!(config.engine.buffer_ttl, Duration::ZERO);
+    let flags = Overrides {
+        config_file: Some(path),
+        listen: vec!["127.0.0.1:9100".into()],
+        database_url: Some("postgres://u@localhost/db".into()),
+        ..Overrides::default()
+    };
+    let config = load(&flags, &[]).unwrap();
+    assert_eq!(config.listen, vec!["127.0.0.1:9100".parse().unwrap()]);
+    assert!(matches!(config.store, StoreTarget::Postgres { .. }));
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holdpoint.toml");
+    std::fs::write(&path, "[events]\nbufer_ttl = \"5s\"\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(path),
+        ..Overrides::default()
+    };
+    let error = load(&overrides, &[]).unwrap_err();
+    assert!(
+        error.contains("bufer_ttl") && error.contains("line 2"),
+        "{error}"
+    );
+    let error = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_EVENTS__BUFER_TTL", "5s")]),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("HOLDPOINT_EVENTS__BUFER_TTL") && error.contains("bufer_ttl"),
+        "{error}"
+    );
+    let error = load(&Overrides::default(), &env(&[("HOLDPOINT_NOPE__X", "1")])).unwrap_err();
+    assert!(error.contains("nope"), "{error}");
+}
+
+#[test]
+fn bad_values_say_which_key() {
+    let error = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "soon")]),
+    )
+    .unwrap_err();
+    assert!(error.contains("[events] buffer_ttl"), "{error}");
+    let flags = Overrides {
+        listen: vec!["localhost".into()],
+        ..Overrides::default()
+    };
+    assert!(load(&flags, &[]).unwrap_err().contains("[http] listen"));
+    let flags = Overrides {
+        database_url: Some("mysql://x".into()),
+        ..Overrides::default()
+    };
+    assert!(load(&flags, &[]).unwrap_err().contains("[store] url"));
+    let error = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_HTTP__BODY_TIMEOUT", "0s")]),
+    )
+    .unwrap_err();
+    assert!(error.contains("[http] body_timeout"), "{error}");
+}
+
+#[test]
+fn sharepoint_is_anonymous_only_when_written() {
+    use crate::services::sharepoint::service::SharePointAuth;
+    let default = load(&Overrides::default(), &[]).unwrap();
+    assert!(matches!(
+        default.soap_settings.sharepoint.auth,
+        SharePointAuth::ReceiverKey
+    ));
+    let written = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "anonymous")]),
+    )
+    .unwrap();
+    assert!(matches!(
+        written.soap_settings.sharepoint.auth,
+        SharePointAuth::Anonymous
+    ));
+    let error = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "key")]),
+    )
+    .unwrap_err();
+    assert!(error.contains("`receiver_key`"), "{error}");
+}
+
+#[test]
+fn network_lists_are_checked_and_name_their_key() {
+    let config = load(
+        &Overrides::default(),
+        &env(&[
+            (
+                "HOLDPOINT_HTTP__TRUSTED_PROXIES",
+                "[\"10.0.0.1\", \"10.1.0.0/24\"]",
+            ),
+            ("HOLDPOINT_ORCHESTRATOR__ALLOW_FROM", "[\"192.168.1.7\"]"),
+            ("HOLDPOINT_SHAREPOINT__ALLOW_FROM", "[\"::1/128\"]"),
+            ("HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM", "[\"10.20.0.0/16\"]"),
+        ]),
+    )
+    .unwrap();
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    assert!(config.trusted_proxies.contains(ip("10.1.0.9")));
+    let soap = &config.soap_settings;
+    assert!(soap.orchestrator.allow_from.contains(ip("192.168.1.7")));
+    assert!(soap.sharepoint.allow_from.contains(ip("::1")));
+    assert!(config.remote_events_allow_from.contains(ip("10.20.3.4")));
+    for (key, name) in [
+        ("HOLDPOINT_HTTP__TRUSTED_PROXIES", "[http] trusted_proxies"),
+        (
+            "HOLDPOINT_ORCHESTRATOR__ALLOW_FROM",
+            "[orchestrator] allow_from",
+        ),
+        (
+            "HOLDPOINT_SHAREPOINT__ALLOW_FROM",
+            "[sharepoint] allow_from",
+        ),
+        (
+            "HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM",
+            "[remote_events] allow_from",
+        ),
+    ] {
+        let error = load(&Overrides::default(), &env(&[(key, "[\"10.0.0.0/40\"]")])).unwrap_err();
+        assert!(
+            error.starts_with(name) && error.contains("10.0.0.0/40"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn context_token_auth_needs_client_id_and_secret() {
+    let missing = load(
+        &Overrides::default(),
+        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "context_token")]),
+    )
+    .unwrap_err();
+    assert!(missing.contains("[sharepoint] client_id"), "{missing}");
+    let config = load(
+        &Overrides::default(),
+        &env(&[
+            ("HOLDPOINT_SHAREPOINT__AUTH", "context_token"),
+            ("HOLDPOINT_SHAREPOINT__CLIENT_ID", "c0ffee"),
+            ("HOLDPOINT_SHAREPOINT__CLIENT_SECRET", "c2VjcmV0"),
+        ]),
+    )
+    .unwrap();
+    match config.soap_settings.sharepoint.auth {
+        crate::services::sharepoint::service::SharePointAuth::ContextToken(settings) => {
+            assert_eq!(settings.client_id, "c0ffee");
+            assert_eq!(settings.realm, None);
+        }
+        other => panic!("expected context_token, got {other:?}"),
+    }
+}
