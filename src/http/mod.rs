@@ -119,7 +119,6 @@ impl AppState {
             max: self.max_body,
             timeout: self.body_timeout,
             budget: Some(self.body_budget.clone()),
-            reserve_declared: true,
         }
     }
 }

@@ -219,11 +219,7 @@ async fn post(
             return response;
         }
     };
-    let limits = if verified.is_some() {
-        state.body_limits()
-    } else {
-        state.body_limits().for_stranger()
-    };
+    let limits = state.body_limits();
     let bytes = match read_limited(&mut payload, declared_length(&request), limits).await {
         Ok(bytes) => bytes,
         Err(error) => {

@@ -57,9 +57,6 @@ pub fn configure(config: &mut web::ServiceConfig, prefix: Option<&str>) {
 struct Sender {
     caller: Caller,
     fields: Map<String, Value>,
-    /// Whether credentials were checked (the `b` variants); an anonymous sender's body is
-    /// reserved in the budget only as it arrives.
-    authenticated: bool,
 }
 
 /// The workflow, checked for the endpoint kind and the `a`/`b` variant.
@@ -127,7 +124,6 @@ async fn admit(
         Sender {
             caller,
             fields: identity("anonymous", false, "Anonymous"),
-            authenticated: false,
         }
     } else {
         let principal = basic_principal(&state.accounts, basic_credentials(request)).await?;
@@ -138,7 +134,6 @@ async fn admit(
         Sender {
             fields: identity(&principal.name, true, "Basic"),
             caller,
-            authenticated: true,
         }
     };
     Ok((workflow, sender))
@@ -156,14 +151,8 @@ async fn body_of(
     state: &AppState,
     request: &HttpRequest,
     payload: &mut web::Payload,
-    sender: &Sender,
 ) -> Result<Buffered, ApiError> {
-    let limits = if sender.authenticated {
-        state.body_limits()
-    } else {
-        state.body_limits().for_stranger()
-    };
-    Ok(read_limited(payload, declared_length(request), limits).await?)
+    Ok(read_limited(payload, declared_length(request), state.body_limits()).await?)
 }
 
 fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
@@ -213,7 +202,7 @@ async fn custom_data(
         // Refused before the body was read: the connection is closed.
         Err(error) => return Ok(refused_before_body(&error)),
     };
-    let body = body_of(&state, &request, &mut payload, &sender).await?;
+    let body = body_of(&state, &request, &mut payload).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
@@ -246,7 +235,7 @@ async fn unstructured_event(
     payload: &mut web::Payload,
     sender: &Sender,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body = body_of(state, request, payload, sender).await?;
+    let body = body_of(state, request, payload).await?;
     let text = match std::str::from_utf8(&body) {
         Ok(text) => json!(text),
         Err(_) => json!(base64::engine::general_purpose::STANDARD.encode(&body[..])),
