@@ -160,11 +160,10 @@ where
     // stranger who declares a large body and sends nothing holds its share until
     // `body_timeout` (RELIABILITY.md says what that leaves open).
     let promised = declared.unwrap_or(0).min(limit);
-    // The budget covers what is allocated, not only what arrived: a growing buffer is
-    // grown here, by doubling, and each new capacity is reserved before it is allocated.
-    let initial = promised.max(declared.map_or(0, |d| d.min(8 * 1024)));
-    reserve(&mut reservation, initial).await?;
-    let mut bytes: Vec<u8> = Vec::with_capacity(initial);
+    reserve(&mut reservation, promised).await?;
+    // The budget covers what is allocated, not only what arrived: a buffer that must grow
+    // (a chunked body) is grown here, by doubling, each new capacity reserved first.
+    let mut bytes: Vec<u8> = Vec::with_capacity(promised);
     let deadline = tokio::time::Instant::now() + limits.timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, payload.next()).await;
