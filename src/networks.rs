@@ -49,6 +49,14 @@ impl NetworkList {
     }
 }
 
+/// The message of every allow-list refusal: `{what} are not accepted from {client}`.
+pub fn refusal(what: &str, client: Option<&str>) -> String {
+    format!(
+        "{what} are not accepted from {}",
+        client.unwrap_or("an unknown address")
+    )
+}
+
 fn parse_entry(entry: &str) -> Option<IpNet> {
     if let Ok(network) = entry.parse::<IpNet>() {
         return Some(canonical(network).trunc());

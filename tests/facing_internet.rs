@@ -109,8 +109,8 @@ async fn strangers_are_refused_before_their_bodies_are_read() {
         ),
     ];
     for (path, headers) in &cases {
-        let started = Instant::now();
-        // 4 MB announced, 1 KiB sent: the answer must come without the rest.
+        // 4 MB announced, 1 KiB sent and no more: a server that waited for the body would
+        // send nothing before the client stops listening (10 s).
         let (answer, closed) = head_then_wait(&server, path, headers, 4_000_000, 1024).await;
         assert_eq!(status_of(&answer), "401", "{path}: {answer}");
         assert!(
@@ -118,10 +118,6 @@ async fn strangers_are_refused_before_their_bodies_are_read() {
             "{path}: {answer}"
         );
         assert!(closed, "{path}: the connection is closed after the refusal");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{path}: answered without waiting for the body"
-        );
     }
     // The item is untouched and the server serves on.
     let answer = send(

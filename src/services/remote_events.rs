@@ -35,6 +35,7 @@ use crate::http::AppState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
 use crate::http::errors::{ApiError, refused_before_body};
+use crate::networks::refusal;
 use crate::services::api::idempotency_key;
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
@@ -114,8 +115,8 @@ async fn admit(
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 format!(
-                    "anonymous remote events are not accepted from {}; use the `b` variant with credentials",
-                    source.as_deref().unwrap_or("an unknown address")
+                    "{}; use the `b` variant with credentials",
+                    refusal("anonymous remote events", source.as_deref())
                 ),
             ));
         }

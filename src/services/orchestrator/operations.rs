@@ -13,6 +13,7 @@ use crate::engine::definition::Workflow;
 use crate::engine::{Caller, CustomEvent, InstanceView, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::soap::{SoapCall, engine_fault};
+use crate::networks::refusal;
 use crate::soap::{Element, SoapError};
 use crate::store::EventScope;
 
@@ -150,8 +151,8 @@ async fn event_sender(
             return Err(SoapError::new(
                 ErrorCode::Forbidden,
                 format!(
-                    "anonymous custom events are not accepted from {}; send HTTP Basic credentials",
-                    call.source().as_deref().unwrap_or("an unknown address")
+                    "{}; send HTTP Basic credentials",
+                    refusal("anonymous custom events", call.source().as_deref())
                 ),
             ));
         }

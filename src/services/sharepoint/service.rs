@@ -35,7 +35,7 @@ use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::AppState;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
-use crate::networks::NetworkList;
+use crate::networks::{NetworkList, refusal};
 use crate::soap::service::{Operation, ServiceDescriptor};
 use crate::soap::{SoapError, SoapVersion};
 use crate::store::{EventScope, InstanceStatus};
@@ -182,26 +182,23 @@ impl SoapService for RemoteEventService {
 
     async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError> {
         let event = properties::parse(&call.envelope.body)?;
+        // The farm as the caller, for every mode but `basic` (which names an account).
+        let farm = || {
+            let mut caller = Caller::new("sharepoint", DIALECT);
+            caller.source = call.source();
+            caller
+        };
         let caller = match &self.settings.auth {
             // Checked by `admit` before the body was read.
-            SharePointAuth::ReceiverKey => {
-                let mut caller = Caller::new("sharepoint", DIALECT);
-                caller.source = call.source();
-                caller
-            }
+            SharePointAuth::ReceiverKey => farm(),
             SharePointAuth::Anonymous => {
                 if !self.settings.allow_from.admits(call.peer) {
                     return Err(SoapError::new(
                         ErrorCode::Forbidden,
-                        format!(
-                            "anonymous SharePoint events are not accepted from {}",
-                            call.source().as_deref().unwrap_or("an unknown address")
-                        ),
+                        refusal("anonymous SharePoint events", call.source().as_deref()),
                     ));
                 }
-                let mut caller = Caller::new("sharepoint", DIALECT);
-                caller.source = call.source();
-                caller
+                farm()
             }
             SharePointAuth::Basic => call.authenticate().await?.caller(DIALECT, call.source()),
             SharePointAuth::ContextToken(settings) => {
@@ -214,9 +211,7 @@ impl SoapService for RemoteEventService {
                 let now = call.state.engine.now_ms() / 1000;
                 context_token::validate(token, settings, call.host.as_deref().unwrap_or(""), now)
                     .map_err(|why| SoapError::new(ErrorCode::Unauthenticated, why))?;
-                let mut caller = Caller::new("sharepoint", DIALECT);
-                caller.source = call.source();
-                caller
+                farm()
             }
         };
         if !event.known_type {
