@@ -28,8 +28,15 @@ stop_all() {
 }
 
 # Release build of the server and of the bench tools, run directly afterwards (no cargo,
-# and so no rebuild, between measured phases).
+# and so no rebuild, between measured phases). BIN_DIR=DIR runs binaries built earlier
+# instead (holdpoint, load, callback_setup, sqlite_baseline, deadlines), e.g. a copy of
+# another commit's build for a before/after comparison in one session.
 build_all() {
+    if [ -n "${BIN_DIR:-}" ]; then
+        HOLDPOINT=$BIN_DIR/holdpoint LOAD=$BIN_DIR/load SETUP=$BIN_DIR/callback_setup
+        BASELINE=$BIN_DIR/sqlite_baseline DEADLINES_BENCH=$BIN_DIR/deadlines
+        return
+    fi
     (cd "$ROOT" && cargo build --release --quiet)
     HOLDPOINT=$ROOT/target/release/holdpoint
     LOAD=$(bench_binary load)
