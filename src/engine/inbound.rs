@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::access::Action;
+use super::clock::rfc3339;
 use super::definition::Workflow;
-use super::*;
+use super::telemetry::observe;
+use super::{Caller, CustomEvent, Engine, EngineError, StartRequest};
 use crate::duration::{millis, parse_duration};
-use crate::engine::clock::rfc3339;
-use crate::store::*;
+use crate::store::{DedupClaim, EventScope, InboundFilter, InboundRow, InboundState, NewInbound};
 
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
@@ -118,7 +119,7 @@ impl Engine {
         &self,
         requests: &[InboundRequest],
     ) -> Result<Vec<i64>, EngineError> {
-        crate::metrics::command("enqueue_remote_events", async move {
+        observe("enqueue_remote_events", async move {
             let mut tx = self.store.begin().await?;
             let now = self.now_ms();
             let mut ids = Vec::with_capacity(requests.len());
@@ -302,7 +303,7 @@ impl Engine {
         id: i64,
         caller: &Caller,
     ) -> Result<InboundView, EngineError> {
-        crate::metrics::command("retry_inbound", async move {
+        observe("retry_inbound", async move {
             let mut tx = self.store.begin().await?;
             let row = tx
                 .get_inbound(id)

@@ -16,10 +16,12 @@ pub mod inbound;
 mod interpreter;
 pub mod migration;
 pub mod outbound;
+mod queries;
 pub mod review;
 pub mod runners;
 mod sealed;
 pub mod serial;
+pub mod telemetry;
 pub mod template;
 mod versions;
 mod views;
@@ -37,7 +39,9 @@ use crate::store::Store;
 
 pub use commands::{CustomEvent, StartRequest};
 pub use error::EngineError;
-pub use views::*;
+pub use views::{
+    EventOutcome, FinishOutcome, HistoryView, InstanceView, ServerItemView, StartOutcome, WaitView,
+};
 
 /// Engine settings, resolved from configuration.
 #[derive(Debug, Clone)]
@@ -264,8 +268,9 @@ impl Engine {
         loop {
             tries += 1;
             match attempt().await {
-                Err(EngineError::Conflict(detail)) if tries < ATTEMPTS => {
-                    tracing::debug!(%detail, tries, "retrying command after a conflict");
+                Err(error @ EngineError::Conflict(_)) if tries < ATTEMPTS => {
+                    telemetry::count_store_error(&error);
+                    tracing::debug!(detail = ?error, tries, "retrying command after a conflict");
                     tokio::time::sleep(Duration::from_millis(5 * tries as u64)).await;
                 }
                 other => return other,

@@ -1,16 +1,20 @@
 //! Turns a [`RawWorkflow`] into a [`Workflow`], collecting every problem found.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::raw::{KINDS, RawHttp, RawStep, RawWorkflow, allowed_keys};
-use super::*;
+use super::{
+    DefinitionError, FieldDef, HttpSpec, ReplySpec, ReplyStatus, SetValue, Step, StepKind,
+    WaitPolicy, Workflow,
+};
 use crate::duration::parse_duration;
 use crate::engine::template::Templates;
 use crate::networks::NetworkList;
+use crate::store::EventScope;
 
 /// Parses and checks one definition file.
 pub fn compile(path: &Path, bytes: &[u8]) -> Result<Workflow, Vec<DefinitionError>> {
