@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::access::Action;
 use super::clock::rfc3339;
 use super::definition::Workflow;
-use super::telemetry::observe;
+use super::telemetry::{Subject, observe};
 use super::{Caller, CustomEvent, Engine, EngineError, StartRequest};
 use crate::duration::{millis, parse_duration};
 use crate::store::{DedupClaim, EventScope, InboundFilter, InboundRow, InboundState, NewInbound};
@@ -119,7 +119,7 @@ impl Engine {
         &self,
         requests: &[InboundRequest],
     ) -> Result<Vec<i64>, EngineError> {
-        observe("enqueue_remote_events", async move {
+        observe("enqueue_remote_events", Subject::Unknown, async move {
             let mut tx = self.store.begin().await?;
             let now = self.now_ms();
             let mut ids = Vec::with_capacity(requests.len());
@@ -303,7 +303,7 @@ impl Engine {
         id: i64,
         caller: &Caller,
     ) -> Result<InboundView, EngineError> {
-        observe("retry_inbound", async move {
+        observe("retry_inbound", Subject::Unknown, async move {
             let mut tx = self.store.begin().await?;
             let row = tx
                 .get_inbound(id)

@@ -36,6 +36,7 @@ use serial::SerialCodec;
 use template::Templates;
 
 use crate::store::Store;
+use telemetry::{Subject, observe};
 
 pub use commands::{CustomEvent, StartRequest};
 pub use error::EngineError;
@@ -255,6 +256,21 @@ impl Engine {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Runs command `name` on `subject`, observed (see `telemetry::observe`) and retried
+    /// whole when it lost a serialisation race.
+    async fn command<T, F, Fut>(
+        &self,
+        name: &'static str,
+        subject: Subject<'_>,
+        attempt: F,
+    ) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, EngineError>>,
+    {
+        observe(name, subject, self.retrying(attempt)).await
     }
 
     /// Runs a command, retrying it whole when it lost a serialisation race.

@@ -22,10 +22,20 @@ pub const STORE_ERRORS: &str = "holdpoint_store_errors_total";
 /// Counter.
 pub const INSTANCES_PURGED: &str = "holdpoint_instances_purged_total";
 
-/// Runs an engine command in its own span (`command`, and `instance_id`/`serial` once
-/// the command records them) and records its latency and outcome.
+/// What a command acts on, recorded in its span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Subject<'a> {
+    /// Not known before the command runs (it may record `instance_id` itself).
+    Unknown,
+    Instance(i64),
+    Serial(&'a str),
+}
+
+/// Runs an engine command in its own span (`command`, and `instance_id`/`serial` of its
+/// subject) and records its latency and outcome.
 pub(crate) async fn observe<T>(
     name: &'static str,
+    subject: Subject<'_>,
     run: impl Future<Output = Result<T, EngineError>>,
 ) -> Result<T, EngineError> {
     let span = tracing::info_span!(
@@ -34,6 +44,15 @@ pub(crate) async fn observe<T>(
         instance_id = tracing::field::Empty,
         serial = tracing::field::Empty,
     );
+    match subject {
+        Subject::Unknown => {}
+        Subject::Instance(id) => {
+            span.record("instance_id", id);
+        }
+        Subject::Serial(serial) => {
+            span.record("serial", serial);
+        }
+    }
     let started = Instant::now();
     let result = run.instrument(span).await;
     let outcome = match &result {

@@ -4,7 +4,7 @@
 use super::CustomEvent;
 use crate::engine::access::Right;
 use crate::engine::interpreter::Run;
-use crate::engine::telemetry::observe;
+use crate::engine::telemetry::{Subject, observe};
 use crate::engine::{Engine, EngineError, EventOutcome};
 
 impl Engine {
@@ -13,7 +13,7 @@ impl Engine {
         &self,
         event: &CustomEvent,
     ) -> Result<EventOutcome, EngineError> {
-        observe("send_custom_event", async move {
+        observe("send_custom_event", Subject::Unknown, async move {
             event
                 .caller
                 .access

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::engine::access::Action;
 use crate::engine::definition::{StepKind, Workflow};
 use crate::engine::interpreter::{Run, Settled, Settlement, WaitOutcome};
-use crate::engine::telemetry::observe;
+use crate::engine::telemetry::Subject;
 use crate::engine::{Caller, Engine, EngineError, InstanceView};
 use crate::store::{InstanceRow, InstanceStatus, WaitFilter, WaitKind, WaitRow, WaitState};
 
@@ -18,38 +18,32 @@ impl Engine {
         inputs: &Map<String, Value>,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        observe("answer_input", async move {
-            tracing::Span::current().record("instance_id", instance_id);
-            self.retrying(|| async {
-                let mut run = Run::begin(self, caller).await?;
-                let mut instance = lock_instance(&mut run, instance_id).await?;
-                let not_waiting = || {
-                    EngineError::ItemNotOpen(format!(
-                        "instance {instance_id} is not waiting for input"
-                    ))
-                };
-                let wait = open_waits(&mut run, instance_id, Some(WaitKind::Input), 1)
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(not_waiting)?;
-                // Rights come from the current definition, the steps from the instance's own.
-                self.authorize(caller, &instance.workflow_id, Action::Start)?;
-                let workflow = run.workflow_of(&instance).await?;
-                let converted = convert_inputs(&workflow, &wait, inputs)?;
-                let names: Vec<&String> = converted.keys().collect();
-                let detail = json!({"inputs": names});
-                let settlement = Settlement {
-                    state: WaitState::Finished,
-                    record: Some(("input_answered", detail)),
-                    outcome: WaitOutcome::Input(converted),
-                };
-                if run.settle_wait(&mut instance, &wait, settlement).await? == Settled::NotOpen {
-                    return Err(not_waiting());
-                }
-                run.commit_view(instance).await
-            })
-            .await
+        self.command("answer_input", Subject::Instance(instance_id), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let mut instance = lock_instance(&mut run, instance_id).await?;
+            let not_waiting = || {
+                EngineError::ItemNotOpen(format!("instance {instance_id} is not waiting for input"))
+            };
+            let wait = open_waits(&mut run, instance_id, Some(WaitKind::Input), 1)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(not_waiting)?;
+            // Rights come from the current definition, the steps from the instance's own.
+            self.authorize(caller, &instance.workflow_id, Action::Start)?;
+            let workflow = run.workflow_of(&instance).await?;
+            let converted = convert_inputs(&workflow, &wait, inputs)?;
+            let names: Vec<&String> = converted.keys().collect();
+            let detail = json!({"inputs": names});
+            let settlement = Settlement {
+                state: WaitState::Finished,
+                record: Some(("input_answered", detail)),
+                outcome: WaitOutcome::Input(converted),
+            };
+            if run.settle_wait(&mut instance, &wait, settlement).await? == Settled::NotOpen {
+                return Err(not_waiting());
+            }
+            run.commit_view(instance).await
         })
         .await
     }
@@ -60,29 +54,25 @@ impl Engine {
         instance_id: i64,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        observe("cancel", async move {
-            tracing::Span::current().record("instance_id", instance_id);
-            self.retrying(|| async {
-                let mut run = Run::begin(self, caller).await?;
-                let mut instance = lock_instance(&mut run, instance_id).await?;
-                self.authorize(caller, &instance.workflow_id, Action::Start)?;
-                if instance.status.is_terminal() {
-                    return Err(EngineError::ItemNotOpen(format!(
-                        "instance {instance_id} is {} already",
-                        instance.status.as_str()
-                    )));
-                }
-                for wait in open_waits(&mut run, instance_id, None, 1000).await? {
-                    run.cancel_wait(&wait).await?;
-                }
-                instance.status = InstanceStatus::Cancelled;
-                let step = instance.current_step.clone();
-                run.history(instance_id, "cancelled", step.as_deref(), None, json!({}))
-                    .await?;
-                run.save(&mut instance).await?;
-                run.commit_view(instance).await
-            })
-            .await
+        self.command("cancel", Subject::Instance(instance_id), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let mut instance = lock_instance(&mut run, instance_id).await?;
+            self.authorize(caller, &instance.workflow_id, Action::Start)?;
+            if instance.status.is_terminal() {
+                return Err(EngineError::ItemNotOpen(format!(
+                    "instance {instance_id} is {} already",
+                    instance.status.as_str()
+                )));
+            }
+            for wait in open_waits(&mut run, instance_id, None, 1000).await? {
+                run.cancel_wait(&wait).await?;
+            }
+            instance.status = InstanceStatus::Cancelled;
+            let step = instance.current_step.clone();
+            run.history(instance_id, "cancelled", step.as_deref(), None, json!({}))
+                .await?;
+            run.save(&mut instance).await?;
+            run.commit_view(instance).await
         })
         .await
     }

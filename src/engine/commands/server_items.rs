@@ -5,9 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::engine::access::Action;
-use crate::engine::clock::{self, rfc3339};
+use crate::engine::clock::rfc3339;
 use crate::engine::interpreter::{Run, Settled, Settlement, WaitOutcome};
-use crate::engine::telemetry::observe;
+use crate::engine::telemetry::{Subject, observe};
 use crate::engine::{Caller, Engine, EngineError, FinishOutcome, InstanceView, ServerItemView};
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
@@ -18,8 +18,7 @@ impl Engine {
         serial: &str,
         caller: &Caller,
     ) -> Result<ServerItemView, EngineError> {
-        observe("open_server_item", async move {
-            tracing::Span::current().record("serial", serial);
+        observe("open_server_item", Subject::Serial(serial), async move {
             let mut run = Run::begin(self, caller).await?;
             let (instance_id, wait_id) = self.parse_serial(serial)?;
             let wait = self
@@ -49,49 +48,35 @@ impl Engine {
         caller: &Caller,
         idempotency_key: Option<&str>,
     ) -> Result<FinishOutcome, EngineError> {
-        observe("finish_server_item", async move {
-            tracing::Span::current().record("serial", serial);
-            self.retrying(|| self.finish_once(serial, fields, caller, idempotency_key))
-                .await
+        self.command("finish_server_item", Subject::Serial(serial), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let (wait, mut instance) = self.locked_server_item(&mut run, serial, caller).await?;
+            let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
+            let replayed = run.replay_of(key.as_deref()).await?.is_some();
+            if !replayed {
+                // Rights come from the current definition, steps and fields from the
+                // instance's own.
+                let workflow = run.workflow_of(&instance).await?;
+                let converted = workflow
+                    .convert_fields(fields)
+                    .map_err(EngineError::InvalidField)?;
+                let names: Vec<&String> = converted.keys().collect();
+                let detail = json!({"fields": names});
+                let settlement = Settlement {
+                    state: WaitState::Finished,
+                    record: Some(("server_item_finished", detail)),
+                    outcome: WaitOutcome::Finished(converted),
+                };
+                self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
+                    .await?;
+                run.remember_outcome(key.as_deref(), "finished").await?;
+            }
+            Ok(FinishOutcome {
+                instance: run.commit_view(instance).await?,
+                replayed,
+            })
         })
         .await
-    }
-
-    async fn finish_once(
-        &self,
-        serial: &str,
-        fields: &Map<String, Value>,
-        caller: &Caller,
-        idempotency_key: Option<&str>,
-    ) -> Result<FinishOutcome, EngineError> {
-        let mut run = Run::begin(self, caller).await?;
-        let (wait, mut instance) = self.locked_server_item(&mut run, serial, caller).await?;
-        let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
-        if run.replay_of(key.as_deref()).await?.is_some() {
-            return Ok(FinishOutcome {
-                instance: run.commit_view(instance).await?,
-                replayed: true,
-            });
-        }
-        // Rights come from the current definition, steps and fields from the instance's own.
-        let workflow = run.workflow_of(&instance).await?;
-        let converted = workflow
-            .convert_fields(fields)
-            .map_err(EngineError::InvalidField)?;
-        let names: Vec<&String> = converted.keys().collect();
-        let detail = json!({"fields": names});
-        let settlement = Settlement {
-            state: WaitState::Finished,
-            record: Some(("server_item_finished", detail)),
-            outcome: WaitOutcome::Finished(converted),
-        };
-        self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
-            .await?;
-        run.remember_outcome(key.as_deref(), "finished").await?;
-        Ok(FinishOutcome {
-            instance: run.commit_view(instance).await?,
-            replayed: false,
-        })
     }
 
     /// Fails a server item: its step's `on_error`, else the instance fails.
@@ -101,24 +86,19 @@ impl Engine {
         message: &str,
         caller: &Caller,
     ) -> Result<InstanceView, EngineError> {
-        observe("fail_server_item", async move {
-            tracing::Span::current().record("serial", serial);
-            self.retrying(|| async {
-                let mut run = Run::begin(self, caller).await?;
-                let (wait, mut instance) =
-                    self.locked_server_item(&mut run, serial, caller).await?;
-                // A command refuses an instance whose definition version is gone.
-                run.workflow_of(&instance).await?;
-                let settlement = Settlement {
-                    state: WaitState::Failed,
-                    record: Some(("server_item_failed", json!({"error": message}))),
-                    outcome: WaitOutcome::Failed(message.to_string()),
-                };
-                self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
-                    .await?;
-                run.commit_view(instance).await
-            })
-            .await
+        self.command("fail_server_item", Subject::Serial(serial), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let (wait, mut instance) = self.locked_server_item(&mut run, serial, caller).await?;
+            // A command refuses an instance whose definition version is gone.
+            run.workflow_of(&instance).await?;
+            let settlement = Settlement {
+                state: WaitState::Failed,
+                record: Some(("server_item_failed", json!({"error": message}))),
+                outcome: WaitOutcome::Failed(message.to_string()),
+            };
+            self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
+                .await?;
+            run.commit_view(instance).await
         })
         .await
     }
@@ -130,36 +110,25 @@ impl Engine {
         deadline: i64,
         caller: &Caller,
     ) -> Result<ServerItemView, EngineError> {
-        observe("extend_server_item", async move {
-            tracing::Span::current().record("serial", serial);
-            self.retrying(|| async {
-                let mut run = Run::begin(self, caller).await?;
-                if deadline <= run.now {
-                    return Err(EngineError::MalformedRequest(format!(
-                        "deadline {} is not in the future",
-                        rfc3339(deadline)
-                    )));
-                }
-                let (mut wait, instance) =
-                    self.locked_server_item(&mut run, serial, caller).await?;
-                if !run.tx.extend_wait(wait.id, deadline).await? {
-                    return Err(self.closed_error(&mut run, &wait, serial).await);
-                }
-                let detail = json!({"deadline": clock::rfc3339(deadline)});
-                run.history(
-                    instance.id,
-                    "server_item_extended",
-                    Some(&wait.step_id),
-                    Some(wait.id),
-                    detail,
-                )
+        self.command("extend_server_item", Subject::Serial(serial), || async {
+            let mut run = Run::begin(self, caller).await?;
+            if deadline <= run.now {
+                return Err(EngineError::MalformedRequest(format!(
+                    "deadline {} is not in the future",
+                    rfc3339(deadline)
+                )));
+            }
+            let (mut wait, instance) = self.locked_server_item(&mut run, serial, caller).await?;
+            if !run.tx.extend_wait(wait.id, deadline).await? {
+                return Err(self.closed_error(&mut run, &wait, serial).await);
+            }
+            let detail = json!({"deadline": rfc3339(deadline)});
+            run.wait_history(&wait, "server_item_extended", detail)
                 .await?;
-                run.commit().await?;
-                wait.state = WaitState::Open;
-                wait.deadline = deadline;
-                Ok(ServerItemView::new(wait, instance, &self.serials))
-            })
-            .await
+            run.commit().await?;
+            wait.state = WaitState::Open;
+            wait.deadline = deadline;
+            Ok(ServerItemView::new(wait, instance, &self.serials))
         })
         .await
     }

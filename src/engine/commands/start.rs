@@ -7,14 +7,14 @@ use super::StartRequest;
 use crate::engine::access::Action;
 use crate::engine::definition::Workflow;
 use crate::engine::interpreter::Run;
-use crate::engine::telemetry::observe;
+use crate::engine::telemetry::{Subject, observe};
 use crate::engine::{Engine, EngineError, StartOutcome};
 use crate::store::{InstanceRow, InstanceStatus, NewInstance};
 
 impl Engine {
     /// Starts an instance and runs it to its first wait (or its end).
     pub async fn start(&self, request: StartRequest) -> Result<StartOutcome, EngineError> {
-        observe("start", async move {
+        observe("start", Subject::Unknown, async move {
             let workflow = self
                 .workflows()
                 .get(&request.workflow)

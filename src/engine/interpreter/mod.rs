@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::clock::rfc3339;
 use super::definition::Workflow;
 use super::{Caller, Engine, EngineError, InstanceView};
-use crate::store::{InstanceRow, InstanceStatus, NewHistory, Tx};
+use crate::store::{InstanceRow, InstanceStatus, NewHistory, Tx, WaitRow};
 
 pub(crate) use settle::{Settled, Settlement};
 
@@ -108,6 +108,18 @@ impl<'e> Run<'e> {
         };
         self.tx.append_history(&entry).await?;
         Ok(())
+    }
+
+    /// A history row about `wait` (its instance, step and id).
+    pub async fn wait_history(
+        &mut self,
+        wait: &WaitRow,
+        kind: &str,
+        detail: Value,
+    ) -> Result<(), EngineError> {
+        let (instance_id, step) = (wait.instance_id, Some(wait.step_id.as_str()));
+        self.history(instance_id, kind, step, Some(wait.id), detail)
+            .await
     }
 
     /// Commits, answering with the instance as it is now (with its open waits).

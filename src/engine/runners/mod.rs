@@ -99,52 +99,41 @@ impl Engine {
     }
 }
 
-/// Starts the timer and outbox loops; they stop when `shutdown` turns true.
+/// Starts the timer, retention, outbox and inbound loops; they stop when `shutdown` turns
+/// true.
 pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let timers = (0..engine.config.timers.concurrency).map(|_| {
-        let engine = engine.clone();
-        let shutdown = shutdown.clone();
-        let every = engine.config.timers.poll_interval;
-        tokio::spawn(run_loop(
-            "timer",
-            engine,
-            shutdown,
-            every,
-            |engine| async move { engine.expire_due_waits().await },
-        ))
-    });
-    let mut tasks: Vec<JoinHandle<()>> = timers.collect();
-    if !engine.config.retention.ended_after.is_zero() {
-        let every = engine.config.retention.poll_interval;
-        tasks.push(tokio::spawn(run_loop(
+    let config = &engine.config;
+    let mut tasks: Vec<JoinHandle<()>> = (0..config.timers.concurrency)
+        .map(|_| {
+            let every = config.timers.poll_interval;
+            spawn_loop("timer", &engine, &shutdown, every, |engine| async move {
+                engine.expire_due_waits().await
+            })
+        })
+        .collect();
+    if !config.retention.ended_after.is_zero() {
+        let every = config.retention.poll_interval;
+        tasks.push(spawn_loop(
             "retention",
-            engine.clone(),
-            shutdown.clone(),
+            &engine,
+            &shutdown,
             every,
             |engine| async move { engine.purge_ended().await },
-        )));
+        ));
     }
-    let outbox = {
-        let engine = engine.clone();
-        let shutdown = shutdown.clone();
-        let every = engine.config.outbox.poll_interval;
-        tokio::spawn(run_loop(
-            "outbox",
-            engine,
-            shutdown,
-            every,
-            |engine| async move { engine.run_outbox_once().await },
-        ))
-    };
-    let every = engine.config.queue.poll_interval;
-    let inbound = tokio::spawn(async move {
-        run_loop(
-            "inbound",
-            engine.clone(),
-            shutdown,
-            every,
-            |engine| async move { engine.run_inbound_once().await },
-        )
+    let every = config.outbox.poll_interval;
+    tasks.push(spawn_loop(
+        "outbox",
+        &engine,
+        &shutdown,
+        every,
+        |engine| async move { engine.run_outbox_once().await },
+    ));
+    let every = config.queue.poll_interval;
+    tasks.push(tokio::spawn(async move {
+        run_loop("inbound", engine.clone(), shutdown, every, |engine| async move {
+            engine.run_inbound_once().await
+        })
         .await;
         // Leases this node still holds go back at once, so another node takes over.
         match engine.release_inbound_leases().await {
@@ -154,9 +143,28 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
                 tracing::warn!(%error, "could not release inbound leases; they run out by themselves")
             }
         }
-    });
-    tasks.extend([outbox, inbound]);
+    }));
     tasks
+}
+
+fn spawn_loop<F, Fut>(
+    name: &'static str,
+    engine: &Arc<Engine>,
+    shutdown: &watch::Receiver<bool>,
+    every: Duration,
+    tick: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<Engine>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<usize, EngineError>> + Send + 'static,
+{
+    tokio::spawn(run_loop(
+        name,
+        engine.clone(),
+        shutdown.clone(),
+        every,
+        tick,
+    ))
 }
 
 async fn run_loop<F, Fut>(

@@ -199,14 +199,7 @@ impl Engine {
                 // The item stays open for the callback; keep what the system answered.
                 let names: Vec<&String> = values.keys().collect();
                 let detail = json!({"saved": names});
-                run.history(
-                    instance.id,
-                    "notify_delivered",
-                    Some(&wait.step_id),
-                    Some(wait.id),
-                    detail,
-                )
-                .await?;
+                run.wait_history(wait, "notify_delivered", detail).await?;
                 instance.fields.extend(values);
                 return run.save(instance).await;
             }
