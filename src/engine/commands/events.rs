@@ -4,7 +4,7 @@
 use super::CustomEvent;
 use crate::engine::access::Right;
 use crate::engine::interpreter::Run;
-use crate::engine::telemetry::{Subject, observe};
+use crate::engine::telemetry::Subject;
 use crate::engine::{Engine, EngineError, EventOutcome};
 
 impl Engine {
@@ -13,22 +13,22 @@ impl Engine {
         &self,
         event: &CustomEvent,
     ) -> Result<EventOutcome, EngineError> {
-        observe("send_custom_event", Subject::Unknown, async move {
-            event
-                .caller
-                .access
-                .require_right(&event.caller.name, Right::SendEvents)?;
-            if event.name.trim().is_empty() {
-                return Err(EngineError::MalformedRequest(
-                    "the event name must not be empty".into(),
-                ));
-            }
-            self.retrying(|| self.send_event_once(event)).await
+        self.command("send_custom_event", Subject::Unknown, || {
+            self.send_event_once(event)
         })
         .await
     }
 
     async fn send_event_once(&self, event: &CustomEvent) -> Result<EventOutcome, EngineError> {
+        event
+            .caller
+            .access
+            .require_right(&event.caller.name, Right::SendEvents)?;
+        if event.name.trim().is_empty() {
+            return Err(EngineError::MalformedRequest(
+                "the event name must not be empty".into(),
+            ));
+        }
         let mut run = Run::begin(self, &event.caller).await?;
         let key = event
             .message_id

@@ -33,13 +33,8 @@ impl Engine {
             self.authorize(caller, &instance.workflow_id, Action::Start)?;
             let workflow = run.workflow_of(&instance).await?;
             let converted = convert_inputs(&workflow, &wait, inputs)?;
-            let names: Vec<&String> = converted.keys().collect();
-            let detail = json!({"inputs": names});
-            let settlement = Settlement {
-                state: WaitState::Finished,
-                record: Some(("input_answered", detail)),
-                outcome: WaitOutcome::Input(converted),
-            };
+            let settlement =
+                Settlement::finished("input_answered", "inputs", converted, WaitOutcome::Input);
             if run.settle_wait(&mut instance, &wait, settlement).await? == Settled::NotOpen {
                 return Err(not_waiting());
             }

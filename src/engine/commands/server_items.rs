@@ -60,13 +60,12 @@ impl Engine {
                 let converted = workflow
                     .convert_fields(fields)
                     .map_err(EngineError::InvalidField)?;
-                let names: Vec<&String> = converted.keys().collect();
-                let detail = json!({"fields": names});
-                let settlement = Settlement {
-                    state: WaitState::Finished,
-                    record: Some(("server_item_finished", detail)),
-                    outcome: WaitOutcome::Finished(converted),
-                };
+                let settlement = Settlement::finished(
+                    "server_item_finished",
+                    "fields",
+                    converted,
+                    WaitOutcome::Finished,
+                );
                 self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
                     .await?;
                 run.remember_outcome(key.as_deref(), "finished").await?;

@@ -4,6 +4,7 @@
 
 mod compile;
 mod raw;
+mod steps;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

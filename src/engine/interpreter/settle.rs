@@ -5,7 +5,7 @@
 //! when that version is gone), and save it. The caller holds the instance lock already
 //! (the store's lock order: instance before its waits) and commits.
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::{Run, WaitOutcome};
 use crate::engine::EngineError;
@@ -19,6 +19,25 @@ pub(crate) struct Settlement {
     /// History kind and detail; `None` when the resumed step writes its own row (events).
     pub record: Option<(&'static str, Value)>,
     pub outcome: WaitOutcome,
+}
+
+impl Settlement {
+    /// A wait finished with converted values (`outcome` of them); its history row lists
+    /// their names under `listed_as`.
+    pub fn finished(
+        record: &'static str,
+        listed_as: &str,
+        values: Map<String, Value>,
+        outcome: fn(Map<String, Value>) -> WaitOutcome,
+    ) -> Self {
+        let names: Vec<&String> = values.keys().collect();
+        let detail = json!({ listed_as: names });
+        Self {
+            state: WaitState::Finished,
+            record: Some((record, detail)),
+            outcome: outcome(values),
+        }
+    }
 }
 
 /// What settling did.

@@ -1,6 +1,7 @@
-//! Background runners: the deadline timer and the outbox.
+//! Background runners: the deadline timer, retention, the outbox (see `outbox`) and the
+//! inbound queue (see `engine::inbound`).
 //!
-//! Both are safe to run on every node at once. The timer locks due waits' instances with
+//! All are safe to run on every node at once. The timer locks due waits' instances with
 //! `SKIP LOCKED` and moves each wait `open → expired` with a conditional update, so a
 //! deadline fires exactly once however many nodes tick. The outbox leases rows to this node
 //! for `lease`; a node that dies leaves its rows to be reclaimed when the lease runs out,
@@ -99,42 +100,54 @@ impl Engine {
     }
 }
 
-/// Starts the timer, retention, outbox and inbound loops; they stop when `shutdown` turns
-/// true.
-pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    let config = &engine.config;
-    let mut tasks: Vec<JoinHandle<()>> = (0..config.timers.concurrency)
-        .map(|_| {
-            let every = config.timers.poll_interval;
-            spawn_loop("timer", &engine, &shutdown, every, |engine| async move {
-                engine.expire_due_waits().await
-            })
-        })
-        .collect();
-    if !config.retention.ended_after.is_zero() {
-        let every = config.retention.poll_interval;
-        tasks.push(spawn_loop(
-            "retention",
-            &engine,
-            &shutdown,
-            every,
-            |engine| async move { engine.purge_ended().await },
-        ));
+/// One background loop of this node.
+#[derive(Debug, Clone, Copy)]
+enum Runner {
+    /// Expires due waits (`[timers] concurrency` of them).
+    Timer,
+    /// Purges ended instances (only when `[retention] ended_after` is set).
+    Retention,
+    /// Sends outbound requests.
+    Outbox,
+    /// Delivers the inbound queue.
+    Inbound,
+}
+
+impl Runner {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Timer => "timer",
+            Self::Retention => "retention",
+            Self::Outbox => "outbox",
+            Self::Inbound => "inbound",
+        }
     }
-    let every = config.outbox.poll_interval;
-    tasks.push(spawn_loop(
-        "outbox",
-        &engine,
-        &shutdown,
-        every,
-        |engine| async move { engine.run_outbox_once().await },
-    ));
-    let every = config.queue.poll_interval;
-    tasks.push(tokio::spawn(async move {
-        run_loop("inbound", engine.clone(), shutdown, every, |engine| async move {
-            engine.run_inbound_once().await
-        })
-        .await;
+
+    fn poll_interval(self, engine: &Engine) -> Duration {
+        let config = &engine.config;
+        match self {
+            Self::Timer => config.timers.poll_interval,
+            Self::Retention => config.retention.poll_interval,
+            Self::Outbox => config.outbox.poll_interval,
+            Self::Inbound => config.queue.poll_interval,
+        }
+    }
+
+    /// One round of work; how many items it handled.
+    async fn tick(self, engine: &Engine) -> Result<usize, EngineError> {
+        match self {
+            Self::Timer => engine.expire_due_waits().await,
+            Self::Retention => engine.purge_ended().await,
+            Self::Outbox => engine.run_outbox_once().await,
+            Self::Inbound => engine.run_inbound_once().await,
+        }
+    }
+
+    /// What a runner hands back when it stops.
+    async fn stopped(self, engine: &Engine) {
+        if !matches!(self, Self::Inbound) {
+            return;
+        }
         // Leases this node still holds go back at once, so another node takes over.
         match engine.release_inbound_leases().await {
             Ok(0) => {}
@@ -143,46 +156,32 @@ pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHa
                 tracing::warn!(%error, "could not release inbound leases; they run out by themselves")
             }
         }
-    }));
-    tasks
+    }
 }
 
-fn spawn_loop<F, Fut>(
-    name: &'static str,
-    engine: &Arc<Engine>,
-    shutdown: &watch::Receiver<bool>,
-    every: Duration,
-    tick: F,
-) -> JoinHandle<()>
-where
-    F: Fn(Arc<Engine>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<usize, EngineError>> + Send + 'static,
-{
-    tokio::spawn(run_loop(
-        name,
-        engine.clone(),
-        shutdown.clone(),
-        every,
-        tick,
-    ))
+/// Starts the timer, retention, outbox and inbound loops; they stop when `shutdown` turns
+/// true.
+pub fn spawn(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut runners = vec![Runner::Timer; engine.config.timers.concurrency];
+    if !engine.config.retention.ended_after.is_zero() {
+        runners.push(Runner::Retention);
+    }
+    runners.extend([Runner::Outbox, Runner::Inbound]);
+    runners
+        .into_iter()
+        .map(|runner| tokio::spawn(run_loop(runner, engine.clone(), shutdown.clone())))
+        .collect()
 }
 
-async fn run_loop<F, Fut>(
-    name: &'static str,
-    engine: Arc<Engine>,
-    mut shutdown: watch::Receiver<bool>,
-    every: Duration,
-    tick: F,
-) where
-    F: Fn(Arc<Engine>) -> Fut,
-    Fut: Future<Output = Result<usize, EngineError>>,
-{
+async fn run_loop(runner: Runner, engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    let name = runner.name();
+    let every = runner.poll_interval(&engine);
     let signal = engine.store.work_signal();
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let busy = match tick(engine.clone()).await {
+        let busy = match runner.tick(&engine).await {
             Ok(done) => done > 0,
             Err(error) => {
                 count_store_error(&error);
@@ -200,4 +199,5 @@ async fn run_loop<F, Fut>(
         }
     }
     tracing::info!(runner = name, "runner stopped");
+    runner.stopped(&engine).await;
 }
