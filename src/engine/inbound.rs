@@ -288,11 +288,7 @@ impl Engine {
         filter: &InboundFilter,
         caller: &Caller,
     ) -> Result<Vec<InboundView>, EngineError> {
-        let mut filter = filter.clone();
-        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
-        let mut tx = self.store.begin().await?;
-        let rows = tx.list_inbound(&filter).await?;
-        tx.commit().await?;
+        let rows = self.list_rows(filter, caller).await?;
         Ok(rows.into_iter().map(InboundView::from).collect())
     }
 

@@ -2,10 +2,13 @@
 //! store's counts. Listings show a caller without every permission only the workflows it
 //! may view (see `access`).
 
+use futures_util::future::BoxFuture;
+
 use super::access::Action;
 use super::{Caller, Engine, EngineError, InstanceView, WaitView};
 use crate::store::{
-    HistoryRow, InstanceFilter, InstanceRow, StoreStats, Tx, WaitFilter, WaitState,
+    HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, StoreError, StoreStats, Tx,
+    WaitFilter, WaitRow, WaitState,
 };
 
 impl Engine {
@@ -51,12 +54,12 @@ impl Engine {
         filter: &InstanceFilter,
         caller: &Caller,
     ) -> Result<Vec<InstanceView>, EngineError> {
-        let mut filter = filter.clone();
-        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
+        let filter = self.scoped(filter, caller)?;
         let mut tx = self.store.begin().await?;
-        let rows = tx.list_instances(&filter).await?;
+        let rows = filter.rows(tx.as_mut()).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
+            // In the listing's transaction, so that each view matches its row.
             views.push(self.instance_view(tx.as_mut(), row).await?);
         }
         tx.commit().await?;
@@ -69,15 +72,33 @@ impl Engine {
         filter: &WaitFilter,
         caller: &Caller,
     ) -> Result<Vec<WaitView>, EngineError> {
-        let mut filter = filter.clone();
-        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
-        let mut tx = self.store.begin().await?;
-        let rows = tx.list_waits(&filter).await?;
-        tx.commit().await?;
+        let rows = self.list_rows(filter, caller).await?;
+        let serials = &self.serials;
         Ok(rows
             .into_iter()
-            .map(|row| WaitView::new(row, &self.serials))
+            .map(|row| WaitView::new(row, serials))
             .collect())
+    }
+
+    /// The rows of a listing, in a read of their own, narrowed to what the caller may view.
+    pub(crate) async fn list_rows<F: Listing>(
+        &self,
+        filter: &F,
+        caller: &Caller,
+    ) -> Result<Vec<F::Row>, EngineError> {
+        let filter = self.scoped(filter, caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = filter.rows(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// `filter`, narrowed to the workflows the caller may view (see `view_scope`).
+    fn scoped<F: Listing>(&self, filter: &F, caller: &Caller) -> Result<F, EngineError> {
+        let mut filter = filter.clone();
+        let (workflow_id, visible) = filter.workflow_scope();
+        *visible = self.view_scope(caller, workflow_id)?;
+        Ok(filter)
     }
 
     /// An instance with its open waits, as commands and listings answer it.
@@ -114,4 +135,37 @@ impl Engine {
         self.authorize(caller, &row.workflow_id, Action::View)?;
         Ok(row)
     }
+}
+
+/// A listing's filter: which workflow it asks for, the workflows it may show, and the
+/// store query that lists its rows.
+pub(crate) trait Listing: Clone {
+    type Row;
+    /// The workflow asked for, and the workflows visible to the caller (`None`: all).
+    fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>);
+    fn rows<'t>(&'t self, tx: &'t mut dyn Tx) -> BoxFuture<'t, Result<Vec<Self::Row>, StoreError>>;
+}
+
+/// Every listing filter names its workflow in `workflow_id` and its scope in `workflow_ids`.
+macro_rules! listing {
+    ($($filter:ty => $row:ty, $list:ident;)+) => {$(
+        impl Listing for $filter {
+            type Row = $row;
+            fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>) {
+                (self.workflow_id.as_deref(), &mut self.workflow_ids)
+            }
+            fn rows<'t>(
+                &'t self,
+                tx: &'t mut dyn Tx,
+            ) -> BoxFuture<'t, Result<Vec<$row>, StoreError>> {
+                tx.$list(self)
+            }
+        }
+    )+};
+}
+
+listing! {
+    InstanceFilter => InstanceRow, list_instances;
+    WaitFilter => WaitRow, list_waits;
+    InboundFilter => InboundRow, list_inbound;
 }
