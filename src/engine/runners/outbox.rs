@@ -82,61 +82,66 @@ impl Engine {
             let may_retry = request
                 .as_ref()
                 .is_some_and(|request| (row.attempts as u32) < request.max_attempts);
-            match &result {
-                Err(failure) if failure.retryable && may_retry => {
-                    self.retry_later(&mut run, row, failure).await?;
-                    return run.commit().await;
-                }
-                Err(failure) => {
-                    run.tx
-                        .settle_outbox(row.id, OutboxState::Failed, Some(&failure.message), run.now)
-                        .await?;
-                }
-                Ok(_) => {
-                    run.tx
-                        .settle_outbox(row.id, OutboxState::Done, None, run.now)
-                        .await?
-                }
+            if let Err(failure) = &result
+                && failure.retryable
+                && may_retry
+            {
+                self.retry_later(&mut run, row, failure).await?;
+                return run.commit().await;
             }
+            let (state, error) = match &result {
+                Err(failure) => (OutboxState::Failed, Some(failure.message.as_str())),
+                Ok(_) => (OutboxState::Done, None),
+            };
+            run.tx.settle_outbox(row.id, state, error, run.now).await?;
             let Some(wait) = run.tx.get_wait(row.wait_id).await? else {
                 return Ok(());
             };
-            let Some(workflow) = self.version_of(run.tx.as_mut(), &instance).await? else {
-                if wait.state == WaitState::Open {
-                    // The definition version is gone: settling fails the instance.
-                    let failure = WaitOutcome::Failed("workflow not loaded".into());
-                    let settlement = Settlement {
-                        state: WaitState::Failed,
-                        record: None,
-                        outcome: failure,
-                    };
-                    run.settle_wait(&mut instance, &wait, settlement).await?;
-                }
-                return run.commit().await;
-            };
-            if wait.state != WaitState::Open {
-                // Finished, failed, expired or cancelled meanwhile: the result changes nothing.
-                run.history(
-                    instance.id,
-                    "outbound_late",
-                    None,
-                    Some(wait.id),
-                    json!({"state": wait.state}),
-                )
-                .await?;
-                return run.commit().await;
-            }
-            let saved = match (&result, &request) {
-                (Ok(response), Some(request)) => saved_fields(&workflow, response, request),
-                (Err(failure), _) => Err(failure.message.clone()),
-                (Ok(_), None) => Err("unreadable request".to_string()),
-            };
-            let synchronous = request.as_ref().is_some_and(|r| r.synchronous);
-            self.apply_outbound(&mut run, &mut instance, &wait, row.kind, saved, synchronous)
+            let result = (&result, request.as_ref());
+            self.settle_outbound_wait(&mut run, &mut instance, &wait, row.kind, result)
                 .await?;
             run.commit().await
         })
         .await
+    }
+
+    /// What a final result means for the wait that sent it, unless the wait was settled
+    /// meanwhile; an instance whose definition version is gone fails.
+    async fn settle_outbound_wait(
+        &self,
+        run: &mut Run<'_>,
+        instance: &mut InstanceRow,
+        wait: &WaitRow,
+        kind: OutboxKind,
+        (result, request): (&OutboundResult, Option<&OutboundRequest>),
+    ) -> Result<(), EngineError> {
+        let Some(workflow) = self.version_of(run.tx.as_mut(), instance).await? else {
+            if wait.state == WaitState::Open {
+                // Settling finds the version gone and fails the instance.
+                let settlement = Settlement {
+                    state: WaitState::Failed,
+                    record: None,
+                    outcome: WaitOutcome::Failed("workflow not loaded".into()),
+                };
+                run.settle_wait(instance, wait, settlement).await?;
+            }
+            return Ok(());
+        };
+        if wait.state != WaitState::Open {
+            // Finished, failed, expired or cancelled meanwhile: the result changes nothing.
+            let detail = json!({"state": wait.state});
+            return run
+                .history(instance.id, "outbound_late", None, Some(wait.id), detail)
+                .await;
+        }
+        let saved = match (result, request) {
+            (Ok(response), Some(request)) => saved_fields(&workflow, response, request),
+            (Err(failure), _) => Err(failure.message.clone()),
+            (Ok(_), None) => Err("unreadable request".to_string()),
+        };
+        let synchronous = request.is_some_and(|request| request.synchronous);
+        self.apply_outbound(run, instance, wait, kind, saved, synchronous)
+            .await
     }
 
     /// Whether this node still holds `row` for the attempt it sent.
