@@ -339,20 +339,33 @@ async fn check_queue_key(
 }
 
 async fn load_serial_key(store: &dyn Store) -> Result<Vec<u8>, EngineError> {
-    use rand::RngCore;
+    setting_or_insert(store, SERIAL_KEY_SETTING, || {
+        use rand::RngCore;
+        let mut fresh = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        fresh
+    })
+    .await
+}
+
+/// The installation-wide setting `key`, stored as `fresh()` when there is none yet. The
+/// first writer wins, so every node ends up with the same value.
+pub async fn setting_or_insert(
+    store: &dyn Store,
+    key: &str,
+    fresh: impl FnOnce() -> Vec<u8>,
+) -> Result<Vec<u8>, EngineError> {
     let mut tx = store.begin().await?;
-    if let Some(key) = tx.setting(SERIAL_KEY_SETTING).await? {
+    if let Some(value) = tx.setting(key).await? {
         tx.commit().await?;
-        return Ok(key);
+        return Ok(value);
     }
-    let mut fresh = vec![0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut fresh);
-    tx.insert_setting_if_absent(SERIAL_KEY_SETTING, &fresh)
-        .await?;
-    let key = tx
-        .setting(SERIAL_KEY_SETTING)
+    tx.insert_setting_if_absent(key, &fresh()).await?;
+    // Another node may have written first: its value wins.
+    let value = tx
+        .setting(key)
         .await?
-        .ok_or_else(|| EngineError::Internal("serial key vanished".into()))?;
+        .ok_or_else(|| EngineError::Internal(format!("setting {key} vanished")))?;
     tx.commit().await?;
-    Ok(key)
+    Ok(value)
 }

@@ -6,6 +6,11 @@
 //! commit. Internal custom events (`emit`) are delivered to their waiters in the same
 //! transaction, after the emitting instance is saved, so a chain of workflows waking each
 //! other is atomic. A step budget stops runaway loops.
+//!
+//! Here: [`Run`], a command's transaction (history rows, saving, failing, the template
+//! context). Around it: `steps` (the loop over steps), `waits` (opening waits and their
+//! outbox rows), `render` (requests and replies from templates), `events` (publishing
+//! custom events) and `settle` (the one path that closes a wait and resumes its instance).
 
 mod events;
 mod render;
