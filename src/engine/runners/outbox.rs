@@ -140,8 +140,19 @@ impl Engine {
             (Ok(_), None) => Err("unreadable request".to_string()),
         };
         let synchronous = request.is_some_and(|request| request.synchronous);
-        self.apply_outbound(run, instance, wait, kind, saved, synchronous)
-            .await
+        match outbound_effect(kind, saved, synchronous) {
+            Effect::Settle(settlement) => {
+                run.settle_wait(instance, wait, settlement).await?;
+                Ok(())
+            }
+            Effect::KeepOpen(values) => {
+                let names: Vec<&String> = values.keys().collect();
+                let detail = json!({"saved": names});
+                run.wait_history(wait, "notify_delivered", detail).await?;
+                instance.fields.extend(values);
+                run.save(instance).await
+            }
+        }
     }
 
     /// Whether this node still holds `row` for the attempt it sent.
@@ -179,52 +190,6 @@ impl Engine {
         .await
     }
 
-    /// What a settled request means for its wait: a call or a synchronous notify settles
-    /// it; an asynchronous notify that went through keeps the item open for the callback.
-    async fn apply_outbound(
-        &self,
-        run: &mut Run<'_>,
-        instance: &mut InstanceRow,
-        wait: &WaitRow,
-        kind: OutboxKind,
-        saved: Result<Map<String, Value>, String>,
-        synchronous: bool,
-    ) -> Result<(), EngineError> {
-        let (state, outcome) = match (kind, saved) {
-            (OutboxKind::Call, Ok(values)) => {
-                (WaitState::Finished, WaitOutcome::CallSucceeded(values))
-            }
-            (OutboxKind::Call, Err(message)) => {
-                (WaitState::Failed, WaitOutcome::CallFailed(message))
-            }
-            (OutboxKind::Notify, Ok(values)) if synchronous => {
-                (WaitState::Finished, WaitOutcome::Finished(values))
-            }
-            (OutboxKind::Notify, Ok(values)) => {
-                // The item stays open for the callback; keep what the system answered.
-                let names: Vec<&String> = values.keys().collect();
-                let detail = json!({"saved": names});
-                run.wait_history(wait, "notify_delivered", detail).await?;
-                instance.fields.extend(values);
-                return run.save(instance).await;
-            }
-            (OutboxKind::Notify, Err(message)) => (WaitState::Failed, WaitOutcome::Failed(message)),
-        };
-        let record = match &outcome {
-            WaitOutcome::CallFailed(error) | WaitOutcome::Failed(error) => {
-                ("outbound_failed", json!({"error": error}))
-            }
-            _ => ("outbound_succeeded", json!({})),
-        };
-        let settlement = Settlement {
-            state,
-            record: Some(record),
-            outcome,
-        };
-        run.settle_wait(instance, wait, settlement).await?;
-        Ok(())
-    }
-
     /// Delay before attempt `attempts + 1`: exponential from `backoff_initial`, capped.
     fn backoff(&self, attempts: u32) -> i64 {
         let policy = &self.config.outbox;
@@ -236,6 +201,42 @@ impl Engine {
             .saturating_mul(factor)
             .min(millis(policy.backoff_max))
     }
+}
+
+/// What a final result does to the wait that sent it.
+enum Effect {
+    /// A call, or a synchronous notify: the wait is settled.
+    Settle(Settlement),
+    /// An asynchronous notify went through: the item stays open for the callback, and
+    /// what the system answered is kept.
+    KeepOpen(Map<String, Value>),
+}
+
+fn outbound_effect(
+    kind: OutboxKind,
+    saved: Result<Map<String, Value>, String>,
+    synchronous: bool,
+) -> Effect {
+    let (state, outcome) = match (kind, saved) {
+        (OutboxKind::Call, Ok(values)) => (WaitState::Finished, WaitOutcome::CallSucceeded(values)),
+        (OutboxKind::Call, Err(message)) => (WaitState::Failed, WaitOutcome::CallFailed(message)),
+        (OutboxKind::Notify, Ok(values)) if synchronous => {
+            (WaitState::Finished, WaitOutcome::Finished(values))
+        }
+        (OutboxKind::Notify, Ok(values)) => return Effect::KeepOpen(values),
+        (OutboxKind::Notify, Err(message)) => (WaitState::Failed, WaitOutcome::Failed(message)),
+    };
+    let record = match &outcome {
+        WaitOutcome::CallFailed(error) | WaitOutcome::Failed(error) => {
+            ("outbound_failed", json!({"error": error}))
+        }
+        _ => ("outbound_succeeded", json!({})),
+    };
+    Effect::Settle(Settlement {
+        state,
+        record: Some(record),
+        outcome,
+    })
 }
 
 /// Values named by `save`, converted to their fields' types.
