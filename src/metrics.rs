@@ -1,5 +1,6 @@
-//! Every metric Holdpoint exports: names, help texts and labels in one place, the
-//! Prometheus recorder, and the small helpers the edges and the engine record through.
+//! Every metric Holdpoint exports: help texts and labels in one place, the Prometheus
+//! recorder, and the small helpers the edges record through. The engine names and records
+//! its own metrics (`engine::telemetry`); this module, above it, describes and exports them.
 //!
 //! Labels are bounded by construction: HTTP routes are route *templates* (or `unmatched`),
 //! operations are the names a SOAP service declares (or the HTTP method), commands and
@@ -7,23 +8,20 @@
 //! (open waits, queue depth, backlog, lags) are read from the store when `/metrics` is
 //! scraped, so every node reports the shared truth, not its own share of it.
 
-use std::future::Future;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::Instrument;
 
-use crate::engine::EngineError;
+// The engine names and records its own metrics; they are described and served here.
+pub use crate::engine::telemetry::{COMMAND_DURATION, INSTANCES_PURGED, STORE_ERRORS};
 use crate::store::StoreStats;
 
 /// Counter; labels `route`, `dialect`, `operation`, `status`.
 pub const HTTP_REQUESTS: &str = "holdpoint_http_requests_total";
 /// Histogram; labels `route`, `dialect`.
 pub const HTTP_DURATION: &str = "holdpoint_http_request_duration_seconds";
-/// Histogram; labels `command`, `outcome` (`ok` or an error code).
-pub const COMMAND_DURATION: &str = "holdpoint_command_duration_seconds";
 /// Gauge; label `kind`.
 pub const OPEN_WAITS: &str = "holdpoint_open_waits";
 /// Gauge; label `state`.
@@ -34,10 +32,6 @@ pub const OUTBOX_BACKLOG: &str = "holdpoint_outbox_backlog";
 pub const TIMER_LAG: &str = "holdpoint_timer_lag_seconds";
 /// Gauge.
 pub const RUNNER_LAG: &str = "holdpoint_inbound_runner_lag_seconds";
-/// Counter; label `kind` (`unavailable`, `conflict`, `corrupt`, `other`).
-pub const STORE_ERRORS: &str = "holdpoint_store_errors_total";
-/// Counter.
-pub const INSTANCES_PURGED: &str = "holdpoint_instances_purged_total";
 /// Counter.
 pub const SHAREPOINT_UNMATCHED: &str = "holdpoint_sharepoint_unmatched_events_total";
 
@@ -212,39 +206,6 @@ pub fn intern(text: &str) -> &'static str {
     leaked
 }
 
-/// Counts a failed store operation by kind.
-pub fn store_error(kind: &'static str) {
-    counter!(STORE_ERRORS, "kind" => kind).increment(1);
-}
-
 pub fn sharepoint_unmatched() {
     counter!(SHAREPOINT_UNMATCHED).increment(1);
-}
-
-/// Counts ended instances removed by retention.
-pub fn instances_purged(count: u64) {
-    counter!(INSTANCES_PURGED).increment(count);
-}
-
-/// Runs an engine command in its own span (`command`, and `instance_id`/`serial` once
-/// the command records them) and records its latency and outcome.
-pub async fn command<T>(
-    name: &'static str,
-    run: impl Future<Output = Result<T, EngineError>>,
-) -> Result<T, EngineError> {
-    let span = tracing::info_span!(
-        "command",
-        command = name,
-        instance_id = tracing::field::Empty,
-        serial = tracing::field::Empty,
-    );
-    let started = Instant::now();
-    let result = run.instrument(span).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(error) => error.code().as_str(),
-    };
-    histogram!(COMMAND_DURATION, "command" => name, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    result
 }

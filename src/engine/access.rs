@@ -8,8 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use super::EngineError;
 use super::definition::{Permissions, Workflow};
+use super::{Caller, Engine, EngineError};
 
 /// What a caller is allowed to do, decided by the edge that authenticated it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,9 +146,54 @@ impl Access {
     }
 }
 
+impl Engine {
+    /// `Forbidden` unless the caller may perform `action` on instances of `workflow_id`.
+    /// Instances of a workflow whose definition is no longer loaded are for admins only.
+    pub(crate) fn authorize(
+        &self,
+        caller: &Caller,
+        workflow_id: &str,
+        action: Action,
+    ) -> Result<(), EngineError> {
+        match self.workflows().get(workflow_id) {
+            Some(workflow) => caller.access.require(&caller.name, workflow, action),
+            None if caller.access.has_every_permission() => Ok(()),
+            None => Err(EngineError::Forbidden(format!(
+                "workflow `{workflow_id}` is not loaded; only admins may act on its instances"
+            ))),
+        }
+    }
+
+    /// What a listing may show the caller: `None` (everything) for admins and trusted
+    /// callers, else the ids of the workflows it may view; a workflow filter it may not
+    /// view is `forbidden`.
+    pub(crate) fn view_scope(
+        &self,
+        caller: &Caller,
+        workflow_id: Option<&str>,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        if caller.access.has_every_permission() {
+            return Ok(None);
+        }
+        if let Some(workflow_id) = workflow_id {
+            self.authorize(caller, workflow_id, Action::View)?;
+        }
+        Ok(Some(self.viewable_workflows(caller)))
+    }
+
+    /// Ids of the loaded workflows the caller may view.
+    pub(crate) fn viewable_workflows(&self, caller: &Caller) -> Vec<String> {
+        self.workflows()
+            .iter()
+            .filter(|workflow| caller.access.permits(&caller.name, workflow, Action::View))
+            .map(|workflow| workflow.id.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Access, Action, BTreeSet, Right, Workflow};
     use std::path::Path;
 
     fn workflow() -> Workflow {

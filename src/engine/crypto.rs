@@ -94,7 +94,9 @@ pub const KEY_CHECK_PLAINTEXT: &[u8] = b"holdpoint inbound queue key check v1";
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use base64::Engine as _;
+
+    use super::{PayloadCipher, QueueKey};
 
     #[test]
     fn seal_open_and_wrong_keys() {

@@ -77,12 +77,6 @@ impl EngineError {
 
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
-        crate::metrics::store_error(match &error {
-            StoreError::Unavailable(_) => "unavailable",
-            StoreError::Conflict(_) => "conflict",
-            StoreError::Corrupt(_) => "corrupt",
-            StoreError::Other(_) => "other",
-        });
         match error {
             StoreError::Unavailable(detail) => Self::StoreUnavailable(detail),
             StoreError::Conflict(detail) => Self::Conflict(detail),

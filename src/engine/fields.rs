@@ -117,7 +117,7 @@ pub fn excerpt(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{FieldType, Value};
     use serde_json::json;
 
     #[test]

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::access::Action;
+use super::clock::rfc3339;
 use super::definition::Workflow;
-use super::*;
+use super::telemetry::{Subject, observe};
+use super::{Caller, CustomEvent, Engine, EngineError, StartRequest};
 use crate::duration::{millis, parse_duration};
-use crate::engine::clock::rfc3339;
-use crate::store::*;
+use crate::store::{DedupClaim, EventScope, InboundFilter, InboundRow, InboundState, NewInbound};
 
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
@@ -118,7 +119,7 @@ impl Engine {
         &self,
         requests: &[InboundRequest],
     ) -> Result<Vec<i64>, EngineError> {
-        crate::metrics::command("enqueue_remote_events", async move {
+        observe("enqueue_remote_events", Subject::Unknown, async move {
             let mut tx = self.store.begin().await?;
             let now = self.now_ms();
             let mut ids = Vec::with_capacity(requests.len());
@@ -287,11 +288,7 @@ impl Engine {
         filter: &InboundFilter,
         caller: &Caller,
     ) -> Result<Vec<InboundView>, EngineError> {
-        let mut filter = filter.clone();
-        filter.workflow_ids = self.view_scope(caller, filter.workflow_id.as_deref())?;
-        let mut tx = self.store.begin().await?;
-        let rows = tx.list_inbound(&filter).await?;
-        tx.commit().await?;
+        let rows = self.list_rows(filter, caller).await?;
         Ok(rows.into_iter().map(InboundView::from).collect())
     }
 
@@ -302,7 +299,7 @@ impl Engine {
         id: i64,
         caller: &Caller,
     ) -> Result<InboundView, EngineError> {
-        crate::metrics::command("retry_inbound", async move {
+        observe("retry_inbound", Subject::Unknown, async move {
             let mut tx = self.store.begin().await?;
             let row = tx
                 .get_inbound(id)

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::definition::{StepKind, Workflow};
 use super::interpreter::Run;
+use super::telemetry::{Subject, observe};
 use super::{Caller, Engine, EngineError};
 use crate::store::{InstanceRow, WaitFilter, WaitKind, WaitRow, WaitState};
 
@@ -175,7 +176,7 @@ impl Engine {
         &self,
         request: &MigrationRequest,
     ) -> Result<MigrationReport, EngineError> {
-        crate::metrics::command("migrate", async move {
+        observe("migrate", Subject::Unknown, async move {
             if !request.caller.access.has_every_permission() {
                 return Err(EngineError::Forbidden(
                     "only admins may migrate instances".into(),

@@ -16,10 +16,12 @@ pub mod inbound;
 mod interpreter;
 pub mod migration;
 pub mod outbound;
+mod queries;
 pub mod review;
 pub mod runners;
 mod sealed;
 pub mod serial;
+pub mod telemetry;
 pub mod template;
 mod versions;
 mod views;
@@ -34,10 +36,13 @@ use serial::SerialCodec;
 use template::Templates;
 
 use crate::store::Store;
+use telemetry::{Subject, observe};
 
 pub use commands::{CustomEvent, StartRequest};
 pub use error::EngineError;
-pub use views::*;
+pub use views::{
+    EventOutcome, FinishOutcome, HistoryView, InstanceView, ServerItemView, StartOutcome, WaitView,
+};
 
 /// Engine settings, resolved from configuration.
 #[derive(Debug, Clone)]
@@ -253,6 +258,21 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    /// Runs command `name` on `subject`, observed (see `telemetry::observe`) and retried
+    /// whole when it lost a serialisation race.
+    async fn command<T, F, Fut>(
+        &self,
+        name: &'static str,
+        subject: Subject<'_>,
+        attempt: F,
+    ) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, EngineError>>,
+    {
+        observe(name, subject, self.retrying(attempt)).await
+    }
+
     /// Runs a command, retrying it whole when it lost a serialisation race.
     async fn retrying<T, F, Fut>(&self, mut attempt: F) -> Result<T, EngineError>
     where
@@ -264,8 +284,9 @@ impl Engine {
         loop {
             tries += 1;
             match attempt().await {
-                Err(EngineError::Conflict(detail)) if tries < ATTEMPTS => {
-                    tracing::debug!(%detail, tries, "retrying command after a conflict");
+                Err(error @ EngineError::Conflict(_)) if tries < ATTEMPTS => {
+                    telemetry::count_store_error(&error);
+                    tracing::debug!(detail = ?error, tries, "retrying command after a conflict");
                     tokio::time::sleep(Duration::from_millis(5 * tries as u64)).await;
                 }
                 other => return other,
@@ -318,20 +339,33 @@ async fn check_queue_key(
 }
 
 async fn load_serial_key(store: &dyn Store) -> Result<Vec<u8>, EngineError> {
-    use rand::RngCore;
+    setting_or_insert(store, SERIAL_KEY_SETTING, || {
+        use rand::RngCore;
+        let mut fresh = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        fresh
+    })
+    .await
+}
+
+/// The installation-wide setting `key`, stored as `fresh()` when there is none yet. The
+/// first writer wins, so every node ends up with the same value.
+pub async fn setting_or_insert(
+    store: &dyn Store,
+    key: &str,
+    fresh: impl FnOnce() -> Vec<u8>,
+) -> Result<Vec<u8>, EngineError> {
     let mut tx = store.begin().await?;
-    if let Some(key) = tx.setting(SERIAL_KEY_SETTING).await? {
+    if let Some(value) = tx.setting(key).await? {
         tx.commit().await?;
-        return Ok(key);
+        return Ok(value);
     }
-    let mut fresh = vec![0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut fresh);
-    tx.insert_setting_if_absent(SERIAL_KEY_SETTING, &fresh)
-        .await?;
-    let key = tx
-        .setting(SERIAL_KEY_SETTING)
+    tx.insert_setting_if_absent(key, &fresh()).await?;
+    // Another node may have written first: its value wins.
+    let value = tx
+        .setting(key)
         .await?
-        .ok_or_else(|| EngineError::Internal("serial key vanished".into()))?;
+        .ok_or_else(|| EngineError::Internal(format!("setting {key} vanished")))?;
     tx.commit().await?;
-    Ok(key)
+    Ok(value)
 }

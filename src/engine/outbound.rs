@@ -208,7 +208,7 @@ fn xml_path(xml: &str, path: &str) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{OutboundResponse, Value, extract};
 
     fn response(body: &str) -> OutboundResponse {
         OutboundResponse {

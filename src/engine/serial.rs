@@ -82,7 +82,7 @@ fn parse_id(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::SerialCodec;
 
     fn codec(signed: bool) -> SerialCodec {
         SerialCodec::new(b"0123456789abcdef0123456789abcdef".to_vec(), signed)

@@ -107,7 +107,7 @@ fn describe(error: minijinja::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Templates;
     use serde_json::json;
 
     #[test]

@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::clock::rfc3339;
 use super::serial::SerialCodec;
-use crate::store::*;
+use crate::store::{
+    EventScope, HistoryRow, InstanceRow, InstanceStatus, WaitKind, WaitRow, WaitState,
+};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
@@ -95,6 +97,21 @@ pub struct ServerItemView {
     pub deadline: String,
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
+}
+
+impl ServerItemView {
+    pub(crate) fn new(wait: WaitRow, instance: InstanceRow, serials: &SerialCodec) -> Self {
+        Self {
+            serial: serials.format(wait.instance_id, wait.id),
+            instance_id: instance.id,
+            workflow_id: instance.workflow_id,
+            folio: instance.folio,
+            step: wait.step_id,
+            state: wait.state,
+            deadline: rfc3339(wait.deadline),
+            fields: instance.fields,
+        }
+    }
 }
 
 /// Result of `send_custom_event`; stored as the outcome of its message id.

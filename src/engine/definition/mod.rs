@@ -4,6 +4,7 @@
 
 mod compile;
 mod raw;
+mod steps;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -68,10 +69,19 @@ impl Workflow {
         for (name, def) in &self.fields {
             fields.insert(name.clone(), def.default.clone().unwrap_or(Value::Null));
         }
-        for (name, value) in given {
-            fields.insert(name.clone(), self.convert_field(name, value)?);
-        }
+        fields.extend(self.convert_fields(given)?);
         Ok(fields)
+    }
+
+    /// Converts each value for its named field; the first that does not fit explains.
+    pub fn convert_fields(
+        &self,
+        given: &serde_json::Map<String, Value>,
+    ) -> Result<serde_json::Map<String, Value>, String> {
+        given
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), self.convert_field(name, value)?)))
+            .collect()
     }
 
     /// Converts a value for the named field, or explains (naming field and type).
@@ -313,25 +323,23 @@ pub fn load_dir(dir: &Path) -> Result<Workflows, Vec<DefinitionError>> {
     }
 }
 
+/// Ids and names identify a workflow: each must be unique across the directory.
 fn check_unique(workflows: &[Workflow], errors: &mut Vec<DefinitionError>) {
-    let mut ids: HashMap<&str, &Path> = HashMap::new();
-    let mut names: HashMap<&str, &Path> = HashMap::new();
+    let mut seen: HashMap<(&str, &str), &Path> = HashMap::new();
     for wf in workflows {
-        if let Some(first) = ids.insert(&wf.id, &wf.source) {
-            errors.push(DefinitionError {
-                file: wf.source.clone(),
-                step: None,
-                field: Some("id".into()),
-                message: format!("id {} is also used by {}", wf.id, first.display()),
-            });
-        }
-        if let Some(first) = names.insert(&wf.name, &wf.source) {
-            errors.push(DefinitionError {
-                file: wf.source.clone(),
-                step: None,
-                field: Some("name".into()),
-                message: format!("name `{}` is also used by {}", wf.name, first.display()),
-            });
+        let keys = [
+            ("id", wf.id.as_str(), format!("id {}", wf.id)),
+            ("name", wf.name.as_str(), format!("name `{}`", wf.name)),
+        ];
+        for (field, value, what) in keys {
+            if let Some(first) = seen.insert((field, value), &wf.source) {
+                errors.push(DefinitionError {
+                    file: wf.source.clone(),
+                    step: None,
+                    field: Some(field.into()),
+                    message: format!("{what} is also used by {}", first.display()),
+                });
+            }
         }
     }
 }

@@ -1,0 +1,171 @@
+//! Read-only views: one instance, its history, listings of instances and waits, and the
+//! store's counts. Listings show a caller without every permission only the workflows it
+//! may view (see `access`).
+
+use futures_util::future::BoxFuture;
+
+use super::access::Action;
+use super::{Caller, Engine, EngineError, InstanceView, WaitView};
+use crate::store::{
+    HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, StoreError, StoreStats, Tx,
+    WaitFilter, WaitRow, WaitState,
+};
+
+impl Engine {
+    pub async fn get(
+        &self,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<InstanceView, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let row = self
+            .viewable_instance(tx.as_mut(), instance_id, caller)
+            .await?;
+        let view = self.instance_view(tx.as_mut(), row).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn history(
+        &self,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<Vec<HistoryRow>, EngineError> {
+        let mut tx = self.store.begin().await?;
+        self.viewable_instance(tx.as_mut(), instance_id, caller)
+            .await?;
+        let rows = tx.history(instance_id).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// The store's counts and lags (for `/metrics` and the admin page; no caller check).
+    pub async fn stats(&self) -> Result<StoreStats, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let stats = tx.stats(self.now_ms()).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Instances, newest first; a caller without every permission sees only the
+    /// workflows it may view.
+    pub async fn list_instances(
+        &self,
+        filter: &InstanceFilter,
+        caller: &Caller,
+    ) -> Result<Vec<InstanceView>, EngineError> {
+        let filter = self.scoped(filter, caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = filter.rows(tx.as_mut()).await?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in rows {
+            // In the listing's transaction, so that each view matches its row.
+            views.push(self.instance_view(tx.as_mut(), row).await?);
+        }
+        tx.commit().await?;
+        Ok(views)
+    }
+
+    /// Lists waits; a caller without every permission sees only the workflows it may view.
+    pub async fn list_waits(
+        &self,
+        filter: &WaitFilter,
+        caller: &Caller,
+    ) -> Result<Vec<WaitView>, EngineError> {
+        let rows = self.list_rows(filter, caller).await?;
+        let serials = &self.serials;
+        Ok(rows
+            .into_iter()
+            .map(|row| WaitView::new(row, serials))
+            .collect())
+    }
+
+    /// The rows of a listing, in a read of their own, narrowed to what the caller may view.
+    pub(crate) async fn list_rows<F: Listing>(
+        &self,
+        filter: &F,
+        caller: &Caller,
+    ) -> Result<Vec<F::Row>, EngineError> {
+        let filter = self.scoped(filter, caller)?;
+        let mut tx = self.store.begin().await?;
+        let rows = filter.rows(tx.as_mut()).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// `filter`, narrowed to the workflows the caller may view (see `view_scope`).
+    fn scoped<F: Listing>(&self, filter: &F, caller: &Caller) -> Result<F, EngineError> {
+        let mut filter = filter.clone();
+        let (workflow_id, visible) = filter.workflow_scope();
+        *visible = self.view_scope(caller, workflow_id)?;
+        Ok(filter)
+    }
+
+    /// An instance with its open waits, as commands and listings answer it.
+    pub(crate) async fn instance_view(
+        &self,
+        tx: &mut dyn Tx,
+        row: InstanceRow,
+    ) -> Result<InstanceView, EngineError> {
+        let filter = WaitFilter {
+            instance_id: Some(row.id),
+            state: Some(WaitState::Open),
+            limit: 100,
+            ..WaitFilter::default()
+        };
+        let waits = tx.list_waits(&filter).await?;
+        let waits = waits
+            .into_iter()
+            .map(|wait| WaitView::new(wait, &self.serials))
+            .collect();
+        Ok(InstanceView::new(row, waits))
+    }
+
+    /// The instance, when the caller may view it.
+    async fn viewable_instance(
+        &self,
+        tx: &mut dyn Tx,
+        instance_id: i64,
+        caller: &Caller,
+    ) -> Result<InstanceRow, EngineError> {
+        let row = tx
+            .get_instance(instance_id)
+            .await?
+            .ok_or(EngineError::UnknownInstance(instance_id))?;
+        self.authorize(caller, &row.workflow_id, Action::View)?;
+        Ok(row)
+    }
+}
+
+/// A listing's filter: which workflow it asks for, the workflows it may show, and the
+/// store query that lists its rows.
+pub(crate) trait Listing: Clone {
+    type Row;
+    /// The workflow asked for, and the workflows visible to the caller (`None`: all).
+    fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>);
+    fn rows<'t>(&'t self, tx: &'t mut dyn Tx) -> BoxFuture<'t, Result<Vec<Self::Row>, StoreError>>;
+}
+
+/// Every listing filter names its workflow in `workflow_id` and its scope in `workflow_ids`.
+macro_rules! listing {
+    ($($filter:ty => $row:ty, $list:ident;)+) => {$(
+        impl Listing for $filter {
+            type Row = $row;
+            fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>) {
+                (self.workflow_id.as_deref(), &mut self.workflow_ids)
+            }
+            fn rows<'t>(
+                &'t self,
+                tx: &'t mut dyn Tx,
+            ) -> BoxFuture<'t, Result<Vec<$row>, StoreError>> {
+                tx.$list(self)
+            }
+        }
+    )+};
+}
+
+listing! {
+    InstanceFilter => InstanceRow, list_instances;
+    WaitFilter => WaitRow, list_waits;
+    InboundFilter => InboundRow, list_inbound;
+}
