@@ -16,7 +16,7 @@ use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 
-use super::AppState;
+use super::EdgeState;
 use super::auth::{BasicCredentials, BasicFailure, basic_credentials, basic_principal};
 use super::body::{declared_length, read_limited};
 use crate::auth::Principal;
@@ -24,6 +24,22 @@ use crate::engine::EngineError;
 use crate::error::ErrorCode;
 use crate::soap::service::{Operation, ServiceDescriptor, wants_wsdl};
 use crate::soap::{Envelope, SoapError, SoapVersion, decode, read_envelope, writer};
+
+/// An operation that answers with a response envelope.
+pub const fn request_response(name: &'static str) -> Operation {
+    Operation {
+        name,
+        one_way: false,
+    }
+}
+
+/// An operation answered with an empty `202` (or `200`) once its effect is committed.
+pub const fn one_way(name: &'static str) -> Operation {
+    Operation {
+        name,
+        one_way: true,
+    }
+}
 
 /// A SOAP service the gateway serves.
 #[async_trait]
@@ -50,13 +66,13 @@ pub trait SoapService: Send + Sync + 'static {
 
     /// Checks what arrives before the body (the query string here), so that a request
     /// the service refuses anyway is answered before its body is read and costs nothing.
-    async fn admit(&self, _state: &AppState, _query: &str) -> Result<(), SoapError> {
+    async fn admit(&self, _state: &EdgeState, _query: &str) -> Result<(), SoapError> {
         Ok(())
     }
 
     /// What a caller must append to this service's paths (`key=…`), for the start-up
     /// listing and the admin pages; `None`: the plain URL.
-    async fn registration_query(&self, _state: &AppState) -> Result<Option<String>, SoapError> {
+    async fn registration_query(&self, _state: &EdgeState) -> Result<Option<String>, SoapError> {
         Ok(None)
     }
 
@@ -81,7 +97,7 @@ pub enum HeaderCredentials {
 pub struct SoapCall<'a> {
     pub operation: &'a Operation,
     pub envelope: &'a Envelope,
-    pub state: &'a AppState,
+    pub state: &'a EdgeState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,
     /// The account those credentials name, when they were checked before the body.
@@ -140,7 +156,7 @@ pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapServic
                 web::post().to(
                     move |request: HttpRequest,
                           payload: web::Payload,
-                          state: web::Data<AppState>| {
+                          state: web::Data<EdgeState>| {
                         let service = Arc::clone(&for_post);
                         // The operation is filled in once the envelope names it.
                         request.extensions_mut().insert(observed("unknown"));
@@ -191,7 +207,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn post(
     request: HttpRequest,
     mut payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     service: Arc<dyn SoapService>,
 ) -> HttpResponse {
     let (media, params) = content_type(&request);
@@ -257,7 +273,7 @@ async fn post(
 /// before its body is read ([`HeaderCredentials`]); an `unauthenticated` fault otherwise.
 async fn credentials_before_body(
     request: &HttpRequest,
-    state: &AppState,
+    state: &EdgeState,
     service: &dyn SoapService,
 ) -> Result<Option<Principal>, SoapError> {
     let credentials = basic_credentials(request);
@@ -283,7 +299,7 @@ async fn dispatch(
     request: &HttpRequest,
     bytes: &[u8],
     (media, params): (&str, &[(String, String)]),
-    state: &AppState,
+    state: &EdgeState,
     service: &dyn SoapService,
     verified: Option<Principal>,
 ) -> Result<(SoapVersion, Option<String>), SoapError> {

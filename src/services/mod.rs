@@ -6,19 +6,14 @@ pub mod api;
 pub mod deploy;
 pub mod orchestrator;
 pub mod remote_events;
+pub mod rest;
 pub mod server_items;
 pub mod sharepoint;
 
 use std::sync::Arc;
 
+use crate::config::SoapSettings;
 use crate::http::soap::SoapService;
-
-/// The configuration of the SOAP dialects.
-#[derive(Debug, Clone, Default)]
-pub struct SoapSettings {
-    pub sharepoint: sharepoint::service::SharePointSettings,
-    pub orchestrator: orchestrator::OrchestratorSettings,
-}
 
 /// Every SOAP service the gateway serves. The SharePoint receiver reads its triggers
 /// from the engine's current definitions, so a deploy changes them without a restart.

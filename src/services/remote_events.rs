@@ -26,22 +26,28 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::config::RemoteEventSettings;
 use crate::engine::access::Action;
 use crate::engine::definition::Workflow;
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::{Caller, StartRequest};
 use crate::error::ErrorCode;
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
 use crate::http::errors::{ApiError, refused_before_body};
 use crate::networks::refusal;
-use crate::services::api::idempotency_key;
+use crate::services::rest::idempotency_key;
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
 /// (`[remote_events] instance_guid`), as kenaflow does to tell its instances apart.
-pub fn configure(config: &mut web::ServiceConfig, prefix: Option<&str>) {
-    let base = prefix.map(|p| format!("/{p}")).unwrap_or_default();
+pub fn configure(config: &mut web::ServiceConfig, settings: RemoteEventSettings) {
+    let base = settings
+        .prefix
+        .as_deref()
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    config.app_data(web::Data::new(settings));
     for suffix in ["/", ""] {
         let custom = format!("{base}/{{variant:cd[ab]}}/{{workflow}}{suffix}");
         let unstructured_path = format!("{base}/{{variant:ud[ab]}}/{{workflow}}{suffix}");
@@ -60,9 +66,24 @@ struct Sender {
     fields: Map<String, Value>,
 }
 
-/// The workflow, checked for the endpoint kind and the `a`/`b` variant.
+/// The workflow and its sender, or the refusal: answered before the body was read, so
+/// the connection is closed.
 async fn admit(
-    state: &AppState,
+    state: &EdgeState,
+    settings: &RemoteEventSettings,
+    request: &HttpRequest,
+    (variant, workflow): (&str, &str),
+    feature: &str,
+) -> Result<(Arc<Workflow>, Sender), HttpResponse> {
+    check_sender(state, settings, request, workflow, variant, feature)
+        .await
+        .map_err(|error| refused_before_body(&error))
+}
+
+/// The workflow, checked for the endpoint kind and the `a`/`b` variant.
+async fn check_sender(
+    state: &EdgeState,
+    settings: &RemoteEventSettings,
     request: &HttpRequest,
     workflow: &str,
     variant: &str,
@@ -109,8 +130,7 @@ async fn admit(
             ));
         }
         // Both lists must admit the client: the node's, then the workflow's own.
-        if !state.remote_events_allow_from.admits(client)
-            || !workflow.remote_events_allow_from.admits(client)
+        if !settings.allow_from.admits(client) || !workflow.remote_events_allow_from.admits(client)
         {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -149,7 +169,7 @@ fn identity(user: &str, authenticated: bool, kind: &str) -> Map<String, Value> {
 }
 
 async fn body_of(
-    state: &AppState,
+    state: &EdgeState,
     request: &HttpRequest,
     payload: &mut web::Payload,
 ) -> Result<Buffered, ApiError> {
@@ -166,7 +186,7 @@ fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
 }
 
 async fn enqueue(
-    state: &AppState,
+    state: &EdgeState,
     request: &HttpRequest,
     workflow: Arc<Workflow>,
     kind: &str,
@@ -191,17 +211,23 @@ async fn enqueue(
 
 /// `/cd{a|b}/{workflow}/`: custom data from the query string and/or a JSON body.
 async fn custom_data(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
+    settings: web::Data<RemoteEventSettings>,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = match admit(&state, &request, &workflow, &variant, "custom_data").await
-    {
+    let admitted = admit(
+        &state,
+        &settings,
+        &request,
+        (&variant, &workflow),
+        "custom_data",
+    );
+    let (workflow, sender) = match admitted.await {
         Ok(admitted) => admitted,
-        // Refused before the body was read: the connection is closed.
-        Err(error) => return Ok(refused_before_body(&error)),
+        Err(refused) => return Ok(refused),
     };
     let body = body_of(&state, &request, &mut payload).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
@@ -231,7 +257,7 @@ async fn custom_data(
 
 /// The request as an unstructured event: `__body` plus its metadata.
 async fn unstructured_event(
-    state: &AppState,
+    state: &EdgeState,
     request: &HttpRequest,
     payload: &mut web::Payload,
     sender: &Sender,
@@ -271,36 +297,48 @@ async fn unstructured_event(
 
 /// `/ud{a|b}/{workflow}/`: anything, queued.
 async fn unstructured(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
+    settings: web::Data<RemoteEventSettings>,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, workflow) = path.into_inner();
-    let (workflow, sender) =
-        match admit(&state, &request, &workflow, &variant, "unstructured").await {
-            Ok(admitted) => admitted,
-            // Refused before the body was read: the connection is closed.
-            Err(error) => return Ok(refused_before_body(&error)),
-        };
+    let admitted = admit(
+        &state,
+        &settings,
+        &request,
+        (&variant, &workflow),
+        "unstructured",
+    );
+    let (workflow, sender) = match admitted.await {
+        Ok(admitted) => admitted,
+        Err(refused) => return Ok(refused),
+    };
     let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
     enqueue(&state, &request, workflow, "unstructured", event, &sender).await
 }
 
 /// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.
 async fn with_return_data(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
+    settings: web::Data<RemoteEventSettings>,
     request: HttpRequest,
     path: web::Path<(String, String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (variant, format, workflow) = path.into_inner();
-    let (workflow, sender) =
-        match admit(&state, &request, &workflow, &variant, "unstructured").await {
-            Ok(admitted) => admitted,
-            // Refused before the body was read: the connection is closed.
-            Err(error) => return Ok(refused_before_body(&error)),
-        };
+    let admitted = admit(
+        &state,
+        &settings,
+        &request,
+        (&variant, &workflow),
+        "unstructured",
+    );
+    let (workflow, sender) = match admitted.await {
+        Ok(admitted) => admitted,
+        Err(refused) => return Ok(refused),
+    };
     let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
     let outcome = state
         .engine

@@ -12,6 +12,7 @@ mod pages;
 pub mod session;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -21,8 +22,9 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::engine::{Caller, EngineError};
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::{BasicFailure, basic_credentials, basic_principal};
+use crate::http::soap::SoapService;
 use crate::store::{
     InboundFilter, InboundState, InstanceFilter, InstanceStatus, WaitFilter, WaitKind, WaitState,
 };
@@ -33,8 +35,17 @@ pub const DIALECT: &str = "admin";
 /// Rows a list page shows at most.
 const PAGE_ROWS: i64 = 200;
 
-pub fn configure(config: &mut web::ServiceConfig) {
+/// Mounts the pages; `soap_services` are the mounted SOAP services, of which the
+/// workflows page lists the SharePoint receiver's URLs.
+pub fn configure(config: &mut web::ServiceConfig, soap_services: &[Arc<dyn SoapService>]) {
+    let receiver = soap_services
+        .iter()
+        .find(|service| {
+            service.descriptor().dialect == crate::services::sharepoint::service::DIALECT
+        })
+        .cloned();
     config
+        .app_data(web::Data::new(SharePointReceiver(receiver)))
         // Form posts carry their CSRF token (and the sign-in its password) in the body, so
         // the body is read before the check; a few KiB is all any admin form needs.
         .app_data(web::FormConfig::default().limit(MAX_FORM))
@@ -50,10 +61,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/admin/workflows", web::get().to(workflows));
 }
 
+/// The SharePoint receiver, when one is mounted, for the URLs to register.
+struct SharePointReceiver(Option<Arc<dyn SoapService>>);
+
 /// Largest admin form body: a CSRF token, or a name and a password.
 const MAX_FORM: usize = 4096;
 
-fn keys(state: &AppState) -> SessionKeys {
+fn keys(state: &EdgeState) -> SessionKeys {
     SessionKeys::new(state.engine.derive_key("admin-session"))
 }
 
@@ -70,7 +84,7 @@ impl Admin {
         self.principal.caller(DIALECT, self.source.clone())
     }
 
-    fn frame<'a>(&'a self, csrf: &'a str, active: &'a str, state: &AppState) -> Frame<'a> {
+    fn frame<'a>(&'a self, csrf: &'a str, active: &'a str, state: &EdgeState) -> Frame<'a> {
         Frame {
             user: &self.principal.name,
             csrf,
@@ -110,7 +124,7 @@ fn failure(error: EngineError) -> HttpResponse {
 }
 
 /// The admin behind a request, or the answer that sends it to sign in (or refuses it).
-async fn admin(request: &HttpRequest, state: &AppState) -> Result<Admin, HttpResponse> {
+async fn admin(request: &HttpRequest, state: &EdgeState) -> Result<Admin, HttpResponse> {
     let source = state.client_ip(request).map(|ip| ip.to_string());
     if let Some(cookie) = request.cookie(COOKIE)
         && let Some(name) = keys(state).verify(cookie.value(), state.engine.now_ms())
@@ -158,7 +172,7 @@ async fn admin(request: &HttpRequest, state: &AppState) -> Result<Admin, HttpRes
 }
 
 /// Whether a POST carries the admin's token and comes from this site.
-fn post_is_genuine(request: &HttpRequest, state: &AppState, admin: &Admin, token: &str) -> bool {
+fn post_is_genuine(request: &HttpRequest, state: &EdgeState, admin: &Admin, token: &str) -> bool {
     let info = request.connection_info();
     let foreign = request
         .headers()
@@ -171,7 +185,7 @@ fn post_is_genuine(request: &HttpRequest, state: &AppState, admin: &Admin, token
 /// The admin behind a form POST whose CSRF token and origin check out.
 async fn admin_posting(
     request: &HttpRequest,
-    state: &AppState,
+    state: &EdgeState,
     token: &str,
 ) -> Result<Admin, HttpResponse> {
     let admin = admin(request, state).await?;
@@ -208,7 +222,7 @@ struct LoginForm {
 
 async fn login(
     request: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     form: web::Form<LoginForm>,
 ) -> HttpResponse {
     let principal = match state
@@ -255,7 +269,7 @@ struct TokenForm {
 
 async fn logout(
     request: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
     if let Err(response) = admin_posting(&request, &state, &form.csrf).await {
@@ -289,7 +303,7 @@ fn bad_filter(why: String) -> HttpResponse {
     html(StatusCode::BAD_REQUEST, pages::message("Bad filter", &why))
 }
 
-fn workflow_name(state: &AppState, id: &str) -> String {
+fn workflow_name(state: &EdgeState, id: &str) -> String {
     state
         .engine
         .workflows()
@@ -297,7 +311,7 @@ fn workflow_name(state: &AppState, id: &str) -> String {
         .map_or_else(|| id.to_string(), |workflow| workflow.name.clone())
 }
 
-async fn waits(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+async fn waits(request: HttpRequest, state: web::Data<EdgeState>, query: Query) -> HttpResponse {
     let admin = match admin(&request, &state).await {
         Ok(admin) => admin,
         Err(response) => return response,
@@ -345,7 +359,11 @@ async fn waits(request: HttpRequest, state: web::Data<AppState>, query: Query) -
     }
 }
 
-async fn instances(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+async fn instances(
+    request: HttpRequest,
+    state: web::Data<EdgeState>,
+    query: Query,
+) -> HttpResponse {
     let admin = match admin(&request, &state).await {
         Ok(admin) => admin,
         Err(response) => return response,
@@ -383,7 +401,7 @@ async fn instances(request: HttpRequest, state: web::Data<AppState>, query: Quer
 
 async fn instance(
     request: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     path: web::Path<String>,
 ) -> HttpResponse {
     let admin = match admin(&request, &state).await {
@@ -420,7 +438,7 @@ async fn instance(
     )
 }
 
-async fn inbound(request: HttpRequest, state: web::Data<AppState>, query: Query) -> HttpResponse {
+async fn inbound(request: HttpRequest, state: web::Data<EdgeState>, query: Query) -> HttpResponse {
     let admin = match admin(&request, &state).await {
         Ok(admin) => admin,
         Err(response) => return response,
@@ -460,7 +478,7 @@ async fn inbound(request: HttpRequest, state: web::Data<AppState>, query: Query)
 
 async fn retry(
     request: HttpRequest,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     path: web::Path<String>,
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
@@ -482,12 +500,16 @@ async fn retry(
     }
 }
 
-async fn workflows(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn workflows(
+    request: HttpRequest,
+    state: web::Data<EdgeState>,
+    receiver: web::Data<SharePointReceiver>,
+) -> HttpResponse {
     let admin = match admin(&request, &state).await {
         Ok(admin) => admin,
         Err(response) => return response,
     };
-    let receiver_urls = match sharepoint_receiver_urls(&request, &state).await {
+    let receiver_urls = match sharepoint_receiver_urls(&request, &state, &receiver).await {
         Ok(urls) => urls,
         Err(error) => {
             let status = StatusCode::from_u16(error.code.http_status())
@@ -514,11 +536,10 @@ async fn workflows(request: HttpRequest, state: web::Data<AppState>) -> HttpResp
 /// address this page was reached at: each receiver path, with its key when one is needed.
 async fn sharepoint_receiver_urls(
     request: &HttpRequest,
-    state: &AppState,
+    state: &EdgeState,
+    receiver: &SharePointReceiver,
 ) -> Result<Vec<String>, crate::soap::SoapError> {
-    let Some(service) = state.soap_services.iter().find(|service| {
-        service.descriptor().dialect == crate::services::sharepoint::service::DIALECT
-    }) else {
+    let Some(service) = &receiver.0 else {
         return Ok(Vec::new());
     };
     let base = {

@@ -10,7 +10,7 @@ use super::DIALECT;
 use crate::engine::WaitView;
 use crate::engine::definition::Permissions;
 use crate::error::ErrorCode;
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
 use crate::store::{WaitFilter, WaitKind, WaitState};
@@ -57,7 +57,7 @@ pub struct WorkflowDetail {
 /// Workflows the caller holds some permission on.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
     responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = ApiError)))]
-pub async fn list_workflows(state: web::Data<AppState>, auth: Authenticated) -> HttpResponse {
+pub async fn list_workflows(state: web::Data<EdgeState>, auth: Authenticated) -> HttpResponse {
     let caller = auth.caller(DIALECT);
     let list: Vec<WorkflowSummary> = state
         .engine
@@ -82,7 +82,7 @@ pub async fn list_workflows(state: web::Data<AppState>, auth: Authenticated) -> 
         (status = 404, body = ApiError),
     ))]
 pub async fn get_workflow(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -158,7 +158,7 @@ pub struct WaitsQuery {
         (status = 403, body = ApiError),
     ))]
 pub async fn list_waits(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     query: web::Query<WaitsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -170,7 +170,7 @@ pub async fn list_waits(
     Ok(HttpResponse::Ok().json(waits))
 }
 
-fn wait_filter(state: &AppState, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
+fn wait_filter(state: &EdgeState, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
     let kind = query
         .kind
         .as_deref()

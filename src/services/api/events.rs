@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::DIALECT;
 use crate::duration::parse_duration;
 use crate::engine::{CustomEvent, EventOutcome};
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
@@ -42,7 +42,7 @@ pub struct EventBody {
         (status = 503, body = ApiError),
     ))]
 pub async fn send(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     JsonBody(body): JsonBody<EventBody>,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::DIALECT;
 use crate::engine::inbound::InboundView;
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
 use crate::store::{InboundFilter, InboundState};
@@ -32,7 +32,7 @@ pub struct InboundQuery {
         (status = 403, body = ApiError),
     ))]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     query: web::Query<InboundQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -75,7 +75,7 @@ pub async fn list(
         (status = 409, body = ApiError, description = "item_not_open: the event is not dead"),
     ))]
 pub async fn retry(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

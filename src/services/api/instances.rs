@@ -5,12 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{DIALECT, idempotency_key, instance_id};
+use super::{DIALECT, instance_id};
 use crate::engine::{HistoryView, InstanceView, StartOutcome, StartRequest};
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::rest::keyed_caller;
 
 /// Body of a start request; both members are optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -39,15 +40,13 @@ pub struct StartBody {
         (status = 413, body = ApiError), (status = 503, body = ApiError),
     ))]
 pub async fn start(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let mut caller = auth.caller(DIALECT);
-    caller.message_id = key.clone();
+    let (caller, key) = keyed_caller(&request, &auth, DIALECT)?;
     let outcome = state
         .engine
         .start(StartRequest {
@@ -81,7 +80,7 @@ pub async fn start(
         (status = 404, body = ApiError),
     ))]
 pub async fn get(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -100,7 +99,7 @@ pub async fn get(
         (status = 404, body = ApiError),
     ))]
 pub async fn history(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -120,7 +119,7 @@ pub async fn history(
         (status = 409, body = ApiError, description = "item_not_open: it has ended already"),
     ))]
 pub async fn cancel(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

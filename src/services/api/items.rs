@@ -6,13 +6,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{DIALECT, idempotency_key};
+use super::DIALECT;
 use crate::duration::{millis, parse_duration};
 use crate::engine::{FinishOutcome, InstanceView, ServerItemView};
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::rest::keyed_caller;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +50,7 @@ pub struct ExtendBody {
         (status = 404, body = ApiError), (status = 409, body = ApiError),
     ))]
 pub async fn open(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -69,7 +70,7 @@ pub async fn open(
         (status = 404, body = ApiError), (status = 409, body = ApiError),
     ))]
 pub async fn open_post(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -91,32 +92,18 @@ pub async fn open_post(
         (status = 413, body = ApiError), (status = 503, body = ApiError),
     ))]
 pub async fn finish(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let outcome = finish_item(&state, &auth, DIALECT, &path, &body.fields, key).await?;
-    Ok(HttpResponse::Ok().json(outcome))
-}
-
-/// Finishes an item for any REST dialect (`api`, `k2`).
-pub(crate) async fn finish_item(
-    state: &AppState,
-    auth: &Authenticated,
-    dialect: &str,
-    serial: &str,
-    fields: &Map<String, Value>,
-    key: Option<String>,
-) -> Result<FinishOutcome, ApiError> {
-    let mut caller = auth.caller(dialect);
-    caller.message_id = key.clone();
-    Ok(state
+    let (caller, key) = keyed_caller(&request, &auth, DIALECT)?;
+    let outcome = state
         .engine
-        .finish_server_item(serial, fields, &caller, key.as_deref())
-        .await?)
+        .finish_server_item(&path, &body.fields, &caller, key.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
 }
 
 /// Fail a server item: its step's `on_error` runs, else the instance fails.
@@ -129,7 +116,7 @@ pub(crate) async fn finish_item(
         (status = 404, body = ApiError), (status = 409, body = ApiError),
     ))]
 pub async fn fail(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     JsonBody(body): JsonBody<FailBody>,
@@ -156,7 +143,7 @@ pub async fn fail(
         (status = 404, body = ApiError), (status = 409, body = ApiError),
     ))]
 pub async fn extend(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     JsonBody(body): JsonBody<ExtendBody>,

@@ -11,11 +11,11 @@ use crate::engine::Caller;
 use crate::engine::clock::rfc3339;
 use crate::engine::migration::MigrationRequest;
 use crate::error::ErrorCode;
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::deploy::{self, DeployError};
+use crate::services::deploy::{self, DeployError, WorkflowsFolder};
 
 fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
     let caller = auth.caller(DIALECT);
@@ -38,11 +38,12 @@ fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
         (status = 403, body = ApiError), (status = 501, body = ApiError),
     ))]
 pub async fn deploy(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
+    folder: web::Data<WorkflowsFolder>,
     auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
     let caller = admin(&auth)?;
-    let dir = state.workflows_dir.as_ref().ok_or_else(|| {
+    let dir = folder.0.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotSupported,
             "this node was not started from a workflows folder",
@@ -76,7 +77,7 @@ pub struct VersionInfo {
         (status = 403, body = ApiError), (status = 404, body = ApiError),
     ))]
 pub async fn list(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -126,7 +127,7 @@ pub struct MigrateBody {
         (status = 403, body = ApiError), (status = 404, body = ApiError),
     ))]
 pub async fn migrate(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     JsonBody(body): JsonBody<MigrateBody>,

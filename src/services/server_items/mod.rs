@@ -11,12 +11,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::http::gate::before_body;
-use crate::services::api::idempotency_key;
+use crate::services::rest::keyed_caller;
+
+/// The K2 REST routes' part of the OpenAPI document (assembled by the app).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(k2_open, k2_finish))]
+pub struct K2Doc;
 
 /// The dialect recorded in history for K2 REST calls.
 pub const K2_DIALECT: &str = "k2";
@@ -73,7 +78,7 @@ pub struct K2FinishBody {
         (status = 404, body = ApiError), (status = 409, body = ApiError),
     ))]
 pub async fn k2_open(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -108,13 +113,13 @@ pub async fn k2_open(
         (status = 503, body = ApiError),
     ))]
 pub async fn k2_finish(
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     auth: Authenticated,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<K2FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
+    let (caller, key) = keyed_caller(&request, &auth, K2_DIALECT)?;
     let references = body.item_references.as_ref();
     if references.is_some_and(|refs| !(refs.is_null() || refs == &Value::Object(Map::new()))) {
         return Err(ApiError::new(
@@ -122,7 +127,9 @@ pub async fn k2_finish(
             "itemReferences are not supported; send data fields only",
         ));
     }
-    crate::services::api::finish_item(&state, &auth, K2_DIALECT, &path, &body.data_fields, key)
+    state
+        .engine
+        .finish_server_item(&path, &body.data_fields, &caller, key.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

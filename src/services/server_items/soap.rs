@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
-use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
@@ -23,22 +23,10 @@ pub const PATH: &str = "/soap/server-items";
 pub const DIALECT: &str = "soap";
 
 const OPERATIONS: &[Operation] = &[
-    Operation {
-        name: "OpenServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "FinishServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "FailServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "ExtendServerItem",
-        one_way: false,
-    },
+    request_response("OpenServerItem"),
+    request_response("FinishServerItem"),
+    request_response("FailServerItem"),
+    request_response("ExtendServerItem"),
 ];
 
 const WSDL_TEMPLATE: &str = include_str!("../../../wsdl/server-items.wsdl");
