@@ -20,10 +20,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
 use crate::auth::Accounts;
+use crate::config::{RemoteEventSettings, SoapSettings};
 use crate::engine::Engine;
 use crate::http::soap::SoapService;
 use crate::http::{EdgeState, errors, observe};
-use crate::config::{RemoteEventSettings, SoapSettings};
 use crate::services::{admin, api, remote_events, server_items, soap_services};
 
 pub use endpoints::{ENDPOINTS, Endpoint};

@@ -34,3 +34,4 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(document())
 }
+

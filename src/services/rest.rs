@@ -1,8 +1,12 @@
 //! What the REST dialects (the native API, K2's REST routes, remote events) share, so
-//! that each rule has one home: the `Idempotency-Key` header, and the caller of a keyed
-//! request.
+//! that each rule has one home: the `Idempotency-Key` header, the caller of a keyed
+//! request, and the error statuses their OpenAPI annotations list.
+
+use std::collections::BTreeMap;
 
 use actix_web::HttpRequest;
+use utoipa::IntoResponses;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 use crate::engine::Caller;
 use crate::http::auth::Authenticated;
@@ -35,4 +39,53 @@ pub fn keyed_caller(
     let mut caller = auth.caller(dialect);
     caller.message_id = key.clone();
     Ok((caller, key))
+}
+
+/// How the OpenAPI document shows an [`ApiError`] answer: JSON, the `ApiError` schema, no
+/// description (the code in the body says which).
+fn api_errors(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|status| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description("")
+                .content("application/json", content)
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// Declares a set of error statuses for `responses(...)` in the handlers' OpenAPI
+/// annotations, so that each set is written once.
+macro_rules! error_statuses {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),+];)+) => {
+        $(
+            $(#[$doc])*
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    api_errors(&[$($status),+])
+                }
+            }
+        )+
+    };
+}
+
+error_statuses! {
+    /// `401 unauthenticated`, `403 forbidden`: every call with credentials.
+    Denied = [401, 403];
+    /// `404`: the workflow, instance or serial named in the path is unknown.
+    Missing = [404];
+    /// `409 item_not_open`: the item or instance is no longer open.
+    Closed = [409];
+    /// `400`: a malformed request or an invalid field.
+    Malformed = [400];
+    /// `413 limit_exceeded`, `503` (store unavailable, overloaded): a body is read and
+    /// a change committed.
+    Committing = [413, 503];
 }

@@ -13,6 +13,7 @@ use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+use crate::services::rest::{Denied, Malformed, Missing};
 use crate::store::{WaitFilter, WaitKind, WaitState};
 
 /// Most waits one listing returns.
@@ -56,7 +57,10 @@ pub struct WorkflowDetail {
 
 /// Workflows the caller holds some permission on.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
-    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = ApiError)))]
+    responses(
+        (status = 200, body = Vec<WorkflowSummary>),
+        (status = 401, body = ApiError),
+    ))]
 pub async fn list_workflows(state: web::Data<EdgeState>, auth: Authenticated) -> HttpResponse {
     let caller = auth.caller(DIALECT);
     let list: Vec<WorkflowSummary> = state
@@ -78,8 +82,7 @@ pub async fn list_workflows(state: web::Data<EdgeState>, auth: Authenticated) ->
     params(("id" = String, Path, description = "workflow GUID or name")),
     responses(
         (status = 200, body = WorkflowDetail),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
 pub async fn get_workflow(
     state: web::Data<EdgeState>,
@@ -154,8 +157,7 @@ pub struct WaitsQuery {
     params(WaitsQuery),
     responses(
         (status = 200, body = Vec<WaitView>),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn list_waits(
     state: web::Data<EdgeState>,

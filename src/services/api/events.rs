@@ -14,6 +14,7 @@ use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::rest::Malformed;
 use crate::store::EventScope;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -37,9 +38,10 @@ pub struct EventBody {
     request_body = EventBody,
     responses(
         (status = 200, body = EventOutcome),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "the account lacks `send_events`"),
+        (status = 401, body = ApiError),
         (status = 503, body = ApiError),
+        Malformed,
     ))]
 pub async fn send(
     state: web::Data<EdgeState>,

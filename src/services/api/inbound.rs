@@ -10,6 +10,7 @@ use crate::engine::inbound::InboundView;
 use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+use crate::services::rest::{Denied, Malformed};
 use crate::store::{InboundFilter, InboundState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -28,8 +29,7 @@ pub struct InboundQuery {
     params(InboundQuery),
     responses(
         (status = 200, body = Vec<InboundView>),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn list(
     state: web::Data<EdgeState>,
@@ -70,9 +70,9 @@ pub async fn list(
     params(("id" = i64, Path, description = "inbound event id")),
     responses(
         (status = 200, body = InboundView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 400, body = ApiError, description = "no such event"),
         (status = 409, body = ApiError, description = "item_not_open: the event is not dead"),
+        Denied,
     ))]
 pub async fn retry(
     state: web::Data<EdgeState>,

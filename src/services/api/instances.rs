@@ -11,7 +11,7 @@ use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::rest::keyed_caller;
+use crate::services::rest::{Committing, Denied, Malformed, Missing, keyed_caller};
 
 /// Body of a start request; both members are optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -35,9 +35,7 @@ pub struct StartBody {
     responses(
         (status = 201, body = StartOutcome, description = "started"),
         (status = 200, body = StartOutcome, description = "a repeat of an earlier Idempotency-Key"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 413, body = ApiError), (status = 503, body = ApiError),
+        Malformed, Denied, Missing, Committing,
     ))]
 pub async fn start(
     state: web::Data<EdgeState>,
@@ -76,8 +74,7 @@ pub async fn start(
     params(("id" = i64, Path, description = "instance id (K2 ProcInstID)")),
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
 pub async fn get(
     state: web::Data<EdgeState>,
@@ -95,8 +92,7 @@ pub async fn get(
     params(("id" = i64, Path, description = "instance id")),
     responses(
         (status = 200, body = Vec<HistoryView>),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
 pub async fn history(
     state: web::Data<EdgeState>,
@@ -114,9 +110,8 @@ pub async fn history(
     params(("id" = i64, Path, description = "instance id")),
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "item_not_open: it has ended already"),
+        Denied, Missing,
     ))]
 pub async fn cancel(
     state: web::Data<EdgeState>,

@@ -13,7 +13,7 @@ use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::rest::keyed_caller;
+use crate::services::rest::{Closed, Committing, Denied, Malformed, Missing, keyed_caller};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,8 +46,7 @@ pub struct ExtendBody {
     params(("serial" = String, Path, description = "serial number, e.g. 5_31.Xk2…")),
     responses(
         (status = 200, body = ServerItemView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn open(
     state: web::Data<EdgeState>,
@@ -66,8 +65,7 @@ pub async fn open(
     params(("serial" = String, Path, description = "serial number")),
     responses(
         (status = 200, body = ServerItemView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn open_post(
     state: web::Data<EdgeState>,
@@ -87,9 +85,7 @@ pub async fn open_post(
     responses(
         (status = 200, body = FinishOutcome),
         (status = 400, body = ApiError, description = "invalid_field names the field and its type"),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
-        (status = 413, body = ApiError), (status = 503, body = ApiError),
+        Denied, Missing, Closed, Committing,
     ))]
 pub async fn finish(
     state: web::Data<EdgeState>,
@@ -112,8 +108,7 @@ pub async fn finish(
     request_body = FailBody,
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn fail(
     state: web::Data<EdgeState>,
@@ -138,9 +133,7 @@ pub async fn fail(
     request_body = ExtendBody,
     responses(
         (status = 200, body = ServerItemView),
-        (status = 400, body = ApiError),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Malformed, Denied, Missing, Closed,
     ))]
 pub async fn extend(
     state: web::Data<EdgeState>,

@@ -16,6 +16,7 @@ use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::services::deploy::{self, DeployError, WorkflowsFolder};
+use crate::services::rest::{Denied, Malformed, Missing};
 
 fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
     let caller = auth.caller(DIALECT);
@@ -34,8 +35,8 @@ fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
 #[utoipa::path(post, path = "/api/v1/deploy", tag = "versions",
     responses(
         (status = 200, description = "deployed: workflows with their versions, and the review"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 501, body = ApiError),
+        (status = 501, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn deploy(
     state: web::Data<EdgeState>,
@@ -73,8 +74,8 @@ pub struct VersionInfo {
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/versions", tag = "versions",
     params(("id" = String, Path, description = "workflow GUID or name")),
     responses(
-        (status = 200, body = Vec<VersionInfo>), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 200, body = Vec<VersionInfo>),
+        Denied, Missing,
     ))]
 pub async fn list(
     state: web::Data<EdgeState>,
@@ -123,8 +124,7 @@ pub struct MigrateBody {
     request_body = MigrateBody,
     responses(
         (status = 200, description = "the plan per instance, applied unless a dry run"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        Malformed, Denied, Missing,
     ))]
 pub async fn migrate(
     state: web::Data<EdgeState>,

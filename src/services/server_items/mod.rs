@@ -16,7 +16,7 @@ use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::http::gate::before_body;
-use crate::services::rest::keyed_caller;
+use crate::services::rest::{Closed, Committing, Denied, Malformed, Missing, keyed_caller};
 
 /// The K2 REST routes' part of the OpenAPI document (assembled by the app).
 #[derive(utoipa::OpenApi)]
@@ -74,8 +74,7 @@ pub struct K2FinishBody {
     params(("serialNumber" = String, Path, description = "serial number")),
     responses(
         (status = 200, body = K2ServerEvent),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn k2_open(
     state: web::Data<EdgeState>,
@@ -107,10 +106,7 @@ pub async fn k2_open(
     request_body = K2FinishBody,
     responses(
         (status = 204, description = "finished"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 409, body = ApiError), (status = 413, body = ApiError),
-        (status = 503, body = ApiError),
+        Malformed, Denied, Missing, Closed, Committing,
     ))]
 pub async fn k2_finish(
     state: web::Data<EdgeState>,
