@@ -34,4 +34,3 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(document())
 }
-

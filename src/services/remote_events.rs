@@ -21,8 +21,9 @@
 
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
@@ -30,12 +31,12 @@ use crate::config::RemoteEventSettings;
 use crate::engine::access::Action;
 use crate::engine::definition::Workflow;
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
-use crate::engine::{Caller, StartRequest};
+use crate::engine::{Caller, EngineError, StartRequest};
 use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
-use crate::http::errors::{ApiError, refused_before_body};
+use crate::http::errors::{ApiError, RefusedBeforeBody};
 use crate::networks::refusal;
 use crate::services::rest::idempotency_key;
 
@@ -66,30 +67,65 @@ struct Sender {
     fields: Map<String, Value>,
 }
 
-/// The workflow and its sender, or the refusal: answered before the body was read, so
-/// the connection is closed.
-async fn admit(
-    state: &EdgeState,
-    settings: &RemoteEventSettings,
-    request: &HttpRequest,
-    (variant, workflow): (&str, &str),
-    feature: &str,
-) -> Result<(Arc<Workflow>, Sender), HttpResponse> {
-    check_sender(state, settings, request, workflow, variant, feature)
-        .await
-        .map_err(|error| refused_before_body(&error))
+/// One request to an endpoint: the edge, the `[remote_events]` settings and the request
+/// itself, taken together so that each step of a handler needs only this.
+struct RemoteCall {
+    state: web::Data<EdgeState>,
+    settings: web::Data<RemoteEventSettings>,
+    request: HttpRequest,
+}
+
+impl FromRequest for RemoteCall {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<EdgeState>>().cloned();
+        let settings = request
+            .app_data::<web::Data<RemoteEventSettings>>()
+            .cloned();
+        std::future::ready(match (state, settings) {
+            (Some(state), Some(settings)) => Ok(Self {
+                state,
+                settings,
+                request: request.clone(),
+            }),
+            _ => Err(ApiError::from(EngineError::Internal(
+                "remote event state missing".into(),
+            ))),
+        })
+    }
+}
+
+impl RemoteCall {
+    /// The workflow and its sender, or the refusal: answered before the body was read,
+    /// so the connection is closed.
+    async fn admit(
+        &self,
+        variant: &str,
+        workflow: &str,
+        feature: &str,
+    ) -> Result<(Arc<Workflow>, Sender), RefusedBeforeBody> {
+        check_sender(self, workflow, variant, feature)
+            .await
+            .map_err(RefusedBeforeBody)
+    }
+
+    async fn body(&self, payload: &mut web::Payload) -> Result<Buffered, ApiError> {
+        let limits = self.state.body_limits();
+        Ok(read_limited(payload, declared_length(&self.request), limits).await?)
+    }
 }
 
 /// The workflow, checked for the endpoint kind and the `a`/`b` variant.
 async fn check_sender(
-    state: &EdgeState,
-    settings: &RemoteEventSettings,
-    request: &HttpRequest,
+    call: &RemoteCall,
     workflow: &str,
     variant: &str,
     feature: &str,
 ) -> Result<(Arc<Workflow>, Sender), ApiError> {
-    let workflow = state
+    let workflow = call
+        .state
         .engine
         .workflows()
         .get(workflow)
@@ -117,7 +153,7 @@ async fn check_sender(
             ),
         ));
     }
-    let client = state.client_ip(request);
+    let client = call.state.client_ip(&call.request);
     let source = client.map(|ip| ip.to_string());
     let sender = if variant.ends_with('a') {
         if !setting("anonymous") {
@@ -130,7 +166,8 @@ async fn check_sender(
             ));
         }
         // Both lists must admit the client: the node's, then the workflow's own.
-        if !settings.allow_from.admits(client) || !workflow.remote_events_allow_from.admits(client)
+        if !call.settings.allow_from.admits(client)
+            || !workflow.remote_events_allow_from.admits(client)
         {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -147,7 +184,8 @@ async fn check_sender(
             fields: identity("anonymous", false, "Anonymous"),
         }
     } else {
-        let principal = basic_principal(&state.accounts, basic_credentials(request)).await?;
+        let credentials = basic_credentials(&call.request);
+        let principal = basic_principal(&call.state.accounts, credentials).await?;
         let caller = principal.caller("remote_events", source);
         caller
             .access
@@ -168,14 +206,6 @@ fn identity(user: &str, authenticated: bool, kind: &str) -> Map<String, Value> {
     fields
 }
 
-async fn body_of(
-    state: &EdgeState,
-    request: &HttpRequest,
-    payload: &mut web::Payload,
-) -> Result<Buffered, ApiError> {
-    Ok(read_limited(payload, declared_length(request), state.body_limits()).await?)
-}
-
 fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(request.query_string())
         .map_err(|error| ApiError::malformed(format!("invalid query string: {error}")))?;
@@ -186,14 +216,14 @@ fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
 }
 
 async fn enqueue(
-    state: &EdgeState,
-    request: &HttpRequest,
+    call: &RemoteCall,
     workflow: Arc<Workflow>,
     kind: &str,
     event: Map<String, Value>,
     sender: &Sender,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = state
+    let ids = call
+        .state
         .engine
         .enqueue_remote_events(&[InboundRequest {
             workflow,
@@ -203,7 +233,7 @@ async fn enqueue(
                 event: Value::Object(event),
                 sender: sender.caller.name.clone(),
             },
-            idempotency_key: idempotency_key(request)?,
+            idempotency_key: idempotency_key(&call.request)?,
         }])
         .await?;
     Ok(HttpResponse::Accepted().json(json!({"event_id": ids[0]})))
@@ -211,58 +241,49 @@ async fn enqueue(
 
 /// `/cd{a|b}/{workflow}/`: custom data from the query string and/or a JSON body.
 async fn custom_data(
-    state: web::Data<EdgeState>,
-    settings: web::Data<RemoteEventSettings>,
-    request: HttpRequest,
+    call: RemoteCall,
     path: web::Path<(String, String)>,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
     let (variant, workflow) = path.into_inner();
-    let admitted = admit(
-        &state,
-        &settings,
-        &request,
-        (&variant, &workflow),
-        "custom_data",
-    );
-    let (workflow, sender) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return Ok(refused),
-    };
-    let body = body_of(&state, &request, &mut payload).await?;
+    let (workflow, sender) = call.admit(&variant, &workflow, "custom_data").await?;
+    let body = call.body(&mut payload).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
-                return Err(ApiError::malformed(
-                    "the custom data body must be a JSON object",
-                ));
+                return Err(
+                    ApiError::malformed("the custom data body must be a JSON object").into(),
+                );
             }
-            Err(error) => return Err(ApiError::malformed(format!("invalid JSON body: {error}"))),
+            Err(error) => {
+                return Err(ApiError::malformed(format!("invalid JSON body: {error}")).into());
+            }
         }
     };
-    event.extend(query_map(&request)?);
+    event.extend(query_map(&call.request)?);
     for required in ["__wfid", "__itemid"] {
         if !event.contains_key(required) {
             return Err(ApiError::malformed(format!(
                 "custom data needs `{required}` (query string or JSON body)"
-            )));
+            ))
+            .into());
         }
     }
     event.extend(sender.fields.clone());
-    enqueue(&state, &request, workflow, "custom_data", event, &sender).await
+    Ok(enqueue(&call, workflow, "custom_data", event, &sender).await?)
 }
 
 /// The request as an unstructured event: `__body` plus its metadata.
 async fn unstructured_event(
-    state: &EdgeState,
-    request: &HttpRequest,
+    call: &RemoteCall,
     payload: &mut web::Payload,
     sender: &Sender,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body = body_of(state, request, payload).await?;
+    let body = call.body(payload).await?;
+    let request = &call.request;
     let text = match std::str::from_utf8(&body) {
         Ok(text) => json!(text),
         Err(_) => json!(base64::engine::general_purpose::STANDARD.encode(&body[..])),
@@ -280,7 +301,7 @@ async fn unstructured_event(
     event.insert("__query".into(), Value::Object(query_map(request)?));
     event.insert(
         "__remoteAddress".into(),
-        json!(state.client_ip(request).map(|ip| ip.to_string())),
+        json!(call.state.client_ip(request).map(|ip| ip.to_string())),
     );
     event.insert(
         "__contentType".into(),
@@ -297,50 +318,27 @@ async fn unstructured_event(
 
 /// `/ud{a|b}/{workflow}/`: anything, queued.
 async fn unstructured(
-    state: web::Data<EdgeState>,
-    settings: web::Data<RemoteEventSettings>,
-    request: HttpRequest,
+    call: RemoteCall,
     path: web::Path<(String, String)>,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
     let (variant, workflow) = path.into_inner();
-    let admitted = admit(
-        &state,
-        &settings,
-        &request,
-        (&variant, &workflow),
-        "unstructured",
-    );
-    let (workflow, sender) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return Ok(refused),
-    };
-    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
-    enqueue(&state, &request, workflow, "unstructured", event, &sender).await
+    let (workflow, sender) = call.admit(&variant, &workflow, "unstructured").await?;
+    let event = unstructured_event(&call, &mut payload, &sender).await?;
+    Ok(enqueue(&call, workflow, "unstructured", event, &sender).await?)
 }
 
 /// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.
 async fn with_return_data(
-    state: web::Data<EdgeState>,
-    settings: web::Data<RemoteEventSettings>,
-    request: HttpRequest,
+    call: RemoteCall,
     path: web::Path<(String, String, String)>,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, actix_web::Error> {
     let (variant, format, workflow) = path.into_inner();
-    let admitted = admit(
-        &state,
-        &settings,
-        &request,
-        (&variant, &workflow),
-        "unstructured",
-    );
-    let (workflow, sender) = match admitted.await {
-        Ok(admitted) => admitted,
-        Err(refused) => return Ok(refused),
-    };
-    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
-    let outcome = state
+    let (workflow, sender) = call.admit(&variant, &workflow, "unstructured").await?;
+    let event = unstructured_event(&call, &mut payload, &sender).await?;
+    let outcome = call
+        .state
         .engine
         .start(StartRequest {
             workflow: workflow.id.clone(),
@@ -350,7 +348,8 @@ async fn with_return_data(
             caller: sender.caller.clone(),
             idempotency_key: None,
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     let reply = outcome.instance.reply.unwrap_or(Value::Null);
     let body = reply["body"].as_str().unwrap_or("").to_string();
     let declared = reply["content_type"].as_str().map(str::to_string);
@@ -366,11 +365,12 @@ async fn with_return_data(
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(body.trim())
                 .unwrap_or_else(|_| body.into_bytes());
-            let requested = query_map(&request)?
+            let requested = query_map(&call.request)?
                 .get("__as")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let accepted = request
+            let accepted = call
+                .request
                 .headers()
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())

@@ -3,14 +3,52 @@
 //! request, and the error statuses their OpenAPI annotations list.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use utoipa::IntoResponses;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-use crate::engine::Caller;
+use crate::engine::{Caller, Engine, EngineError};
+use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+
+/// An authenticated call on the engine, as an extractor: what a REST handler starts from.
+pub struct EngineCall {
+    pub engine: Arc<Engine>,
+    pub auth: Authenticated,
+}
+
+impl EngineCall {
+    /// The engine caller for this request in `dialect` (`api`, `k2`, …).
+    pub fn caller(&self, dialect: &str) -> Caller {
+        self.auth.caller(dialect)
+    }
+}
+
+impl FromRequest for EngineCall {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let engine = request
+            .app_data::<web::Data<EdgeState>>()
+            .map(|state| state.engine.clone());
+        let auth = Authenticated::from_request(request, payload);
+        Box::pin(async move {
+            let engine = engine.ok_or_else(|| {
+                ApiError::from(EngineError::Internal("edge state missing".into()))
+            })?;
+            Ok(Self {
+                engine,
+                auth: auth.await?,
+            })
+        })
+    }
+}
 
 /// The `Idempotency-Key` header: at most 255 visible ASCII characters.
 pub fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {

@@ -7,13 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::DIALECT;
-use crate::engine::WaitView;
 use crate::engine::definition::Permissions;
+use crate::engine::{Engine, WaitView};
 use crate::error::ErrorCode;
-use crate::http::EdgeState;
-use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Denied, Malformed, Missing};
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing};
 use crate::store::{WaitFilter, WaitKind, WaitState};
 
 /// Most waits one listing returns.
@@ -61,9 +59,9 @@ pub struct WorkflowDetail {
         (status = 200, body = Vec<WorkflowSummary>),
         (status = 401, body = ApiError),
     ))]
-pub async fn list_workflows(state: web::Data<EdgeState>, auth: Authenticated) -> HttpResponse {
-    let caller = auth.caller(DIALECT);
-    let list: Vec<WorkflowSummary> = state
+pub async fn list_workflows(call: EngineCall) -> HttpResponse {
+    let caller = call.caller(DIALECT);
+    let list: Vec<WorkflowSummary> = call
         .engine
         .workflows()
         .iter()
@@ -85,18 +83,17 @@ pub async fn list_workflows(state: web::Data<EdgeState>, auth: Authenticated) ->
         Denied, Missing,
     ))]
 pub async fn get_workflow(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let workflows = state.engine.workflows();
+    let workflows = call.engine.workflows();
     let workflow = workflows.get(&path).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnknownWorkflow,
             format!("unknown workflow `{path}`"),
         )
     })?;
-    let caller = auth.caller(DIALECT);
+    let caller = call.caller(DIALECT);
     if !caller.access.sees(&caller.name, workflow) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -160,19 +157,18 @@ pub struct WaitsQuery {
         Malformed, Denied,
     ))]
 pub async fn list_waits(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     query: web::Query<WaitsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = wait_filter(&state, query.into_inner())?;
-    let waits = state
+    let filter = wait_filter(&call.engine, query.into_inner())?;
+    let waits = call
         .engine
-        .list_waits(&filter, &auth.caller(DIALECT))
+        .list_waits(&filter, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(waits))
 }
 
-fn wait_filter(state: &EdgeState, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
+fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
     let kind = query
         .kind
         .as_deref()
@@ -197,8 +193,7 @@ fn wait_filter(state: &EdgeState, query: WaitsQuery) -> Result<WaitFilter, ApiEr
     let workflow_id = query
         .workflow
         .map(|given| {
-            state
-                .engine
+            engine
                 .workflows()
                 .get(&given)
                 .map(|workflow| workflow.id.clone())

@@ -7,10 +7,8 @@ use serde::Deserialize;
 
 use super::DIALECT;
 use crate::engine::inbound::InboundView;
-use crate::http::EdgeState;
-use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Denied, Malformed};
+use crate::services::rest::{Denied, EngineCall, Malformed};
 use crate::store::{InboundFilter, InboundState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -32,8 +30,7 @@ pub struct InboundQuery {
         Malformed, Denied,
     ))]
 pub async fn list(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     query: web::Query<InboundQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -58,9 +55,9 @@ pub async fn list(
         workflow_ids: None,
         limit,
     };
-    let rows = state
+    let rows = call
         .engine
-        .list_inbound(&filter, &auth.caller(DIALECT))
+        .list_inbound(&filter, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -74,17 +71,10 @@ pub async fn list(
         (status = 409, body = ApiError, description = "item_not_open: the event is not dead"),
         Denied,
     ))]
-pub async fn retry(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn retry(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id: i64 = path
         .parse()
         .map_err(|_| ApiError::malformed(format!("`{path}` is not an inbound event id")))?;
-    let row = state
-        .engine
-        .retry_inbound(id, &auth.caller(DIALECT))
-        .await?;
+    let row = call.engine.retry_inbound(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(row))
 }

@@ -7,11 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::{DIALECT, instance_id};
 use crate::engine::{HistoryView, InstanceView, StartOutcome, StartRequest};
-use crate::http::EdgeState;
-use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Committing, Denied, Malformed, Missing, keyed_caller};
+use crate::services::rest::{Committing, Denied, EngineCall, Malformed, Missing, keyed_caller};
 
 /// Body of a start request; both members are optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -38,14 +36,13 @@ pub struct StartBody {
         Malformed, Denied, Missing, Committing,
     ))]
 pub async fn start(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, key) = keyed_caller(&request, &auth, DIALECT)?;
-    let outcome = state
+    let (caller, key) = keyed_caller(&request, &call.auth, DIALECT)?;
+    let outcome = call
         .engine
         .start(StartRequest {
             workflow: path.into_inner(),
@@ -76,13 +73,9 @@ pub async fn start(
         (status = 200, body = InstanceView),
         Denied, Missing,
     ))]
-pub async fn get(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let view = state.engine.get(id, &auth.caller(DIALECT)).await?;
+    let view = call.engine.get(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -94,13 +87,9 @@ pub async fn get(
         (status = 200, body = Vec<HistoryView>),
         Denied, Missing,
     ))]
-pub async fn history(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn history(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let rows = state.engine.history(id, &auth.caller(DIALECT)).await?;
+    let rows = call.engine.history(id, &call.caller(DIALECT)).await?;
     let views: Vec<HistoryView> = rows.into_iter().map(HistoryView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -113,12 +102,8 @@ pub async fn history(
         (status = 409, body = ApiError, description = "item_not_open: it has ended already"),
         Denied, Missing,
     ))]
-pub async fn cancel(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let view = state.engine.cancel(id, &auth.caller(DIALECT)).await?;
+    let view = call.engine.cancel(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use super::DIALECT;
 use crate::duration::{millis, parse_duration};
 use crate::engine::{FinishOutcome, InstanceView, ServerItemView};
-use crate::http::EdgeState;
-use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Closed, Committing, Denied, Malformed, Missing, keyed_caller};
+use crate::services::rest::{
+    Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
+};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -48,14 +48,10 @@ pub struct ExtendBody {
         (status = 200, body = ServerItemView),
         Denied, Missing, Closed,
     ))]
-pub async fn open(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
+pub async fn open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let view = call
         .engine
-        .open_server_item(&path, &auth.caller(DIALECT))
+        .open_server_item(&path, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -68,11 +64,10 @@ pub async fn open(
         Denied, Missing, Closed,
     ))]
 pub async fn open_post(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    open(state, auth, path).await
+    open(call, path).await
 }
 
 /// Finish a server item with data fields; the instance continues to its next wait.
@@ -88,14 +83,13 @@ pub async fn open_post(
         Denied, Missing, Closed, Committing,
     ))]
 pub async fn finish(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, key) = keyed_caller(&request, &auth, DIALECT)?;
-    let outcome = state
+    let (caller, key) = keyed_caller(&request, &call.auth, DIALECT)?;
+    let outcome = call
         .engine
         .finish_server_item(&path, &body.fields, &caller, key.as_deref())
         .await?;
@@ -111,8 +105,7 @@ pub async fn finish(
         Denied, Missing, Closed,
     ))]
 pub async fn fail(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<FailBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -120,9 +113,9 @@ pub async fn fail(
         .message
         .filter(|message| !message.trim().is_empty())
         .unwrap_or_else(|| "failed by the external system".to_string());
-    let view = state
+    let view = call
         .engine
-        .fail_server_item(&path, &message, &auth.caller(DIALECT))
+        .fail_server_item(&path, &message, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -136,15 +129,14 @@ pub async fn fail(
         Malformed, Denied, Missing, Closed,
     ))]
 pub async fn extend(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<ExtendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let deadline = resolve_deadline(&body, state.engine.now_ms())?;
-    let view = state
+    let deadline = resolve_deadline(&body, call.engine.now_ms())?;
+    let view = call
         .engine
-        .extend_server_item(&path, deadline, &auth.caller(DIALECT))
+        .extend_server_item(&path, deadline, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -11,12 +11,11 @@ use crate::engine::Caller;
 use crate::engine::clock::rfc3339;
 use crate::engine::migration::MigrationRequest;
 use crate::error::ErrorCode;
-use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::services::deploy::{self, DeployError, WorkflowsFolder};
-use crate::services::rest::{Denied, Malformed, Missing};
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing};
 
 fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
     let caller = auth.caller(DIALECT);
@@ -39,18 +38,17 @@ fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
         Malformed, Denied,
     ))]
 pub async fn deploy(
-    state: web::Data<EdgeState>,
+    call: EngineCall,
     folder: web::Data<WorkflowsFolder>,
-    auth: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = admin(&auth)?;
+    let caller = admin(&call.auth)?;
     let dir = folder.0.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotSupported,
             "this node was not started from a workflows folder",
         )
     })?;
-    match deploy::deploy(&state.engine, dir).await {
+    match deploy::deploy(&call.engine, dir).await {
         Ok(report) => {
             tracing::info!(by = %caller.name, workflows = report.workflows.len(), "workflows deployed");
             Ok(HttpResponse::Ok().json(report))
@@ -77,20 +75,16 @@ pub struct VersionInfo {
         (status = 200, body = Vec<VersionInfo>),
         Denied, Missing,
     ))]
-pub async fn list(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    admin(&auth)?;
-    let workflows = state.engine.workflows();
+pub async fn list(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    admin(&call.auth)?;
+    let workflows = call.engine.workflows();
     let workflow = workflows.get(&path).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnknownWorkflow,
             format!("unknown workflow `{path}`"),
         )
     })?;
-    let rows = state.engine.versions(&workflow.id).await?;
+    let rows = call.engine.versions(&workflow.id).await?;
     let list: Vec<VersionInfo> = rows
         .into_iter()
         .map(|row| VersionInfo {
@@ -127,12 +121,11 @@ pub struct MigrateBody {
         Malformed, Denied, Missing,
     ))]
 pub async fn migrate(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<MigrateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = admin(&auth)?;
+    let caller = admin(&call.auth)?;
     if body.to.trim().is_empty() {
         return Err(ApiError::malformed(
             "`to` is required: a stored version of the workflow, or `current`",
@@ -145,7 +138,7 @@ pub async fn migrate(
         dry_run: body.dry_run,
         caller,
     };
-    let report = state.engine.migrate(&request).await?;
+    let report = call.engine.migrate(&request).await?;
     if !request.dry_run && !report.applied {
         let reasons: Vec<String> = report
             .refused()

@@ -11,12 +11,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::http::gate::before_body;
-use crate::services::rest::{Closed, Committing, Denied, Malformed, Missing, keyed_caller};
+use crate::services::rest::{
+    Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
+};
 
 /// The K2 REST routes' part of the OpenAPI document (assembled by the app).
 #[derive(utoipa::OpenApi)]
@@ -76,14 +77,10 @@ pub struct K2FinishBody {
         (status = 200, body = K2ServerEvent),
         Denied, Missing, Closed,
     ))]
-pub async fn k2_open(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let item = state
+pub async fn k2_open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let item = call
         .engine
-        .open_server_item(&path, &auth.caller(K2_DIALECT))
+        .open_server_item(&path, &call.caller(K2_DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(K2ServerEvent {
         serial_number: item.serial,
@@ -109,13 +106,12 @@ pub async fn k2_open(
         Malformed, Denied, Missing, Closed, Committing,
     ))]
 pub async fn k2_finish(
-    state: web::Data<EdgeState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<K2FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (caller, key) = keyed_caller(&request, &auth, K2_DIALECT)?;
+    let (caller, key) = keyed_caller(&request, &call.auth, K2_DIALECT)?;
     let references = body.item_references.as_ref();
     if references.is_some_and(|refs| !(refs.is_null() || refs == &Value::Object(Map::new()))) {
         return Err(ApiError::new(
@@ -123,8 +119,7 @@ pub async fn k2_finish(
             "itemReferences are not supported; send data fields only",
         ));
     }
-    state
-        .engine
+    call.engine
         .finish_server_item(&path, &body.data_fields, &caller, key.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
