@@ -57,9 +57,7 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
                 .await
                 .map_err(|e| e.to_string())?;
             if json {
-                for row in &rows {
-                    println!("{}", serde_json::to_string(row).unwrap_or_default());
-                }
+                super::print_json_lines(&rows);
                 return Ok(());
             }
             println!(

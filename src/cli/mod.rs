@@ -202,6 +202,13 @@ async fn migrate(config: &Config) -> Result<(), String> {
 
 /// Loads definitions and checks the dialect-specific parts (SharePoint triggers), or
 /// one message listing every problem.
+/// `--json`: one JSON object a line, for scripts.
+pub(crate) fn print_json_lines<T: serde::Serialize>(rows: &[T]) {
+    for row in rows {
+        println!("{}", serde_json::to_string(row).unwrap_or_default());
+    }
+}
+
 /// The store `config` names, opened, with an engine on it running `workflows`.
 pub(crate) async fn engine_on(config: &Config, workflows: Workflows) -> Result<Engine, String> {
     let store = crate::store::open(&config.store)
@@ -258,9 +265,7 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
         .await
         .map_err(|error| format!("{error}"))?;
     if args.json {
-        for wait in &waits {
-            println!("{}", serde_json::to_string(wait).unwrap_or_default());
-        }
+        print_json_lines(&waits);
         return Ok(());
     }
     println!(

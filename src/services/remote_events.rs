@@ -38,7 +38,7 @@ use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
 use crate::http::errors::{ApiError, RefusedBeforeBody};
 use crate::networks::refusal;
-use crate::services::rest::idempotency_key;
+use crate::services::rest::{idempotency_key, known_workflow};
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
 /// (`[remote_events] instance_guid`), as kenaflow does to tell its instances apart.
@@ -124,18 +124,7 @@ async fn check_sender(
     variant: &str,
     feature: &str,
 ) -> Result<(Arc<Workflow>, Sender), ApiError> {
-    let workflow = call
-        .state
-        .engine
-        .workflows()
-        .get(workflow)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownWorkflow,
-                format!("unknown workflow `{workflow}`"),
-            )
-        })?;
+    let workflow = known_workflow(&call.state.engine, workflow)?;
     let setting = |key: &str| {
         workflow
             .remote_events

@@ -11,7 +11,9 @@ use futures_util::future::LocalBoxFuture;
 use utoipa::IntoResponses;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
+use crate::engine::definition::Workflow;
 use crate::engine::{Caller, Engine, EngineError};
+use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
@@ -64,6 +66,16 @@ pub fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError
             ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
         })?;
     Ok(Some(text.to_string()))
+}
+
+/// The workflow a request names by GUID or name; an unknown one is `404 unknown_workflow`.
+pub fn known_workflow(engine: &Engine, given: &str) -> Result<Arc<Workflow>, ApiError> {
+    engine.workflows().get(given).cloned().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownWorkflow,
+            format!("unknown workflow `{given}`"),
+        )
+    })
 }
 
 /// The request's `Idempotency-Key` and the caller `auth` makes in `dialect`, the key as

@@ -11,7 +11,7 @@ use crate::engine::definition::Permissions;
 use crate::engine::{Engine, WaitView};
 use crate::error::ErrorCode;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Denied, EngineCall, Malformed, Missing};
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing, known_workflow};
 use crate::store::{WaitFilter, WaitKind, WaitState};
 
 /// Most waits one listing returns.
@@ -86,15 +86,9 @@ pub async fn get_workflow(
     call: EngineCall,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let workflows = call.engine.workflows();
-    let workflow = workflows.get(&path).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownWorkflow,
-            format!("unknown workflow `{path}`"),
-        )
-    })?;
+    let workflow = known_workflow(&call.engine, &path)?;
     let caller = call.caller(DIALECT);
-    if !caller.access.sees(&caller.name, workflow) {
+    if !caller.access.sees(&caller.name, &workflow) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
@@ -192,18 +186,7 @@ fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiErro
     // Names are accepted as well as GUIDs; the store knows GUIDs only.
     let workflow_id = query
         .workflow
-        .map(|given| {
-            engine
-                .workflows()
-                .get(&given)
-                .map(|workflow| workflow.id.clone())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::UnknownWorkflow,
-                        format!("unknown workflow `{given}`"),
-                    )
-                })
-        })
+        .map(|given| known_workflow(engine, &given).map(|workflow| workflow.id.clone()))
         .transpose()?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -15,7 +15,7 @@ use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::services::deploy::{self, DeployError, WorkflowsFolder};
-use crate::services::rest::{Denied, EngineCall, Malformed, Missing};
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing, known_workflow};
 
 fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
     let caller = auth.caller(DIALECT);
@@ -77,13 +77,7 @@ pub struct VersionInfo {
     ))]
 pub async fn list(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     admin(&call.auth)?;
-    let workflows = call.engine.workflows();
-    let workflow = workflows.get(&path).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownWorkflow,
-            format!("unknown workflow `{path}`"),
-        )
-    })?;
+    let workflow = known_workflow(&call.engine, &path)?;
     let rows = call.engine.versions(&workflow.id).await?;
     let list: Vec<VersionInfo> = rows
         .into_iter()
