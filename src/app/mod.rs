@@ -24,7 +24,7 @@ use crate::config::{RemoteEventSettings, SoapSettings};
 use crate::engine::Engine;
 use crate::http::soap::SoapService;
 use crate::http::{EdgeState, errors, observe};
-use crate::services::{admin, api, remote_events, server_items, soap_services};
+use crate::services::{admin, api, remote_events, server_items, sharepoint, soap_services};
 
 pub use endpoints::{ENDPOINTS, Endpoint};
 
@@ -58,6 +58,14 @@ impl AppState {
     }
 }
 
+/// The SharePoint receiver among the SOAP services, for the admin pages' URL listing.
+fn sharepoint_receiver(soap_services: &[Arc<dyn SoapService>]) -> Option<Arc<dyn SoapService>> {
+    soap_services
+        .iter()
+        .find(|service| service.descriptor().dialect == sharepoint::service::DIALECT)
+        .cloned()
+}
+
 pub fn create_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -79,7 +87,7 @@ pub fn create_app(
         .configure(health::configure)
         .configure(openapi::configure)
         .configure(|config| api::configure(config, workflows_dir))
-        .configure(|config| admin::configure(config, &state.soap_services))
+        .configure(|config| admin::configure(config, sharepoint_receiver(&state.soap_services)))
         .configure(server_items::configure_rest)
         .configure(|config| crate::http::soap::configure(config, &state.soap_services))
         .configure(|config| remote_events::configure(config, remote_events))

@@ -1,7 +1,7 @@
 //! The built-in defaults of the per-node `[http]` settings. They live here, with the
 //! configuration that falls back on them, so that `config` never reaches up into the
-//! edge and the edge ([`crate::http::EdgeState`]) starts from the same values a node
-//! without a config file runs with.
+//! edge, and the edge's state starts from the same values a node without a config file
+//! runs with.
 
 use std::time::Duration;
 

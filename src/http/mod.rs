@@ -6,7 +6,7 @@
 //!
 //! Per-node settings reach the extractors through [`EdgeState`], registered as its own
 //! `app_data`; the assembly of the app (which services, health routes, the endpoint
-//! listing) is `crate::app`'s, so nothing here imports a service or the app.
+//! listing) belongs to the app module above, so nothing here imports a service or the app.
 
 pub mod auth;
 pub mod body;

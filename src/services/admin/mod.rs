@@ -36,17 +36,14 @@ pub const DIALECT: &str = "admin";
 /// Rows a list page shows at most.
 const PAGE_ROWS: i64 = 200;
 
-/// Mounts the pages; `soap_services` are the mounted SOAP services, of which the
-/// workflows page lists the SharePoint receiver's URLs.
-pub fn configure(config: &mut web::ServiceConfig, soap_services: &[Arc<dyn SoapService>]) {
-    let receiver = soap_services
-        .iter()
-        .find(|service| {
-            service.descriptor().dialect == crate::services::sharepoint::service::DIALECT
-        })
-        .cloned();
+/// Mounts the pages; `sharepoint_receiver` is the mounted SharePoint receiver, if any,
+/// whose URLs the workflows page lists.
+pub fn configure(
+    config: &mut web::ServiceConfig,
+    sharepoint_receiver: Option<Arc<dyn SoapService>>,
+) {
     config
-        .app_data(web::Data::new(SharePointReceiver(receiver)))
+        .app_data(web::Data::new(SharePointReceiver(sharepoint_receiver)))
         // Form posts carry their CSRF token (and the sign-in its password) in the body, so
         // the body is read before the check; a few KiB is all any admin form needs.
         .app_data(web::FormConfig::default().limit(MAX_FORM))
