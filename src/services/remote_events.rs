@@ -67,12 +67,17 @@ struct Sender {
     fields: Map<String, Value>,
 }
 
-/// One request to an endpoint: the edge, the `[remote_events]` settings and the request
-/// itself, taken together so that each step of a handler needs only this.
+/// One request to an endpoint: the edge, the `[remote_events]` settings, the request
+/// itself and what its path names, taken together so that each step of a handler needs
+/// only this.
 struct RemoteCall {
     state: web::Data<EdgeState>,
     settings: web::Data<RemoteEventSettings>,
     request: HttpRequest,
+    /// `cda`, `cdb`, `uda` or `udb`: the kind and whether it is anonymous (`a`).
+    variant: String,
+    /// The workflow's GUID or name.
+    workflow: String,
 }
 
 impl FromRequest for RemoteCall {
@@ -84,11 +89,14 @@ impl FromRequest for RemoteCall {
         let settings = request
             .app_data::<web::Data<RemoteEventSettings>>()
             .cloned();
-        std::future::ready(match (state, settings) {
-            (Some(state), Some(settings)) => Ok(Self {
+        let path = |name: &str| request.match_info().get(name).map(str::to_string);
+        std::future::ready(match (state, settings, path("variant"), path("workflow")) {
+            (Some(state), Some(settings), Some(variant), Some(workflow)) => Ok(Self {
                 state,
                 settings,
                 request: request.clone(),
+                variant,
+                workflow,
             }),
             _ => Err(ApiError::from(EngineError::Internal(
                 "remote event state missing".into(),
@@ -100,15 +108,8 @@ impl FromRequest for RemoteCall {
 impl RemoteCall {
     /// The workflow and its sender, or the refusal: answered before the body was read,
     /// so the connection is closed.
-    async fn admit(
-        &self,
-        variant: &str,
-        workflow: &str,
-        feature: &str,
-    ) -> Result<(Arc<Workflow>, Sender), RefusedBeforeBody> {
-        check_sender(self, workflow, variant, feature)
-            .await
-            .map_err(RefusedBeforeBody)
+    async fn admit(&self, feature: &str) -> Result<(Arc<Workflow>, Sender), RefusedBeforeBody> {
+        check_sender(self, feature).await.map_err(RefusedBeforeBody)
     }
 
     async fn body(&self, payload: &mut web::Payload) -> Result<Buffered, ApiError> {
@@ -120,11 +121,9 @@ impl RemoteCall {
 /// The workflow, checked for the endpoint kind and the `a`/`b` variant.
 async fn check_sender(
     call: &RemoteCall,
-    workflow: &str,
-    variant: &str,
     feature: &str,
 ) -> Result<(Arc<Workflow>, Sender), ApiError> {
-    let workflow = known_workflow(&call.state.engine, workflow)?;
+    let workflow = known_workflow(&call.state.engine, &call.workflow)?;
     let setting = |key: &str| {
         workflow
             .remote_events
@@ -144,7 +143,7 @@ async fn check_sender(
     }
     let client = call.state.client_ip(&call.request);
     let source = client.map(|ip| ip.to_string());
-    let sender = if variant.ends_with('a') {
+    let sender = if call.variant.ends_with('a') {
         if !setting("anonymous") {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -231,11 +230,9 @@ async fn enqueue(
 /// `/cd{a|b}/{workflow}/`: custom data from the query string and/or a JSON body.
 async fn custom_data(
     call: RemoteCall,
-    path: web::Path<(String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = call.admit(&variant, &workflow, "custom_data").await?;
+    let (workflow, sender) = call.admit("custom_data").await?;
     let body = call.body(&mut payload).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
@@ -308,23 +305,26 @@ async fn unstructured_event(
 /// `/ud{a|b}/{workflow}/`: anything, queued.
 async fn unstructured(
     call: RemoteCall,
-    path: web::Path<(String, String)>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = call.admit(&variant, &workflow, "unstructured").await?;
+    let (workflow, sender) = call.admit("unstructured").await?;
     let event = unstructured_event(&call, &mut payload, &sender).await?;
     Ok(enqueue(&call, workflow, "unstructured", event, &sender).await?)
+}
+
+/// The `{j|x|b}` of a return-data path: JSON, XML or bytes.
+#[derive(serde::Deserialize)]
+struct ReplyFormat {
+    format: String,
 }
 
 /// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.
 async fn with_return_data(
     call: RemoteCall,
-    path: web::Path<(String, String, String)>,
+    format: web::Path<ReplyFormat>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (variant, format, workflow) = path.into_inner();
-    let (workflow, sender) = call.admit(&variant, &workflow, "unstructured").await?;
+    let (workflow, sender) = call.admit("unstructured").await?;
     let event = unstructured_event(&call, &mut payload, &sender).await?;
     let outcome = call
         .state
@@ -342,7 +342,7 @@ async fn with_return_data(
     let reply = outcome.instance.reply.unwrap_or(Value::Null);
     let body = reply["body"].as_str().unwrap_or("").to_string();
     let declared = reply["content_type"].as_str().map(str::to_string);
-    Ok(match format.as_str() {
+    Ok(match format.format.as_str() {
         "j" => {
             let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
             HttpResponse::Ok().json(value)
