@@ -1,5 +1,9 @@
-//! Wire dialects (SharePoint, Orchestrator, server items, remote events, native API), each
-//! mapping its calls onto engine commands and nothing else.
+//! Wire dialects (SharePoint, Orchestrator, server items, remote events, native API,
+//! admin pages), each mapping its calls onto engine commands and nothing else. They build
+//! on the edge toolkit (`crate::http`) and the engine, read their settings from
+//! `crate::config`, and know nothing of the app that mounts them. What more than one
+//! dialect needs has one home: [`rest`] (REST helpers), [`deploy`] (re-reading the
+//! workflows folder). No dialect imports another's internals.
 
 pub mod admin;
 pub mod api;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use maud::Markup;
 
 use super::sign_in::TokenForm;
 use super::{
@@ -30,6 +31,14 @@ fn choice<T>(query: &Query, name: &str, parse: fn(&str) -> Option<T>) -> Result<
         text => parse(text)
             .map(Some)
             .ok_or_else(|| format!("`{text}` is not a valid {name}")),
+    }
+}
+
+/// The page `render` makes of what the engine answered, or the page saying what failed.
+fn page_of<T>(answer: Result<T, EngineError>, render: impl FnOnce(T) -> Markup) -> HttpResponse {
+    match answer {
+        Ok(value) => html(StatusCode::OK, render(value)),
+        Err(error) => failure(error),
     }
 }
 
@@ -76,20 +85,16 @@ pub(super) async fn waits(view: AdminView, query: Query) -> HttpResponse {
         limit: PAGE_ROWS,
         ..WaitFilter::default()
     };
-    let list = match view.state.engine.list_waits(&filter, &view.caller()).await {
-        Ok(list) => list,
-        Err(error) => return failure(error),
-    };
+    let listed = view.engine().list_waits(&filter, &view.caller()).await;
     let filters = pages::WaitFilters {
         workflow,
         kind: param(&query, "kind"),
         event: param(&query, "event"),
         state: param(&query, "state"),
     };
-    html(
-        StatusCode::OK,
-        pages::waits(&view.frame("waits"), &list, &filters),
-    )
+    page_of(listed, |list| {
+        pages::waits(&view.frame("waits"), &list, &filters)
+    })
 }
 
 pub(super) async fn instances(view: AdminView, query: Query) -> HttpResponse {
@@ -104,26 +109,12 @@ pub(super) async fn instances(view: AdminView, query: Query) -> HttpResponse {
         limit: PAGE_ROWS,
         ..InstanceFilter::default()
     };
-    let list = match view
-        .state
-        .engine
-        .list_instances(&filter, &view.caller())
-        .await
-    {
-        Ok(list) => list,
-        Err(error) => return failure(error),
-    };
+    let listed = view.engine().list_instances(&filter, &view.caller()).await;
     let names = |id: &str| workflow_name(&view.state, id);
-    html(
-        StatusCode::OK,
-        pages::instances(
-            &view.frame("instances"),
-            &list,
-            workflow,
-            param(&query, "status"),
-            &names,
-        ),
-    )
+    page_of(listed, |list| {
+        let status = param(&query, "status");
+        pages::instances(&view.frame("instances"), &list, workflow, status, &names)
+    })
 }
 
 pub(super) async fn instance(view: AdminView, path: web::Path<String>) -> HttpResponse {
@@ -133,11 +124,11 @@ pub(super) async fn instance(view: AdminView, path: web::Path<String>) -> HttpRe
         )));
     };
     let caller = view.caller();
-    let shown = match view.state.engine.get(id, &caller).await {
+    let shown = match view.engine().get(id, &caller).await {
         Ok(shown) => shown,
         Err(error) => return failure(error),
     };
-    let history = match view.state.engine.history(id, &caller).await {
+    let history = match view.engine().history(id, &caller).await {
         Ok(rows) => rows.into_iter().map(HistoryView::from).collect::<Vec<_>>(),
         Err(error) => return failure(error),
     };
@@ -162,26 +153,18 @@ pub(super) async fn inbound(view: AdminView, query: Query) -> HttpResponse {
         .parse::<i64>()
         .ok()
         .map(|id| format!("Event {id} is queued again; a runner delivers it shortly."));
-    let rows = match view
-        .state
-        .engine
-        .list_inbound(&filter, &view.caller())
-        .await
-    {
-        Ok(rows) => rows,
-        Err(error) => return failure(error),
-    };
+    let listed = view.engine().list_inbound(&filter, &view.caller()).await;
     let names = |id: &str| workflow_name(&view.state, id);
-    html(
-        StatusCode::OK,
+    page_of(listed, |rows| {
+        let state = param(&query, "state");
         pages::inbound(
             &view.frame("inbound"),
             &rows,
-            param(&query, "state"),
+            state,
             flash.as_deref(),
             &names,
-        ),
-    )
+        )
+    })
 }
 
 pub(super) async fn retry(
@@ -228,7 +211,7 @@ pub(super) async fn workflows(
         StatusCode::OK,
         pages::workflows(
             &view.frame("workflows"),
-            view.state.engine.workflows().iter().map(|w| w.as_ref()),
+            view.engine().workflows().iter().map(|w| w.as_ref()),
             &receiver_urls,
         ),
     )

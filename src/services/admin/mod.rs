@@ -23,7 +23,7 @@ use futures_util::future::LocalBoxFuture;
 use maud::Markup;
 
 use crate::auth::Principal;
-use crate::engine::{Caller, EngineError};
+use crate::engine::{Caller, Engine, EngineError};
 use crate::http::EdgeState;
 use crate::http::auth::{BasicFailure, basic_credentials, basic_principal};
 use crate::http::soap::SoapService;
@@ -95,6 +95,10 @@ struct AdminView {
 impl AdminView {
     fn caller(&self) -> Caller {
         self.admin.caller()
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.state.engine
     }
 
     /// The page frame with `active` as the current tab.

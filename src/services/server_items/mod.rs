@@ -1,7 +1,8 @@
 //! Server items for K2-style callers (DESIGN §6 "Server items"): the K2 Workflow REST
 //! routes `GET /api/workflow/v1/serverEvents/{serialNumber}` and
 //! `POST …/{serialNumber}/finish` with `{"dataFields": {…}}` → `204`. The caller needs the
-//! workflow's `server_event` permission (K2's "Server Event" right). The SOAP
+//! workflow's `server_event` permission (K2's "Server Event" right); each route calls
+//! the engine itself. [`K2Doc`] documents them for the app's OpenAPI document. The SOAP
 //! `ServerItemService` is in [`soap`].
 
 pub mod soap;
