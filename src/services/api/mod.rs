@@ -32,37 +32,29 @@ pub const DIALECT: &str = "api";
 /// credentials before the body (the public OpenAPI document is mounted by the app).
 pub fn configure(config: &mut web::ServiceConfig, workflows_dir: Option<PathBuf>) {
     config.app_data(web::Data::new(WorkflowsFolder(workflows_dir)));
-    config.service(
-        web::scope("/api/v1")
-            .wrap(from_fn(before_body::<Authenticated>))
-            .route("/workflows", web::get().to(catalog::list_workflows))
-            .route("/workflows/{id}", web::get().to(catalog::get_workflow))
-            .route("/workflows/{id}/versions", web::get().to(versions::list))
-            .route("/workflows/{id}/migrate", web::post().to(versions::migrate))
-            .route("/deploy", web::post().to(versions::deploy))
-            .route(
-                "/workflows/{id}/instances",
-                web::post().to(instances::start),
-            )
-            .route("/instances/{id}", web::get().to(instances::get))
-            .route("/instances/{id}/history", web::get().to(instances::history))
-            .route("/instances/{id}/cancel", web::post().to(instances::cancel))
-            .route("/waits", web::get().to(catalog::list_waits))
-            .route("/server-items/{serial}", web::get().to(items::open))
-            .route("/server-items/{serial}", web::post().to(items::open_post))
-            .route(
-                "/server-items/{serial}/finish",
-                web::post().to(items::finish),
-            )
-            .route("/server-items/{serial}/fail", web::post().to(items::fail))
-            .route(
-                "/server-items/{serial}/extend",
-                web::post().to(items::extend),
-            )
-            .route("/events/{name}", web::post().to(events::send))
-            .route("/inbound-events", web::get().to(inbound::list))
-            .route("/inbound-events/{id}/retry", web::post().to(inbound::retry)),
-    );
+    // One route a line: a table reads better than rustfmt's wrapped calls.
+    #[rustfmt::skip]
+    let scope = web::scope("/api/v1")
+        .wrap(from_fn(before_body::<Authenticated>))
+        .route("/workflows", web::get().to(catalog::list_workflows))
+        .route("/workflows/{id}", web::get().to(catalog::get_workflow))
+        .route("/workflows/{id}/versions", web::get().to(versions::list))
+        .route("/workflows/{id}/migrate", web::post().to(versions::migrate))
+        .route("/deploy", web::post().to(versions::deploy))
+        .route("/workflows/{id}/instances", web::post().to(instances::start))
+        .route("/instances/{id}", web::get().to(instances::get))
+        .route("/instances/{id}/history", web::get().to(instances::history))
+        .route("/instances/{id}/cancel", web::post().to(instances::cancel))
+        .route("/waits", web::get().to(catalog::list_waits))
+        .route("/server-items/{serial}", web::get().to(items::open))
+        .route("/server-items/{serial}", web::post().to(items::open_post))
+        .route("/server-items/{serial}/finish", web::post().to(items::finish))
+        .route("/server-items/{serial}/fail", web::post().to(items::fail))
+        .route("/server-items/{serial}/extend", web::post().to(items::extend))
+        .route("/events/{name}", web::post().to(events::send))
+        .route("/inbound-events", web::get().to(inbound::list))
+        .route("/inbound-events/{id}/retry", web::post().to(inbound::retry));
+    config.service(scope);
 }
 
 #[derive(OpenApi)]
