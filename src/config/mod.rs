@@ -1,13 +1,14 @@
 //! Configuration: a TOML file, then `HOLDPOINT_SECTION__KEY` environment variables, then
-//! command-line flags, each overriding the one before. The raw layers ([`raw`]) are
+//! command-line flags, each overriding the one before. The raw layers (`raw.rs`) are
 //! merged, checked against the known keys, and resolved into a [`Config`] whose values
 //! are all valid: nothing downstream parses or second-guesses a setting.
 //!
 //! Each section resolves itself from its raw form into its validated type, in its own
-//! file: [`http`] (`[http]`, `[tls]`), [`engine`] (the engine's policies), [`dialects`]
-//! (`[soap]`, `[orchestrator]`, `[remote_events]`) and [`sharepoint`]. The settings
-//! types of the dialects live here and the services read them; `config` imports neither
-//! the edge nor a service.
+//! file: `http.rs` (`[http]`, `[tls]`), `engine.rs` (the engine's policies), `dialects.rs`
+//! (`[soap]`, `[orchestrator]`, `[remote_events]`) and [`sharepoint`]; `values.rs` holds
+//! the checks they share, `env.rs` the environment layer, `defaults.rs` the `[http]`
+//! defaults. The settings types of the dialects live here and the services read them;
+//! `config` imports neither the edge nor a service.
 
 mod defaults;
 mod dialects;
