@@ -1,5 +1,5 @@
 //! Every endpoint the app serves: [`ENDPOINTS`] is the listing printed at start (and what
-//! the OpenAPI test checks the document against), [`print`] writes it for each bound
+//! the OpenAPI test checks the document against), [`print()`] writes it for each bound
 //! address, the SharePoint receiver at its configured paths.
 
 use crate::config::sharepoint::DEFAULT_PATH as SHAREPOINT_DEFAULT_PATH;

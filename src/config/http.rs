@@ -44,13 +44,9 @@ pub struct TlsSettings {
 }
 
 impl HttpSettings {
-    /// `listen_flags` (from `--listen`) replace `[http] listen` when given; `has_tls`
-    /// says whether HTTPS listeners make plain HTTP ones optional.
-    pub(super) fn resolve(
-        raw: RawHttp,
-        listen_flags: &[String],
-        has_tls: bool,
-    ) -> Result<Self, String> {
+    /// `listen_flags` (from `--listen`) replace `[http] listen` when given. No address at
+    /// all is refused by the caller unless `[tls]` listens.
+    pub(super) fn resolve(raw: RawHttp, listen_flags: &[String]) -> Result<Self, String> {
         let listen_text = if listen_flags.is_empty() {
             raw.listen
                 .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_string()])
@@ -58,9 +54,6 @@ impl HttpSettings {
             listen_flags.to_vec()
         };
         let listen = addresses("[http] listen", &listen_text)?;
-        if listen.is_empty() && !has_tls {
-            return Err("[http] listen: give at least one address (or [tls] listen)".into());
-        }
         let max_body = at_least_one("[http] max_body", raw.max_body, DEFAULT_MAX_BODY)?;
         let max_buffered = at_least_one(
             "[http] max_buffered",

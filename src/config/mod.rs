@@ -97,8 +97,11 @@ fn read_file(path: &Path) -> Result<RawConfig, String> {
 }
 
 fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
+    let http = HttpSettings::resolve(raw.http, &overrides.listen)?;
     let tls = TlsSettings::resolve(raw.tls)?;
-    let http = HttpSettings::resolve(raw.http, &overrides.listen, tls.is_some())?;
+    if http.listen.is_empty() && tls.is_none() {
+        return Err("[http] listen: give at least one address (or [tls] listen)".into());
+    }
     let (store, data_dir) = store(raw.store, overrides)?;
     let engine = engine::resolve(engine::RawEngineSections {
         engine: raw.engine,

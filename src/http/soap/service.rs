@@ -89,7 +89,7 @@ pub struct SoapCall<'a> {
     pub credentials: BasicCredentials,
     /// The account those credentials name, when they were checked before the body.
     pub verified: Option<Principal>,
-    /// The client's address ([`super::client_addr`]: the peer, or whom a trusted proxy
+    /// The client's address ([`crate::http::client_addr`]: the peer, or whom a trusted proxy
     /// names), for allow-lists and the audit trail ([`SoapCall::source`]).
     pub peer: Option<std::net::IpAddr>,
     /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
