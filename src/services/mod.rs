@@ -2,12 +2,13 @@
 //! admin pages), each mapping its calls onto engine commands and nothing else. They build
 //! on the edge toolkit (`crate::http`) and the engine, read their settings from
 //! `crate::config`, and know nothing of the app that mounts them. What more than one
-//! dialect needs has one home: [`rest`] (REST helpers), [`deploy`] (re-reading the
-//! workflows folder). No dialect imports another's internals.
+//! dialect needs has one home: [`rest`] (REST helpers), [`envelope`] (reading SOAP bodies),
+//! [`deploy`] (re-reading the workflows folder). No dialect imports another's internals.
 
 pub mod admin;
 pub mod api;
 pub mod deploy;
+pub mod envelope;
 pub mod orchestrator;
 pub mod remote_events;
 pub mod rest;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
+use crate::services::envelope::filled_text;
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
@@ -85,11 +86,7 @@ impl SoapService for ServerItemService {
                     Some(fields) => read_fields(fields)?,
                     None => Map::new(),
                 };
-                let key = body
-                    .optional_text(NAMESPACE, "idempotencyKey")
-                    .map(str::trim)
-                    .filter(|key| !key.is_empty())
-                    .map(str::to_string);
+                let key = filled_text(body, NAMESPACE, "idempotencyKey").map(str::to_string);
                 caller.message_id = key.clone();
                 let outcome = engine
                     .finish_server_item(serial, &fields, &caller, key.as_deref())
@@ -103,10 +100,7 @@ impl SoapService for ServerItemService {
                 out.finish()
             }
             "FailServerItem" => {
-                let message = body
-                    .optional_text(NAMESPACE, "message")
-                    .map(str::trim)
-                    .filter(|m| !m.is_empty())
+                let message = filled_text(body, NAMESPACE, "message")
                     .unwrap_or("failed by the external system");
                 let instance = engine
                     .fail_server_item(serial, message, &caller)
