@@ -66,6 +66,8 @@ fn sharepoint_receiver(soap_services: &[Arc<dyn SoapService>]) -> Option<Arc<dyn
         .cloned()
 }
 
+/// The application `state` describes: what `serve` runs on every worker, and what the
+/// integration tests call.
 pub fn create_app(
     state: web::Data<AppState>,
 ) -> App<

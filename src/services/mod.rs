@@ -20,6 +20,10 @@ use std::sync::Arc;
 use crate::config::SoapSettings;
 use crate::http::soap::SoapService;
 
+/// Why a server item failed when the caller that failed it gave no message, in every
+/// dialect.
+pub const DEFAULT_FAIL_MESSAGE: &str = "failed by the external system";
+
 /// Every SOAP service the gateway serves. The SharePoint receiver reads its triggers
 /// from the engine's current definitions, so a deploy changes them without a restart.
 pub fn soap_services(settings: &SoapSettings) -> Vec<Arc<dyn SoapService>> {

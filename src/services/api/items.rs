@@ -11,6 +11,7 @@ use crate::duration::{millis, parse_duration};
 use crate::engine::{FinishOutcome, InstanceView, ServerItemView};
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::DEFAULT_FAIL_MESSAGE;
 use crate::services::rest::{
     Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
 };
@@ -112,7 +113,7 @@ pub async fn fail(
     let message = body
         .message
         .filter(|message| !message.trim().is_empty())
-        .unwrap_or_else(|| "failed by the external system".to_string());
+        .unwrap_or_else(|| DEFAULT_FAIL_MESSAGE.to_string());
     let view = call
         .engine
         .fail_server_item(&path, &message, &call.caller(DIALECT))

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
+use crate::services::DEFAULT_FAIL_MESSAGE;
 use crate::services::envelope::filled_text;
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
@@ -100,8 +101,8 @@ impl SoapService for ServerItemService {
                 out.finish()
             }
             "FailServerItem" => {
-                let message = filled_text(body, NAMESPACE, "message")
-                    .unwrap_or("failed by the external system");
+                let message =
+                    filled_text(body, NAMESPACE, "message").unwrap_or(DEFAULT_FAIL_MESSAGE);
                 let instance = engine
                     .fail_server_item(serial, message, &caller)
                     .await
