@@ -1,8 +1,11 @@
 //! Holdpoint: a SOAP/XML-compatible integration gateway in front of a durable wait engine.
 //!
-//! Dependencies point inward: `http` → `services` → `engine` → `store`; `soap` knows
-//! nothing of the engine. `config` and `cli` sit on top and wire the parts together.
+//! Dependencies point one way: `app` (assembly) → `services` (wire dialects) → `http`
+//! (edge toolkit) / `engine` → `store`; `soap` is a leaf that knows nothing of the engine.
+//! `config` resolves settings (the dialects' settings types included) and imports neither
+//! the edge nor a service; `cli` sits on top and wires the parts together.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;

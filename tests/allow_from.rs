@@ -8,11 +8,11 @@
 
 mod support;
 
+use holdpoint::config::OrchestratorSettings;
+use holdpoint::config::SoapSettings;
+use holdpoint::config::sharepoint::{SharePointAuth, SharePointSettings};
 use holdpoint::engine::{Caller, StartRequest};
 use holdpoint::networks::NetworkList;
-use holdpoint::services::SoapSettings;
-use holdpoint::services::orchestrator::OrchestratorSettings;
-use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
 use reqwest::Method;
 use serde_json::{Map, json};
 use support::api::{ApiServer, api_server_tuned, send};
@@ -96,6 +96,7 @@ async fn server(allow: &[&str], trusted: &[&str]) -> ApiServer {
             allow_from: allow_from.clone(),
             ..SharePointSettings::default()
         },
+        ..SoapSettings::default()
     };
     api_server_tuned(
         support::sqlite_store().await,
@@ -104,8 +105,8 @@ async fn server(allow: &[&str], trusted: &[&str]) -> ApiServer {
         Some(settings),
         support::test_config(),
         move |state| {
-            state.remote_events_allow_from = allow_from;
-            state.trusted_proxies = trusted;
+            state.remote_events.allow_from = allow_from;
+            state.edge.trusted_proxies = trusted;
         },
     )
     .await

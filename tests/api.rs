@@ -19,7 +19,7 @@ api_suite!(
 );
 
 mod cases {
-    use holdpoint::http::ENDPOINTS;
+    use holdpoint::app::ENDPOINTS;
     use reqwest::{Method, StatusCode};
     use serde_json::{Value, json};
 

@@ -142,7 +142,7 @@ async fn bodies_beyond_the_budget_are_refused_overloaded_and_apply_nothing() {
         MIB,
         None,
         support::test_config(),
-        |state| state.body_budget = std::sync::Arc::new(BodyBudget::new(MIB)),
+        |state| state.edge.body_budget = std::sync::Arc::new(BodyBudget::new(MIB)),
     )
     .await;
     let first = start_permitted(&server, "B1").await;

@@ -7,8 +7,8 @@ use support::workflows::*;
 use std::time::Duration;
 
 use actix_web::{test, web};
+use holdpoint::app::{AppState, create_app};
 use holdpoint::engine::EngineError;
-use holdpoint::http::{AppState, create_app};
 use holdpoint::store::StoreTarget;
 use serde_json::{Map, Value, json};
 use support::proxy::CuttableProxy;

@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use holdpoint::services::SoapSettings;
-use holdpoint::services::orchestrator::OrchestratorSettings;
+use holdpoint::config::OrchestratorSettings;
+use holdpoint::config::SoapSettings;
 use reqwest::Method;
 use support::api::{ApiServer, api_server_custom};
 use support::workflows::{VRO_APPROVAL, VRO_PROVISION};

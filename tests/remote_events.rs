@@ -208,7 +208,7 @@ async fn custom_unstructured_and_return_data() {
 #[actix_web::test]
 async fn endpoints_move_under_the_instance_guid() {
     use actix_web::{test, web};
-    use holdpoint::http::{AppState, create_app};
+    use holdpoint::app::{AppState, create_app};
     let store = support::sqlite_store().await;
     let te = support::engine_with(store.store.clone(), &[KENA], support::test_config()).await;
     let accounts = std::sync::Arc::new(holdpoint::auth::Accounts::new(
@@ -216,7 +216,7 @@ async fn endpoints_move_under_the_instance_guid() {
         std::time::Duration::from_secs(60),
     ));
     let mut state = AppState::new(te.engine.clone(), accounts);
-    state.remote_events_prefix = Some("5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e".into());
+    state.remote_events.prefix = Some("5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e".into());
     let app = test::init_service(create_app(web::Data::new(state))).await;
     let prefixed = test::TestRequest::get()
         .uri("/5f0c0a9e-1b1e-4b61-9d7e-3a1f0c2b4d5e/cda/kena/?__wfid=1&__itemid=3")

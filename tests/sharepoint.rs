@@ -210,8 +210,8 @@ async fn cancel_answer_has_the_shape_of_the_reference() {
 async fn context_tokens_are_checked() {
     use base64::Engine as _;
     use hmac::{Hmac, Mac};
-    use holdpoint::services::sharepoint::context_token::ContextTokenSettings;
-    use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
+    use holdpoint::config::sharepoint::ContextTokenSettings;
+    use holdpoint::config::sharepoint::{SharePointAuth, SharePointSettings};
 
     let secret = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
     let settings = SharePointSettings {
@@ -226,7 +226,7 @@ async fn context_tokens_are_checked() {
         support::sqlite_store().await,
         &[GUARD],
         4 << 20,
-        Some(holdpoint::services::SoapSettings {
+        Some(holdpoint::config::SoapSettings {
             sharepoint: settings,
             ..Default::default()
         }),
@@ -373,9 +373,9 @@ async fn a_default_install_refuses_forged_events() {
 /// accepts any event, but only when the operator writes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_invalidates_the_old_one() {
-    use holdpoint::services::SoapSettings;
+    use holdpoint::config::SoapSettings;
+    use holdpoint::config::sharepoint::{SharePointAuth, SharePointSettings};
     use holdpoint::services::sharepoint::receiver_key;
-    use holdpoint::services::sharepoint::service::{SharePointAuth, SharePointSettings};
 
     let custom = |auth| SoapSettings {
         sharepoint: SharePointSettings {

@@ -100,7 +100,7 @@ fn raw_exchange(address: &str, head: &str, body_bytes: usize, chunked: bool) -> 
 async fn hostile_inputs_are_refused_and_the_server_keeps_serving() {
     let server = api_server_with_max_body(
         support::sqlite_store().await,
-        holdpoint::http::DEFAULT_MAX_BODY,
+        holdpoint::config::DEFAULT_MAX_BODY,
     )
     .await;
     let serial = support::api::start_permitted(&server, "H-1").await;

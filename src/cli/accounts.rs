@@ -74,9 +74,7 @@ pub async fn run(config: &Config, command: AccountsCommand) -> Result<(), String
         AccountsCommand::List { json } => {
             let list = accounts.list().await.map_err(|e| e.to_string())?;
             if json {
-                for account in &list {
-                    println!("{}", serde_json::to_string(account).unwrap_or_default());
-                }
+                super::print_json_lines(&list);
                 return Ok(());
             }
             println!("{:<24}  {:<5}  {:<24}  created", "name", "admin", "rights");

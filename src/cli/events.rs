@@ -1,14 +1,11 @@
 //! `holdpoint events list|retry`: the inbound queue straight from the store (no server
 //! needed): what was received, postponed or dead-lettered, and replaying a dead letter.
 
-use std::sync::Arc;
-
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::engine::clock::SystemClock;
-use crate::engine::{Caller, Engine};
-use crate::store::{self, InboundFilter, InboundState};
+use crate::engine::Caller;
+use crate::store::{InboundFilter, InboundState};
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
@@ -31,19 +28,9 @@ pub enum EventsCommand {
 }
 
 pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> {
-    let store = store::open(&config.store)
-        .await
-        .map_err(|error| format!("store: {error}"))?;
     // Definitions give each workflow's queue policy; listing works without them.
     let workflows = super::load_workflows(&config.workflows_dir).unwrap_or_default();
-    let engine = Engine::new(
-        store,
-        Arc::new(workflows),
-        config.engine.clone(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .map_err(|error| format!("engine: {error}"))?;
+    let engine = super::engine_on(config, workflows).await?;
     match command {
         EventsCommand::List {
             state,
@@ -70,9 +57,7 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
                 .await
                 .map_err(|e| e.to_string())?;
             if json {
-                for row in &rows {
-                    println!("{}", serde_json::to_string(row).unwrap_or_default());
-                }
+                super::print_json_lines(&rows);
                 return Ok(());
             }
             println!(

@@ -202,6 +202,28 @@ async fn migrate(config: &Config) -> Result<(), String> {
 
 /// Loads definitions and checks the dialect-specific parts (SharePoint triggers), or
 /// one message listing every problem.
+/// `--json`: one JSON object a line, for scripts.
+pub(crate) fn print_json_lines<T: serde::Serialize>(rows: &[T]) {
+    for row in rows {
+        println!("{}", serde_json::to_string(row).unwrap_or_default());
+    }
+}
+
+/// The store `config` names, opened, with an engine on it running `workflows`.
+pub(crate) async fn engine_on(config: &Config, workflows: Workflows) -> Result<Engine, String> {
+    let store = crate::store::open(&config.store)
+        .await
+        .map_err(|error| format!("store: {error}"))?;
+    Engine::new(
+        store,
+        Arc::new(workflows),
+        config.engine.clone(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|error: EngineError| format!("engine: {error}"))
+}
+
 pub(crate) fn load_workflows(dir: &std::path::Path) -> Result<Workflows, String> {
     crate::services::deploy::load(dir).map_err(|lines| {
         format!(
@@ -226,19 +248,9 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
                 .ok_or_else(|| format!("--state: unknown state `{}`", args.state))?,
         )
     };
-    let store = crate::store::open(&config.store)
-        .await
-        .map_err(|error| format!("store: {error}"))?;
     // Definitions only matter for running instances; listing works without them.
     let workflows = load_workflows(&config.workflows_dir).unwrap_or_default();
-    let engine = Engine::new(
-        store,
-        Arc::new(workflows),
-        config.engine.clone(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .map_err(|error: EngineError| format!("engine: {error}"))?;
+    let engine = engine_on(config, workflows).await?;
     let filter = WaitFilter {
         workflow_id: args.workflow.clone(),
         kind,
@@ -253,9 +265,7 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
         .await
         .map_err(|error| format!("{error}"))?;
     if args.json {
-        for wait in &waits {
-            println!("{}", serde_json::to_string(wait).unwrap_or_default());
-        }
+        print_json_lines(&waits);
         return Ok(());
     }
     println!(

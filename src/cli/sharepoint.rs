@@ -6,13 +6,13 @@
 //! at `--base` (the address SharePoint reaches, behind a proxy or a DNS name). With
 //! `[sharepoint] auth = "receiver_key"` (the default) they carry the installation's key,
 //! made now if there is none yet. `rotate-key` replaces the key; every node refuses the
-//! old one within [`receiver_key::CACHE_TTL`], so the registrations must be updated.
+//! old one within [`crate::config::sharepoint::KEY_CACHE_TTL`], so the registrations must be updated.
 
 use clap::Subcommand;
 
 use crate::config::Config;
+use crate::config::sharepoint::SharePointAuth;
 use crate::services::sharepoint::receiver_key;
-use crate::services::sharepoint::service::SharePointAuth;
 use crate::store;
 
 #[derive(Debug, Subcommand)]
@@ -35,10 +35,7 @@ pub async fn run(config: &Config, command: SharePointCommand) -> Result<(), Stri
     let store = store::open(&config.store)
         .await
         .map_err(|error| format!("store: {error}"))?;
-    let uses_key = matches!(
-        config.soap_settings.sharepoint.auth,
-        SharePointAuth::ReceiverKey
-    );
+    let uses_key = matches!(config.soap.sharepoint.auth, SharePointAuth::ReceiverKey);
     match command {
         SharePointCommand::Url(args) => {
             let query = if uses_key {
@@ -63,7 +60,7 @@ pub async fn run(config: &Config, command: SharePointCommand) -> Result<(), Stri
             println!(
                 "receiver key rotated; every node refuses the old one within {} s. \
                  Register the new URL in SharePoint:",
-                receiver_key::CACHE_TTL.as_secs()
+                crate::config::sharepoint::KEY_CACHE_TTL.as_secs()
             );
             for url in urls(config, args.base.as_deref(), Some(&key.query()))? {
                 println!("  {url}");
@@ -90,6 +87,7 @@ fn urls(config: &Config, base: Option<&str>, query: Option<&str>) -> Result<Vec<
             ));
         }
         None => config
+            .http
             .listen
             .iter()
             .map(|address| format!("http://{address}"))
@@ -107,7 +105,7 @@ fn urls(config: &Config, base: Option<&str>, query: Option<&str>) -> Result<Vec<
         .iter()
         .flat_map(|base| {
             config
-                .soap_settings
+                .soap
                 .sharepoint
                 .paths
                 .iter()

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
+use super::engine_on;
 use super::{describe_store, load_workflows};
 use crate::config::Config;
 use crate::engine::clock::{SystemClock, rfc3339};
@@ -73,20 +74,6 @@ async fn existing_store(config: &Config) -> Result<Option<Arc<dyn store::Store>>
         .await
         .map(Some)
         .map_err(|error| format!("store: {error}"))
-}
-
-async fn engine_on(config: &Config, workflows: Workflows) -> Result<Engine, String> {
-    let store = store::open(&config.store)
-        .await
-        .map_err(|error| format!("store: {error}"))?;
-    Engine::new(
-        store,
-        Arc::new(workflows),
-        config.engine.clone(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .map_err(|error| format!("engine: {error}"))
 }
 
 pub async fn check(config: &Config, args: &CheckArgs) -> Result<(), String> {

@@ -9,10 +9,15 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The configuration of these variables alone (no file, no flags).
+fn from_env(pairs: &[(&str, &str)]) -> Result<Config, String> {
+    load(&Overrides::default(), &env(pairs))
+}
+
 #[test]
 fn defaults_use_the_embedded_store() {
     let config = load(&Overrides::default(), &[]).unwrap();
-    assert_eq!(config.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
+    assert_eq!(config.http.listen, vec!["127.0.0.1:8080".parse().unwrap()]);
     assert_eq!(
         config.store,
         StoreTarget::Sqlite {
@@ -43,7 +48,7 @@ fn file_then_env_then_flags() {
     .unwrap();
     assert_eq!(config.engine.buffer_ttl, Duration::from_secs(5));
     assert_eq!(config.engine.dedup_window, Duration::from_secs(3600));
-    assert_eq!(config.listen, vec!["127.0.0.1:9000".parse().unwrap()]);
+    assert_eq!(config.http.listen, vec!["127.0.0.1:9000".parse().unwrap()]);
     let config = load(&overrides, &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "0")])).unwrap();
     assert_eq!(config.engine.buffer_ttl, Duration::ZERO);
     let flags = Overrides {
@@ -53,7 +58,7 @@ fn file_then_env_then_flags() {
         ..Overrides::default()
     };
     let config = load(&flags, &[]).unwrap();
-    assert_eq!(config.listen, vec!["127.0.0.1:9100".parse().unwrap()]);
+    assert_eq!(config.http.listen, vec!["127.0.0.1:9100".parse().unwrap()]);
     assert!(matches!(config.store, StoreTarget::Postgres { .. }));
 }
 
@@ -71,26 +76,18 @@ fn unknown_keys_are_named() {
         error.contains("bufer_ttl") && error.contains("line 2"),
         "{error}"
     );
-    let error = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_EVENTS__BUFER_TTL", "5s")]),
-    )
-    .unwrap_err();
+    let error = from_env(&[("HOLDPOINT_EVENTS__BUFER_TTL", "5s")]).unwrap_err();
     assert!(
         error.contains("HOLDPOINT_EVENTS__BUFER_TTL") && error.contains("bufer_ttl"),
         "{error}"
     );
-    let error = load(&Overrides::default(), &env(&[("HOLDPOINT_NOPE__X", "1")])).unwrap_err();
+    let error = from_env(&[("HOLDPOINT_NOPE__X", "1")]).unwrap_err();
     assert!(error.contains("nope"), "{error}");
 }
 
 #[test]
 fn bad_values_say_which_key() {
-    let error = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "soon")]),
-    )
-    .unwrap_err();
+    let error = from_env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "soon")]).unwrap_err();
     assert!(error.contains("[events] buffer_ttl"), "{error}");
     let flags = Overrides {
         listen: vec!["localhost".into()],
@@ -102,60 +99,45 @@ fn bad_values_say_which_key() {
         ..Overrides::default()
     };
     assert!(load(&flags, &[]).unwrap_err().contains("[store] url"));
-    let error = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_HTTP__BODY_TIMEOUT", "0s")]),
-    )
-    .unwrap_err();
+    let error = from_env(&[("HOLDPOINT_HTTP__BODY_TIMEOUT", "0s")]).unwrap_err();
     assert!(error.contains("[http] body_timeout"), "{error}");
 }
 
 #[test]
 fn sharepoint_is_anonymous_only_when_written() {
-    use crate::services::sharepoint::service::SharePointAuth;
+    use crate::config::sharepoint::SharePointAuth;
     let default = load(&Overrides::default(), &[]).unwrap();
     assert!(matches!(
-        default.soap_settings.sharepoint.auth,
+        default.soap.sharepoint.auth,
         SharePointAuth::ReceiverKey
     ));
-    let written = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "anonymous")]),
-    )
-    .unwrap();
+    let written = from_env(&[("HOLDPOINT_SHAREPOINT__AUTH", "anonymous")]).unwrap();
     assert!(matches!(
-        written.soap_settings.sharepoint.auth,
+        written.soap.sharepoint.auth,
         SharePointAuth::Anonymous
     ));
-    let error = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "key")]),
-    )
-    .unwrap_err();
+    let error = from_env(&[("HOLDPOINT_SHAREPOINT__AUTH", "key")]).unwrap_err();
     assert!(error.contains("`receiver_key`"), "{error}");
 }
 
 #[test]
 fn network_lists_are_checked_and_name_their_key() {
-    let config = load(
-        &Overrides::default(),
-        &env(&[
-            (
-                "HOLDPOINT_HTTP__TRUSTED_PROXIES",
-                "[\"10.0.0.1\", \"10.1.0.0/24\"]",
-            ),
-            ("HOLDPOINT_ORCHESTRATOR__ALLOW_FROM", "[\"192.168.1.7\"]"),
-            ("HOLDPOINT_SHAREPOINT__ALLOW_FROM", "[\"::1/128\"]"),
-            ("HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM", "[\"10.20.0.0/16\"]"),
-        ]),
-    )
+    let config = from_env(&[
+        (
+            "HOLDPOINT_HTTP__TRUSTED_PROXIES",
+            "[\"10.0.0.1\", \"10.1.0.0/24\"]",
+        ),
+        ("HOLDPOINT_ORCHESTRATOR__ALLOW_FROM", "[\"192.168.1.7\"]"),
+        ("HOLDPOINT_SHAREPOINT__ALLOW_FROM", "[\"::1/128\"]"),
+        ("HOLDPOINT_REMOTE_EVENTS__ALLOW_FROM", "[\"10.20.0.0/16\"]"),
+    ])
     .unwrap();
     let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
-    assert!(config.trusted_proxies.contains(ip("10.1.0.9")));
-    let soap = &config.soap_settings;
+    assert!(config.http.trusted_proxies.contains(ip("10.1.0.9")));
+    let soap = &config.soap;
     assert!(soap.orchestrator.allow_from.contains(ip("192.168.1.7")));
     assert!(soap.sharepoint.allow_from.contains(ip("::1")));
-    assert!(config.remote_events_allow_from.contains(ip("10.20.3.4")));
+    assert!(config.remote_events.allow_from.contains(ip("10.20.3.4")));
     for (key, name) in [
         ("HOLDPOINT_HTTP__TRUSTED_PROXIES", "[http] trusted_proxies"),
         (
@@ -171,7 +153,7 @@ fn network_lists_are_checked_and_name_their_key() {
             "[remote_events] allow_from",
         ),
     ] {
-        let error = load(&Overrides::default(), &env(&[(key, "[\"10.0.0.0/40\"]")])).unwrap_err();
+        let error = from_env(&[(key, "[\"10.0.0.0/40\"]")]).unwrap_err();
         assert!(
             error.starts_with(name) && error.contains("10.0.0.0/40"),
             "{error}"
@@ -181,23 +163,16 @@ fn network_lists_are_checked_and_name_their_key() {
 
 #[test]
 fn context_token_auth_needs_client_id_and_secret() {
-    let missing = load(
-        &Overrides::default(),
-        &env(&[("HOLDPOINT_SHAREPOINT__AUTH", "context_token")]),
-    )
-    .unwrap_err();
+    let missing = from_env(&[("HOLDPOINT_SHAREPOINT__AUTH", "context_token")]).unwrap_err();
     assert!(missing.contains("[sharepoint] client_id"), "{missing}");
-    let config = load(
-        &Overrides::default(),
-        &env(&[
-            ("HOLDPOINT_SHAREPOINT__AUTH", "context_token"),
-            ("HOLDPOINT_SHAREPOINT__CLIENT_ID", "c0ffee"),
-            ("HOLDPOINT_SHAREPOINT__CLIENT_SECRET", "c2VjcmV0"),
-        ]),
-    )
+    let config = from_env(&[
+        ("HOLDPOINT_SHAREPOINT__AUTH", "context_token"),
+        ("HOLDPOINT_SHAREPOINT__CLIENT_ID", "c0ffee"),
+        ("HOLDPOINT_SHAREPOINT__CLIENT_SECRET", "c2VjcmV0"),
+    ])
     .unwrap();
-    match config.soap_settings.sharepoint.auth {
-        crate::services::sharepoint::service::SharePointAuth::ContextToken(settings) => {
+    match config.soap.sharepoint.auth {
+        crate::config::sharepoint::SharePointAuth::ContextToken(settings) => {
             assert_eq!(settings.client_id, "c0ffee");
             assert_eq!(settings.realm, None);
         }

@@ -9,7 +9,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine as _;
 use futures_util::future::LocalBoxFuture;
 
-use super::AppState;
+use super::EdgeState;
 use super::errors::ApiError;
 use crate::auth::{Accounts, Principal};
 use crate::engine::{Caller, EngineError};
@@ -36,7 +36,7 @@ impl FromRequest for Authenticated {
         if let Some(checked) = super::gate::take_prechecked::<Self>(request) {
             return Box::pin(std::future::ready(Ok(checked)));
         }
-        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let state = request.app_data::<web::Data<EdgeState>>().cloned();
         let credentials = basic_credentials(request);
         let source = state
             .as_ref()
@@ -45,7 +45,7 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::from(crate::engine::EngineError::Internal(
-                    "app state missing".into(),
+                    "edge state missing".into(),
                 ))
             })?;
             let principal = basic_principal(&state.accounts, credentials).await?;

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use super::AppState;
+use super::EdgeState;
 use super::budget::{BodyBudget, Reservation};
 use super::errors::ApiError;
 use crate::error::ErrorCode;
@@ -33,8 +33,8 @@ pub struct BodyLimits {
 impl Default for BodyLimits {
     fn default() -> Self {
         Self {
-            max: super::DEFAULT_MAX_BODY,
-            timeout: super::DEFAULT_BODY_TIMEOUT,
+            max: crate::config::DEFAULT_MAX_BODY,
+            timeout: crate::config::DEFAULT_BODY_TIMEOUT,
             budget: None,
         }
     }
@@ -61,7 +61,7 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limits = request
-            .app_data::<web::Data<AppState>>()
+            .app_data::<web::Data<EdgeState>>()
             .map_or_else(BodyLimits::default, |state| state.body_limits());
         let declared = declared_length(request);
         let content_type = request

@@ -14,9 +14,6 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Default `[http] max_buffered`: 64 near-limit (4 MiB) bodies at once.
-pub const DEFAULT_MAX_BUFFERED: usize = 256 * 1024 * 1024;
-
 /// How long a body waits for room before it is refused: long enough to ride out a burst
 /// of large uploads finishing, short enough that a client is not left hanging.
 pub const BUDGET_WAIT: Duration = Duration::from_secs(2);

@@ -83,6 +83,27 @@ pub fn refused_before_body(error: &ApiError) -> HttpResponse {
     response
 }
 
+/// An [`ApiError`] to answer with [`refused_before_body`], for handlers that refuse a
+/// request on what precedes its body and return the refusal with `?`.
+#[derive(Debug)]
+pub struct RefusedBeforeBody(pub ApiError);
+
+impl std::fmt::Display for RefusedBeforeBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for RefusedBeforeBody {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        refused_before_body(&self.0)
+    }
+}
+
 /// Query strings that do not parse (`?limit=abc`).
 pub fn query_error(
     error: actix_web::error::QueryPayloadError,

@@ -7,7 +7,7 @@
 //! reviewed against the versions live instances run on, stored as new versions, and
 //! becomes current at once; running instances stay on their own versions.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -22,6 +22,11 @@ pub fn load(dir: &Path) -> Result<Workflows, Vec<String>> {
     super::sharepoint::triggers::collect(&workflows)?;
     Ok(workflows)
 }
+
+/// The folder `POST /api/v1/deploy` re-reads, registered by the API as its own
+/// `app_data`; `None` (a node not started from a folder): deploys are refused.
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowsFolder(pub Option<PathBuf>);
 
 /// One workflow as the deploy left it.
 #[derive(Debug, Clone, Serialize)]

@@ -21,27 +21,34 @@
 
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use crate::config::RemoteEventSettings;
 use crate::engine::access::Action;
 use crate::engine::definition::Workflow;
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
-use crate::engine::{Caller, StartRequest};
+use crate::engine::{Caller, EngineError, StartRequest};
 use crate::error::ErrorCode;
-use crate::http::AppState;
+use crate::http::EdgeState;
 use crate::http::auth::{basic_credentials, basic_principal};
 use crate::http::body::{Buffered, declared_length, read_limited};
-use crate::http::errors::{ApiError, refused_before_body};
+use crate::http::errors::{ApiError, RefusedBeforeBody};
 use crate::networks::refusal;
-use crate::services::api::idempotency_key;
+use crate::services::rest::{idempotency_key, known_workflow};
 
 /// Mounts the endpoints, under `/{prefix}` when an instance GUID is configured
 /// (`[remote_events] instance_guid`), as kenaflow does to tell its instances apart.
-pub fn configure(config: &mut web::ServiceConfig, prefix: Option<&str>) {
-    let base = prefix.map(|p| format!("/{p}")).unwrap_or_default();
+pub fn configure(config: &mut web::ServiceConfig, settings: RemoteEventSettings) {
+    let base = settings
+        .prefix
+        .as_deref()
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default();
+    config.app_data(web::Data::new(settings));
     for suffix in ["/", ""] {
         let custom = format!("{base}/{{variant:cd[ab]}}/{{workflow}}{suffix}");
         let unstructured_path = format!("{base}/{{variant:ud[ab]}}/{{workflow}}{suffix}");
@@ -60,25 +67,63 @@ struct Sender {
     fields: Map<String, Value>,
 }
 
+/// One request to an endpoint: the edge, the `[remote_events]` settings, the request
+/// itself and what its path names, taken together so that each step of a handler needs
+/// only this.
+struct RemoteCall {
+    state: web::Data<EdgeState>,
+    settings: web::Data<RemoteEventSettings>,
+    request: HttpRequest,
+    /// `cda`, `cdb`, `uda` or `udb`: the kind and whether it is anonymous (`a`).
+    variant: String,
+    /// The workflow's GUID or name.
+    workflow: String,
+}
+
+impl FromRequest for RemoteCall {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = request.app_data::<web::Data<EdgeState>>().cloned();
+        let settings = request
+            .app_data::<web::Data<RemoteEventSettings>>()
+            .cloned();
+        let path = |name: &str| request.match_info().get(name).map(str::to_string);
+        std::future::ready(match (state, settings, path("variant"), path("workflow")) {
+            (Some(state), Some(settings), Some(variant), Some(workflow)) => Ok(Self {
+                state,
+                settings,
+                request: request.clone(),
+                variant,
+                workflow,
+            }),
+            _ => Err(ApiError::from(EngineError::Internal(
+                "remote event state missing".into(),
+            ))),
+        })
+    }
+}
+
+impl RemoteCall {
+    /// The workflow and its sender, or the refusal: answered before the body was read,
+    /// so the connection is closed.
+    async fn admit(&self, feature: &str) -> Result<(Arc<Workflow>, Sender), RefusedBeforeBody> {
+        check_sender(self, feature).await.map_err(RefusedBeforeBody)
+    }
+
+    async fn body(&self, payload: &mut web::Payload) -> Result<Buffered, ApiError> {
+        let limits = self.state.body_limits();
+        Ok(read_limited(payload, declared_length(&self.request), limits).await?)
+    }
+}
+
 /// The workflow, checked for the endpoint kind and the `a`/`b` variant.
-async fn admit(
-    state: &AppState,
-    request: &HttpRequest,
-    workflow: &str,
-    variant: &str,
+async fn check_sender(
+    call: &RemoteCall,
     feature: &str,
 ) -> Result<(Arc<Workflow>, Sender), ApiError> {
-    let workflow = state
-        .engine
-        .workflows()
-        .get(workflow)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownWorkflow,
-                format!("unknown workflow `{workflow}`"),
-            )
-        })?;
+    let workflow = known_workflow(&call.state.engine, &call.workflow)?;
     let setting = |key: &str| {
         workflow
             .remote_events
@@ -96,9 +141,9 @@ async fn admit(
             ),
         ));
     }
-    let client = state.client_ip(request);
+    let client = call.state.client_ip(&call.request);
     let source = client.map(|ip| ip.to_string());
-    let sender = if variant.ends_with('a') {
+    let sender = if call.variant.ends_with('a') {
         if !setting("anonymous") {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
@@ -109,7 +154,7 @@ async fn admit(
             ));
         }
         // Both lists must admit the client: the node's, then the workflow's own.
-        if !state.remote_events_allow_from.admits(client)
+        if !call.settings.allow_from.admits(client)
             || !workflow.remote_events_allow_from.admits(client)
         {
             return Err(ApiError::new(
@@ -127,7 +172,8 @@ async fn admit(
             fields: identity("anonymous", false, "Anonymous"),
         }
     } else {
-        let principal = basic_principal(&state.accounts, basic_credentials(request)).await?;
+        let credentials = basic_credentials(&call.request);
+        let principal = basic_principal(&call.state.accounts, credentials).await?;
         let caller = principal.caller("remote_events", source);
         caller
             .access
@@ -148,14 +194,6 @@ fn identity(user: &str, authenticated: bool, kind: &str) -> Map<String, Value> {
     fields
 }
 
-async fn body_of(
-    state: &AppState,
-    request: &HttpRequest,
-    payload: &mut web::Payload,
-) -> Result<Buffered, ApiError> {
-    Ok(read_limited(payload, declared_length(request), state.body_limits()).await?)
-}
-
 fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(request.query_string())
         .map_err(|error| ApiError::malformed(format!("invalid query string: {error}")))?;
@@ -166,14 +204,14 @@ fn query_map(request: &HttpRequest) -> Result<Map<String, Value>, ApiError> {
 }
 
 async fn enqueue(
-    state: &AppState,
-    request: &HttpRequest,
+    call: &RemoteCall,
     workflow: Arc<Workflow>,
     kind: &str,
     event: Map<String, Value>,
     sender: &Sender,
 ) -> Result<HttpResponse, ApiError> {
-    let ids = state
+    let ids = call
+        .state
         .engine
         .enqueue_remote_events(&[InboundRequest {
             workflow,
@@ -183,7 +221,7 @@ async fn enqueue(
                 event: Value::Object(event),
                 sender: sender.caller.name.clone(),
             },
-            idempotency_key: idempotency_key(request)?,
+            idempotency_key: idempotency_key(&call.request)?,
         }])
         .await?;
     Ok(HttpResponse::Accepted().json(json!({"event_id": ids[0]})))
@@ -191,52 +229,47 @@ async fn enqueue(
 
 /// `/cd{a|b}/{workflow}/`: custom data from the query string and/or a JSON body.
 async fn custom_data(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<(String, String)>,
+    call: RemoteCall,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (variant, workflow) = path.into_inner();
-    let (workflow, sender) = match admit(&state, &request, &workflow, &variant, "custom_data").await
-    {
-        Ok(admitted) => admitted,
-        // Refused before the body was read: the connection is closed.
-        Err(error) => return Ok(refused_before_body(&error)),
-    };
-    let body = body_of(&state, &request, &mut payload).await?;
+) -> Result<HttpResponse, actix_web::Error> {
+    let (workflow, sender) = call.admit("custom_data").await?;
+    let body = call.body(&mut payload).await?;
     let mut event = if body.iter().all(u8::is_ascii_whitespace) {
         Map::new()
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => map,
             Ok(_) => {
-                return Err(ApiError::malformed(
-                    "the custom data body must be a JSON object",
-                ));
+                return Err(
+                    ApiError::malformed("the custom data body must be a JSON object").into(),
+                );
             }
-            Err(error) => return Err(ApiError::malformed(format!("invalid JSON body: {error}"))),
+            Err(error) => {
+                return Err(ApiError::malformed(format!("invalid JSON body: {error}")).into());
+            }
         }
     };
-    event.extend(query_map(&request)?);
+    event.extend(query_map(&call.request)?);
     for required in ["__wfid", "__itemid"] {
         if !event.contains_key(required) {
             return Err(ApiError::malformed(format!(
                 "custom data needs `{required}` (query string or JSON body)"
-            )));
+            ))
+            .into());
         }
     }
     event.extend(sender.fields.clone());
-    enqueue(&state, &request, workflow, "custom_data", event, &sender).await
+    Ok(enqueue(&call, workflow, "custom_data", event, &sender).await?)
 }
 
 /// The request as an unstructured event: `__body` plus its metadata.
 async fn unstructured_event(
-    state: &AppState,
-    request: &HttpRequest,
+    call: &RemoteCall,
     payload: &mut web::Payload,
     sender: &Sender,
 ) -> Result<Map<String, Value>, ApiError> {
-    let body = body_of(state, request, payload).await?;
+    let body = call.body(payload).await?;
+    let request = &call.request;
     let text = match std::str::from_utf8(&body) {
         Ok(text) => json!(text),
         Err(_) => json!(base64::engine::general_purpose::STANDARD.encode(&body[..])),
@@ -254,7 +287,7 @@ async fn unstructured_event(
     event.insert("__query".into(), Value::Object(query_map(request)?));
     event.insert(
         "__remoteAddress".into(),
-        json!(state.client_ip(request).map(|ip| ip.to_string())),
+        json!(call.state.client_ip(request).map(|ip| ip.to_string())),
     );
     event.insert(
         "__contentType".into(),
@@ -271,38 +304,30 @@ async fn unstructured_event(
 
 /// `/ud{a|b}/{workflow}/`: anything, queued.
 async fn unstructured(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<(String, String)>,
+    call: RemoteCall,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (variant, workflow) = path.into_inner();
-    let (workflow, sender) =
-        match admit(&state, &request, &workflow, &variant, "unstructured").await {
-            Ok(admitted) => admitted,
-            // Refused before the body was read: the connection is closed.
-            Err(error) => return Ok(refused_before_body(&error)),
-        };
-    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
-    enqueue(&state, &request, workflow, "unstructured", event, &sender).await
+) -> Result<HttpResponse, actix_web::Error> {
+    let (workflow, sender) = call.admit("unstructured").await?;
+    let event = unstructured_event(&call, &mut payload, &sender).await?;
+    Ok(enqueue(&call, workflow, "unstructured", event, &sender).await?)
+}
+
+/// The `{j|x|b}` of a return-data path: JSON, XML or bytes.
+#[derive(serde::Deserialize)]
+struct ReplyFormat {
+    format: String,
 }
 
 /// `/ud{a|b}/{j|x|b}/{workflow}/`: runs inline and answers the workflow's reply body.
 async fn with_return_data(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<(String, String, String)>,
+    call: RemoteCall,
+    format: web::Path<ReplyFormat>,
     mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (variant, format, workflow) = path.into_inner();
-    let (workflow, sender) =
-        match admit(&state, &request, &workflow, &variant, "unstructured").await {
-            Ok(admitted) => admitted,
-            // Refused before the body was read: the connection is closed.
-            Err(error) => return Ok(refused_before_body(&error)),
-        };
-    let event = unstructured_event(&state, &request, &mut payload, &sender).await?;
-    let outcome = state
+) -> Result<HttpResponse, actix_web::Error> {
+    let (workflow, sender) = call.admit("unstructured").await?;
+    let event = unstructured_event(&call, &mut payload, &sender).await?;
+    let outcome = call
+        .state
         .engine
         .start(StartRequest {
             workflow: workflow.id.clone(),
@@ -312,11 +337,12 @@ async fn with_return_data(
             caller: sender.caller.clone(),
             idempotency_key: None,
         })
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
     let reply = outcome.instance.reply.unwrap_or(Value::Null);
     let body = reply["body"].as_str().unwrap_or("").to_string();
     let declared = reply["content_type"].as_str().map(str::to_string);
-    Ok(match format.as_str() {
+    Ok(match format.format.as_str() {
         "j" => {
             let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
             HttpResponse::Ok().json(value)
@@ -328,11 +354,12 @@ async fn with_return_data(
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(body.trim())
                 .unwrap_or_else(|_| body.into_bytes());
-            let requested = query_map(&request)?
+            let requested = query_map(&call.request)?
                 .get("__as")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let accepted = request
+            let accepted = call
+                .request
                 .headers()
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())

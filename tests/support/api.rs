@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
+use holdpoint::app::{AppState, create_app};
 use holdpoint::auth::{Accounts, NewAccount};
-use holdpoint::http::{AppState, create_app};
+use holdpoint::http::EdgeState;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -72,7 +73,7 @@ pub async fn api_server_custom(
     store: TestStore,
     extra: &[&str],
     max_body: usize,
-    settings: Option<holdpoint::services::SoapSettings>,
+    settings: Option<holdpoint::config::SoapSettings>,
 ) -> ApiServer {
     api_server_tuned(store, extra, max_body, settings, test_config(), |_| {}).await
 }
@@ -83,7 +84,7 @@ pub async fn api_server_tuned(
     store: TestStore,
     extra: &[&str],
     max_body: usize,
-    settings: Option<holdpoint::services::SoapSettings>,
+    settings: Option<holdpoint::config::SoapSettings>,
     config: holdpoint::engine::EngineConfig,
     tune: impl FnOnce(&mut AppState),
 ) -> ApiServer {
@@ -106,7 +107,8 @@ pub async fn api_server_tuned(
             .await
             .expect("add test account");
     }
-    let mut state = AppState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
+    let edge = EdgeState::new(te.engine.clone(), accounts.clone()).with_max_body(max_body);
+    let mut state = AppState::from_edge(edge);
     if let Some(settings) = settings {
         state.soap_services = holdpoint::services::soap_services(&settings);
     }

@@ -7,12 +7,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::DIALECT;
-use crate::engine::WaitView;
 use crate::engine::definition::Permissions;
+use crate::engine::{Engine, WaitView};
 use crate::error::ErrorCode;
-use crate::http::AppState;
-use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing, known_workflow};
 use crate::store::{WaitFilter, WaitKind, WaitState};
 
 /// Most waits one listing returns.
@@ -56,10 +55,13 @@ pub struct WorkflowDetail {
 
 /// Workflows the caller holds some permission on.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
-    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = ApiError)))]
-pub async fn list_workflows(state: web::Data<AppState>, auth: Authenticated) -> HttpResponse {
-    let caller = auth.caller(DIALECT);
-    let list: Vec<WorkflowSummary> = state
+    responses(
+        (status = 200, body = Vec<WorkflowSummary>),
+        (status = 401, body = ApiError),
+    ))]
+pub async fn list_workflows(call: EngineCall) -> HttpResponse {
+    let caller = call.caller(DIALECT);
+    let list: Vec<WorkflowSummary> = call
         .engine
         .workflows()
         .iter()
@@ -78,23 +80,15 @@ pub async fn list_workflows(state: web::Data<AppState>, auth: Authenticated) -> 
     params(("id" = String, Path, description = "workflow GUID or name")),
     responses(
         (status = 200, body = WorkflowDetail),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
 pub async fn get_workflow(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let workflows = state.engine.workflows();
-    let workflow = workflows.get(&path).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownWorkflow,
-            format!("unknown workflow `{path}`"),
-        )
-    })?;
-    let caller = auth.caller(DIALECT);
-    if !caller.access.sees(&caller.name, workflow) {
+    let workflow = known_workflow(&call.engine, &path)?;
+    let caller = call.caller(DIALECT);
+    if !caller.access.sees(&caller.name, &workflow) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
@@ -154,23 +148,21 @@ pub struct WaitsQuery {
     params(WaitsQuery),
     responses(
         (status = 200, body = Vec<WaitView>),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn list_waits(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     query: web::Query<WaitsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = wait_filter(&state, query.into_inner())?;
-    let waits = state
+    let filter = wait_filter(&call.engine, query.into_inner())?;
+    let waits = call
         .engine
-        .list_waits(&filter, &auth.caller(DIALECT))
+        .list_waits(&filter, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(waits))
 }
 
-fn wait_filter(state: &AppState, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
+fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiError> {
     let kind = query
         .kind
         .as_deref()
@@ -194,19 +186,7 @@ fn wait_filter(state: &AppState, query: WaitsQuery) -> Result<WaitFilter, ApiErr
     // Names are accepted as well as GUIDs; the store knows GUIDs only.
     let workflow_id = query
         .workflow
-        .map(|given| {
-            state
-                .engine
-                .workflows()
-                .get(&given)
-                .map(|workflow| workflow.id.clone())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::UnknownWorkflow,
-                        format!("unknown workflow `{given}`"),
-                    )
-                })
-        })
+        .map(|given| known_workflow(engine, &given).map(|workflow| workflow.id.clone()))
         .transpose()?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {

@@ -10,10 +10,9 @@ use serde_json::{Map, Value};
 use super::DIALECT;
 use crate::duration::parse_duration;
 use crate::engine::{CustomEvent, EventOutcome};
-use crate::http::AppState;
-use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::rest::{EngineCall, Malformed};
 use crate::store::EventScope;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -37,21 +36,21 @@ pub struct EventBody {
     request_body = EventBody,
     responses(
         (status = 200, body = EventOutcome),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "the account lacks `send_events`"),
+        (status = 401, body = ApiError),
         (status = 503, body = ApiError),
+        Malformed,
     ))]
 pub async fn send(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<EventBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ttl = body.ttl.as_ref().map(parse_ttl).transpose()?;
     let message_id = body.message_id.filter(|id| !id.is_empty());
-    let mut caller = auth.caller(DIALECT);
+    let mut caller = call.caller(DIALECT);
     caller.message_id = message_id.clone();
-    let outcome = state
+    let outcome = call
         .engine
         .send_custom_event(&CustomEvent {
             name: path.into_inner(),

@@ -7,9 +7,8 @@ use serde::Deserialize;
 
 use super::DIALECT;
 use crate::engine::inbound::InboundView;
-use crate::http::AppState;
-use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
+use crate::services::rest::{Denied, EngineCall, Malformed};
 use crate::store::{InboundFilter, InboundState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -28,12 +27,10 @@ pub struct InboundQuery {
     params(InboundQuery),
     responses(
         (status = 200, body = Vec<InboundView>),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn list(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     query: web::Query<InboundQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -58,9 +55,9 @@ pub async fn list(
         workflow_ids: None,
         limit,
     };
-    let rows = state
+    let rows = call
         .engine
-        .list_inbound(&filter, &auth.caller(DIALECT))
+        .list_inbound(&filter, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(rows))
 }
@@ -70,21 +67,14 @@ pub async fn list(
     params(("id" = i64, Path, description = "inbound event id")),
     responses(
         (status = 200, body = InboundView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
         (status = 400, body = ApiError, description = "no such event"),
         (status = 409, body = ApiError, description = "item_not_open: the event is not dead"),
+        Denied,
     ))]
-pub async fn retry(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn retry(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id: i64 = path
         .parse()
         .map_err(|_| ApiError::malformed(format!("`{path}` is not an inbound event id")))?;
-    let row = state
-        .engine
-        .retry_inbound(id, &auth.caller(DIALECT))
-        .await?;
+    let row = call.engine.retry_inbound(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(row))
 }

@@ -5,12 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{DIALECT, idempotency_key, instance_id};
+use super::{DIALECT, instance_id};
 use crate::engine::{HistoryView, InstanceView, StartOutcome, StartRequest};
-use crate::http::AppState;
-use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::rest::{Committing, Denied, EngineCall, Malformed, Missing, keyed_caller};
 
 /// Body of a start request; both members are optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -34,21 +33,16 @@ pub struct StartBody {
     responses(
         (status = 201, body = StartOutcome, description = "started"),
         (status = 200, body = StartOutcome, description = "a repeat of an earlier Idempotency-Key"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 413, body = ApiError), (status = 503, body = ApiError),
+        Malformed, Denied, Missing, Committing,
     ))]
 pub async fn start(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let mut caller = auth.caller(DIALECT);
-    caller.message_id = key.clone();
-    let outcome = state
+    let (caller, key) = keyed_caller(&request, &call.auth, DIALECT)?;
+    let outcome = call
         .engine
         .start(StartRequest {
             workflow: path.into_inner(),
@@ -77,16 +71,11 @@ pub async fn start(
     params(("id" = i64, Path, description = "instance id (K2 ProcInstID)")),
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
-pub async fn get(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let view = state.engine.get(id, &auth.caller(DIALECT)).await?;
+    let view = call.engine.get(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -96,16 +85,11 @@ pub async fn get(
     params(("id" = i64, Path, description = "instance id")),
     responses(
         (status = 200, body = Vec<HistoryView>),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
+        Denied, Missing,
     ))]
-pub async fn history(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn history(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let rows = state.engine.history(id, &auth.caller(DIALECT)).await?;
+    let rows = call.engine.history(id, &call.caller(DIALECT)).await?;
     let views: Vec<HistoryView> = rows.into_iter().map(HistoryView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -115,16 +99,11 @@ pub async fn history(
     params(("id" = i64, Path, description = "instance id")),
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "item_not_open: it has ended already"),
+        Denied, Missing,
     ))]
-pub async fn cancel(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
-    let view = state.engine.cancel(id, &auth.caller(DIALECT)).await?;
+    let view = call.engine.cancel(id, &call.caller(DIALECT)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -6,13 +6,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{DIALECT, idempotency_key};
+use super::DIALECT;
 use crate::duration::{millis, parse_duration};
 use crate::engine::{FinishOutcome, InstanceView, ServerItemView};
-use crate::http::AppState;
-use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
+use crate::services::DEFAULT_FAIL_MESSAGE;
+use crate::services::rest::{
+    Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
+};
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,17 +47,12 @@ pub struct ExtendBody {
     params(("serial" = String, Path, description = "serial number, e.g. 5_31.Xk2…")),
     responses(
         (status = 200, body = ServerItemView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
-pub async fn open(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
+pub async fn open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let view = call
         .engine
-        .open_server_item(&path, &auth.caller(DIALECT))
+        .open_server_item(&path, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -65,15 +62,13 @@ pub async fn open(
     params(("serial" = String, Path, description = "serial number")),
     responses(
         (status = 200, body = ServerItemView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn open_post(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    open(state, auth, path).await
+    open(call, path).await
 }
 
 /// Finish a server item with data fields; the instance continues to its next wait.
@@ -86,37 +81,20 @@ pub async fn open_post(
     responses(
         (status = 200, body = FinishOutcome),
         (status = 400, body = ApiError, description = "invalid_field names the field and its type"),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
-        (status = 413, body = ApiError), (status = 503, body = ApiError),
+        Denied, Missing, Closed, Committing,
     ))]
 pub async fn finish(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let outcome = finish_item(&state, &auth, DIALECT, &path, &body.fields, key).await?;
-    Ok(HttpResponse::Ok().json(outcome))
-}
-
-/// Finishes an item for any REST dialect (`api`, `k2`).
-pub(crate) async fn finish_item(
-    state: &AppState,
-    auth: &Authenticated,
-    dialect: &str,
-    serial: &str,
-    fields: &Map<String, Value>,
-    key: Option<String>,
-) -> Result<FinishOutcome, ApiError> {
-    let mut caller = auth.caller(dialect);
-    caller.message_id = key.clone();
-    Ok(state
+    let (caller, key) = keyed_caller(&request, &call.auth, DIALECT)?;
+    let outcome = call
         .engine
-        .finish_server_item(serial, fields, &caller, key.as_deref())
-        .await?)
+        .finish_server_item(&path, &body.fields, &caller, key.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
 }
 
 /// Fail a server item: its step's `on_error` runs, else the instance fails.
@@ -125,22 +103,20 @@ pub(crate) async fn finish_item(
     request_body = FailBody,
     responses(
         (status = 200, body = InstanceView),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
 pub async fn fail(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<FailBody>,
 ) -> Result<HttpResponse, ApiError> {
     let message = body
         .message
         .filter(|message| !message.trim().is_empty())
-        .unwrap_or_else(|| "failed by the external system".to_string());
-    let view = state
+        .unwrap_or_else(|| DEFAULT_FAIL_MESSAGE.to_string());
+    let view = call
         .engine
-        .fail_server_item(&path, &message, &auth.caller(DIALECT))
+        .fail_server_item(&path, &message, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -151,20 +127,17 @@ pub async fn fail(
     request_body = ExtendBody,
     responses(
         (status = 200, body = ServerItemView),
-        (status = 400, body = ApiError),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Malformed, Denied, Missing, Closed,
     ))]
 pub async fn extend(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<ExtendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let deadline = resolve_deadline(&body, state.engine.now_ms())?;
-    let view = state
+    let deadline = resolve_deadline(&body, call.engine.now_ms())?;
+    let view = call
         .engine
-        .extend_server_item(&path, deadline, &auth.caller(DIALECT))
+        .extend_server_item(&path, deadline, &call.caller(DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -1,8 +1,8 @@
 //! The native JSON API under `/api/v1` (DESIGN §6 "Native API"): every engine command over
 //! HTTP with Basic authentication. Requests and answers are JSON; errors are
 //! `{"code", "message"}` with the status of DESIGN §5. `Idempotency-Key` is honoured on
-//! start and finish. The OpenAPI document at `/api/v1/openapi.json` is generated from the
-//! handlers' annotations below, so it cannot drift from the code.
+//! start and finish. [`ApiDoc`] documents these handlers from their annotations; the app
+//! serves it, merged with the other parts, at `/api/v1/openapi.json`.
 
 mod catalog;
 mod events;
@@ -11,55 +11,50 @@ mod instances;
 mod items;
 mod versions;
 
+use std::path::PathBuf;
+
 use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::web;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::auth::Authenticated;
 use crate::http::errors::ApiError;
 use crate::http::gate::before_body;
+use crate::services::deploy::WorkflowsFolder;
 
-pub(crate) use items::finish_item;
 pub use items::{ExtendBody, FailBody, FinishBody};
 
 /// The dialect recorded in history for calls through this API.
 pub const DIALECT: &str = "api";
 
-pub fn configure(config: &mut web::ServiceConfig) {
-    // The OpenAPI document is public; everything else checks credentials before the body.
-    config.route("/api/v1/openapi.json", web::get().to(openapi_json));
-    config.service(
-        web::scope("/api/v1")
-            .wrap(from_fn(before_body::<Authenticated>))
-            .route("/workflows", web::get().to(catalog::list_workflows))
-            .route("/workflows/{id}", web::get().to(catalog::get_workflow))
-            .route("/workflows/{id}/versions", web::get().to(versions::list))
-            .route("/workflows/{id}/migrate", web::post().to(versions::migrate))
-            .route("/deploy", web::post().to(versions::deploy))
-            .route(
-                "/workflows/{id}/instances",
-                web::post().to(instances::start),
-            )
-            .route("/instances/{id}", web::get().to(instances::get))
-            .route("/instances/{id}/history", web::get().to(instances::history))
-            .route("/instances/{id}/cancel", web::post().to(instances::cancel))
-            .route("/waits", web::get().to(catalog::list_waits))
-            .route("/server-items/{serial}", web::get().to(items::open))
-            .route("/server-items/{serial}", web::post().to(items::open_post))
-            .route(
-                "/server-items/{serial}/finish",
-                web::post().to(items::finish),
-            )
-            .route("/server-items/{serial}/fail", web::post().to(items::fail))
-            .route(
-                "/server-items/{serial}/extend",
-                web::post().to(items::extend),
-            )
-            .route("/events/{name}", web::post().to(events::send))
-            .route("/inbound-events", web::get().to(inbound::list))
-            .route("/inbound-events/{id}/retry", web::post().to(inbound::retry)),
-    );
+/// Mounts the API; `workflows_dir` is the folder a deploy re-reads. Every route checks
+/// credentials before the body (the public OpenAPI document is mounted by the app).
+pub fn configure(config: &mut web::ServiceConfig, workflows_dir: Option<PathBuf>) {
+    config.app_data(web::Data::new(WorkflowsFolder(workflows_dir)));
+    // One route a line: a table reads better than rustfmt's wrapped calls.
+    #[rustfmt::skip]
+    let scope = web::scope("/api/v1")
+        .wrap(from_fn(before_body::<Authenticated>))
+        .route("/workflows", web::get().to(catalog::list_workflows))
+        .route("/workflows/{id}", web::get().to(catalog::get_workflow))
+        .route("/workflows/{id}/versions", web::get().to(versions::list))
+        .route("/workflows/{id}/migrate", web::post().to(versions::migrate))
+        .route("/deploy", web::post().to(versions::deploy))
+        .route("/workflows/{id}/instances", web::post().to(instances::start))
+        .route("/instances/{id}", web::get().to(instances::get))
+        .route("/instances/{id}/history", web::get().to(instances::history))
+        .route("/instances/{id}/cancel", web::post().to(instances::cancel))
+        .route("/waits", web::get().to(catalog::list_waits))
+        .route("/server-items/{serial}", web::get().to(items::open))
+        .route("/server-items/{serial}", web::post().to(items::open_post))
+        .route("/server-items/{serial}/finish", web::post().to(items::finish))
+        .route("/server-items/{serial}/fail", web::post().to(items::fail))
+        .route("/server-items/{serial}/extend", web::post().to(items::extend))
+        .route("/events/{name}", web::post().to(events::send))
+        .route("/inbound-events", web::get().to(inbound::list))
+        .route("/inbound-events/{id}/retry", web::post().to(inbound::retry));
+    config.service(scope);
 }
 
 #[derive(OpenApi)]
@@ -70,10 +65,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
                        Every endpoint but the health checks needs HTTP Basic credentials."
     ),
     paths(
-        crate::http::healthz,
-        crate::http::readyz,
-        crate::http::metrics,
-        openapi_json,
         catalog::list_workflows,
         catalog::get_workflow,
         instances::start,
@@ -92,8 +83,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         versions::deploy,
         versions::list,
         versions::migrate,
-        crate::services::server_items::k2_open,
-        crate::services::server_items::k2_finish,
     ),
     modifiers(&BasicAuth),
     security(("basic" = []))
@@ -110,29 +99,6 @@ impl Modify for BasicAuth {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
     }
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
-    responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
-}
-
-/// The `Idempotency-Key` header: at most 255 visible ASCII characters.
-pub(crate) fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = request.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let text = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|text| !text.is_empty() && text.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::malformed("Idempotency-Key must be 1 to 255 visible ASCII characters")
-        })?;
-    Ok(Some(text.to_string()))
 }
 
 /// An instance id from the path; anything but a positive integer is unknown.

@@ -11,11 +11,11 @@ use crate::engine::Caller;
 use crate::engine::clock::rfc3339;
 use crate::engine::migration::MigrationRequest;
 use crate::error::ErrorCode;
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::deploy::{self, DeployError};
+use crate::services::deploy::{self, DeployError, WorkflowsFolder};
+use crate::services::rest::{Denied, EngineCall, Malformed, Missing, known_workflow};
 
 fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
     let caller = auth.caller(DIALECT);
@@ -34,21 +34,21 @@ fn admin(auth: &Authenticated) -> Result<Caller, ApiError> {
 #[utoipa::path(post, path = "/api/v1/deploy", tag = "versions",
     responses(
         (status = 200, description = "deployed: workflows with their versions, and the review"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 501, body = ApiError),
+        (status = 501, body = ApiError),
+        Malformed, Denied,
     ))]
 pub async fn deploy(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
+    folder: web::Data<WorkflowsFolder>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = admin(&auth)?;
-    let dir = state.workflows_dir.as_ref().ok_or_else(|| {
+    let caller = admin(&call.auth)?;
+    let dir = folder.0.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotSupported,
             "this node was not started from a workflows folder",
         )
     })?;
-    match deploy::deploy(&state.engine, dir).await {
+    match deploy::deploy(&call.engine, dir).await {
         Ok(report) => {
             tracing::info!(by = %caller.name, workflows = report.workflows.len(), "workflows deployed");
             Ok(HttpResponse::Ok().json(report))
@@ -72,23 +72,13 @@ pub struct VersionInfo {
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/versions", tag = "versions",
     params(("id" = String, Path, description = "workflow GUID or name")),
     responses(
-        (status = 200, body = Vec<VersionInfo>), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 200, body = Vec<VersionInfo>),
+        Denied, Missing,
     ))]
-pub async fn list(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    admin(&auth)?;
-    let workflows = state.engine.workflows();
-    let workflow = workflows.get(&path).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::UnknownWorkflow,
-            format!("unknown workflow `{path}`"),
-        )
-    })?;
-    let rows = state.engine.versions(&workflow.id).await?;
+pub async fn list(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    admin(&call.auth)?;
+    let workflow = known_workflow(&call.engine, &path)?;
+    let rows = call.engine.versions(&workflow.id).await?;
     let list: Vec<VersionInfo> = rows
         .into_iter()
         .map(|row| VersionInfo {
@@ -122,16 +112,14 @@ pub struct MigrateBody {
     request_body = MigrateBody,
     responses(
         (status = 200, description = "the plan per instance, applied unless a dry run"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        Malformed, Denied, Missing,
     ))]
 pub async fn migrate(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     JsonBody(body): JsonBody<MigrateBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = admin(&auth)?;
+    let caller = admin(&call.auth)?;
     if body.to.trim().is_empty() {
         return Err(ApiError::malformed(
             "`to` is required: a stored version of the workflow, or `current`",
@@ -144,7 +132,7 @@ pub async fn migrate(
         dry_run: body.dry_run,
         caller,
     };
-    let report = state.engine.migrate(&request).await?;
+    let report = call.engine.migrate(&request).await?;
     if !request.dry_run && !report.applied {
         let reasons: Vec<String> = report
             .refused()

@@ -23,9 +23,9 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 
+use crate::config::OrchestratorSettings;
 use crate::error::ErrorCode;
-use crate::http::soap::{HeaderCredentials, SoapCall, SoapService};
-use crate::networks::NetworkList;
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, request_response};
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::{SoapError, SoapVersion};
 
@@ -37,44 +37,28 @@ pub const PATHS: [&str; 2] = [
 /// The dialect recorded in history.
 pub const DIALECT: &str = "orchestrator";
 
-/// What `[orchestrator]` configures.
-#[derive(Debug, Clone, Default)]
-pub struct OrchestratorSettings {
-    /// Accept `sendCustomEvent` without credentials (vRO's default); off unless set.
-    pub anonymous_custom_events: bool,
-    /// Where such anonymous calls may come from (empty: anywhere).
-    pub allow_from: NetworkList,
-}
-
-const fn operation(name: &'static str) -> Operation {
-    Operation {
-        name,
-        one_way: false,
-    }
-}
-
 /// Every operation of the 4.1 contract, in the WSDL's order.
 const OPERATIONS: &[Operation] = &[
-    operation("echo"),
-    operation("echoWorkflow"),
-    operation("sendCustomEvent"),
-    operation("getWorkflowForId"),
-    operation("getAllWorkflows"),
-    operation("getWorkflowsWithName"),
-    operation("hasRights"),
-    operation("executeWorkflow"),
-    operation("simpleExecuteWorkflow"),
-    operation("cancelWorkflow"),
-    operation("getWorkflowTokenResult"),
-    operation("getWorkflowTokenForId"),
-    operation("getWorkflowTokenStatus"),
-    operation("answerWorkflowInput"),
-    operation("find"),
-    operation("findForId"),
-    operation("findRelation"),
-    operation("hasChildrenInRelation"),
-    operation("getAllPlugins"),
-    operation("getAllPlugin"),
+    request_response("echo"),
+    request_response("echoWorkflow"),
+    request_response("sendCustomEvent"),
+    request_response("getWorkflowForId"),
+    request_response("getAllWorkflows"),
+    request_response("getWorkflowsWithName"),
+    request_response("hasRights"),
+    request_response("executeWorkflow"),
+    request_response("simpleExecuteWorkflow"),
+    request_response("cancelWorkflow"),
+    request_response("getWorkflowTokenResult"),
+    request_response("getWorkflowTokenForId"),
+    request_response("getWorkflowTokenStatus"),
+    request_response("answerWorkflowInput"),
+    request_response("find"),
+    request_response("findForId"),
+    request_response("findRelation"),
+    request_response("hasChildrenInRelation"),
+    request_response("getAllPlugins"),
+    request_response("getAllPlugin"),
 ];
 
 const WSDL_TEMPLATE: &str = include_str!("../../../wsdl/vso-webcontrol.wsdl");

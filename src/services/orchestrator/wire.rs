@@ -10,6 +10,7 @@ use super::values::{self, field_attribute, type_name};
 use crate::engine::InstanceView;
 use crate::engine::definition::Workflow;
 use crate::error::ErrorCode;
+use crate::services::envelope::filled_text;
 use crate::soap::element::XSI_NS;
 use crate::soap::writer::{XmlWriter, escape_attribute};
 use crate::soap::{Element, SoapError};
@@ -243,16 +244,12 @@ impl WireWorkflow {
 pub fn read_attributes(parent: &Element, element: &str) -> Result<Map<String, Value>, SoapError> {
     let mut fields = Map::new();
     for attribute in parent.children_named(NAMESPACE, element) {
-        let name = attribute
-            .optional_text(NAMESPACE, "name")
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .ok_or_else(|| {
-                SoapError::new(
-                    ErrorCode::MalformedRequest,
-                    format!("a `{element}` attribute lacks its `name`"),
-                )
-            })?;
+        let name = filled_text(attribute, NAMESPACE, "name").ok_or_else(|| {
+            SoapError::new(
+                ErrorCode::MalformedRequest,
+                format!("a `{element}` attribute lacks its `name`"),
+            )
+        })?;
         let ty = attribute
             .optional_text(NAMESPACE, "type")
             .unwrap_or("string");

@@ -1,7 +1,8 @@
 //! Server items for K2-style callers (DESIGN §6 "Server items"): the K2 Workflow REST
 //! routes `GET /api/workflow/v1/serverEvents/{serialNumber}` and
 //! `POST …/{serialNumber}/finish` with `{"dataFields": {…}}` → `204`. The caller needs the
-//! workflow's `server_event` permission (K2's "Server Event" right). The SOAP
+//! workflow's `server_event` permission (K2's "Server Event" right); each route calls
+//! the engine itself. [`K2Doc`] documents them for the app's OpenAPI document. The SOAP
 //! `ServerItemService` is in [`soap`].
 
 pub mod soap;
@@ -11,12 +12,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::http::AppState;
 use crate::http::auth::Authenticated;
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
 use crate::http::gate::before_body;
-use crate::services::api::idempotency_key;
+use crate::services::rest::{
+    Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
+};
+
+/// The K2 REST routes' part of the OpenAPI document (assembled by the app).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(k2_open, k2_finish))]
+pub struct K2Doc;
 
 /// The dialect recorded in history for K2 REST calls.
 pub const K2_DIALECT: &str = "k2";
@@ -69,17 +76,12 @@ pub struct K2FinishBody {
     params(("serialNumber" = String, Path, description = "serial number")),
     responses(
         (status = 200, body = K2ServerEvent),
-        (status = 401, body = ApiError), (status = 403, body = ApiError),
-        (status = 404, body = ApiError), (status = 409, body = ApiError),
+        Denied, Missing, Closed,
     ))]
-pub async fn k2_open(
-    state: web::Data<AppState>,
-    auth: Authenticated,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let item = state
+pub async fn k2_open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let item = call
         .engine
-        .open_server_item(&path, &auth.caller(K2_DIALECT))
+        .open_server_item(&path, &call.caller(K2_DIALECT))
         .await?;
     Ok(HttpResponse::Ok().json(K2ServerEvent {
         serial_number: item.serial,
@@ -102,19 +104,15 @@ pub async fn k2_open(
     request_body = K2FinishBody,
     responses(
         (status = 204, description = "finished"),
-        (status = 400, body = ApiError), (status = 401, body = ApiError),
-        (status = 403, body = ApiError), (status = 404, body = ApiError),
-        (status = 409, body = ApiError), (status = 413, body = ApiError),
-        (status = 503, body = ApiError),
+        Malformed, Denied, Missing, Closed, Committing,
     ))]
 pub async fn k2_finish(
-    state: web::Data<AppState>,
-    auth: Authenticated,
+    call: EngineCall,
     path: web::Path<String>,
     request: HttpRequest,
     JsonBody(body): JsonBody<K2FinishBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
+    let (caller, key) = keyed_caller(&request, &call.auth, K2_DIALECT)?;
     let references = body.item_references.as_ref();
     if references.is_some_and(|refs| !(refs.is_null() || refs == &Value::Object(Map::new()))) {
         return Err(ApiError::new(
@@ -122,7 +120,8 @@ pub async fn k2_finish(
             "itemReferences are not supported; send data fields only",
         ));
     }
-    crate::services::api::finish_item(&state, &auth, K2_DIALECT, &path, &body.data_fields, key)
+    call.engine
+        .finish_server_item(&path, &body.data_fields, &caller, key.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::engine::{InstanceView, ServerItemView};
 use crate::error::ErrorCode;
-use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
+use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
+use crate::services::DEFAULT_FAIL_MESSAGE;
+use crate::services::envelope::filled_text;
 use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
@@ -23,22 +25,10 @@ pub const PATH: &str = "/soap/server-items";
 pub const DIALECT: &str = "soap";
 
 const OPERATIONS: &[Operation] = &[
-    Operation {
-        name: "OpenServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "FinishServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "FailServerItem",
-        one_way: false,
-    },
-    Operation {
-        name: "ExtendServerItem",
-        one_way: false,
-    },
+    request_response("OpenServerItem"),
+    request_response("FinishServerItem"),
+    request_response("FailServerItem"),
+    request_response("ExtendServerItem"),
 ];
 
 const WSDL_TEMPLATE: &str = include_str!("../../../wsdl/server-items.wsdl");
@@ -97,11 +87,7 @@ impl SoapService for ServerItemService {
                     Some(fields) => read_fields(fields)?,
                     None => Map::new(),
                 };
-                let key = body
-                    .optional_text(NAMESPACE, "idempotencyKey")
-                    .map(str::trim)
-                    .filter(|key| !key.is_empty())
-                    .map(str::to_string);
+                let key = filled_text(body, NAMESPACE, "idempotencyKey").map(str::to_string);
                 caller.message_id = key.clone();
                 let outcome = engine
                     .finish_server_item(serial, &fields, &caller, key.as_deref())
@@ -115,11 +101,8 @@ impl SoapService for ServerItemService {
                 out.finish()
             }
             "FailServerItem" => {
-                let message = body
-                    .optional_text(NAMESPACE, "message")
-                    .map(str::trim)
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or("failed by the external system");
+                let message =
+                    filled_text(body, NAMESPACE, "message").unwrap_or(DEFAULT_FAIL_MESSAGE);
                 let instance = engine
                     .fail_server_item(serial, message, &caller)
                     .await

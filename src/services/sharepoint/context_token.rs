@@ -15,17 +15,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use crate::config::sharepoint::ContextTokenSettings;
+
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const SKEW_SECS: i64 = 300;
-
-#[derive(Debug, Clone)]
-pub struct ContextTokenSettings {
-    pub client_id: String,
-    /// The secret as configured (base64, as SharePoint issues it).
-    pub client_secret: String,
-    /// The tenant realm; any realm when absent.
-    pub realm: Option<String>,
-}
 
 impl ContextTokenSettings {
     fn key(&self) -> Vec<u8> {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ARRAYS_NAMESPACE, NAMESPACE};
 use crate::error::ErrorCode;
+use crate::services::envelope::filled_text;
 use crate::soap::{Element, SoapError};
 
 const XSD_NS: &str = "http://www.w3.org/2001/XMLSchema";
@@ -139,10 +140,7 @@ pub fn parse(operation: &Element) -> Result<RemoteEvent, SoapError> {
             ),
         )
     })?;
-    let event_type = properties
-        .optional_text(NAMESPACE, "EventType")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    let event_type = filled_text(properties, NAMESPACE, "EventType")
         .ok_or_else(|| {
             SoapError::new(
                 ErrorCode::MalformedRequest,
@@ -156,11 +154,7 @@ pub fn parse(operation: &Element) -> Result<RemoteEvent, SoapError> {
             .map(|t| Value::String(t.to_string()))
             .unwrap_or(Value::Null)
     };
-    let context_token = properties
-        .optional_text(NAMESPACE, "ContextToken")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string);
+    let context_token = filled_text(properties, NAMESPACE, "ContextToken").map(str::to_string);
     let mut event = json!({
         "event_type": event_type,
         "correlation_id": text("CorrelationId"),

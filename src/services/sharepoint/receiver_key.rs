@@ -13,7 +13,7 @@
 //!   string; and the request log records paths only, so the key stays out of the logs.
 //! - Comparison: constant time over the whole value ([`ReceiverKey::admits`]).
 //! - Rotation: [`rotate`] replaces it in the store (`holdpoint sharepoint rotate-key`).
-//!   Each node keeps the key it read for [`CACHE_TTL`]: reading it from the store for
+//!   Each node keeps the key it read for [`KEY_CACHE_TTL`](crate::config::sharepoint::KEY_CACHE_TTL): reading it from the store for
 //!   every event would put a transaction (a write lock on the embedded store) in front
 //!   of every request, forged ones included. So an old key stops working everywhere, and
 //!   a new one starts, at most that long after a rotation.
@@ -32,8 +32,6 @@ use crate::store::Store;
 const SETTING: &str = "sharepoint_receiver_key";
 /// The query parameter that carries it.
 pub const QUERY_PARAMETER: &str = "key";
-/// How long a node uses the key it read before reading it again.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The key's text: 256 random bits, base64url, safe in a URL as it is.
 #[derive(Clone, PartialEq, Eq)]
@@ -98,7 +96,7 @@ pub async fn load_or_create(store: &dyn Store) -> Result<ReceiverKey, EngineErro
 }
 
 /// Replaces the key with a new random one and returns it. Registrations that carry the
-/// old key are refused from [`CACHE_TTL`] after this on.
+/// old key are refused from [`KEY_CACHE_TTL`](crate::config::sharepoint::KEY_CACHE_TTL) after this on.
 pub async fn rotate(store: &dyn Store) -> Result<ReceiverKey, EngineError> {
     let key = ReceiverKey::generate();
     let mut tx = store.begin().await?;

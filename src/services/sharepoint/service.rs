@@ -18,84 +18,39 @@
 //! `GET {path}?wsdl` needs no key: the WSDL is public metadata and names no key.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, json};
 
 use super::NAMESPACE;
 use super::answer::{EventResult, result_envelope_body};
-use super::context_token::{self, ContextTokenSettings};
+use super::context_token;
 use super::properties::{self, RemoteEvent};
-use super::receiver_key::{self, KeyCache};
+use super::receiver_key::KeyCache;
 use super::triggers::{SharePointTrigger, TriggerAction, TriggerCache};
+use crate::config::sharepoint::{SharePointAuth, SharePointSettings};
 use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
-use crate::http::AppState;
-use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault};
-use crate::networks::{NetworkList, refusal};
+use crate::http::EdgeState;
+use crate::http::soap::{
+    HeaderCredentials, SoapCall, SoapService, engine_fault, one_way, request_response,
+};
+use crate::networks::refusal;
 use crate::soap::service::{Operation, ServiceDescriptor};
 use crate::soap::{SoapError, SoapVersion};
 use crate::store::{EventScope, InstanceStatus};
 
 /// The dialect recorded in history.
 pub const DIALECT: &str = "sharepoint";
-pub const DEFAULT_PATH: &str = "/sharepoint/RemoteEventService.svc";
 
 const OPERATIONS: &[Operation] = &[
-    Operation {
-        name: "ProcessEvent",
-        one_way: false,
-    },
-    Operation {
-        name: "ProcessOneWayEvent",
-        one_way: true,
-    },
+    request_response("ProcessEvent"),
+    one_way("ProcessOneWayEvent"),
 ];
 
 const WSDL: &str = include_str!("../../../wsdl/remote-event-service.wsdl");
-
-/// How SharePoint callers are authenticated.
-#[derive(Debug, Clone)]
-pub enum SharePointAuth {
-    /// The installation's receiver key in the registered URL (the default): SharePoint
-    /// Online sends no credentials, but it sends the URL it was given.
-    ReceiverKey,
-    /// No check at all: anyone who can reach the receiver can start its workflows. Only
-    /// when the operator writes it.
-    Anonymous,
-    /// HTTP Basic (an on-premises farm behind a proxy that adds credentials).
-    Basic,
-    /// The ContextToken JWT of each event (provider-hosted add-ins with a client secret).
-    ContextToken(ContextTokenSettings),
-}
-
-#[derive(Debug, Clone)]
-pub struct SharePointSettings {
-    pub paths: Vec<String>,
-    /// Under SharePoint's own 30 s.
-    pub sync_timeout: Duration,
-    pub auth: SharePointAuth,
-    /// How long a node uses the receiver key it read before reading it again (not a
-    /// file setting: [`receiver_key::CACHE_TTL`]; tests shorten it).
-    pub key_cache_ttl: Duration,
-    /// With `auth = "anonymous"`: where events may come from (empty: anywhere).
-    pub allow_from: NetworkList,
-}
-
-impl Default for SharePointSettings {
-    fn default() -> Self {
-        Self {
-            paths: vec![DEFAULT_PATH.to_string()],
-            sync_timeout: Duration::from_secs(20),
-            auth: SharePointAuth::ReceiverKey,
-            key_cache_ttl: receiver_key::CACHE_TTL,
-            allow_from: NetworkList::default(),
-        }
-    }
-}
 
 pub struct RemoteEventService {
     descriptor: ServiceDescriptor,
@@ -149,7 +104,7 @@ impl SoapService for RemoteEventService {
 
     /// The receiver key is in the query string: a request without it is refused before
     /// anything is read, parsed or stored.
-    async fn admit(&self, state: &AppState, query: &str) -> Result<(), SoapError> {
+    async fn admit(&self, state: &EdgeState, query: &str) -> Result<(), SoapError> {
         if !matches!(self.settings.auth, SharePointAuth::ReceiverKey) {
             return Ok(());
         }
@@ -168,7 +123,7 @@ impl SoapService for RemoteEventService {
         .with_credentials_in_message())
     }
 
-    async fn registration_query(&self, state: &AppState) -> Result<Option<String>, SoapError> {
+    async fn registration_query(&self, state: &EdgeState) -> Result<Option<String>, SoapError> {
         if !matches!(self.settings.auth, SharePointAuth::ReceiverKey) {
             return Ok(None);
         }

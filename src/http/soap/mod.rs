@@ -14,112 +14,20 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use async_trait::async_trait;
 
-use super::AppState;
-use super::auth::{BasicCredentials, BasicFailure, basic_credentials, basic_principal};
+mod service;
+
+pub use service::{
+    HeaderCredentials, SoapCall, SoapService, basic_fault, engine_fault, one_way, request_response,
+};
+
+use super::EdgeState;
+use super::auth::{basic_credentials, basic_principal};
 use super::body::{declared_length, read_limited};
 use crate::auth::Principal;
-use crate::engine::EngineError;
 use crate::error::ErrorCode;
-use crate::soap::service::{Operation, ServiceDescriptor, wants_wsdl};
-use crate::soap::{Envelope, SoapError, SoapVersion, decode, read_envelope, writer};
-
-/// A SOAP service the gateway serves.
-#[async_trait]
-pub trait SoapService: Send + Sync + 'static {
-    fn descriptor(&self) -> &ServiceDescriptor;
-
-    /// Whether calls need [`SoapCall::host`] (worked out from the request's headers,
-    /// which costs time on every call otherwise).
-    fn needs_host(&self) -> bool {
-        false
-    }
-
-    /// How the service uses the `Authorization` header; credentials it requires are
-    /// checked before the body is read (see `http::gate`).
-    fn header_credentials(&self) -> HeaderCredentials {
-        HeaderCredentials::Unused
-    }
-
-    /// Header blocks (namespace, local name) this service processes; any other block
-    /// marked mustUnderstand is answered with a MustUnderstand fault.
-    fn understood_headers(&self) -> &[(&'static str, &'static str)] {
-        &[]
-    }
-
-    /// Checks what arrives before the body (the query string here), so that a request
-    /// the service refuses anyway is answered before its body is read and costs nothing.
-    async fn admit(&self, _state: &AppState, _query: &str) -> Result<(), SoapError> {
-        Ok(())
-    }
-
-    /// What a caller must append to this service's paths (`key=…`), for the start-up
-    /// listing and the admin pages; `None`: the plain URL.
-    async fn registration_query(&self, _state: &AppState) -> Result<Option<String>, SoapError> {
-        Ok(None)
-    }
-
-    /// Runs one call: `Some(markup)` is the Body content of the answer; `None` answers a
-    /// one-way operation with an empty `202`.
-    async fn call(&self, call: SoapCall<'_>) -> Result<Option<String>, SoapError>;
-}
-
-/// What a service does with HTTP Basic credentials in the `Authorization` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeaderCredentials {
-    /// Every call needs them: checked before the body is read; none or wrong is a 401.
-    Required,
-    /// Some calls use them, others carry credentials in the envelope or none: checked
-    /// before the body when sent (wrong ones are a 401 at once); absent, the body decides.
-    WhenSent,
-    /// The service authenticates otherwise (in the envelope, a token, or not at all).
-    Unused,
-}
-
-/// One parsed request, handed to [`SoapService::call`].
-pub struct SoapCall<'a> {
-    pub operation: &'a Operation,
-    pub envelope: &'a Envelope,
-    pub state: &'a AppState,
-    /// HTTP Basic credentials, if the request carried some (possibly malformed).
-    pub credentials: BasicCredentials,
-    /// The account those credentials name, when they were checked before the body.
-    pub verified: Option<Principal>,
-    /// The client's address ([`super::client_addr`]: the peer, or whom a trusted proxy
-    /// names), for allow-lists and the audit trail ([`SoapCall::source`]).
-    pub peer: Option<std::net::IpAddr>,
-    /// The host the request was addressed to (`Host`, or `Forwarded`/`X-Forwarded-Host`),
-    /// for services that ask for it ([`SoapService::needs_host`]).
-    pub host: Option<String>,
-}
-
-impl SoapCall<'_> {
-    /// The client's IP address as history records it; formatted only when needed.
-    pub fn source(&self) -> Option<String> {
-        self.peer.map(|ip| ip.to_string())
-    }
-
-    /// The account of the request's HTTP Basic credentials, or an `unauthenticated` fault
-    /// (answered with `401` and a `WWW-Authenticate` challenge).
-    pub async fn authenticate(&self) -> Result<Principal, SoapError> {
-        if let Some(principal) = &self.verified {
-            return Ok(principal.clone());
-        }
-        basic_principal(&self.state.accounts, self.credentials.clone())
-            .await
-            .map_err(|failure| match failure {
-                BasicFailure::Rejected(why) => SoapError::new(ErrorCode::Unauthenticated, why),
-                BasicFailure::Store(error) => engine_fault(error),
-            })
-    }
-}
-
-/// An engine error as a fault; store and internal details go to the log only.
-pub fn engine_fault(error: EngineError) -> SoapError {
-    error.log_detail();
-    SoapError::new(error.code(), error.to_string())
-}
+use crate::soap::service::wants_wsdl;
+use crate::soap::{SoapError, SoapVersion, decode, read_envelope, writer};
 
 /// Mounts every service at each of its paths.
 pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapService>]) {
@@ -140,7 +48,7 @@ pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapServic
                 web::post().to(
                     move |request: HttpRequest,
                           payload: web::Payload,
-                          state: web::Data<AppState>| {
+                          state: web::Data<EdgeState>| {
                         let service = Arc::clone(&for_post);
                         // The operation is filled in once the envelope names it.
                         request.extensions_mut().insert(observed("unknown"));
@@ -191,7 +99,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 async fn post(
     request: HttpRequest,
     mut payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<EdgeState>,
     service: Arc<dyn SoapService>,
 ) -> HttpResponse {
     let (media, params) = content_type(&request);
@@ -257,7 +165,7 @@ async fn post(
 /// before its body is read ([`HeaderCredentials`]); an `unauthenticated` fault otherwise.
 async fn credentials_before_body(
     request: &HttpRequest,
-    state: &AppState,
+    state: &EdgeState,
     service: &dyn SoapService,
 ) -> Result<Option<Principal>, SoapError> {
     let credentials = basic_credentials(request);
@@ -272,10 +180,7 @@ async fn credentials_before_body(
     basic_principal(&state.accounts, credentials)
         .await
         .map(Some)
-        .map_err(|failure| match failure {
-            BasicFailure::Rejected(why) => SoapError::new(ErrorCode::Unauthenticated, why),
-            BasicFailure::Store(error) => engine_fault(error),
-        })
+        .map_err(basic_fault)
 }
 
 /// Parses and checks the request, then runs the service. Errors carry their version.
@@ -283,7 +188,7 @@ async fn dispatch(
     request: &HttpRequest,
     bytes: &[u8],
     (media, params): (&str, &[(String, String)]),
-    state: &AppState,
+    state: &EdgeState,
     service: &dyn SoapService,
     verified: Option<Principal>,
 ) -> Result<(SoapVersion, Option<String>), SoapError> {

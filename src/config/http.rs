@@ -1,0 +1,109 @@
+//! `[http]` and `[tls]`: where the node listens and what it accepts per connection and
+//! per request, resolved from their raw form. The command line's `--listen` wins over
+//! the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::defaults::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_KEEP_ALIVE, DEFAULT_LISTEN, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
+};
+use super::raw::{RawHttp, RawTls};
+use super::values::{addresses, at_least_one, duration, networks, positive_duration};
+use crate::networks::NetworkList;
+
+/// The resolved `[http]` section.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: Vec<SocketAddr>,
+    pub shutdown_timeout: Duration,
+    /// Largest request body accepted (bytes).
+    pub max_body: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Bytes of request bodies the node holds at once (`overloaded` past it).
+    pub max_buffered: usize,
+    /// Connections the node holds at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long an idle keep-alive connection stays open (0: closed after each answer).
+    pub keep_alive: Duration,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the client.
+    pub trusted_proxies: NetworkList,
+}
+
+/// Where the HTTPS listeners are and what they present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM: the certificate, then its chain.
+    pub cert: PathBuf,
+    /// PEM: a PKCS#8, RSA (PKCS#1) or SEC1 private key.
+    pub key: PathBuf,
+    pub listen: Vec<SocketAddr>,
+}
+
+impl HttpSettings {
+    /// `listen_flags` (from `--listen`) replace `[http] listen` when given. No address at
+    /// all is refused by the caller unless `[tls]` listens.
+    pub(super) fn resolve(raw: RawHttp, listen_flags: &[String]) -> Result<Self, String> {
+        let listen_text = if listen_flags.is_empty() {
+            raw.listen
+                .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_string()])
+        } else {
+            listen_flags.to_vec()
+        };
+        let listen = addresses("[http] listen", &listen_text)?;
+        let max_body = at_least_one("[http] max_body", raw.max_body, DEFAULT_MAX_BODY)?;
+        let max_buffered = at_least_one(
+            "[http] max_buffered",
+            raw.max_buffered,
+            DEFAULT_MAX_BUFFERED,
+        )?;
+        if max_buffered < max_body {
+            return Err(format!(
+                "[http] max_buffered ({max_buffered}) must be at least [http] max_body ({max_body}), or no body of the largest size could ever be read"
+            ));
+        }
+        Ok(Self {
+            listen,
+            shutdown_timeout: duration(
+                "[http] shutdown_timeout",
+                raw.shutdown_timeout,
+                Duration::from_secs(30),
+            )?,
+            max_body,
+            body_timeout: positive_duration(
+                "[http] body_timeout",
+                raw.body_timeout,
+                DEFAULT_BODY_TIMEOUT,
+            )?,
+            max_buffered,
+            max_connections: at_least_one(
+                "[http] max_connections",
+                raw.max_connections,
+                DEFAULT_MAX_CONNECTIONS,
+            )?,
+            keep_alive: duration("[http] keep_alive", raw.keep_alive, DEFAULT_KEEP_ALIVE)?,
+            trusted_proxies: networks("[http] trusted_proxies", raw.trusted_proxies)?,
+        })
+    }
+}
+
+impl TlsSettings {
+    /// Nothing, or a certificate, its key and at least one HTTPS address. The files are
+    /// read and checked when `serve` starts.
+    pub(super) fn resolve(raw: RawTls) -> Result<Option<Self>, String> {
+        let listen = addresses("[tls] listen", &raw.listen.unwrap_or_default())?;
+        match (raw.cert, raw.key) {
+            (None, None) if listen.is_empty() => Ok(None),
+            (None, None) => Err("[tls] listen: needs [tls] cert and key".into()),
+            (Some(_), None) => Err("[tls] key: required with [tls] cert".into()),
+            (None, Some(_)) => Err("[tls] cert: required with [tls] key".into()),
+            (Some(_), Some(_)) if listen.is_empty() => {
+                Err("[tls] listen: give the HTTPS addresses, such as 0.0.0.0:8443".into())
+            }
+            (Some(cert), Some(key)) => Ok(Some(Self { cert, key, listen })),
+        }
+    }
+}
