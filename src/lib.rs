@@ -5,6 +5,11 @@
 //! `config` resolves settings (the dialects' settings types included) and imports neither
 //! the edge nor a service; `cli` sits on top and wires the parts together.
 
+// Every path of the server may meet input from a stranger: a panic there is a defect, so the
+// library and the binary say why a value must be present (`expect`) or handle its absence.
+// Tests unwrap freely (clippy.toml).
+#![deny(clippy::unwrap_used)]
+
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -1,5 +1,7 @@
 //! `holdpoint`: parse the command line, then hand over to [`holdpoint::cli::run`].
 
+#![deny(clippy::unwrap_used)]
+
 use clap::Parser;
 
 /// jemalloc with background threads, instead of the system allocator. After a burst of large
