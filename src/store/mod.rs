@@ -21,6 +21,7 @@ pub mod copy;
 pub mod errors;
 pub mod model;
 pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -29,7 +30,12 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 pub use errors::StoreError;
-pub use model::*;
+pub use model::{
+    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
+    InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus, LiveCount,
+    NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxKind,
+    OutboxRow, OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
+};
 
 /// Which backend a store runs on; used for reporting only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

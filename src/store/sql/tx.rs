@@ -1,0 +1,555 @@
+//! [`Tx`] for every SQL backend: each method is one statement (or a short fixed series)
+//! from [`super::statements`], its parameters, and the mapper of its rows.
+
+use async_trait::async_trait;
+
+use super::param::Param;
+use super::statements as sql;
+use super::{Conn, SqlTx, args, filter};
+use crate::store::model::{
+    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
+    InboundRow, InboundSettlement, InboundState, InstanceFilter, InstanceRow, LiveCount,
+    NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxRow,
+    OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
+};
+use crate::store::{StoreError, Tx};
+
+/// The id an `INSERT … RETURNING id` gave back.
+fn inserted(id: Option<i64>) -> Result<i64, StoreError> {
+    id.ok_or_else(|| StoreError::Other("insert returned no row".into()))
+}
+
+impl<C: Conn> SqlTx<C> {
+    async fn settle_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        to: InboundSettlement<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let params = args![id, owner, to.state.as_str(), to.next_attempt_at, to.error];
+        let mut params = params;
+        params.extend(args![to.instance_id, now]);
+        let changed = self
+            .conn
+            .execute(sql::SETTLE_INBOUND.into(), params)
+            .await?;
+        if to.state == InboundState::Queued {
+            self.gives_runners_work();
+        }
+        Ok(changed == 1)
+    }
+
+    /// Word counts (`GROUP BY`) read as one of the model's enums; unknown words dropped.
+    async fn counted<T>(
+        &mut self,
+        sql: &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<Vec<(T, i64)>, StoreError> {
+        let counts: Vec<(String, i64)> = self.conn.rows(sql.into(), Vec::new()).await?;
+        let known = counts
+            .into_iter()
+            .filter_map(|(word, n)| Some((parse(&word)?, n)));
+        Ok(known.collect())
+    }
+
+    async fn scalar(
+        &mut self,
+        sql: &'static str,
+        now: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        let params = now.map(|now| args![now]).unwrap_or_default();
+        Ok(self
+            .conn
+            .row::<Option<i64>>(sql.into(), params)
+            .await?
+            .flatten())
+    }
+}
+
+#[async_trait]
+impl<C: Conn> Tx for SqlTx<C> {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        (*self).commit_and_wake().await
+    }
+
+    fn signal_work_on_commit(&mut self) {
+        self.gives_runners_work();
+    }
+
+    async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn.row(sql::SETTING.into(), args![key]).await
+    }
+
+    async fn insert_setting_if_absent(
+        &mut self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        let params = args![key, value];
+        self.conn
+            .execute(sql::INSERT_SETTING_IF_ABSENT.into(), params)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .execute(sql::REPLACE_SETTING.into(), args![key, value])
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError> {
+        let mut params = args![&new.workflow_id, &new.definition_hash, &new.folio];
+        params.push(new.status.as_str().into());
+        params.push(Param::object(&new.fields));
+        params.push(Param::json(&new.trigger_event));
+        params.push(new.now.into());
+        inserted(self.conn.row(sql::INSERT_INSTANCE.into(), params).await?)
+    }
+
+    async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
+        let lock = Self::dialected().lock_instance.as_str();
+        self.conn.row(lock.into(), args![id]).await
+    }
+
+    async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
+        self.conn.row(sql::GET_INSTANCE.into(), args![id]).await
+    }
+
+    async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError> {
+        let get = Self::dialected().get_instances.as_str();
+        self.conn.rows(get.into(), args![ids]).await
+    }
+
+    async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError> {
+        let mut params = args![row.id, row.status.as_str(), &row.current_step];
+        params.push(Param::object(&row.fields));
+        params.push(Param::opt_json(row.reply.as_ref()));
+        params.extend(args![&row.error, row.updated_at]);
+        self.conn.defer(sql::UPDATE_INSTANCE, params)
+    }
+
+    async fn insert_wait(&mut self, new: &NewWait) -> Result<i64, StoreError> {
+        let scope = new.scope.map(EventScope::as_str);
+        let params = args![
+            new.instance_id,
+            &new.step_id,
+            new.kind.as_str(),
+            &new.event_name,
+            scope
+        ];
+        let mut params = params;
+        params.extend(args![new.deadline, new.now]);
+        let id = inserted(self.conn.row(sql::INSERT_WAIT.into(), params).await?)?;
+        self.gives_runners_work();
+        Ok(id)
+    }
+
+    async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError> {
+        self.conn.row(sql::GET_WAIT.into(), args![id]).await
+    }
+
+    async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError> {
+        let params = args![id, to.as_str(), now];
+        Ok(self.conn.execute(sql::CLOSE_WAIT.into(), params).await? == 1)
+    }
+
+    async fn close_waits(
+        &mut self,
+        ids: &[i64],
+        to: WaitState,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let close = Self::dialected().close_waits.as_str();
+        self.conn
+            .rows(close.into(), args![ids, to.as_str(), now])
+            .await
+    }
+
+    async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute(sql::EXTEND_WAIT.into(), args![id, deadline])
+            .await?
+            == 1)
+    }
+
+    async fn open_waits_for_event(
+        &mut self,
+        name: &str,
+        scope: EventScope,
+    ) -> Result<Vec<WaitRow>, StoreError> {
+        let params = args![name, scope.as_str()];
+        self.conn
+            .rows(sql::OPEN_WAITS_FOR_EVENT.into(), params)
+            .await
+    }
+
+    async fn lock_due_waits(&mut self, now: i64, limit: i64) -> Result<Vec<WaitRow>, StoreError> {
+        let due = Self::dialected().lock_due_waits.as_str();
+        self.conn.rows(due.into(), args![now, limit]).await
+    }
+
+    async fn list_waits(&mut self, filter: &WaitFilter) -> Result<Vec<WaitRow>, StoreError> {
+        let (sql, params) = filter::waits(C::DIALECT, filter);
+        self.conn.rows(sql.into(), params).await
+    }
+
+    async fn append_history(&mut self, entry: &NewHistory) -> Result<(), StoreError> {
+        let mut params = args![entry.instance_id, entry.at, &entry.kind, &entry.step_id];
+        params.extend(args![
+            entry.wait_id,
+            &entry.actor,
+            &entry.dialect,
+            &entry.source
+        ]);
+        params.extend([Param::from(&entry.message_id), Param::json(&entry.detail)]);
+        self.conn.defer(sql::APPEND_HISTORY, params)
+    }
+
+    async fn history(&mut self, instance_id: i64) -> Result<Vec<HistoryRow>, StoreError> {
+        self.conn
+            .rows(sql::HISTORY.into(), args![instance_id])
+            .await
+    }
+
+    async fn buffer_event(&mut self, event: &NewBufferedEvent) -> Result<i64, StoreError> {
+        let mut params = args![&event.name, event.scope.as_str()];
+        params.push(Param::object(&event.properties));
+        params.extend(args![&event.actor, event.now, event.expires_at]);
+        inserted(self.conn.row(sql::BUFFER_EVENT.into(), params).await?)
+    }
+
+    async fn take_buffered_event(
+        &mut self,
+        name: &str,
+        scope: EventScope,
+        now: i64,
+    ) -> Result<Option<BufferedEventRow>, StoreError> {
+        let take = Self::dialected().take_buffered_event.as_str();
+        self.conn
+            .row(take.into(), args![name, scope.as_str(), now])
+            .await
+    }
+
+    async fn purge_expired(&mut self, now: i64) -> Result<u64, StoreError> {
+        let events = self
+            .conn
+            .execute(sql::PURGE_EXPIRED_EVENTS.into(), args![now])
+            .await?;
+        let keys = self
+            .conn
+            .execute(sql::PURGE_EXPIRED_KEYS.into(), args![now])
+            .await?;
+        Ok(events + keys)
+    }
+
+    async fn claim_dedup_key(
+        &mut self,
+        key: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<DedupClaim, StoreError> {
+        self.claim_key(key, now, expires_at).await
+    }
+
+    async fn set_dedup_outcome(&mut self, key: &str, outcome: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(sql::SET_KEY_OUTCOME.into(), args![key, outcome])
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_outbox(&mut self, new: &NewOutbox) -> Result<i64, StoreError> {
+        let mut params = args![new.instance_id, new.wait_id, new.kind.as_str()];
+        params.extend([Param::json(&new.request), Param::from(new.now)]);
+        let id = inserted(self.conn.row(sql::INSERT_OUTBOX.into(), params).await?)?;
+        self.gives_runners_work();
+        Ok(id)
+    }
+
+    async fn claim_outbox(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let claim = Self::dialected().claim_outbox.as_str();
+        let params = args![now, lease_until, owner, limit];
+        let mut rows: Vec<OutboxRow> = self.conn.rows(claim.into(), params).await?;
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
+        self.conn.row(sql::GET_OUTBOX.into(), args![id]).await
+    }
+
+    async fn settle_outbox(
+        &mut self,
+        id: i64,
+        state: OutboxState,
+        error: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let params = args![id, state.as_str(), error, now];
+        self.conn.execute(sql::SETTLE_OUTBOX.into(), params).await?;
+        Ok(())
+    }
+
+    async fn reschedule_outbox(
+        &mut self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let params = args![id, next_attempt_at, error, now];
+        self.conn
+            .execute(sql::RESCHEDULE_OUTBOX.into(), params)
+            .await?;
+        self.gives_runners_work();
+        Ok(())
+    }
+
+    async fn cancel_outbox_for_wait(&mut self, wait_id: i64, now: i64) -> Result<(), StoreError> {
+        self.conn
+            .defer(sql::CANCEL_OUTBOX_FOR_WAIT, args![wait_id, now])
+    }
+
+    async fn insert_account(&mut self, account: &AccountRow) -> Result<bool, StoreError> {
+        let mut params = args![&account.name, &account.password_hash, account.admin];
+        params.extend(args![
+            &account.rights,
+            account.created_at,
+            account.updated_at
+        ]);
+        Ok(self
+            .conn
+            .execute(sql::INSERT_ACCOUNT.into(), params)
+            .await?
+            == 1)
+    }
+
+    async fn get_account(&mut self, name: &str) -> Result<Option<AccountRow>, StoreError> {
+        self.conn.row(sql::GET_ACCOUNT.into(), args![name]).await
+    }
+
+    async fn list_accounts(&mut self) -> Result<Vec<AccountRow>, StoreError> {
+        self.conn.rows(sql::LIST_ACCOUNTS.into(), Vec::new()).await
+    }
+
+    async fn delete_account(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute(sql::DELETE_ACCOUNT.into(), args![name])
+            .await?
+            == 1)
+    }
+
+    async fn set_account_password(
+        &mut self,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let params = args![name, password_hash, now];
+        Ok(self
+            .conn
+            .execute(sql::SET_ACCOUNT_PASSWORD.into(), params)
+            .await?
+            == 1)
+    }
+
+    async fn insert_inbound(&mut self, new: &NewInbound) -> Result<i64, StoreError> {
+        let params = args![
+            &new.workflow_id,
+            &new.kind,
+            &new.payload,
+            new.encrypted,
+            new.now
+        ];
+        let mut params = params;
+        params.push(new.expires_at.into());
+        let id = inserted(self.conn.row(sql::INSERT_INBOUND.into(), params).await?)?;
+        self.gives_runners_work();
+        Ok(id)
+    }
+
+    async fn claim_inbound(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        let claim = Self::dialected().claim_inbound.as_str();
+        let params = args![now, lease_until, owner, limit];
+        let mut rows: Vec<InboundRow> = self.conn.rows(claim.into(), params).await?;
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    async fn finish_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        instance_id: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement::done(instance_id);
+        self.settle_inbound(id, owner, to, now).await
+    }
+
+    async fn postpone_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        next_attempt_at: i64,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement::postponed(next_attempt_at, error);
+        self.settle_inbound(id, owner, to, now).await
+    }
+
+    async fn dead_letter_inbound(
+        &mut self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let to = InboundSettlement::dead(error);
+        self.settle_inbound(id, owner, to, now).await
+    }
+
+    async fn get_inbound(&mut self, id: i64) -> Result<Option<InboundRow>, StoreError> {
+        self.conn.row(sql::GET_INBOUND.into(), args![id]).await
+    }
+
+    async fn list_inbound(
+        &mut self,
+        filter: &InboundFilter,
+    ) -> Result<Vec<InboundRow>, StoreError> {
+        let (sql, params) = filter::inbound(C::DIALECT, filter);
+        self.conn.rows(sql.into(), params).await
+    }
+
+    async fn requeue_inbound(
+        &mut self,
+        id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let params = args![id, now, expires_at];
+        let changed = self
+            .conn
+            .execute(sql::REQUEUE_INBOUND.into(), params)
+            .await?;
+        self.gives_runners_work();
+        Ok(changed == 1)
+    }
+
+    async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
+        let released = self
+            .conn
+            .execute(sql::RELEASE_INBOUND_LEASES.into(), args![owner, now])
+            .await?;
+        self.gives_runners_work();
+        Ok(released)
+    }
+
+    async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError> {
+        let mut params = args![&row.hash, &row.workflow_id, &row.name, &row.file_name];
+        params.extend(args![&row.source, row.loaded_at]);
+        Ok(self
+            .conn
+            .execute(sql::INSERT_DEFINITION.into(), params)
+            .await?
+            == 1)
+    }
+
+    async fn get_definition(&mut self, hash: &str) -> Result<Option<DefinitionRow>, StoreError> {
+        self.conn.row(sql::GET_DEFINITION.into(), args![hash]).await
+    }
+
+    async fn list_definitions(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<DefinitionRow>, StoreError> {
+        self.conn
+            .rows(sql::LIST_DEFINITIONS.into(), args![workflow_id])
+            .await
+    }
+
+    async fn count_live_instances(
+        &mut self,
+        workflow_id: &str,
+    ) -> Result<Vec<LiveCount>, StoreError> {
+        self.conn
+            .rows(sql::COUNT_LIVE_INSTANCES.into(), args![workflow_id])
+            .await
+    }
+
+    async fn live_instance_ids(
+        &mut self,
+        workflow_id: &str,
+        except_hash: &str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let params = args![workflow_id, except_hash];
+        self.conn.rows(sql::LIVE_INSTANCE_IDS.into(), params).await
+    }
+
+    async fn set_instance_definition(&mut self, id: i64, hash: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(sql::SET_INSTANCE_DEFINITION.into(), args![id, hash])
+            .await?;
+        Ok(())
+    }
+
+    async fn set_wait_step(&mut self, wait_id: i64, step_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(sql::SET_WAIT_STEP.into(), args![wait_id, step_id])
+            .await?;
+        Ok(())
+    }
+
+    async fn purge_ended_instances(&mut self, before: i64, limit: i64) -> Result<u64, StoreError> {
+        let statements = Self::dialected();
+        let select = statements.ended_instances.as_str();
+        let ids: Vec<i64> = self.conn.rows(select.into(), args![before, limit]).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        for delete in &statements.purge_instances {
+            self.conn
+                .execute(delete.as_str().into(), args![ids.as_slice()])
+                .await?;
+        }
+        Ok(ids.len() as u64)
+    }
+
+    async fn list_instances(
+        &mut self,
+        filter: &InstanceFilter,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        let (sql, params) = filter::instances(C::DIALECT, filter);
+        self.conn.rows(sql.into(), params).await
+    }
+
+    async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError> {
+        Ok(StoreStats {
+            open_waits: self.counted(sql::COUNT_OPEN_WAITS, WaitKind::parse).await?,
+            inbound: self
+                .counted(sql::COUNT_INBOUND, InboundState::parse)
+                .await?,
+            outbox_backlog: self.scalar(sql::OUTBOX_BACKLOG, None).await?.unwrap_or(0),
+            oldest_overdue_deadline: self.scalar(sql::OLDEST_OVERDUE_DEADLINE, Some(now)).await?,
+            oldest_due_inbound: self.scalar(sql::OLDEST_DUE_INBOUND, Some(now)).await?,
+        })
+    }
+}
