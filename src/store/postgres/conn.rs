@@ -3,6 +3,7 @@
 //! `COMMIT` in one pipeline (see [`super::pipeline`]).
 
 use deadpool_postgres::Object;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use super::WORK_CHANNEL;
@@ -31,6 +32,16 @@ impl PgConn {
         self.client
             .as_ref()
             .ok_or_else(|| StoreError::Other("transaction already ended".into()))
+    }
+
+    /// The statement, prepared once per connection, and the writes to send before it.
+    async fn prepared(
+        &mut self,
+        sql: &str,
+    ) -> Result<(&Object, Statement, Vec<Deferred>), StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let client = self.client()?;
+        Ok((client, client.prepare_cached(sql).await?, pending))
     }
 }
 
@@ -67,33 +78,15 @@ impl Conn for PgConn {
         sql: Sql,
         params: Vec<Param<'_>>,
     ) -> Result<Vec<T>, StoreError> {
-        let pending = std::mem::take(&mut self.pending);
-        let client = self.client()?;
-        let statement = client.prepare_cached(&sql).await?;
+        let (client, statement, pending) = self.prepared(&sql).await?;
         let params = bound(&params);
         let next = client.query(&statement, &params);
         let rows = pipeline::with_pending(client, pending, next).await?;
         rows.iter().map(T::from_row).collect()
     }
 
-    async fn row<T: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Param<'_>>,
-    ) -> Result<Option<T>, StoreError> {
-        let pending = std::mem::take(&mut self.pending);
-        let client = self.client()?;
-        let statement = client.prepare_cached(&sql).await?;
-        let params = bound(&params);
-        let next = client.query_opt(&statement, &params);
-        let row = pipeline::with_pending(client, pending, next).await?;
-        row.as_ref().map(T::from_row).transpose()
-    }
-
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
-        let pending = std::mem::take(&mut self.pending);
-        let client = self.client()?;
-        let statement = client.prepare_cached(&sql).await?;
+        let (client, statement, pending) = self.prepared(&sql).await?;
         let params = bound(&params);
         let next = client.execute(&statement, &params);
         Ok(pipeline::with_pending(client, pending, next).await?)

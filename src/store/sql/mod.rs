@@ -45,12 +45,15 @@ pub(crate) trait Conn: Send + 'static {
         params: Vec<Param<'_>>,
     ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
 
-    /// The first row, if any.
+    /// The first row, if any (the store's single-row statements select by key or return
+    /// what one row insert or delete gave back).
     fn row<T: FromRow>(
         &mut self,
         sql: Sql,
         params: Vec<Param<'_>>,
-    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send {
+        async move { Ok(self.rows(sql, params).await?.into_iter().next()) }
+    }
 
     /// The number of rows changed.
     fn execute(

@@ -42,6 +42,15 @@ pub(crate) trait Columns {
         }
     }
 
+    /// A nullable word column; an unknown word reads as `None`.
+    fn opt_word<T>(
+        &self,
+        index: usize,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.opt_text(index)?.as_deref().and_then(parse))
+    }
+
     /// A word column read as one of the model's enums.
     fn word<T>(&self, index: usize, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
         let text = self.text(index)?;
@@ -49,32 +58,42 @@ pub(crate) trait Columns {
     }
 }
 
+/// The getters both drivers answer alike: `$get` reads a column as any type it decodes.
+macro_rules! typed_getters {
+    ($get:ident) => {
+        fn int(&self, index: usize) -> Result<i64, StoreError> {
+            $get(self, index)
+        }
+        fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+            $get(self, index)
+        }
+        fn int4(&self, index: usize) -> Result<i32, StoreError> {
+            $get(self, index)
+        }
+        fn boolean(&self, index: usize) -> Result<bool, StoreError> {
+            $get(self, index)
+        }
+        fn text(&self, index: usize) -> Result<String, StoreError> {
+            $get(self, index)
+        }
+        fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+            $get(self, index)
+        }
+        fn bytes(&self, index: usize) -> Result<Vec<u8>, StoreError> {
+            $get(self, index)
+        }
+    };
+}
+
+/// SQLite stores JSON documents and text lists as JSON text.
 impl Columns for rusqlite::Row<'_> {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn int4(&self, index: usize) -> Result<i32, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn boolean(&self, index: usize) -> Result<bool, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        sqlite_get(self, index)
-    }
-    fn bytes(&self, index: usize) -> Result<Vec<u8>, StoreError> {
-        sqlite_get(self, index)
-    }
+    typed_getters!(sqlite_get);
+
     fn opt_json(&self, index: usize) -> Result<Option<Value>, StoreError> {
         let text: Option<String> = sqlite_get(self, index)?;
         Ok(text.map(|text| serde_json::from_str(&text)).transpose()?)
     }
+
     fn text_list(&self, index: usize) -> Result<Vec<String>, StoreError> {
         let text: String = sqlite_get(self, index)?;
         Ok(serde_json::from_str(&text)?)
@@ -85,32 +104,15 @@ fn sqlite_get<T: FromSql>(row: &rusqlite::Row<'_>, index: usize) -> Result<T, St
     Ok(row.get(index)?)
 }
 
+/// PostgreSQL stores them as `jsonb` and `text[]`.
 impl Columns for tokio_postgres::Row {
-    fn int(&self, index: usize) -> Result<i64, StoreError> {
-        postgres_get(self, index)
-    }
-    fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        postgres_get(self, index)
-    }
-    fn int4(&self, index: usize) -> Result<i32, StoreError> {
-        postgres_get(self, index)
-    }
-    fn boolean(&self, index: usize) -> Result<bool, StoreError> {
-        postgres_get(self, index)
-    }
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        postgres_get(self, index)
-    }
-    fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        postgres_get(self, index)
-    }
-    fn bytes(&self, index: usize) -> Result<Vec<u8>, StoreError> {
-        postgres_get(self, index)
-    }
+    typed_getters!(postgres_get);
+
     fn opt_json(&self, index: usize) -> Result<Option<Value>, StoreError> {
         let json: Option<Json<Value>> = postgres_get(self, index)?;
         Ok(json.map(|Json(value)| value))
     }
+
     fn text_list(&self, index: usize) -> Result<Vec<String>, StoreError> {
         postgres_get(self, index)
     }
@@ -158,146 +160,121 @@ impl FromRow for (String, i64) {
     }
 }
 
-impl FromRow for InstanceRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            workflow_id: row.text(1)?,
-            definition_hash: row.text(2)?,
-            folio: row.text(3)?,
-            status: row.word(4, InstanceStatus::parse)?,
-            current_step: row.opt_text(5)?,
-            fields: row.object(6)?,
-            trigger_event: row.json(7)?,
-            reply: row.opt_json(8)?,
-            error: row.opt_text(9)?,
-            created_at: row.int(10)?,
-            updated_at: row.int(11)?,
-        })
-    }
+/// `impl FromRow for $model`, its fields read from consecutive columns in the order
+/// given (the order of the matching column list), each with the [`Columns`] getter
+/// named after it.
+macro_rules! from_columns {
+    ($model:ident { $($field:ident: $getter:ident $(($parse:path))?),* $(,)? }) => {
+        impl FromRow for $model {
+            fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
+                let mut column = 0;
+                Ok(Self {
+                    $($field: {
+                        column += 1;
+                        row.$getter(column - 1 $(, $parse)?)?
+                    }),*
+                })
+            }
+        }
+    };
 }
 
-impl FromRow for WaitRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            instance_id: row.int(1)?,
-            step_id: row.text(2)?,
-            kind: row.word(3, WaitKind::parse)?,
-            event_name: row.opt_text(4)?,
-            scope: row.opt_text(5)?.as_deref().and_then(EventScope::parse),
-            state: row.word(6, WaitState::parse)?,
-            deadline: row.int(7)?,
-            created_at: row.int(8)?,
-            closed_at: row.opt_int(9)?,
-        })
-    }
-}
-
-impl FromRow for OutboxRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            instance_id: row.int(1)?,
-            wait_id: row.int(2)?,
-            kind: row.word(3, OutboxKind::parse)?,
-            request: row.json(4)?,
-            state: row.word(5, OutboxState::parse)?,
-            attempts: row.int4(6)?,
-            next_attempt_at: row.int(7)?,
-            lease_owner: row.opt_text(8)?,
-            lease_until: row.opt_int(9)?,
-            last_error: row.opt_text(10)?,
-        })
-    }
-}
-
-impl FromRow for HistoryRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            instance_id: row.int(1)?,
-            at: row.int(2)?,
-            kind: row.text(3)?,
-            step_id: row.opt_text(4)?,
-            wait_id: row.opt_int(5)?,
-            actor: row.text(6)?,
-            dialect: row.text(7)?,
-            source: row.opt_text(8)?,
-            message_id: row.opt_text(9)?,
-            detail: row.json(10)?,
-        })
-    }
-}
-
-impl FromRow for BufferedEventRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            name: row.text(1)?,
-            scope: row.word(2, EventScope::parse)?,
-            properties: row.object(3)?,
-            actor: row.text(4)?,
-            created_at: row.int(5)?,
-            expires_at: row.int(6)?,
-        })
-    }
-}
-
-impl FromRow for AccountRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            name: row.text(0)?,
-            password_hash: row.text(1)?,
-            admin: row.boolean(2)?,
-            rights: row.text_list(3)?,
-            created_at: row.int(4)?,
-            updated_at: row.int(5)?,
-        })
-    }
-}
-
-impl FromRow for InboundRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.int(0)?,
-            workflow_id: row.text(1)?,
-            kind: row.text(2)?,
-            payload: row.bytes(3)?,
-            encrypted: row.boolean(4)?,
-            state: row.word(5, InboundState::parse)?,
-            attempts: row.int(6)?,
-            next_attempt_at: row.int(7)?,
-            expires_at: row.int(8)?,
-            lease_owner: row.opt_text(9)?,
-            lease_until: row.opt_int(10)?,
-            last_error: row.opt_text(11)?,
-            instance_id: row.opt_int(12)?,
-            received_at: row.int(13)?,
-            updated_at: row.int(14)?,
-        })
-    }
-}
-
-impl FromRow for DefinitionRow {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            hash: row.text(0)?,
-            workflow_id: row.text(1)?,
-            name: row.text(2)?,
-            file_name: row.text(3)?,
-            source: row.bytes(4)?,
-            loaded_at: row.int(5)?,
-        })
-    }
-}
-
-impl FromRow for LiveCount {
-    fn from_row(row: &impl Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            definition_hash: row.text(0)?,
-            current_step: row.opt_text(1)?,
-            instances: row.int(2)?,
-        })
-    }
-}
+from_columns!(InstanceRow {
+    id: int,
+    workflow_id: text,
+    definition_hash: text,
+    folio: text,
+    status: word(InstanceStatus::parse),
+    current_step: opt_text,
+    fields: object,
+    trigger_event: json,
+    reply: opt_json,
+    error: opt_text,
+    created_at: int,
+    updated_at: int,
+});
+from_columns!(WaitRow {
+    id: int,
+    instance_id: int,
+    step_id: text,
+    kind: word(WaitKind::parse),
+    event_name: opt_text,
+    scope: opt_word(EventScope::parse),
+    state: word(WaitState::parse),
+    deadline: int,
+    created_at: int,
+    closed_at: opt_int,
+});
+from_columns!(OutboxRow {
+    id: int,
+    instance_id: int,
+    wait_id: int,
+    kind: word(OutboxKind::parse),
+    request: json,
+    state: word(OutboxState::parse),
+    attempts: int4,
+    next_attempt_at: int,
+    lease_owner: opt_text,
+    lease_until: opt_int,
+    last_error: opt_text,
+});
+from_columns!(HistoryRow {
+    id: int,
+    instance_id: int,
+    at: int,
+    kind: text,
+    step_id: opt_text,
+    wait_id: opt_int,
+    actor: text,
+    dialect: text,
+    source: opt_text,
+    message_id: opt_text,
+    detail: json,
+});
+from_columns!(BufferedEventRow {
+    id: int,
+    name: text,
+    scope: word(EventScope::parse),
+    properties: object,
+    actor: text,
+    created_at: int,
+    expires_at: int,
+});
+from_columns!(AccountRow {
+    name: text,
+    password_hash: text,
+    admin: boolean,
+    rights: text_list,
+    created_at: int,
+    updated_at: int,
+});
+from_columns!(InboundRow {
+    id: int,
+    workflow_id: text,
+    kind: text,
+    payload: bytes,
+    encrypted: boolean,
+    state: word(InboundState::parse),
+    attempts: int,
+    next_attempt_at: int,
+    expires_at: int,
+    lease_owner: opt_text,
+    lease_until: opt_int,
+    last_error: opt_text,
+    instance_id: opt_int,
+    received_at: int,
+    updated_at: int,
+});
+from_columns!(DefinitionRow {
+    hash: text,
+    workflow_id: text,
+    name: text,
+    file_name: text,
+    source: bytes,
+    loaded_at: int,
+});
+from_columns!(LiveCount {
+    definition_hash: text,
+    current_step: opt_text,
+    instances: int
+});

@@ -288,21 +288,8 @@ impl Dialected {
                  {skip_locked}) RETURNING id, name, scope, properties, actor, created_at, \
                  expires_at"
             ),
-            claim_outbox: format!(
-                "UPDATE outbox SET state = 'running', attempts = attempts + 1, \
-                 lease_owner = $3, lease_until = $2, updated_at = $1 WHERE id IN (SELECT id \
-                 FROM outbox WHERE (state = 'pending' AND next_attempt_at <= $1) \
-                 OR (state = 'running' AND lease_until <= $1) ORDER BY next_attempt_at, id \
-                 LIMIT $4{skip_locked}) RETURNING {}",
-                outbox_columns!()
-            ),
-            claim_inbound: format!(
-                "UPDATE inbound_events SET state = 'running', attempts = attempts + 1, \
-                 lease_owner = $3, lease_until = $2, updated_at = $1 WHERE id IN (SELECT id \
-                 FROM inbound_events WHERE (state = 'queued' AND next_attempt_at <= $1) \
-                 OR (state = 'running' AND lease_until <= $1) ORDER BY next_attempt_at, id \
-                 LIMIT $4{skip_locked}) RETURNING {INBOUND_COLUMNS}"
-            ),
+            claim_outbox: claim("outbox", "pending", outbox_columns!(), skip_locked),
+            claim_inbound: claim("inbound_events", "queued", INBOUND_COLUMNS, skip_locked),
             ended_instances: format!(
                 "SELECT id FROM instances WHERE status IN {} AND updated_at < $1 \
                  ORDER BY updated_at, id LIMIT $2{skip_locked}",
@@ -316,6 +303,18 @@ impl Dialected {
             ],
         }
     }
+}
+
+/// Leases the due rows of a runner's table to `$3` until `$2` (at `$1`, at most `$4`),
+/// counting the attempt: rows `ready` and due, or `running` with an expired lease.
+fn claim(table: &str, ready: &str, columns: &str, skip_locked: &str) -> String {
+    format!(
+        "UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_owner = $3, \
+         lease_until = $2, updated_at = $1 WHERE id IN (SELECT id FROM {table} \
+         WHERE (state = '{ready}' AND next_attempt_at <= $1) \
+         OR (state = 'running' AND lease_until <= $1) ORDER BY next_attempt_at, id \
+         LIMIT $4{skip_locked}) RETURNING {columns}"
+    )
 }
 
 /// Due waits, oldest deadline first. PostgreSQL locks their instances (not the waits):

@@ -8,15 +8,53 @@ use super::statements as sql;
 use super::{Conn, SqlTx, args, filter};
 use crate::store::model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
-    InboundRow, InboundSettlement, InboundState, InstanceFilter, InstanceRow, LiveCount,
-    NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxRow,
-    OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
+    InboundRow, InboundState, InstanceFilter, InstanceRow, LiveCount, NewBufferedEvent, NewHistory,
+    NewInbound, NewInstance, NewOutbox, NewWait, OutboxRow, OutboxState, StoreStats, WaitFilter,
+    WaitKind, WaitRow, WaitState,
 };
 use crate::store::{StoreError, Tx};
 
 /// The id an `INSERT … RETURNING id` gave back.
 fn inserted(id: Option<i64>) -> Result<i64, StoreError> {
     id.ok_or_else(|| StoreError::Other("insert returned no row".into()))
+}
+
+/// Where a leased inbound row goes next .
+#[derive(Debug, Clone, Copy)]
+struct InboundSettlement<'a> {
+    state: InboundState,
+    next_attempt_at: Option<i64>,
+    error: Option<&'a str>,
+    instance_id: Option<i64>,
+}
+
+impl<'a> InboundSettlement<'a> {
+    fn done(instance_id: Option<i64>) -> Self {
+        Self {
+            state: InboundState::Done,
+            next_attempt_at: None,
+            error: None,
+            instance_id,
+        }
+    }
+
+    fn postponed(next_attempt_at: i64, error: &'a str) -> Self {
+        Self {
+            state: InboundState::Queued,
+            next_attempt_at: Some(next_attempt_at),
+            error: Some(error),
+            instance_id: None,
+        }
+    }
+
+    fn dead(error: &'a str) -> Self {
+        Self {
+            state: InboundState::Dead,
+            next_attempt_at: None,
+            error: Some(error),
+            instance_id: None,
+        }
+    }
 }
 
 impl<C: Conn> SqlTx<C> {

@@ -109,18 +109,6 @@ impl Conn for SqliteConn {
         .await
     }
 
-    async fn row<T: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Param<'_>>,
-    ) -> Result<Option<T>, StoreError> {
-        self.on_statement(sql, params, |statement| {
-            let mut rows = statement.raw_query();
-            rows.next()?.map(T::from_row).transpose()
-        })
-        .await
-    }
-
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
         let execute = |statement: &mut Statement<'_>| Ok(statement.raw_execute()? as u64);
         self.on_statement(sql, params, execute).await
