@@ -7,13 +7,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A closed set of words stored in a text column: the enum, and its word both ways
-/// (`as_str` to store it, `parse` to read it back), each word written once.
+/// (`as_str` to store it, `parse` to read it back), each word written once; serialised
+/// as the same word.
 macro_rules! words {
     (
         $(#[$meta:meta])*
         pub enum $name:ident { $($(#[$doc:meta])* $variant:ident = $word:literal,)* }
     ) => {
         $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$doc])* $variant,)*
         }
@@ -37,14 +40,10 @@ macro_rules! words {
 
 words! {
     /// Lifecycle of a workflow instance.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
+    #[derive(utoipa::ToSchema)]
     pub enum InstanceStatus {
-        Running = "running",
-        Waiting = "waiting",
-        Completed = "completed",
-        Failed = "failed",
-        Cancelled = "cancelled",
+        Running = "running", Waiting = "waiting", Completed = "completed",
+        Failed = "failed", Cancelled = "cancelled",
     }
 }
 
@@ -56,37 +55,26 @@ impl InstanceStatus {
 
 words! {
     /// What a wait row is waiting for.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
+    #[derive(utoipa::ToSchema)]
     pub enum WaitKind {
-        ServerItem = "server_item",
-        CustomEvent = "custom_event",
-        Input = "input",
-        Call = "call",
+        ServerItem = "server_item", CustomEvent = "custom_event",
+        Input = "input", Call = "call",
     }
 }
 
 words! {
     /// A wait moves out of `Open` exactly once, by one conditional update.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
+    #[derive(utoipa::ToSchema)]
     pub enum WaitState {
-        Open = "open",
-        Finished = "finished",
-        Failed = "failed",
-        Expired = "expired",
-        Cancelled = "cancelled",
+        Open = "open", Finished = "finished", Failed = "failed",
+        Expired = "expired", Cancelled = "cancelled",
     }
 }
 
 words! {
     /// Custom events are either external (sendCustomEvent, REST) or internal (`emit`).
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum EventScope {
-        External = "external",
-        Internal = "internal",
-    }
+    #[derive(utoipa::ToSchema)]
+    pub enum EventScope { External = "external", Internal = "internal", }
 }
 
 #[derive(Debug, Clone)]
@@ -240,8 +228,6 @@ pub enum DedupClaim {
 }
 
 words! {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-    #[serde(rename_all = "snake_case")]
     pub enum OutboxKind {
         /// The request of a `call` step.
         Call = "call",
@@ -251,14 +237,9 @@ words! {
 }
 
 words! {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-    #[serde(rename_all = "snake_case")]
     pub enum OutboxState {
-        Pending = "pending",
-        Running = "running",
-        Done = "done",
-        Failed = "failed",
-        Cancelled = "cancelled",
+        Pending = "pending", Running = "running", Done = "done",
+        Failed = "failed", Cancelled = "cancelled",
     }
 }
 
@@ -302,14 +283,8 @@ pub struct AccountRow {
 words! {
     /// Lifecycle of an inbound queue row: `queued` → `running` (leased) → `done`, or back to
     /// `queued` after a failed attempt, or `dead` once its lifetime is over.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-    #[serde(rename_all = "snake_case")]
-    pub enum InboundState {
-        Queued = "queued",
-        Running = "running",
-        Done = "done",
-        Dead = "dead",
-    }
+    #[derive(utoipa::ToSchema)]
+    pub enum InboundState { Queued = "queued", Running = "running", Done = "done", Dead = "dead", }
 }
 
 #[derive(Debug, Clone)]

@@ -46,6 +46,27 @@ macro_rules! definition_columns {
     };
 }
 
+/// `SELECT {columns} FROM …`, a constant.
+macro_rules! select {
+    ($columns:ident, $rest:literal) => {
+        concat!("SELECT ", $columns!(), " ", $rest)
+    };
+}
+
+/// `INSERT INTO {table} ({columns}) …`, a constant.
+macro_rules! insert {
+    ($table:ident, $columns:ident, $rest:literal) => {
+        concat!(
+            "INSERT INTO ",
+            stringify!($table),
+            " (",
+            $columns!(),
+            ") ",
+            $rest
+        )
+    };
+}
+
 /// The wait columns qualified for a join with `instances` (`w.id, w.instance_id, …`).
 pub(crate) const WAIT_COLUMNS_W: &str = "w.id, w.instance_id, w.step_id, w.kind, \
      w.event_name, w.scope, w.state, w.deadline, w.created_at, w.closed_at";
@@ -69,11 +90,7 @@ pub(crate) const REPLACE_SETTING: &str = "INSERT INTO settings (key, value) VALU
 pub(crate) const INSERT_INSTANCE: &str = "INSERT INTO instances (workflow_id, \
      definition_hash, folio, status, fields, trigger_event, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id";
-pub(crate) const GET_INSTANCE: &str = concat!(
-    "SELECT ",
-    instance_columns!(),
-    " FROM instances WHERE id = $1"
-);
+pub(crate) const GET_INSTANCE: &str = select!(instance_columns, "FROM instances WHERE id = $1");
 pub(crate) const UPDATE_INSTANCE: &str = "UPDATE instances SET status = $2, current_step = $3, \
      fields = $4, reply = $5, error = $6, updated_at = $7 WHERE id = $1";
 pub(crate) const SET_INSTANCE_DEFINITION: &str =
@@ -83,15 +100,14 @@ pub(crate) const SET_INSTANCE_DEFINITION: &str =
 pub(crate) const INSERT_WAIT: &str = "INSERT INTO waits (instance_id, step_id, kind, \
      event_name, scope, state, deadline, created_at) \
      VALUES ($1, $2, $3, $4, $5, 'open', $6, $7) RETURNING id";
-pub(crate) const GET_WAIT: &str = concat!("SELECT ", wait_columns!(), " FROM waits WHERE id = $1");
+pub(crate) const GET_WAIT: &str = select!(wait_columns, "FROM waits WHERE id = $1");
 pub(crate) const CLOSE_WAIT: &str =
     "UPDATE waits SET state = $2, closed_at = $3 WHERE id = $1 AND state = 'open'";
 pub(crate) const EXTEND_WAIT: &str =
     "UPDATE waits SET deadline = $2 WHERE id = $1 AND state = 'open'";
-pub(crate) const OPEN_WAITS_FOR_EVENT: &str = concat!(
-    "SELECT ",
-    wait_columns!(),
-    " FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2 ORDER BY id"
+pub(crate) const OPEN_WAITS_FOR_EVENT: &str = select!(
+    wait_columns,
+    "FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2 ORDER BY id"
 );
 pub(crate) const SET_WAIT_STEP: &str = "UPDATE waits SET step_id = $2 WHERE id = $1";
 
@@ -118,8 +134,7 @@ pub(crate) const SET_KEY_OUTCOME: &str = "UPDATE dedup_keys SET outcome = $2 WHE
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (instance_id, wait_id, kind, \
      request, state, attempts, next_attempt_at, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) RETURNING id";
-pub(crate) const GET_OUTBOX: &str =
-    concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = $1");
+pub(crate) const GET_OUTBOX: &str = select!(outbox_columns, "FROM outbox WHERE id = $1");
 pub(crate) const SETTLE_OUTBOX: &str = "UPDATE outbox SET state = $2, \
      last_error = COALESCE($3, last_error), lease_owner = NULL, lease_until = NULL, \
      updated_at = $4 WHERE id = $1";
@@ -131,21 +146,14 @@ pub(crate) const CANCEL_OUTBOX_FOR_WAIT: &str = "UPDATE outbox SET state = 'canc
      WHERE wait_id = $1 AND state IN ('pending', 'running')";
 
 // accounts -------------------------------------------------------------------------------
-pub(crate) const INSERT_ACCOUNT: &str = concat!(
-    "INSERT INTO accounts (",
-    account_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING"
+pub(crate) const INSERT_ACCOUNT: &str = insert!(
+    accounts,
+    account_columns,
+    "VALUES ($1, $2, $3, \
+     $4, $5, $6) ON CONFLICT (name) DO NOTHING"
 );
-pub(crate) const GET_ACCOUNT: &str = concat!(
-    "SELECT ",
-    account_columns!(),
-    " FROM accounts WHERE name = $1"
-);
-pub(crate) const LIST_ACCOUNTS: &str = concat!(
-    "SELECT ",
-    account_columns!(),
-    " FROM accounts ORDER BY name"
-);
+pub(crate) const GET_ACCOUNT: &str = select!(account_columns, "FROM accounts WHERE name = $1");
+pub(crate) const LIST_ACCOUNTS: &str = select!(account_columns, "FROM accounts ORDER BY name");
 pub(crate) const DELETE_ACCOUNT: &str = "DELETE FROM accounts WHERE name = $1";
 pub(crate) const SET_ACCOUNT_PASSWORD: &str =
     "UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE name = $1";
@@ -159,11 +167,7 @@ pub(crate) const SETTLE_INBOUND: &str = "UPDATE inbound_events SET state = $3, \
      lease_owner = NULL, lease_until = NULL, next_attempt_at = COALESCE($4, next_attempt_at), \
      last_error = COALESCE($5, last_error), instance_id = COALESCE($6, instance_id), \
      updated_at = $7 WHERE id = $1 AND state = 'running' AND lease_owner = $2";
-pub(crate) const GET_INBOUND: &str = concat!(
-    "SELECT ",
-    inbound_columns!(),
-    " FROM inbound_events WHERE id = $1"
-);
+pub(crate) const GET_INBOUND: &str = select!(inbound_columns, "FROM inbound_events WHERE id = $1");
 pub(crate) const REQUEUE_INBOUND: &str = "UPDATE inbound_events SET state = 'queued', \
      next_attempt_at = $2, expires_at = $3, updated_at = $2 WHERE id = $1 AND state = 'dead'";
 pub(crate) const RELEASE_INBOUND_LEASES: &str = "UPDATE inbound_events SET state = 'queued', \
@@ -171,20 +175,18 @@ pub(crate) const RELEASE_INBOUND_LEASES: &str = "UPDATE inbound_events SET state
      WHERE state = 'running' AND lease_owner = $1";
 
 // definition versions --------------------------------------------------------------------
-pub(crate) const INSERT_DEFINITION: &str = concat!(
-    "INSERT INTO definitions (",
-    definition_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING"
+pub(crate) const INSERT_DEFINITION: &str = insert!(
+    definitions,
+    definition_columns,
+    "VALUES ($1, \
+     $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING"
 );
-pub(crate) const GET_DEFINITION: &str = concat!(
-    "SELECT ",
-    definition_columns!(),
-    " FROM definitions WHERE hash = $1"
-);
-pub(crate) const LIST_DEFINITIONS: &str = concat!(
-    "SELECT ",
-    definition_columns!(),
-    " FROM definitions WHERE workflow_id = $1 ORDER BY loaded_at, hash"
+pub(crate) const GET_DEFINITION: &str =
+    select!(definition_columns, "FROM definitions WHERE hash = $1");
+pub(crate) const LIST_DEFINITIONS: &str = select!(
+    definition_columns,
+    "FROM definitions \
+     WHERE workflow_id = $1 ORDER BY loaded_at, hash"
 );
 pub(crate) const COUNT_LIVE_INSTANCES: &str = concat!(
     "SELECT definition_hash, current_step, COUNT(*) FROM instances WHERE workflow_id = $1 \
@@ -327,10 +329,10 @@ fn lock_due_waits(dialect: Dialect) -> String {
              WHERE w.state = 'open' AND w.deadline <= $1 ORDER BY w.deadline, w.id LIMIT $2 \
              FOR UPDATE OF i SKIP LOCKED"
         ),
-        Dialect::Sqlite => concat!(
-            "SELECT ",
-            wait_columns!(),
-            " FROM waits WHERE state = 'open' AND deadline <= $1 ORDER BY deadline, id LIMIT $2"
+        Dialect::Sqlite => select!(
+            wait_columns,
+            "FROM waits WHERE state = 'open' \
+             AND deadline <= $1 ORDER BY deadline, id LIMIT $2"
         )
         .to_string(),
     }
