@@ -19,6 +19,7 @@ pub(crate) mod param;
 pub(crate) mod row;
 pub(crate) mod statements;
 mod tx;
+mod upkeep;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -44,16 +45,6 @@ pub(crate) trait Conn: Send + 'static {
         sql: Sql,
         params: Vec<Param<'_>>,
     ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
-
-    /// The first row, if any (the store's single-row statements select by key or return
-    /// what one row insert or delete gave back).
-    fn row<T: FromRow>(
-        &mut self,
-        sql: Sql,
-        params: Vec<Param<'_>>,
-    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send {
-        async move { Ok(self.rows(sql, params).await?.into_iter().next()) }
-    }
 
     /// The number of rows changed.
     fn execute(
@@ -95,6 +86,32 @@ impl<C: Conn> SqlTx<C> {
         self.wake_runners = true;
     }
 
+    async fn all<T: FromRow>(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Param<'_>>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.conn.rows(sql.into(), params).await
+    }
+
+    /// The first row, if any: the store's single-row statements select by key, or
+    /// return what one insert or delete gave back.
+    async fn one<T: FromRow>(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Param<'_>>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.all(sql, params).await?.into_iter().next())
+    }
+
+    async fn exec(
+        &mut self,
+        sql: impl Into<Sql>,
+        params: Vec<Param<'_>>,
+    ) -> Result<u64, StoreError> {
+        self.conn.execute(sql.into(), params).await
+    }
+
     fn dialected() -> &'static statements::Dialected {
         C::DIALECT.statements()
     }
@@ -120,22 +137,12 @@ impl<C: Conn> SqlTx<C> {
         expires_at: i64,
     ) -> Result<DedupClaim, StoreError> {
         let expired = args![key, now];
-        self.conn
-            .execute(statements::DROP_EXPIRED_KEY.into(), expired)
-            .await?;
+        self.exec(statements::DROP_EXPIRED_KEY, expired).await?;
         let claim = args![key, now, expires_at];
-        if self
-            .conn
-            .execute(statements::INSERT_KEY.into(), claim)
-            .await?
-            == 1
-        {
+        if self.exec(statements::INSERT_KEY, claim).await? == 1 {
             return Ok(DedupClaim::Claimed);
         }
-        let outcome: Option<Option<String>> = self
-            .conn
-            .row(statements::KEY_OUTCOME.into(), args![key])
-            .await?;
+        let outcome: Option<Option<String>> = self.one(statements::KEY_OUTCOME, args![key]).await?;
         Ok(DedupClaim::Existing(outcome.flatten()))
     }
 }

@@ -5,104 +5,19 @@ use async_trait::async_trait;
 
 use super::param::Param;
 use super::statements as sql;
+use super::upkeep::InboundSettlement;
 use super::{Conn, SqlTx, args, filter};
 use crate::store::model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
-    InboundRow, InboundState, InstanceFilter, InstanceRow, LiveCount, NewBufferedEvent, NewHistory,
-    NewInbound, NewInstance, NewOutbox, NewWait, OutboxRow, OutboxState, StoreStats, WaitFilter,
-    WaitKind, WaitRow, WaitState,
+    InboundRow, InstanceFilter, InstanceRow, LiveCount, NewBufferedEvent, NewHistory, NewInbound,
+    NewInstance, NewOutbox, NewWait, OutboxRow, OutboxState, StoreStats, WaitFilter, WaitRow,
+    WaitState,
 };
 use crate::store::{StoreError, Tx};
 
 /// The id an `INSERT … RETURNING id` gave back.
 fn inserted(id: Option<i64>) -> Result<i64, StoreError> {
     id.ok_or_else(|| StoreError::Other("insert returned no row".into()))
-}
-
-/// Where a leased inbound row goes next .
-#[derive(Debug, Clone, Copy)]
-struct InboundSettlement<'a> {
-    state: InboundState,
-    next_attempt_at: Option<i64>,
-    error: Option<&'a str>,
-    instance_id: Option<i64>,
-}
-
-impl<'a> InboundSettlement<'a> {
-    fn done(instance_id: Option<i64>) -> Self {
-        Self {
-            state: InboundState::Done,
-            next_attempt_at: None,
-            error: None,
-            instance_id,
-        }
-    }
-
-    fn postponed(next_attempt_at: i64, error: &'a str) -> Self {
-        Self {
-            state: InboundState::Queued,
-            next_attempt_at: Some(next_attempt_at),
-            error: Some(error),
-            instance_id: None,
-        }
-    }
-
-    fn dead(error: &'a str) -> Self {
-        Self {
-            state: InboundState::Dead,
-            next_attempt_at: None,
-            error: Some(error),
-            instance_id: None,
-        }
-    }
-}
-
-impl<C: Conn> SqlTx<C> {
-    async fn settle_inbound(
-        &mut self,
-        id: i64,
-        owner: &str,
-        to: InboundSettlement<'_>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let params = args![id, owner, to.state.as_str(), to.next_attempt_at, to.error];
-        let mut params = params;
-        params.extend(args![to.instance_id, now]);
-        let changed = self
-            .conn
-            .execute(sql::SETTLE_INBOUND.into(), params)
-            .await?;
-        if to.state == InboundState::Queued {
-            self.gives_runners_work();
-        }
-        Ok(changed == 1)
-    }
-
-    /// Word counts (`GROUP BY`) read as one of the model's enums; unknown words dropped.
-    async fn counted<T>(
-        &mut self,
-        sql: &'static str,
-        parse: fn(&str) -> Option<T>,
-    ) -> Result<Vec<(T, i64)>, StoreError> {
-        let counts: Vec<(String, i64)> = self.conn.rows(sql.into(), Vec::new()).await?;
-        let known = counts
-            .into_iter()
-            .filter_map(|(word, n)| Some((parse(&word)?, n)));
-        Ok(known.collect())
-    }
-
-    async fn scalar(
-        &mut self,
-        sql: &'static str,
-        now: Option<i64>,
-    ) -> Result<Option<i64>, StoreError> {
-        let params = now.map(|now| args![now]).unwrap_or_default();
-        Ok(self
-            .conn
-            .row::<Option<i64>>(sql.into(), params)
-            .await?
-            .flatten())
-    }
 }
 
 #[async_trait]
@@ -116,7 +31,7 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.conn.row(sql::SETTING.into(), args![key]).await
+        self.one(sql::SETTING, args![key]).await
     }
 
     async fn insert_setting_if_absent(
@@ -125,16 +40,12 @@ impl<C: Conn> Tx for SqlTx<C> {
         value: &[u8],
     ) -> Result<(), StoreError> {
         let params = args![key, value];
-        self.conn
-            .execute(sql::INSERT_SETTING_IF_ABSENT.into(), params)
-            .await?;
+        self.exec(sql::INSERT_SETTING_IF_ABSENT, params).await?;
         Ok(())
     }
 
     async fn replace_setting(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.conn
-            .execute(sql::REPLACE_SETTING.into(), args![key, value])
-            .await?;
+        self.exec(sql::REPLACE_SETTING, args![key, value]).await?;
         Ok(())
     }
 
@@ -144,21 +55,21 @@ impl<C: Conn> Tx for SqlTx<C> {
         params.push(Param::object(&new.fields));
         params.push(Param::json(&new.trigger_event));
         params.push(new.now.into());
-        inserted(self.conn.row(sql::INSERT_INSTANCE.into(), params).await?)
+        inserted(self.one(sql::INSERT_INSTANCE, params).await?)
     }
 
     async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         let lock = Self::dialected().lock_instance.as_str();
-        self.conn.row(lock.into(), args![id]).await
+        self.one(lock, args![id]).await
     }
 
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
-        self.conn.row(sql::GET_INSTANCE.into(), args![id]).await
+        self.one(sql::GET_INSTANCE, args![id]).await
     }
 
     async fn get_instances(&mut self, ids: &[i64]) -> Result<Vec<InstanceRow>, StoreError> {
         let get = Self::dialected().get_instances.as_str();
-        self.conn.rows(get.into(), args![ids]).await
+        self.all(get, args![ids]).await
     }
 
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError> {
@@ -180,18 +91,18 @@ impl<C: Conn> Tx for SqlTx<C> {
         ];
         let mut params = params;
         params.extend(args![new.deadline, new.now]);
-        let id = inserted(self.conn.row(sql::INSERT_WAIT.into(), params).await?)?;
+        let id = inserted(self.one(sql::INSERT_WAIT, params).await?)?;
         self.gives_runners_work();
         Ok(id)
     }
 
     async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError> {
-        self.conn.row(sql::GET_WAIT.into(), args![id]).await
+        self.one(sql::GET_WAIT, args![id]).await
     }
 
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError> {
         let params = args![id, to.as_str(), now];
-        Ok(self.conn.execute(sql::CLOSE_WAIT.into(), params).await? == 1)
+        Ok(self.exec(sql::CLOSE_WAIT, params).await? == 1)
     }
 
     async fn close_waits(
@@ -201,17 +112,11 @@ impl<C: Conn> Tx for SqlTx<C> {
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let close = Self::dialected().close_waits.as_str();
-        self.conn
-            .rows(close.into(), args![ids, to.as_str(), now])
-            .await
+        self.all(close, args![ids, to.as_str(), now]).await
     }
 
     async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute(sql::EXTEND_WAIT.into(), args![id, deadline])
-            .await?
-            == 1)
+        Ok(self.exec(sql::EXTEND_WAIT, args![id, deadline]).await? == 1)
     }
 
     async fn open_waits_for_event(
@@ -220,19 +125,17 @@ impl<C: Conn> Tx for SqlTx<C> {
         scope: EventScope,
     ) -> Result<Vec<WaitRow>, StoreError> {
         let params = args![name, scope.as_str()];
-        self.conn
-            .rows(sql::OPEN_WAITS_FOR_EVENT.into(), params)
-            .await
+        self.all(sql::OPEN_WAITS_FOR_EVENT, params).await
     }
 
     async fn lock_due_waits(&mut self, now: i64, limit: i64) -> Result<Vec<WaitRow>, StoreError> {
         let due = Self::dialected().lock_due_waits.as_str();
-        self.conn.rows(due.into(), args![now, limit]).await
+        self.all(due, args![now, limit]).await
     }
 
     async fn list_waits(&mut self, filter: &WaitFilter) -> Result<Vec<WaitRow>, StoreError> {
         let (sql, params) = filter::waits(C::DIALECT, filter);
-        self.conn.rows(sql.into(), params).await
+        self.all(sql, params).await
     }
 
     async fn append_history(&mut self, entry: &NewHistory) -> Result<(), StoreError> {
@@ -248,16 +151,14 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn history(&mut self, instance_id: i64) -> Result<Vec<HistoryRow>, StoreError> {
-        self.conn
-            .rows(sql::HISTORY.into(), args![instance_id])
-            .await
+        self.all(sql::HISTORY, args![instance_id]).await
     }
 
     async fn buffer_event(&mut self, event: &NewBufferedEvent) -> Result<i64, StoreError> {
         let mut params = args![&event.name, event.scope.as_str()];
         params.push(Param::object(&event.properties));
         params.extend(args![&event.actor, event.now, event.expires_at]);
-        inserted(self.conn.row(sql::BUFFER_EVENT.into(), params).await?)
+        inserted(self.one(sql::BUFFER_EVENT, params).await?)
     }
 
     async fn take_buffered_event(
@@ -267,20 +168,12 @@ impl<C: Conn> Tx for SqlTx<C> {
         now: i64,
     ) -> Result<Option<BufferedEventRow>, StoreError> {
         let take = Self::dialected().take_buffered_event.as_str();
-        self.conn
-            .row(take.into(), args![name, scope.as_str(), now])
-            .await
+        self.one(take, args![name, scope.as_str(), now]).await
     }
 
     async fn purge_expired(&mut self, now: i64) -> Result<u64, StoreError> {
-        let events = self
-            .conn
-            .execute(sql::PURGE_EXPIRED_EVENTS.into(), args![now])
-            .await?;
-        let keys = self
-            .conn
-            .execute(sql::PURGE_EXPIRED_KEYS.into(), args![now])
-            .await?;
+        let events = self.exec(sql::PURGE_EXPIRED_EVENTS, args![now]).await?;
+        let keys = self.exec(sql::PURGE_EXPIRED_KEYS, args![now]).await?;
         Ok(events + keys)
     }
 
@@ -294,16 +187,14 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn set_dedup_outcome(&mut self, key: &str, outcome: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(sql::SET_KEY_OUTCOME.into(), args![key, outcome])
-            .await?;
+        self.exec(sql::SET_KEY_OUTCOME, args![key, outcome]).await?;
         Ok(())
     }
 
     async fn insert_outbox(&mut self, new: &NewOutbox) -> Result<i64, StoreError> {
         let mut params = args![new.instance_id, new.wait_id, new.kind.as_str()];
         params.extend([Param::json(&new.request), Param::from(new.now)]);
-        let id = inserted(self.conn.row(sql::INSERT_OUTBOX.into(), params).await?)?;
+        let id = inserted(self.one(sql::INSERT_OUTBOX, params).await?)?;
         self.gives_runners_work();
         Ok(id)
     }
@@ -317,13 +208,13 @@ impl<C: Conn> Tx for SqlTx<C> {
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let claim = Self::dialected().claim_outbox.as_str();
         let params = args![now, lease_until, owner, limit];
-        let mut rows: Vec<OutboxRow> = self.conn.rows(claim.into(), params).await?;
+        let mut rows: Vec<OutboxRow> = self.all(claim, params).await?;
         rows.sort_by_key(|row| row.id);
         Ok(rows)
     }
 
     async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
-        self.conn.row(sql::GET_OUTBOX.into(), args![id]).await
+        self.one(sql::GET_OUTBOX, args![id]).await
     }
 
     async fn settle_outbox(
@@ -334,7 +225,7 @@ impl<C: Conn> Tx for SqlTx<C> {
         now: i64,
     ) -> Result<(), StoreError> {
         let params = args![id, state.as_str(), error, now];
-        self.conn.execute(sql::SETTLE_OUTBOX.into(), params).await?;
+        self.exec(sql::SETTLE_OUTBOX, params).await?;
         Ok(())
     }
 
@@ -346,9 +237,7 @@ impl<C: Conn> Tx for SqlTx<C> {
         now: i64,
     ) -> Result<(), StoreError> {
         let params = args![id, next_attempt_at, error, now];
-        self.conn
-            .execute(sql::RESCHEDULE_OUTBOX.into(), params)
-            .await?;
+        self.exec(sql::RESCHEDULE_OUTBOX, params).await?;
         self.gives_runners_work();
         Ok(())
     }
@@ -365,27 +254,19 @@ impl<C: Conn> Tx for SqlTx<C> {
             account.created_at,
             account.updated_at
         ]);
-        Ok(self
-            .conn
-            .execute(sql::INSERT_ACCOUNT.into(), params)
-            .await?
-            == 1)
+        Ok(self.exec(sql::INSERT_ACCOUNT, params).await? == 1)
     }
 
     async fn get_account(&mut self, name: &str) -> Result<Option<AccountRow>, StoreError> {
-        self.conn.row(sql::GET_ACCOUNT.into(), args![name]).await
+        self.one(sql::GET_ACCOUNT, args![name]).await
     }
 
     async fn list_accounts(&mut self) -> Result<Vec<AccountRow>, StoreError> {
-        self.conn.rows(sql::LIST_ACCOUNTS.into(), Vec::new()).await
+        self.all(sql::LIST_ACCOUNTS, Vec::new()).await
     }
 
     async fn delete_account(&mut self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute(sql::DELETE_ACCOUNT.into(), args![name])
-            .await?
-            == 1)
+        Ok(self.exec(sql::DELETE_ACCOUNT, args![name]).await? == 1)
     }
 
     async fn set_account_password(
@@ -395,11 +276,7 @@ impl<C: Conn> Tx for SqlTx<C> {
         now: i64,
     ) -> Result<bool, StoreError> {
         let params = args![name, password_hash, now];
-        Ok(self
-            .conn
-            .execute(sql::SET_ACCOUNT_PASSWORD.into(), params)
-            .await?
-            == 1)
+        Ok(self.exec(sql::SET_ACCOUNT_PASSWORD, params).await? == 1)
     }
 
     async fn insert_inbound(&mut self, new: &NewInbound) -> Result<i64, StoreError> {
@@ -412,7 +289,7 @@ impl<C: Conn> Tx for SqlTx<C> {
         ];
         let mut params = params;
         params.push(new.expires_at.into());
-        let id = inserted(self.conn.row(sql::INSERT_INBOUND.into(), params).await?)?;
+        let id = inserted(self.one(sql::INSERT_INBOUND, params).await?)?;
         self.gives_runners_work();
         Ok(id)
     }
@@ -426,7 +303,7 @@ impl<C: Conn> Tx for SqlTx<C> {
     ) -> Result<Vec<InboundRow>, StoreError> {
         let claim = Self::dialected().claim_inbound.as_str();
         let params = args![now, lease_until, owner, limit];
-        let mut rows: Vec<InboundRow> = self.conn.rows(claim.into(), params).await?;
+        let mut rows: Vec<InboundRow> = self.all(claim, params).await?;
         rows.sort_by_key(|row| row.id);
         Ok(rows)
     }
@@ -466,7 +343,7 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn get_inbound(&mut self, id: i64) -> Result<Option<InboundRow>, StoreError> {
-        self.conn.row(sql::GET_INBOUND.into(), args![id]).await
+        self.one(sql::GET_INBOUND, args![id]).await
     }
 
     async fn list_inbound(
@@ -474,7 +351,7 @@ impl<C: Conn> Tx for SqlTx<C> {
         filter: &InboundFilter,
     ) -> Result<Vec<InboundRow>, StoreError> {
         let (sql, params) = filter::inbound(C::DIALECT, filter);
-        self.conn.rows(sql.into(), params).await
+        self.all(sql, params).await
     }
 
     async fn requeue_inbound(
@@ -484,18 +361,14 @@ impl<C: Conn> Tx for SqlTx<C> {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let params = args![id, now, expires_at];
-        let changed = self
-            .conn
-            .execute(sql::REQUEUE_INBOUND.into(), params)
-            .await?;
+        let changed = self.exec(sql::REQUEUE_INBOUND, params).await?;
         self.gives_runners_work();
         Ok(changed == 1)
     }
 
     async fn release_inbound_leases(&mut self, owner: &str, now: i64) -> Result<u64, StoreError> {
         let released = self
-            .conn
-            .execute(sql::RELEASE_INBOUND_LEASES.into(), args![owner, now])
+            .exec(sql::RELEASE_INBOUND_LEASES, args![owner, now])
             .await?;
         self.gives_runners_work();
         Ok(released)
@@ -504,32 +377,25 @@ impl<C: Conn> Tx for SqlTx<C> {
     async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError> {
         let mut params = args![&row.hash, &row.workflow_id, &row.name, &row.file_name];
         params.extend(args![&row.source, row.loaded_at]);
-        Ok(self
-            .conn
-            .execute(sql::INSERT_DEFINITION.into(), params)
-            .await?
-            == 1)
+        Ok(self.exec(sql::INSERT_DEFINITION, params).await? == 1)
     }
 
     async fn get_definition(&mut self, hash: &str) -> Result<Option<DefinitionRow>, StoreError> {
-        self.conn.row(sql::GET_DEFINITION.into(), args![hash]).await
+        self.one(sql::GET_DEFINITION, args![hash]).await
     }
 
     async fn list_definitions(
         &mut self,
         workflow_id: &str,
     ) -> Result<Vec<DefinitionRow>, StoreError> {
-        self.conn
-            .rows(sql::LIST_DEFINITIONS.into(), args![workflow_id])
-            .await
+        self.all(sql::LIST_DEFINITIONS, args![workflow_id]).await
     }
 
     async fn count_live_instances(
         &mut self,
         workflow_id: &str,
     ) -> Result<Vec<LiveCount>, StoreError> {
-        self.conn
-            .rows(sql::COUNT_LIVE_INSTANCES.into(), args![workflow_id])
+        self.all(sql::COUNT_LIVE_INSTANCES, args![workflow_id])
             .await
     }
 
@@ -539,36 +405,23 @@ impl<C: Conn> Tx for SqlTx<C> {
         except_hash: &str,
     ) -> Result<Vec<i64>, StoreError> {
         let params = args![workflow_id, except_hash];
-        self.conn.rows(sql::LIVE_INSTANCE_IDS.into(), params).await
+        self.all(sql::LIVE_INSTANCE_IDS, params).await
     }
 
     async fn set_instance_definition(&mut self, id: i64, hash: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(sql::SET_INSTANCE_DEFINITION.into(), args![id, hash])
+        self.exec(sql::SET_INSTANCE_DEFINITION, args![id, hash])
             .await?;
         Ok(())
     }
 
     async fn set_wait_step(&mut self, wait_id: i64, step_id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(sql::SET_WAIT_STEP.into(), args![wait_id, step_id])
+        self.exec(sql::SET_WAIT_STEP, args![wait_id, step_id])
             .await?;
         Ok(())
     }
 
     async fn purge_ended_instances(&mut self, before: i64, limit: i64) -> Result<u64, StoreError> {
-        let statements = Self::dialected();
-        let select = statements.ended_instances.as_str();
-        let ids: Vec<i64> = self.conn.rows(select.into(), args![before, limit]).await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        for delete in &statements.purge_instances {
-            self.conn
-                .execute(delete.as_str().into(), args![ids.as_slice()])
-                .await?;
-        }
-        Ok(ids.len() as u64)
+        self.purge_ended(before, limit).await
     }
 
     async fn list_instances(
@@ -576,18 +429,10 @@ impl<C: Conn> Tx for SqlTx<C> {
         filter: &InstanceFilter,
     ) -> Result<Vec<InstanceRow>, StoreError> {
         let (sql, params) = filter::instances(C::DIALECT, filter);
-        self.conn.rows(sql.into(), params).await
+        self.all(sql, params).await
     }
 
     async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError> {
-        Ok(StoreStats {
-            open_waits: self.counted(sql::COUNT_OPEN_WAITS, WaitKind::parse).await?,
-            inbound: self
-                .counted(sql::COUNT_INBOUND, InboundState::parse)
-                .await?,
-            outbox_backlog: self.scalar(sql::OUTBOX_BACKLOG, None).await?.unwrap_or(0),
-            oldest_overdue_deadline: self.scalar(sql::OLDEST_OVERDUE_DEADLINE, Some(now)).await?,
-            oldest_due_inbound: self.scalar(sql::OLDEST_DUE_INBOUND, Some(now)).await?,
-        })
+        self.counts_at(now).await
     }
 }
