@@ -158,7 +158,6 @@ impl Engine {
                 }
                 ids.push(id);
             }
-            tx.signal_work_on_commit();
             tx.commit().await?;
             Ok(ids)
         })
@@ -327,7 +326,6 @@ impl Engine {
                 .get_inbound(id)
                 .await?
                 .ok_or_else(|| EngineError::Internal(format!("inbound event {id} vanished")))?;
-            tx.signal_work_on_commit();
             tx.commit().await?;
             Ok(row.into())
         })

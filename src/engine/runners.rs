@@ -178,7 +178,6 @@ impl Engine {
                 Err(failure) if failure.retryable && request.as_ref().is_some_and(|r| (row.attempts as u32) < r.max_attempts) => {
                     let delay = self.backoff(row.attempts as u32);
                     run.tx.reschedule_outbox(row.id, run.now.saturating_add(delay), &failure.message, run.now).await?;
-                    run.tx.signal_work_on_commit();
                     let detail = json!({"attempt": row.attempts, "error": failure.message, "retry_in_ms": delay});
                     run.history(instance.id, "outbound_retry", None, Some(row.wait_id), detail).await?;
                     run.commit().await?;
