@@ -16,6 +16,19 @@
 //!   (`SKIP LOCKED`), so several nodes can run the same runners on one database.
 //!
 //! Backend failures are translated once, in [`errors`], into [`StoreError`].
+//!
+//! Where things are:
+//! - [`sql`]: the one SQL layer. Statements, column lists, row mappers and parameters are
+//!   written once for both backends, and [`Tx`] is implemented once over a backend
+//!   connection (`sql::Conn`), with the rules that hold everywhere: the dedup-key claim
+//!   and which writes wake the runners. Two backends stay consistent by construction
+//!   instead of by review.
+//! - [`postgres`]: the pool, migrations under an advisory lock, `LISTEN/NOTIFY`, and the
+//!   pipelining of writes nobody reads.
+//! - [`sqlite`]: the embedded store, whose connection is owned by a thread of its own
+//!   (`sqlite::writer`), so that no SQLite call, and no fsync at `COMMIT`, blocks a
+//!   runtime worker; the module documents how group commit would fit there.
+//! - [`model`]: the row types; [`copy`]: moving the embedded store to PostgreSQL.
 
 pub mod copy;
 pub mod errors;
