@@ -166,13 +166,13 @@ mod tests {
     use rusqlite::Connection;
 
     use super::bind;
-    use crate::store::sql::args;
+    use crate::store::sql::Param;
 
     #[test]
     fn parameters_bind_by_their_number_not_their_position() {
         let conn = Connection::open_in_memory().expect("open");
         let mut statement = conn.prepare("SELECT $2, $1, $2").expect("prepare");
-        bind(&mut statement, &args![10_i64, 20_i64]).expect("bind");
+        bind(&mut statement, &[Param::from(10_i64), Param::from(20_i64)]).expect("bind");
         let mut rows = statement.raw_query();
         let row = rows.next().expect("step").expect("a row");
         let values: (i64, i64, i64) = (
@@ -187,6 +187,6 @@ mod tests {
     fn a_missing_parameter_is_an_error() {
         let conn = Connection::open_in_memory().expect("open");
         let mut statement = conn.prepare("SELECT $1, $3").expect("prepare");
-        assert!(bind(&mut statement, &args![1_i64, 2_i64]).is_err());
+        assert!(bind(&mut statement, &[Param::from(1_i64), Param::from(2_i64)]).is_err());
     }
 }
