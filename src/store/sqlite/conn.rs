@@ -28,6 +28,10 @@ pub(super) struct SqliteConn {
     writer: Arc<Writer>,
     pending: Vec<Deferred>,
     committed: bool,
+    /// A statement failed: like PostgreSQL, the transaction may only roll back now (a
+    /// deferred write's error surfaces on a later statement, which must not let the
+    /// rest commit without it).
+    failed: bool,
     /// Released after `Drop::drop` has queued the rollback (fields drop after it).
     _turn: OwnedMutexGuard<()>,
 }
@@ -43,6 +47,7 @@ impl SqliteConn {
             writer,
             pending: Vec::new(),
             committed: false,
+            failed: false,
             _turn: turn,
         };
         let begin = |conn: &mut Connection| Ok(conn.execute_batch("BEGIN IMMEDIATE")?);
@@ -59,14 +64,17 @@ impl SqliteConn {
     ) -> Result<T, StoreError> {
         let params = owned(params)?;
         let pending = std::mem::take(&mut self.pending);
-        self.writer
+        let outcome = self
+            .writer
             .run(move |conn| {
                 run_pending(conn, pending)?;
                 let mut statement = conn.prepare_cached(&sql)?;
                 bind(&mut statement, &params)?;
                 work(&mut statement)
             })
-            .await
+            .await;
+        self.failed |= outcome.is_err();
+        outcome
     }
 }
 
@@ -121,6 +129,11 @@ impl Conn for SqliteConn {
     }
 
     async fn commit(mut self, _notify: bool) -> Result<(), StoreError> {
+        if self.failed {
+            return Err(StoreError::Other(
+                "a statement of this transaction failed; it was rolled back".into(),
+            ));
+        }
         let pending = std::mem::take(&mut self.pending);
         self.writer
             .run(move |conn| {
