@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::param::Param;
 use super::statements as sql;
-use super::upkeep::InboundSettlement;
+use super::upkeep::{InboundSettlement, by_id};
 use super::{Conn, SqlTx, args, filter};
 use crate::store::model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
@@ -207,10 +207,10 @@ impl<C: Conn> Tx for SqlTx<C> {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let claim = Self::dialected().claim_outbox.as_str();
-        let params = args![now, lease_until, owner, limit];
-        let mut rows: Vec<OutboxRow> = self.all(claim, params).await?;
-        rows.sort_by_key(|row| row.id);
-        Ok(rows)
+        let leased = self.all(claim, args![now, lease_until, owner, limit]);
+        leased
+            .await
+            .map(|rows| by_id(rows, |row: &OutboxRow| row.id))
     }
 
     async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
@@ -302,10 +302,10 @@ impl<C: Conn> Tx for SqlTx<C> {
         limit: i64,
     ) -> Result<Vec<InboundRow>, StoreError> {
         let claim = Self::dialected().claim_inbound.as_str();
-        let params = args![now, lease_until, owner, limit];
-        let mut rows: Vec<InboundRow> = self.all(claim, params).await?;
-        rows.sort_by_key(|row| row.id);
-        Ok(rows)
+        let leased = self.all(claim, args![now, lease_until, owner, limit]);
+        leased
+            .await
+            .map(|rows| by_id(rows, |row: &InboundRow| row.id))
     }
 
     async fn finish_inbound(

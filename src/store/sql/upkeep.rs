@@ -6,6 +6,13 @@ use super::{Conn, SqlTx, args};
 use crate::store::StoreError;
 use crate::store::model::{InboundState, StoreStats, WaitKind};
 
+/// Leased rows in id order: `UPDATE … RETURNING` gives them in no particular order, and
+/// runners work through a batch oldest first.
+pub(super) fn by_id<T>(mut rows: Vec<T>, id: fn(&T) -> i64) -> Vec<T> {
+    rows.sort_by_key(id);
+    rows
+}
+
 /// Where a leased inbound row goes next.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct InboundSettlement<'a> {
