@@ -14,6 +14,7 @@
 //! when there is no more work queued or after a short bound. Acknowledgements would still
 //! follow durability, since each `commit` future only resolves after the outer `COMMIT`.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -57,7 +58,12 @@ impl Writer {
                 conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 let _ = opened.send(Ok(()));
                 for job in queue {
-                    job(&mut conn);
+                    // A job that panics loses its answer (its caller gets an error and
+                    // drops the transaction, which rolls back); the thread serves on.
+                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
+                    if outcome.is_err() {
+                        tracing::error!("a sqlite job panicked");
+                    }
                 }
             })
             .map_err(|error| {
@@ -106,5 +112,5 @@ impl Drop for Writer {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Unavailable("the sqlite thread has stopped".into())
+    StoreError::Unavailable("the sqlite thread did not answer".into())
 }
