@@ -50,11 +50,15 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError> {
-        let mut params = args![&new.workflow_id, &new.definition_hash, &new.folio];
-        params.push(new.status.as_str().into());
-        params.push(Param::object(&new.fields));
-        params.push(Param::json(&new.trigger_event));
-        params.push(new.now.into());
+        let params = args![
+            &new.workflow_id,
+            &new.definition_hash,
+            &new.folio,
+            new.status.as_str(),
+            Param::object(&new.fields),
+            Param::json(&new.trigger_event),
+            new.now,
+        ];
         inserted(self.one(sql::INSERT_INSTANCE, params).await?)
     }
 
@@ -73,10 +77,15 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn update_instance(&mut self, row: &InstanceRow) -> Result<(), StoreError> {
-        let mut params = args![row.id, row.status.as_str(), &row.current_step];
-        params.push(Param::object(&row.fields));
-        params.push(Param::opt_json(row.reply.as_ref()));
-        params.extend(args![&row.error, row.updated_at]);
+        let params = args![
+            row.id,
+            row.status.as_str(),
+            &row.current_step,
+            Param::object(&row.fields),
+            Param::opt_json(row.reply.as_ref()),
+            &row.error,
+            row.updated_at,
+        ];
         self.conn.defer(sql::UPDATE_INSTANCE, params)
     }
 
@@ -87,10 +96,10 @@ impl<C: Conn> Tx for SqlTx<C> {
             &new.step_id,
             new.kind.as_str(),
             &new.event_name,
-            scope
+            scope,
+            new.deadline,
+            new.now,
         ];
-        let mut params = params;
-        params.extend(args![new.deadline, new.now]);
         let id = inserted(self.one(sql::INSERT_WAIT, params).await?)?;
         self.gives_runners_work();
         Ok(id)
@@ -139,14 +148,18 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn append_history(&mut self, entry: &NewHistory) -> Result<(), StoreError> {
-        let mut params = args![entry.instance_id, entry.at, &entry.kind, &entry.step_id];
-        params.extend(args![
+        let params = args![
+            entry.instance_id,
+            entry.at,
+            &entry.kind,
+            &entry.step_id,
             entry.wait_id,
             &entry.actor,
             &entry.dialect,
-            &entry.source
-        ]);
-        params.extend([Param::from(&entry.message_id), Param::json(&entry.detail)]);
+            &entry.source,
+            &entry.message_id,
+            Param::json(&entry.detail),
+        ];
         self.conn.defer(sql::APPEND_HISTORY, params)
     }
 
@@ -155,9 +168,14 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn buffer_event(&mut self, event: &NewBufferedEvent) -> Result<i64, StoreError> {
-        let mut params = args![&event.name, event.scope.as_str()];
-        params.push(Param::object(&event.properties));
-        params.extend(args![&event.actor, event.now, event.expires_at]);
+        let params = args![
+            &event.name,
+            event.scope.as_str(),
+            Param::object(&event.properties),
+            &event.actor,
+            event.now,
+            event.expires_at,
+        ];
         inserted(self.one(sql::BUFFER_EVENT, params).await?)
     }
 
@@ -192,8 +210,13 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn insert_outbox(&mut self, new: &NewOutbox) -> Result<i64, StoreError> {
-        let mut params = args![new.instance_id, new.wait_id, new.kind.as_str()];
-        params.extend([Param::json(&new.request), Param::from(new.now)]);
+        let params = args![
+            new.instance_id,
+            new.wait_id,
+            new.kind.as_str(),
+            Param::json(&new.request),
+            new.now,
+        ];
         let id = inserted(self.one(sql::INSERT_OUTBOX, params).await?)?;
         self.gives_runners_work();
         Ok(id)
@@ -248,12 +271,14 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn insert_account(&mut self, account: &AccountRow) -> Result<bool, StoreError> {
-        let mut params = args![&account.name, &account.password_hash, account.admin];
-        params.extend(args![
+        let params = args![
+            &account.name,
+            &account.password_hash,
+            account.admin,
             &account.rights,
             account.created_at,
-            account.updated_at
-        ]);
+            account.updated_at,
+        ];
         Ok(self.exec(sql::INSERT_ACCOUNT, params).await? == 1)
     }
 
@@ -285,10 +310,9 @@ impl<C: Conn> Tx for SqlTx<C> {
             &new.kind,
             &new.payload,
             new.encrypted,
-            new.now
+            new.now,
+            new.expires_at,
         ];
-        let mut params = params;
-        params.push(new.expires_at.into());
         let id = inserted(self.one(sql::INSERT_INBOUND, params).await?)?;
         self.gives_runners_work();
         Ok(id)
@@ -375,8 +399,14 @@ impl<C: Conn> Tx for SqlTx<C> {
     }
 
     async fn insert_definition(&mut self, row: &DefinitionRow) -> Result<bool, StoreError> {
-        let mut params = args![&row.hash, &row.workflow_id, &row.name, &row.file_name];
-        params.extend(args![&row.source, row.loaded_at]);
+        let params = args![
+            &row.hash,
+            &row.workflow_id,
+            &row.name,
+            &row.file_name,
+            &row.source,
+            row.loaded_at,
+        ];
         Ok(self.exec(sql::INSERT_DEFINITION, params).await? == 1)
     }
 

@@ -65,8 +65,16 @@ impl<C: Conn> SqlTx<C> {
         to: InboundSettlement<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut params = args![id, owner, to.state.as_str(), to.next_attempt_at, to.error];
-        params.extend(args![to.instance_id, now]);
+        let (state, error) = (to.state.as_str(), to.error);
+        let params = args![
+            id,
+            owner,
+            state,
+            to.next_attempt_at,
+            error,
+            to.instance_id,
+            now
+        ];
         let changed = self.exec(sql::SETTLE_INBOUND, params).await?;
         if to.state == InboundState::Queued {
             self.gives_runners_work();
