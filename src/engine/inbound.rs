@@ -159,7 +159,6 @@ impl Engine {
                 }
                 ids.push(id);
             }
-            tx.signal_work_on_commit();
             tx.commit().await?;
             Ok(ids)
         })
@@ -324,7 +323,6 @@ impl Engine {
                 .get_inbound(id)
                 .await?
                 .ok_or_else(|| EngineError::Internal(format!("inbound event {id} vanished")))?;
-            tx.signal_work_on_commit();
             tx.commit().await?;
             Ok(row.into())
         })

@@ -140,14 +140,7 @@ pub async fn sqlite_to_postgres(source: &Path, url: &str) -> Result<CopyReport, 
     for table in TABLES {
         let pass = source_pass(&source, table, Some(&tx)).await?;
         tracing::info!(table = table.name, rows = pass.rows, "table copied");
-        let (target_rows, target_checksum) = target_tally(&tx, table).await?;
-        report.tables.push(TableCheck {
-            table: table.name,
-            source_rows: pass.rows,
-            source_checksum: pass.checksum,
-            target_rows,
-            target_checksum,
-        });
+        report.tables.push(pass.check(&tx, table).await?);
         if table.serial {
             let stored = source.sequence(table)?;
             high_water.push((table.name, pass.last_id.max(stored)));
@@ -187,14 +180,7 @@ pub async fn compare(source: &Path, url: &str) -> Result<CopyReport, CopyError> 
     let mut report = CopyReport::default();
     for table in TABLES {
         let pass = source_pass(&source, table, None).await?;
-        let (target_rows, target_checksum) = target_tally(&tx, table).await?;
-        report.tables.push(TableCheck {
-            table: table.name,
-            source_rows: pass.rows,
-            source_checksum: pass.checksum,
-            target_rows,
-            target_checksum,
-        });
+        report.tables.push(pass.check(&tx, table).await?);
     }
     Ok(report)
 }
@@ -204,6 +190,24 @@ struct SourcePass {
     checksum: String,
     /// Largest integer key seen (0 for text keys or no rows).
     last_id: i64,
+}
+
+impl SourcePass {
+    /// This pass against what PostgreSQL holds for the same table.
+    async fn check(
+        &self,
+        tx: &Transaction<'_>,
+        table: &'static Table,
+    ) -> Result<TableCheck, CopyError> {
+        let (target_rows, target_checksum) = target_tally(tx, table).await?;
+        Ok(TableCheck {
+            table: table.name,
+            source_rows: self.rows,
+            source_checksum: self.checksum.clone(),
+            target_rows,
+            target_checksum,
+        })
+    }
 }
 
 /// Reads a table from SQLite in key order, tallying it, and inserts it into `sink`.

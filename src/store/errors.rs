@@ -100,7 +100,7 @@ impl From<serde_json::Error> for StoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{StoreError, sqlstate_is_unavailable};
 
     #[test]
     fn connection_classes_are_unavailable() {

@@ -16,11 +16,25 @@
 //!   (`SKIP LOCKED`), so several nodes can run the same runners on one database.
 //!
 //! Backend failures are translated once, in [`errors`], into [`StoreError`].
+//!
+//! Where things are:
+//! - [`sql`]: the one SQL layer. Statements, column lists, row mappers and parameters are
+//!   written once for both backends, and [`Tx`] is implemented once over a backend
+//!   connection (`sql::Conn`), with the rules that hold everywhere: the dedup-key claim
+//!   and which writes wake the runners. Two backends stay consistent by construction
+//!   instead of by review.
+//! - [`postgres`]: the pool, migrations under an advisory lock, `LISTEN/NOTIFY`, and the
+//!   pipelining of writes nobody reads.
+//! - [`sqlite`]: the embedded store, whose connection is owned by a thread of its own
+//!   (`sqlite::writer`), so that no SQLite call, and no fsync at `COMMIT`, blocks a
+//!   runtime worker; the module documents how group commit would fit there.
+//! - [`model`]: the row types; [`copy`]: moving the embedded store to PostgreSQL.
 
 pub mod copy;
 pub mod errors;
 pub mod model;
 pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -29,7 +43,12 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 pub use errors::StoreError;
-pub use model::*;
+pub use model::{
+    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
+    InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus, LiveCount,
+    NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxKind,
+    OutboxRow, OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
+};
 
 /// Which backend a store runs on; used for reporting only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +87,9 @@ pub trait Store: Send + Sync + 'static {
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
-    /// Asks the store to wake runners once this transaction commits.
+    /// Asks the store to wake runners once this transaction commits. Rarely needed: every
+    /// write that gives the runners work (a wait, an outbox row or reschedule, an inbound
+    /// row queued) already does so, by the one rule in `sql::SqlTx::gives_runners_work`.
     fn signal_work_on_commit(&mut self);
 
     // settings ---------------------------------------------------------------------------

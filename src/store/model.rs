@@ -6,132 +6,75 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// Lifecycle of a workflow instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InstanceStatus {
-    Running,
-    Waiting,
-    Completed,
-    Failed,
-    Cancelled,
+/// A closed set of words stored in a text column: the enum, and its word both ways
+/// (`as_str` to store it, `parse` to read it back), each word written once; serialised
+/// as the same word.
+macro_rules! words {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$doc:meta])* $variant:ident = $word:literal,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word,)*
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($word => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+words! {
+    /// Lifecycle of a workflow instance.
+    #[derive(utoipa::ToSchema)]
+    pub enum InstanceStatus {
+        Running = "running", Waiting = "waiting", Completed = "completed",
+        Failed = "failed", Cancelled = "cancelled",
+    }
 }
 
 impl InstanceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Waiting => "waiting",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "running" => Self::Running,
-            "waiting" => Self::Waiting,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
-        })
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 }
 
-/// What a wait row is waiting for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WaitKind {
-    ServerItem,
-    CustomEvent,
-    Input,
-    Call,
-}
-
-impl WaitKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ServerItem => "server_item",
-            Self::CustomEvent => "custom_event",
-            Self::Input => "input",
-            Self::Call => "call",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "server_item" => Self::ServerItem,
-            "custom_event" => Self::CustomEvent,
-            "input" => Self::Input,
-            "call" => Self::Call,
-            _ => return None,
-        })
+words! {
+    /// What a wait row is waiting for.
+    #[derive(utoipa::ToSchema)]
+    pub enum WaitKind {
+        ServerItem = "server_item", CustomEvent = "custom_event",
+        Input = "input", Call = "call",
     }
 }
 
-/// A wait moves out of `Open` exactly once, by one conditional update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WaitState {
-    Open,
-    Finished,
-    Failed,
-    Expired,
-    Cancelled,
-}
-
-impl WaitState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Finished => "finished",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "open" => Self::Open,
-            "finished" => Self::Finished,
-            "failed" => Self::Failed,
-            "expired" => Self::Expired,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
-        })
+words! {
+    /// A wait moves out of `Open` exactly once, by one conditional update.
+    #[derive(utoipa::ToSchema)]
+    pub enum WaitState {
+        Open = "open", Finished = "finished", Failed = "failed",
+        Expired = "expired", Cancelled = "cancelled",
     }
 }
 
-/// Custom events are either external (sendCustomEvent, REST) or internal (`emit`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EventScope {
-    External,
-    Internal,
-}
-
-impl EventScope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::External => "external",
-            Self::Internal => "internal",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "external" => Self::External,
-            "internal" => Self::Internal,
-            _ => return None,
-        })
-    }
+words! {
+    /// Custom events are either external (sendCustomEvent, REST) or internal (`emit`).
+    #[derive(utoipa::ToSchema)]
+    pub enum EventScope { External = "external", Internal = "internal", }
 }
 
 #[derive(Debug, Clone)]
@@ -284,62 +227,19 @@ pub enum DedupClaim {
     Existing(Option<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxKind {
-    /// The request of a `call` step.
-    Call,
-    /// The `notify` request of a `server_event` step.
-    Notify,
-}
-
-impl OutboxKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Call => "call",
-            Self::Notify => "notify",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "call" => Self::Call,
-            "notify" => Self::Notify,
-            _ => return None,
-        })
+words! {
+    pub enum OutboxKind {
+        /// The request of a `call` step.
+        Call = "call",
+        /// The `notify` request of a `server_event` step.
+        Notify = "notify",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutboxState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl OutboxState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "pending" => Self::Pending,
-            "running" => Self::Running,
-            "done" => Self::Done,
-            "failed" => Self::Failed,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
-        })
+words! {
+    pub enum OutboxState {
+        Pending = "pending", Running = "running", Done = "done",
+        Failed = "failed", Cancelled = "cancelled",
     }
 }
 
@@ -380,36 +280,11 @@ pub struct AccountRow {
     pub updated_at: i64,
 }
 
-/// Lifecycle of an inbound queue row: `queued` → `running` (leased) → `done`, or back to
-/// `queued` after a failed attempt, or `dead` once its lifetime is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InboundState {
-    Queued,
-    Running,
-    Done,
-    Dead,
-}
-
-impl InboundState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Dead => "dead",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "queued" => Self::Queued,
-            "running" => Self::Running,
-            "done" => Self::Done,
-            "dead" => Self::Dead,
-            _ => return None,
-        })
-    }
+words! {
+    /// Lifecycle of an inbound queue row: `queued` → `running` (leased) → `done`, or back to
+    /// `queued` after a failed attempt, or `dead` once its lifetime is over.
+    #[derive(utoipa::ToSchema)]
+    pub enum InboundState { Queued = "queued", Running = "running", Done = "done", Dead = "dead", }
 }
 
 #[derive(Debug, Clone)]
@@ -451,44 +326,6 @@ pub struct InboundFilter {
     /// Only rows of these workflows (what a caller may view); `None` is all.
     pub workflow_ids: Option<Vec<String>>,
     pub limit: i64,
-}
-
-/// Where a leased inbound row goes next (used by the backends).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InboundSettlement<'a> {
-    pub state: InboundState,
-    pub next_attempt_at: Option<i64>,
-    pub error: Option<&'a str>,
-    pub instance_id: Option<i64>,
-}
-
-impl<'a> InboundSettlement<'a> {
-    pub(crate) fn done(instance_id: Option<i64>) -> Self {
-        Self {
-            state: InboundState::Done,
-            next_attempt_at: None,
-            error: None,
-            instance_id,
-        }
-    }
-
-    pub(crate) fn postponed(next_attempt_at: i64, error: &'a str) -> Self {
-        Self {
-            state: InboundState::Queued,
-            next_attempt_at: Some(next_attempt_at),
-            error: Some(error),
-            instance_id: None,
-        }
-    }
-
-    pub(crate) fn dead(error: &'a str) -> Self {
-        Self {
-            state: InboundState::Dead,
-            next_attempt_at: None,
-            error: Some(error),
-            instance_id: None,
-        }
-    }
 }
 
 /// One stored version of a workflow definition: the file as it was loaded, addressed by

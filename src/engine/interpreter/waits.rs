@@ -60,8 +60,6 @@ impl Run<'_> {
         self.history(instance.id, "wait_opened", Some(step_id), Some(id), detail)
             .await?;
         instance.status = InstanceStatus::Waiting;
-        // The timer may need to wake earlier than its next poll.
-        self.tx.signal_work_on_commit();
         Ok(wait)
     }
 

@@ -177,7 +177,6 @@ impl Engine {
         run.tx
             .reschedule_outbox(row.id, due, &failure.message, run.now)
             .await?;
-        run.tx.signal_work_on_commit();
         let detail =
             json!({"attempt": row.attempts, "error": failure.message, "retry_in_ms": delay});
         run.history(

@@ -8,19 +8,19 @@
 //! transaction, its error is the first one the pipeline yields (answers come in order),
 //! and the command fails with it. A `COMMIT` sent after a failed statement ends the
 //! transaction with a rollback, so nothing of it is stored; the connection is then not
-//! reused (see `PgTx::commit`).
+//! reused (see `PgConn::commit`).
 
 use deadpool_postgres::Object;
 use futures_util::future::{try_join, try_join_all};
 use tokio_postgres::types::ToSql;
 
-/// A parameter owned by the transaction until the statement is sent.
-pub(super) type OwnedParam = Box<dyn ToSql + Sync + Send>;
+use crate::store::sql::Param;
 
-/// One write whose row count nobody checks.
+/// One write whose row count nobody checks; its parameters are owned by the transaction
+/// until the statement is sent.
 pub(super) struct Deferred {
     pub sql: &'static str,
-    pub params: Vec<OwnedParam>,
+    pub params: Vec<Param<'static>>,
 }
 
 /// Prepares (from the connection's cache after the first time) and sends `pending`, then
@@ -44,11 +44,8 @@ where
         .iter()
         .zip(&statements)
         .map(|(deferred, statement)| async move {
-            let params: Vec<&(dyn ToSql + Sync)> = deferred
-                .params
-                .iter()
-                .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-                .collect();
+            let params: Vec<&(dyn ToSql + Sync)> =
+                deferred.params.iter().map(Param::as_postgres).collect();
             client.execute(statement, &params).await
         });
     let (_, output) = try_join(try_join_all(sends), next).await?;
