@@ -87,10 +87,9 @@ pub trait Store: Send + Sync + 'static {
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
-    /// Asks the store to wake runners once this transaction commits. Rarely needed: every
-    /// write that gives the runners work (a wait, an outbox row or reschedule, an inbound
-    /// row queued) already does so, by the one rule in `sql::SqlTx::gives_runners_work`.
-    fn signal_work_on_commit(&mut self);
+    // Nothing asks for the runners to be woken: every write that gives them work (a wait,
+    // an outbox row or reschedule, an inbound row queued) does so once it commits, by the
+    // one rule in `sql::SqlTx::gives_runners_work`.
 
     // settings ---------------------------------------------------------------------------
 

@@ -26,10 +26,6 @@ impl<C: Conn> Tx for SqlTx<C> {
         (*self).commit_and_wake().await
     }
 
-    fn signal_work_on_commit(&mut self) {
-        self.gives_runners_work();
-    }
-
     async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.one(sql::SETTING, args![key]).await
     }
