@@ -169,7 +169,9 @@ fn select_field(
             @match options {
                 Some(options) => select name=(name) {
                     option value=(any) selected[value == any] { "any" }
-                    @for option in options { option value=(option) selected[*option == value] { (option) } }
+                    @for option in options {
+                        option value=(option) selected[*option == value] { (option) }
+                    }
                 },
                 None => input type="text" name=(name) value=(value);,
             }
@@ -295,7 +297,10 @@ pub fn instance(
                 td { (when(&row.at, frame.now_ms)) }
                 td { (row.kind) }
                 td.mono { (row.step.as_deref().unwrap_or("")) }
-                td { (row.actor) @if let Some(source) = &row.source { br; span.muted { (source) } } }
+                td {
+                    (row.actor)
+                    @if let Some(source) = &row.source { br; span.muted { (source) } }
+                }
                 td { (row.dialect) }
                 td.mono { (row.detail.to_string()) }
             } } }
@@ -359,7 +364,9 @@ pub fn workflows<'a>(
             tbody { @for workflow in workflows { tr {
                 td {
                     b { (workflow.name) }
-                    @if !workflow.description.is_empty() { br; span.muted { (workflow.description) } }
+                    @if !workflow.description.is_empty() {
+                        br; span.muted { (workflow.description) }
+                    }
                     @if workflow.triggers.iter().any(|t| t.contains_key("sharepoint")) {
                         @for url in receiver_urls { br; span.muted { "SharePoint: register " } code.receiver { (url) } }
                     }
