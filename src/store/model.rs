@@ -131,27 +131,43 @@ pub struct WaitRow {
     pub closed_at: Option<i64>,
 }
 
+/// What every listing narrows by: the workflow asked for, the workflows the caller may
+/// view, and how many rows at most. Every `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ListScope {
+    pub workflow_id: Option<String>,
+    /// Only rows of these workflows (what a caller may view); `None` is all.
+    pub workflow_ids: Option<Vec<String>>,
+    pub limit: i64,
+}
+
+impl ListScope {
+    /// At most `limit` rows of `workflow_id` (every workflow when `None`); the engine
+    /// narrows it to what the caller may view.
+    pub fn new(workflow_id: Option<String>, limit: i64) -> Self {
+        Self {
+            workflow_id,
+            workflow_ids: None,
+            limit,
+        }
+    }
+}
+
 /// Filter for listing waits; every `None` matches everything. Results are ordered by id.
 #[derive(Debug, Clone, Default)]
 pub struct WaitFilter {
-    pub workflow_id: Option<String>,
+    pub scope: ListScope,
     pub kind: Option<WaitKind>,
     pub state: Option<WaitState>,
     pub event_name: Option<String>,
     pub instance_id: Option<i64>,
-    /// Only instances of these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// Filter for listing instances, newest first; every `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
-    pub workflow_id: Option<String>,
+    pub scope: ListScope,
     pub status: Option<InstanceStatus>,
-    /// Only these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// What operators watch, counted in one transaction: the gauges of `/metrics` and the
@@ -321,11 +337,8 @@ pub struct InboundRow {
 /// Filter for listing inbound rows, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct InboundFilter {
+    pub scope: ListScope,
     pub state: Option<InboundState>,
-    pub workflow_id: Option<String>,
-    /// Only rows of these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// One stored version of a workflow definition: the file as it was loaded, addressed by

@@ -14,7 +14,7 @@ use crate::http::errors::ApiError;
 use crate::services::rest::{
     Denied, EngineCall, Malformed, Missing, known_workflow, list_limit, query_word,
 };
-use crate::store::{WaitFilter, WaitKind, WaitState};
+use crate::store::{ListScope, WaitFilter, WaitKind, WaitState};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkflowSummary {
@@ -191,12 +191,10 @@ fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiErro
         .transpose()?;
     let limit = list_limit(query.limit)?;
     Ok(WaitFilter {
-        workflow_id,
+        scope: ListScope::new(workflow_id, limit),
         kind,
         state: state_filter,
         event_name: query.event,
         instance_id: query.instance,
-        workflow_ids: None,
-        limit,
     })
 }

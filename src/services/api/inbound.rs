@@ -9,7 +9,7 @@ use super::DIALECT;
 use crate::engine::inbound::InboundView;
 use crate::http::errors::ApiError;
 use crate::services::rest::{Denied, EngineCall, Malformed, list_limit, query_word};
-use crate::store::{InboundFilter, InboundState};
+use crate::store::{InboundFilter, InboundState, ListScope};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -48,10 +48,8 @@ pub async fn list(
         .transpose()?;
     let limit = list_limit(query.limit)?;
     let filter = InboundFilter {
+        scope: ListScope::new(query.workflow, limit),
         state: wanted,
-        workflow_id: query.workflow,
-        workflow_ids: None,
-        limit,
     };
     let rows = call
         .engine
