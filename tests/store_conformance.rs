@@ -967,9 +967,8 @@ mod cases {
         let mut tx = store.store.begin().await.unwrap();
         let dead = tx
             .list_inbound(&InboundFilter {
-                state: Some(InboundState::Dead),
                 scope: ListScope::new(None, 10),
-                ..InboundFilter::default()
+                state: Some(InboundState::Dead),
             })
             .await
             .unwrap();
