@@ -117,8 +117,8 @@ pub fn render(stats: Option<&StoreStats>, now_ms: i64) -> String {
     handle.render()
 }
 
-/// One gauge per key of a closed set, labelled `label` with the key's word: the store
-/// leaves out keys with no rows, and those are set to zero.
+/// One gauge per key of a closed set, labelled `label` with the key's word. The store
+/// leaves out keys with no rows: their gauges are set to zero, not left at a stale count.
 fn set_counts<K: Copy + PartialEq>(
     name: &'static str,
     label: &'static str,
@@ -137,29 +137,17 @@ fn set_counts<K: Copy + PartialEq>(
 
 fn set_store_gauges(stats: &StoreStats, now_ms: i64) {
     use crate::store::{InboundState, WaitKind};
-    let kinds = [
-        WaitKind::ServerItem,
-        WaitKind::CustomEvent,
-        WaitKind::Input,
-        WaitKind::Call,
-    ];
     set_counts(
         OPEN_WAITS,
         "kind",
-        &kinds,
+        WaitKind::ALL,
         WaitKind::as_str,
         &stats.open_waits,
     );
-    let states = [
-        InboundState::Queued,
-        InboundState::Running,
-        InboundState::Done,
-        InboundState::Dead,
-    ];
     set_counts(
         INBOUND_EVENTS,
         "state",
-        &states,
+        InboundState::ALL,
         InboundState::as_str,
         &stats.inbound,
     );

@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A closed set of words stored in a text column: the enum, and its word both ways
-/// (`as_str` to store it, `parse` to read it back), each word written once; serialised
-/// as the same word.
+/// (`as_str` to store it, `parse` to read it back), each word written once, and `ALL`
+/// its variants in order; serialised as the same word.
 macro_rules! words {
     (
         $(#[$meta:meta])*
@@ -22,6 +22,8 @@ macro_rules! words {
         }
 
         impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $word,)*
