@@ -42,29 +42,30 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 fn describe() {
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered");
-    describe_histogram!(
-        HTTP_DURATION,
-        metrics::Unit::Seconds,
-        "time to answer an HTTP request"
-    );
-    describe_histogram!(
-        COMMAND_DURATION,
-        metrics::Unit::Seconds,
-        "time to run an engine command, commit included"
-    );
+    for (name, help) in [
+        (HTTP_DURATION, "time to answer an HTTP request"),
+        (
+            COMMAND_DURATION,
+            "time to run an engine command, commit included",
+        ),
+    ] {
+        describe_histogram!(name, metrics::Unit::Seconds, help);
+    }
     describe_gauge!(OPEN_WAITS, "open waits in the store");
     describe_gauge!(INBOUND_EVENTS, "inbound queue rows in the store");
     describe_gauge!(OUTBOX_BACKLOG, "outbound calls not yet settled");
-    describe_gauge!(
-        TIMER_LAG,
-        metrics::Unit::Seconds,
-        "how long the oldest due deadline has been waiting for the timer"
-    );
-    describe_gauge!(
-        RUNNER_LAG,
-        metrics::Unit::Seconds,
-        "how long the oldest due inbound event has been waiting for a runner"
-    );
+    for (name, help) in [
+        (
+            TIMER_LAG,
+            "how long the oldest due deadline has been waiting for the timer",
+        ),
+        (
+            RUNNER_LAG,
+            "how long the oldest due inbound event has been waiting for a runner",
+        ),
+    ] {
+        describe_gauge!(name, metrics::Unit::Seconds, help);
+    }
     describe_counter!(STORE_ERRORS, "store operations that failed");
     describe_counter!(
         SHAREPOINT_UNMATCHED,
@@ -116,34 +117,40 @@ pub fn render(stats: Option<&StoreStats>, now_ms: i64) -> String {
     handle.render()
 }
 
+/// One gauge per key of a closed set, labelled `label` with the key's word. The store
+/// leaves out keys with no rows: their gauges are set to zero, not left at a stale count.
+fn set_counts<K: Copy + PartialEq>(
+    name: &'static str,
+    label: &'static str,
+    keys: &[K],
+    word: fn(K) -> &'static str,
+    counts: &[(K, i64)],
+) {
+    for &key in keys {
+        let count = counts
+            .iter()
+            .find(|(candidate, _)| *candidate == key)
+            .map_or(0, |(_, count)| *count);
+        gauge!(name, label => word(key)).set(count as f64);
+    }
+}
+
 fn set_store_gauges(stats: &StoreStats, now_ms: i64) {
     use crate::store::{InboundState, WaitKind};
-    for kind in [
-        WaitKind::ServerItem,
-        WaitKind::CustomEvent,
-        WaitKind::Input,
-        WaitKind::Call,
-    ] {
-        let open = stats
-            .open_waits
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n);
-        gauge!(OPEN_WAITS, "kind" => kind.as_str()).set(open as f64);
-    }
-    for state in [
-        InboundState::Queued,
-        InboundState::Running,
-        InboundState::Done,
-        InboundState::Dead,
-    ] {
-        let rows = stats
-            .inbound
-            .iter()
-            .find(|(s, _)| *s == state)
-            .map_or(0, |(_, n)| *n);
-        gauge!(INBOUND_EVENTS, "state" => state.as_str()).set(rows as f64);
-    }
+    set_counts(
+        OPEN_WAITS,
+        "kind",
+        WaitKind::ALL,
+        WaitKind::as_str,
+        &stats.open_waits,
+    );
+    set_counts(
+        INBOUND_EVENTS,
+        "state",
+        InboundState::ALL,
+        InboundState::as_str,
+        &stats.inbound,
+    );
     gauge!(OUTBOX_BACKLOG).set(stats.outbox_backlog as f64);
     let lag = |since: Option<i64>| since.map_or(0.0, |at| (now_ms - at).max(0) as f64 / 1000.0);
     gauge!(TIMER_LAG).set(lag(stats.oldest_overdue_deadline));

@@ -551,7 +551,7 @@ mod cases {
             .engine
             .list_waits(
                 &WaitFilter {
-                    limit: 100,
+                    scope: ListScope::new(None, 100),
                     ..WaitFilter::default()
                 },
                 &caller(),
@@ -561,7 +561,7 @@ mod cases {
         assert_eq!(all.len(), 3);
         let events = WaitFilter {
             kind: Some(WaitKind::CustomEvent),
-            limit: 100,
+            scope: ListScope::new(None, 100),
             ..WaitFilter::default()
         };
         assert_eq!(
@@ -574,7 +574,7 @@ mod cases {
         );
         let named = WaitFilter {
             event_name: Some("go-b".into()),
-            limit: 100,
+            scope: ListScope::new(None, 100),
             ..WaitFilter::default()
         };
         assert_eq!(
@@ -582,16 +582,15 @@ mod cases {
             1
         );
         let by_workflow = WaitFilter {
-            workflow_id: Some("22222222-2222-4222-8222-222222222222".into()),
+            scope: ListScope::new(Some("22222222-2222-4222-8222-222222222222".into()), 100),
             state: Some(WaitState::Open),
-            limit: 100,
             ..WaitFilter::default()
         };
         let items = te.engine.list_waits(&by_workflow, &caller()).await.unwrap();
         assert_eq!(items.len(), 1);
         assert!(items[0].serial.is_some());
         let limited = WaitFilter {
-            limit: 2,
+            scope: ListScope::new(None, 2),
             ..WaitFilter::default()
         };
         assert_eq!(
@@ -659,7 +658,7 @@ mod cases {
         }
         let mut tx = store.store.begin().await.unwrap();
         let filter = WaitFilter {
-            limit: 100,
+            scope: ListScope::new(None, 100),
             ..WaitFilter::default()
         };
         let mut ids: Vec<i64> = tx
@@ -862,16 +861,22 @@ mod cases {
         start(&te, "event-waiter", json!({"key": "v"})).await;
         let mut tx = store.store.begin().await.unwrap();
         let only = WaitFilter {
-            workflow_ids: Some(vec!["33333333-3333-4333-8333-333333333333".into()]),
-            limit: 100,
+            scope: ListScope {
+                workflow_ids: Some(vec!["33333333-3333-4333-8333-333333333333".into()]),
+                limit: 100,
+                ..ListScope::default()
+            },
             ..WaitFilter::default()
         };
         let rows = tx.list_waits(&only).await.unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].event_name.as_deref(), Some("go-v"));
         let none = WaitFilter {
-            workflow_ids: Some(vec![]),
-            limit: 100,
+            scope: ListScope {
+                workflow_ids: Some(vec![]),
+                limit: 100,
+                ..ListScope::default()
+            },
             ..WaitFilter::default()
         };
         assert!(tx.list_waits(&none).await.unwrap().is_empty());
@@ -962,30 +967,35 @@ mod cases {
         let mut tx = store.store.begin().await.unwrap();
         let dead = tx
             .list_inbound(&InboundFilter {
+                scope: ListScope::new(None, 10),
                 state: Some(InboundState::Dead),
-                limit: 10,
-                ..InboundFilter::default()
             })
             .await
             .unwrap();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("gave up after 120s"));
         let only_w1 = InboundFilter {
-            workflow_ids: Some(vec!["w1".into()]),
-            limit: 10,
+            scope: ListScope {
+                workflow_ids: Some(vec!["w1".into()]),
+                limit: 10,
+                ..ListScope::default()
+            },
             ..InboundFilter::default()
         };
         let rows = tx.list_inbound(&only_w1).await.unwrap();
         assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [first]);
         let nothing = InboundFilter {
-            workflow_ids: Some(vec![]),
-            limit: 10,
+            scope: ListScope {
+                workflow_ids: Some(vec![]),
+                limit: 10,
+                ..ListScope::default()
+            },
             ..InboundFilter::default()
         };
         assert!(tx.list_inbound(&nothing).await.unwrap().is_empty());
         let all = tx
             .list_inbound(&InboundFilter {
-                limit: 10,
+                scope: ListScope::new(None, 10),
                 ..InboundFilter::default()
             })
             .await
@@ -1204,10 +1214,12 @@ mod cases {
         te.engine.cancel(c.id, &caller()).await.expect("cancel");
         let ids = |rows: Vec<InstanceRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
         let filter = |status, workflow_ids| InstanceFilter {
+            scope: ListScope {
+                workflow_ids,
+                limit: 10,
+                ..ListScope::default()
+            },
             status,
-            workflow_ids,
-            limit: 10,
-            ..InstanceFilter::default()
         };
         let mut tx = store.store.begin().await.expect("begin");
         let all = tx.list_instances(&filter(None, None)).await.expect("list");

@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::engine::Caller;
-use crate::store::{InboundFilter, InboundState};
+use crate::store::{InboundFilter, InboundState, ListScope};
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {
@@ -47,10 +47,8 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
                 })
                 .transpose()?;
             let filter = InboundFilter {
+                scope: ListScope::new(workflow, limit.max(1)),
                 state,
-                workflow_id: workflow,
-                workflow_ids: None,
-                limit: limit.max(1),
             };
             let rows = engine
                 .list_inbound(&filter, &Caller::new("cli", "cli"))

@@ -20,7 +20,7 @@ use crate::config::{self, Config, Overrides};
 use crate::engine::clock::{SystemClock, rfc3339};
 use crate::engine::definition::Workflows;
 use crate::engine::{Engine, EngineError};
-use crate::store::{StoreTarget, WaitFilter, WaitKind, WaitState};
+use crate::store::{ListScope, StoreTarget, WaitFilter, WaitKind, WaitState};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -252,13 +252,11 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
     let workflows = load_workflows(&config.workflows_dir).unwrap_or_default();
     let engine = engine_on(config, workflows).await?;
     let filter = WaitFilter {
-        workflow_id: args.workflow.clone(),
+        scope: ListScope::new(args.workflow.clone(), args.limit.max(1)),
         kind,
         state,
         event_name: args.event.clone(),
         instance_id: None,
-        workflow_ids: None,
-        limit: args.limit.max(1),
     };
     let waits = engine
         .list_waits(&filter, &crate::engine::Caller::new("cli", "cli"))

@@ -21,7 +21,7 @@ use super::definition::{StepKind, Workflow};
 use super::interpreter::Run;
 use super::telemetry::{Subject, observe};
 use super::{Caller, Engine, EngineError};
-use crate::store::{InstanceRow, WaitFilter, WaitKind, WaitRow, WaitState};
+use crate::store::{InstanceRow, ListScope, WaitFilter, WaitKind, WaitRow, WaitState};
 
 /// What to migrate, and whether only to report.
 #[derive(Debug, Clone)]
@@ -308,9 +308,9 @@ impl Engine {
 
 async fn open_waits(run: &mut Run<'_>, instance_id: i64) -> Result<Vec<WaitRow>, EngineError> {
     let filter = WaitFilter {
+        scope: ListScope::new(None, 1000),
         instance_id: Some(instance_id),
         state: Some(WaitState::Open),
-        limit: 1000,
         ..WaitFilter::default()
     };
     Ok(run.tx.list_waits(&filter).await?)

@@ -7,8 +7,8 @@ use futures_util::future::BoxFuture;
 use super::access::Action;
 use super::{Caller, Engine, EngineError, InstanceView, WaitView};
 use crate::store::{
-    HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, StoreError, StoreStats, Tx,
-    WaitFilter, WaitRow, WaitState,
+    HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, ListScope, StoreError,
+    StoreStats, Tx, WaitFilter, WaitRow, WaitState,
 };
 
 impl Engine {
@@ -96,8 +96,8 @@ impl Engine {
     /// `filter`, narrowed to the workflows the caller may view (see `view_scope`).
     fn scoped<F: Listing>(&self, filter: &F, caller: &Caller) -> Result<F, EngineError> {
         let mut filter = filter.clone();
-        let (workflow_id, visible) = filter.workflow_scope();
-        *visible = self.view_scope(caller, workflow_id)?;
+        let scope = filter.scope();
+        scope.workflow_ids = self.view_scope(caller, scope.workflow_id.as_deref())?;
         Ok(filter)
     }
 
@@ -108,9 +108,9 @@ impl Engine {
         row: InstanceRow,
     ) -> Result<InstanceView, EngineError> {
         let filter = WaitFilter {
+            scope: ListScope::new(None, 100),
             instance_id: Some(row.id),
             state: Some(WaitState::Open),
-            limit: 100,
             ..WaitFilter::default()
         };
         let waits = tx.list_waits(&filter).await?;
@@ -137,22 +137,21 @@ impl Engine {
     }
 }
 
-/// A listing's filter: which workflow it asks for, the workflows it may show, and the
-/// store query that lists its rows.
+/// A listing's filter: its scope (the workflow it asks for, the workflows it may show)
+/// and the store query that lists its rows.
 pub(crate) trait Listing: Clone {
     type Row;
-    /// The workflow asked for, and the workflows visible to the caller (`None`: all).
-    fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>);
+    fn scope(&mut self) -> &mut ListScope;
     fn rows<'t>(&'t self, tx: &'t mut dyn Tx) -> BoxFuture<'t, Result<Vec<Self::Row>, StoreError>>;
 }
 
-/// Every listing filter names its workflow in `workflow_id` and its scope in `workflow_ids`.
+/// Every listing filter keeps its [`ListScope`] in `scope`.
 macro_rules! listing {
     ($($filter:ty => $row:ty, $list:ident;)+) => {$(
         impl Listing for $filter {
             type Row = $row;
-            fn workflow_scope(&mut self) -> (Option<&str>, &mut Option<Vec<String>>) {
-                (self.workflow_id.as_deref(), &mut self.workflow_ids)
+            fn scope(&mut self) -> &mut ListScope {
+                &mut self.scope
             }
             fn rows<'t>(
                 &'t self,

@@ -217,16 +217,17 @@ mod tests {
 
     #[test]
     fn both_headers_must_agree() {
-        let agree = [
-            ("forwarded", "for=198.51.100.9"),
-            ("x-forwarded-for", "198.51.100.9"),
-        ];
-        assert_eq!(client("10.0.0.1", &agree), some("198.51.100.9"));
+        let both = |forwarded, xff| {
+            client(
+                "10.0.0.1",
+                &[("forwarded", forwarded), ("x-forwarded-for", xff)],
+            )
+        };
+        assert_eq!(
+            both("for=198.51.100.9", "198.51.100.9"),
+            some("198.51.100.9")
+        );
         // A proxy that appends to X-Forwarded-For only, and a client that wrote Forwarded.
-        let disagree = [
-            ("forwarded", "for=10.20.0.1"),
-            ("x-forwarded-for", "198.51.100.9"),
-        ];
-        assert_eq!(client("10.0.0.1", &disagree), None);
+        assert_eq!(both("for=10.20.0.1", "198.51.100.9"), None);
     }
 }

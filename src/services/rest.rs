@@ -78,6 +78,32 @@ pub fn known_workflow(engine: &Engine, given: &str) -> Result<Arc<Workflow>, Api
     })
 }
 
+/// Most rows one listing returns.
+const MAX_LIMIT: i64 = 1000;
+
+/// A listing's `limit` query parameter: 100 when absent, else 1 to [`MAX_LIMIT`].
+pub fn list_limit(given: Option<i64>) -> Result<i64, ApiError> {
+    let limit = given.unwrap_or(100);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::malformed(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}"
+        )))
+    }
+}
+
+/// A word of a closed set given in a query parameter (`kind`, `state`, …), read by
+/// `parse`; anything else is malformed, and the message lists `choices`.
+pub fn query_word<T>(
+    what: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<T, ApiError> {
+    parse(text).ok_or_else(|| ApiError::malformed(format!("unknown {what} `{text}` ({choices})")))
+}
+
 /// The request's `Idempotency-Key` and the caller `auth` makes in `dialect`, the key as
 /// its message id so that history ties a repeat to the first call.
 pub fn keyed_caller(

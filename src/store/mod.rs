@@ -45,7 +45,7 @@ use tokio::sync::Notify;
 pub use errors::StoreError;
 pub use model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
-    InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus, LiveCount,
+    InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus, ListScope, LiveCount,
     NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxKind,
     OutboxRow, OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
 };

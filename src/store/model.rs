@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A closed set of words stored in a text column: the enum, and its word both ways
-/// (`as_str` to store it, `parse` to read it back), each word written once; serialised
-/// as the same word.
+/// (`as_str` to store it, `parse` to read it back), each word written once, and `ALL`
+/// its variants in order; serialised as the same word.
 macro_rules! words {
     (
         $(#[$meta:meta])*
@@ -22,6 +22,8 @@ macro_rules! words {
         }
 
         impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $word,)*
@@ -131,27 +133,43 @@ pub struct WaitRow {
     pub closed_at: Option<i64>,
 }
 
+/// What every listing narrows by: the workflow asked for, the workflows the caller may
+/// view, and how many rows at most. Every `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ListScope {
+    pub workflow_id: Option<String>,
+    /// Only rows of these workflows (what a caller may view); `None` is all.
+    pub workflow_ids: Option<Vec<String>>,
+    pub limit: i64,
+}
+
+impl ListScope {
+    /// At most `limit` rows of `workflow_id` (every workflow when `None`); the engine
+    /// narrows it to what the caller may view.
+    pub fn new(workflow_id: Option<String>, limit: i64) -> Self {
+        Self {
+            workflow_id,
+            workflow_ids: None,
+            limit,
+        }
+    }
+}
+
 /// Filter for listing waits; every `None` matches everything. Results are ordered by id.
 #[derive(Debug, Clone, Default)]
 pub struct WaitFilter {
-    pub workflow_id: Option<String>,
+    pub scope: ListScope,
     pub kind: Option<WaitKind>,
     pub state: Option<WaitState>,
     pub event_name: Option<String>,
     pub instance_id: Option<i64>,
-    /// Only instances of these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// Filter for listing instances, newest first; every `None` matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
-    pub workflow_id: Option<String>,
+    pub scope: ListScope,
     pub status: Option<InstanceStatus>,
-    /// Only these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// What operators watch, counted in one transaction: the gauges of `/metrics` and the
@@ -321,11 +339,8 @@ pub struct InboundRow {
 /// Filter for listing inbound rows, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct InboundFilter {
+    pub scope: ListScope,
     pub state: Option<InboundState>,
-    pub workflow_id: Option<String>,
-    /// Only rows of these workflows (what a caller may view); `None` is all.
-    pub workflow_ids: Option<Vec<String>>,
-    pub limit: i64,
 }
 
 /// One stored version of a workflow definition: the file as it was loaded, addressed by

@@ -8,7 +8,9 @@ use crate::engine::definition::{StepKind, Workflow};
 use crate::engine::interpreter::{Run, Settled, Settlement, WaitOutcome};
 use crate::engine::telemetry::Subject;
 use crate::engine::{Caller, Engine, EngineError, InstanceView};
-use crate::store::{InstanceRow, InstanceStatus, WaitFilter, WaitKind, WaitRow, WaitState};
+use crate::store::{
+    InstanceRow, InstanceStatus, ListScope, WaitFilter, WaitKind, WaitRow, WaitState,
+};
 
 impl Engine {
     /// Answers a `wait_input` step (vRO `answerWorkflowInput`).
@@ -88,10 +90,10 @@ async fn open_waits(
     limit: i64,
 ) -> Result<Vec<WaitRow>, EngineError> {
     let filter = WaitFilter {
+        scope: ListScope::new(None, limit),
         instance_id: Some(instance_id),
         state: Some(WaitState::Open),
         kind,
-        limit,
         ..WaitFilter::default()
     };
     Ok(run.tx.list_waits(&filter).await?)

@@ -15,7 +15,8 @@ use super::{
 use crate::engine::{EngineError, HistoryView};
 use crate::http::EdgeState;
 use crate::store::{
-    InboundFilter, InboundState, InstanceFilter, InstanceStatus, WaitFilter, WaitKind, WaitState,
+    InboundFilter, InboundState, InstanceFilter, InstanceStatus, ListScope, WaitFilter, WaitKind,
+    WaitState,
 };
 
 type Query = web::Query<HashMap<String, String>>;
@@ -78,11 +79,10 @@ pub(super) async fn waits(view: AdminView, query: Query) -> HttpResponse {
     };
     let workflow = param(&query, "workflow");
     let filter = WaitFilter {
-        workflow_id: workflow_filter(&view.state, workflow),
+        scope: ListScope::new(workflow_filter(&view.state, workflow), PAGE_ROWS),
         kind,
         state: wait_state,
         event_name: Some(param(&query, "event").to_string()).filter(|e| !e.is_empty()),
-        limit: PAGE_ROWS,
         ..WaitFilter::default()
     };
     let listed = view.engine().list_waits(&filter, &view.caller()).await;
@@ -104,10 +104,8 @@ pub(super) async fn instances(view: AdminView, query: Query) -> HttpResponse {
     };
     let workflow = param(&query, "workflow");
     let filter = InstanceFilter {
-        workflow_id: workflow_filter(&view.state, workflow),
+        scope: ListScope::new(workflow_filter(&view.state, workflow), PAGE_ROWS),
         status,
-        limit: PAGE_ROWS,
-        ..InstanceFilter::default()
     };
     let listed = view.engine().list_instances(&filter, &view.caller()).await;
     let names = |id: &str| workflow_name(&view.state, id);
@@ -145,9 +143,8 @@ pub(super) async fn inbound(view: AdminView, query: Query) -> HttpResponse {
         Err(why) => return bad_filter(why),
     };
     let filter = InboundFilter {
+        scope: ListScope::new(None, PAGE_ROWS),
         state: queue_state,
-        limit: PAGE_ROWS,
-        ..InboundFilter::default()
     };
     let flash = param(&query, "retried")
         .parse::<i64>()

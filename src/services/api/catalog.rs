@@ -11,11 +11,10 @@ use crate::engine::definition::Permissions;
 use crate::engine::{Engine, WaitView};
 use crate::error::ErrorCode;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Denied, EngineCall, Malformed, Missing, known_workflow};
-use crate::store::{WaitFilter, WaitKind, WaitState};
-
-/// Most waits one listing returns.
-const MAX_LIMIT: i64 = 1000;
+use crate::services::rest::{
+    Denied, EngineCall, Malformed, Missing, known_workflow, list_limit, query_word,
+};
+use crate::store::{ListScope, WaitFilter, WaitKind, WaitState};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WorkflowSummary {
@@ -167,40 +166,35 @@ fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiErro
         .kind
         .as_deref()
         .map(|text| {
-            WaitKind::parse(text).ok_or_else(|| {
-                ApiError::malformed(format!(
-                    "unknown kind `{text}` (server_item, custom_event, input, call)"
-                ))
-            })
+            query_word(
+                "kind",
+                text,
+                WaitKind::parse,
+                "server_item, custom_event, input, call",
+            )
         })
         .transpose()?;
     let state_filter = match query.state.as_deref() {
         None => Some(WaitState::Open),
         Some("all") => None,
-        Some(text) => Some(WaitState::parse(text).ok_or_else(|| {
-            ApiError::malformed(format!(
-                "unknown state `{text}` (open, finished, failed, expired, cancelled, all)"
-            ))
-        })?),
+        Some(text) => Some(query_word(
+            "state",
+            text,
+            WaitState::parse,
+            "open, finished, failed, expired, cancelled, all",
+        )?),
     };
     // Names are accepted as well as GUIDs; the store knows GUIDs only.
     let workflow_id = query
         .workflow
         .map(|given| known_workflow(engine, &given).map(|workflow| workflow.id.clone()))
         .transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::malformed(format!(
-            "`limit` must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = list_limit(query.limit)?;
     Ok(WaitFilter {
-        workflow_id,
+        scope: ListScope::new(workflow_id, limit),
         kind,
         state: state_filter,
         event_name: query.event,
         instance_id: query.instance,
-        workflow_ids: None,
-        limit,
     })
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::DIALECT;
 use crate::engine::inbound::InboundView;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Denied, EngineCall, Malformed};
-use crate::store::{InboundFilter, InboundState};
+use crate::services::rest::{Denied, EngineCall, Malformed, list_limit, query_word};
+use crate::store::{InboundFilter, InboundState, ListScope};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -38,22 +38,18 @@ pub async fn list(
         .state
         .as_deref()
         .map(|text| {
-            InboundState::parse(text).ok_or_else(|| {
-                ApiError::malformed(format!(
-                    "unknown state `{text}` (queued, running, done, dead)"
-                ))
-            })
+            query_word(
+                "state",
+                text,
+                InboundState::parse,
+                "queued, running, done, dead",
+            )
         })
         .transpose()?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::malformed("`limit` must be between 1 and 1000"));
-    }
+    let limit = list_limit(query.limit)?;
     let filter = InboundFilter {
+        scope: ListScope::new(query.workflow, limit),
         state: wanted,
-        workflow_id: query.workflow,
-        workflow_ids: None,
-        limit,
     };
     let rows = call
         .engine

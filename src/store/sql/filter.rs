@@ -8,7 +8,7 @@
 
 use super::param::Param;
 use super::statements::{Dialect, INBOUND_COLUMNS, INSTANCE_COLUMNS, WAIT_COLUMNS_W};
-use crate::store::model::{InboundFilter, InstanceFilter, WaitFilter};
+use crate::store::model::{InboundFilter, InstanceFilter, ListScope, WaitFilter};
 
 /// A `SELECT` under construction: its conditions and their numbered parameters.
 struct Listing<'a> {
@@ -47,6 +47,20 @@ impl<'a> Listing<'a> {
         }
     }
 
+    /// Last, what every listing's scope adds: only the workflows the caller may view
+    /// (their ids in `column`), at most `scope.limit` rows; then [`Self::finish`].
+    fn finish_scoped(
+        mut self,
+        column: &str,
+        scope: &'a ListScope,
+        columns: &str,
+        from: &str,
+        order: &str,
+    ) -> (String, Vec<Param<'a>>) {
+        self.one_of(column, scope.workflow_ids.as_ref());
+        self.finish(columns, from, order, scope.limit)
+    }
+
     /// `SELECT {columns} FROM {from} [WHERE …] ORDER BY {order} LIMIT $n`.
     fn finish(
         mut self,
@@ -74,29 +88,40 @@ pub(crate) fn waits(dialect: Dialect, filter: &WaitFilter) -> (String, Vec<Param
             .conditions
             .push(format!("w.state = '{}'", state.as_str()));
     }
-    listing.equals("i.workflow_id", filter.workflow_id.as_ref());
+    listing.equals("i.workflow_id", filter.scope.workflow_id.as_ref());
     listing.equals("w.kind", filter.kind.map(|kind| kind.as_str()));
     listing.equals("w.event_name", filter.event_name.as_ref());
     listing.equals("w.instance_id", filter.instance_id);
-    listing.one_of("i.workflow_id", filter.workflow_ids.as_ref());
     let from = "waits w JOIN instances i ON i.id = w.instance_id";
-    listing.finish(WAIT_COLUMNS_W, from, "w.id", filter.limit)
+    listing.finish_scoped("i.workflow_id", &filter.scope, WAIT_COLUMNS_W, from, "w.id")
 }
 
 /// Inbound rows, newest first.
 pub(crate) fn inbound(dialect: Dialect, filter: &InboundFilter) -> (String, Vec<Param<'_>>) {
     let mut listing = Listing::new(dialect);
     listing.equals("state", filter.state.map(|state| state.as_str()));
-    listing.equals("workflow_id", filter.workflow_id.as_ref());
-    listing.one_of("workflow_id", filter.workflow_ids.as_ref());
-    listing.finish(INBOUND_COLUMNS, "inbound_events", "id DESC", filter.limit)
+    listing.equals("workflow_id", filter.scope.workflow_id.as_ref());
+    let table = "inbound_events";
+    listing.finish_scoped(
+        "workflow_id",
+        &filter.scope,
+        INBOUND_COLUMNS,
+        table,
+        "id DESC",
+    )
 }
 
 /// Instances, newest first.
 pub(crate) fn instances(dialect: Dialect, filter: &InstanceFilter) -> (String, Vec<Param<'_>>) {
     let mut listing = Listing::new(dialect);
-    listing.equals("workflow_id", filter.workflow_id.as_ref());
+    listing.equals("workflow_id", filter.scope.workflow_id.as_ref());
     listing.equals("status", filter.status.map(|status| status.as_str()));
-    listing.one_of("workflow_id", filter.workflow_ids.as_ref());
-    listing.finish(INSTANCE_COLUMNS, "instances", "id DESC", filter.limit)
+    let table = "instances";
+    listing.finish_scoped(
+        "workflow_id",
+        &filter.scope,
+        INSTANCE_COLUMNS,
+        table,
+        "id DESC",
+    )
 }
