@@ -1,12 +1,11 @@
 //! Embedded store on SQLite (rusqlite, bundled).
 //!
-//! One connection serves the whole process, owned by a thread of its own
-//! ([`writer`]): no SQLite call, and no fsync, runs on a runtime worker. SQLite has a
-//! single writer anyway, and `BEGIN IMMEDIATE` makes every transaction a writer from its
-//! first statement; the store hands the connection to one transaction at a time (an
-//! async mutex, held by the transaction until it commits or is dropped), so commands are
-//! serialised and the locking contract of [`super::Tx`] holds trivially. Reads go the
-//! same way, inside the transaction that asked for them.
+//! One connection serves the whole process, behind an async mutex held by one
+//! transaction at a time, from `BEGIN IMMEDIATE` until its commit is done or it is
+//! dropped: SQLite has a single writer anyway, so commands are serialised and the
+//! locking contract of [`super::Tx`] holds trivially. What blocks on the disk (opening
+//! with migrations, every `COMMIT` with its fsync) runs on a thread of its own
+//! ([`writer`]), never on a runtime worker; see there why the other statements do not.
 //!
 //! The journal is WAL with `synchronous = FULL`: a transaction is on disk when `COMMIT`
 //! returns, so an acknowledgement survives a crash or power loss of the process. Other
@@ -33,20 +32,28 @@ mod embedded {
 }
 
 pub struct SqliteStore {
+    /// The connection's turn: held by one transaction at a time. Declared before the
+    /// writer, so that dropping the store lets the writer finish a commit that still
+    /// holds the connection before the thread is joined.
+    conn: Arc<Mutex<Connection>>,
     writer: Arc<writer::Writer>,
-    /// The connection's turn: held by one transaction at a time.
-    turn: Arc<Mutex<()>>,
     work: Arc<Notify>,
 }
+
+/// Statements kept prepared on the connection (every statement of the store, and the
+/// listing shapes in use).
+const STATEMENT_CACHE: usize = 128;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations, on the
     /// store's own thread.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let writer = writer::Writer::start(path.to_path_buf(), open_connection).await?;
+        let writer = writer::Writer::start()?;
+        let path = path.to_path_buf();
+        let conn = writer.run(move || open_connection(&path)).await?;
         Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(writer),
-            turn: Arc::new(Mutex::new(())),
             work: Arc::new(Notify::new()),
         })
     }
@@ -65,6 +72,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     embedded::migrations::runner().run(&mut conn)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -75,17 +83,16 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let turn = self.turn.clone().lock_owned().await;
-        let conn = conn::SqliteConn::begin(self.writer.clone(), turn).await?;
+        let turn = self.conn.clone().lock_owned().await;
+        let conn = conn::SqliteConn::begin(self.writer.clone(), turn)?;
         Ok(Box::new(SqlTx::new(conn, self.work.clone())))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let count = |conn: &mut Connection| {
-            let sql = "SELECT count(*) FROM settings";
-            Ok(conn.query_row(sql, [], |row| row.get::<_, i64>(0))?)
-        };
-        self.writer.run(count).await?;
+        let conn = self.conn.lock().await;
+        conn.query_row("SELECT count(*) FROM settings", [], |row| {
+            row.get::<_, i64>(0)
+        })?;
         Ok(())
     }
 

@@ -14,8 +14,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_postgres::types::{Json, ToSql};
 
-use crate::store::StoreError;
-
 /// A JSON document as the engine holds it: any value, or an object (fields, properties).
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
@@ -42,9 +40,6 @@ pub(crate) enum Param<'a> {
     Text(Option<Cow<'a, str>>),
     Bytes(Cow<'a, [u8]>),
     Json(Option<Json<Doc<'a>>>),
-    /// JSON already rendered: the SQLite writer thread's form of [`Param::Json`] (never
-    /// bound on PostgreSQL, where it would be text, not `jsonb`).
-    JsonText(String),
     TextList(Option<Vec<String>>),
     IntList(Vec<i64>),
 }
@@ -70,18 +65,9 @@ impl<'a> Param<'a> {
             Self::Text(text) => Param::Text(text.map(|text| Cow::Owned(text.into_owned()))),
             Self::Bytes(bytes) => Param::Bytes(Cow::Owned(bytes.into_owned())),
             Self::Json(doc) => Param::Json(doc.map(|Json(doc)| Json(doc.into_owned()))),
-            Self::JsonText(text) => Param::JsonText(text),
             Self::TextList(list) => Param::TextList(list),
             Self::IntList(list) => Param::IntList(list),
         }
-    }
-
-    /// [`Param::into_owned`] for SQLite: JSON is rendered here, once, instead of copied.
-    pub fn into_sqlite(self) -> Result<Param<'static>, StoreError> {
-        Ok(match self {
-            Self::Json(Some(Json(doc))) => Param::JsonText(serde_json::to_string(&doc)?),
-            other => other.into_owned(),
-        })
     }
 
     /// The value as tokio-postgres binds it.
@@ -92,7 +78,6 @@ impl<'a> Param<'a> {
             Self::Text(text) => text,
             Self::Bytes(bytes) => bytes,
             Self::Json(doc) => doc,
-            Self::JsonText(text) => text,
             Self::TextList(list) => list,
             Self::IntList(list) => list,
         }
@@ -115,7 +100,6 @@ impl rusqlite::ToSql for Param<'_> {
             Self::Bytes(bytes) => Ok(ToSqlOutput::from(bytes.as_ref())),
             Self::Json(None) | Self::TextList(None) => Ok(ToSqlOutput::Owned(SqliteValue::Null)),
             Self::Json(Some(Json(doc))) => json(doc),
-            Self::JsonText(text) => Ok(ToSqlOutput::from(text.as_str())),
             Self::TextList(Some(list)) => json(list),
             Self::IntList(list) => json(list),
         }

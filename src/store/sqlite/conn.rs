@@ -1,12 +1,12 @@
-//! One SQLite transaction, driven from the async side: each statement is a job for the
-//! writer thread, and its rows are mapped there, so only model values cross back.
+//! One SQLite transaction: its statements run on the command's own task against the
+//! connection its turn holds, and its `COMMIT` runs on the writer thread ([`Writer`]),
+//! which takes the turn with it and releases it once the commit is done.
 //!
-//! Writes whose row count nobody reads (history rows, the instance update) wait in the
-//! transaction and run at the start of the next job, as on PostgreSQL, which saves their
-//! round trips to the thread; their errors fail that job. A transaction holds the
-//! connection's turn until it is gone: dropping it uncommitted queues a `ROLLBACK` before
-//! the turn is released, so the next transaction's `BEGIN` always finds the connection
-//! idle (jobs run in the order they were sent).
+//! Writes whose row count nobody reads (history rows, the instance update) run at once:
+//! there is no round trip to save, as there is on PostgreSQL. A statement that failed
+//! leaves the transaction able only to roll back, as on PostgreSQL. Dropping a
+//! transaction uncommitted rolls it back before the turn is released, so the next
+//! transaction's `BEGIN` always finds the connection idle.
 
 use std::sync::Arc;
 
@@ -18,61 +18,43 @@ use crate::store::StoreError;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
 
-/// A write held back until the next job.
-struct Deferred {
-    sql: &'static str,
-    params: Vec<Param<'static>>,
-}
+/// The connection, held by one transaction at a time.
+pub(super) type Turn = OwnedMutexGuard<Connection>;
 
 pub(super) struct SqliteConn {
+    /// `None` once `commit` has handed it to the writer thread.
+    turn: Option<Turn>,
     writer: Arc<Writer>,
-    pending: Vec<Deferred>,
-    committed: bool,
-    /// A statement failed: like PostgreSQL, the transaction may only roll back now (a
-    /// deferred write's error surfaces on a later statement, which must not let the
-    /// rest commit without it).
+    /// A statement failed: like PostgreSQL, the transaction may only roll back now.
     failed: bool,
-    /// Released after `Drop::drop` has queued the rollback (fields drop after it).
-    _turn: OwnedMutexGuard<()>,
 }
 
 impl SqliteConn {
     /// Starts a transaction on the connection whose turn the caller holds.
-    pub(super) async fn begin(
-        writer: Arc<Writer>,
-        turn: OwnedMutexGuard<()>,
-    ) -> Result<Self, StoreError> {
-        // Built first, so that a caller that gives up while BEGIN runs still rolls back.
-        let conn = Self {
+    pub(super) fn begin(writer: Arc<Writer>, turn: Turn) -> Result<Self, StoreError> {
+        turn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Self {
+            turn: Some(turn),
             writer,
-            pending: Vec::new(),
-            committed: false,
             failed: false,
-            _turn: turn,
-        };
-        let begin = |conn: &mut Connection| Ok(conn.execute_batch("BEGIN IMMEDIATE")?);
-        conn.writer.run(begin).await?;
-        Ok(conn)
+        })
     }
 
-    /// Runs the pending writes, then `work` on the prepared and bound statement.
-    async fn on_statement<T: Send + 'static>(
+    /// Prepares and binds the statement, then runs `work` on it.
+    fn on_statement<T>(
         &mut self,
-        sql: Sql,
-        params: Vec<Param<'_>>,
-        work: fn(&mut Statement<'_>) -> Result<T, StoreError>,
+        sql: &str,
+        params: &[Param<'_>],
+        work: impl FnOnce(&mut Statement<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let params = owned(params)?;
-        let pending = std::mem::take(&mut self.pending);
-        let outcome = self
-            .writer
-            .run(move |conn| {
-                run_pending(conn, pending)?;
-                let mut statement = conn.prepare_cached(&sql)?;
-                bind(&mut statement, &params)?;
-                work(&mut statement)
-            })
-            .await;
+        let conn = self.turn.as_deref_mut().ok_or_else(committed)?;
+        let outcome =
+            conn.prepare_cached(sql)
+                .map_err(StoreError::from)
+                .and_then(|mut statement| {
+                    bind(&mut statement, params)?;
+                    work(&mut statement)
+                });
         self.failed |= outcome.is_err();
         outcome
     }
@@ -80,20 +62,9 @@ impl SqliteConn {
 
 impl Drop for SqliteConn {
     fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        // Dropped mid-way (an error or a cancelled request): undo everything. A BEGIN
-        // that failed, or a COMMIT that went through after all, leaves nothing to undo.
-        let rollback = Box::new(|conn: &mut Connection| {
-            if !conn.is_autocommit()
-                && let Err(error) = conn.execute_batch("ROLLBACK")
-            {
-                tracing::error!(%error, "sqlite rollback failed");
-            }
-        });
-        if let Err(error) = self.writer.send(rollback) {
-            tracing::error!(%error, "sqlite rollback not sent");
+        // Dropped mid-way (an error or a cancelled request): undo everything.
+        if let Some(conn) = self.turn.as_deref_mut() {
+            rollback_if_open(conn);
         }
     }
 }
@@ -106,7 +77,7 @@ impl Conn for SqliteConn {
         sql: Sql,
         params: Vec<Param<'_>>,
     ) -> Result<Vec<T>, StoreError> {
-        self.on_statement(sql, params, |statement| {
+        self.on_statement(&sql, &params, |statement| {
             let mut rows = statement.raw_query();
             let mut mapped = Vec::new();
             while let Some(row) = rows.next()? {
@@ -114,18 +85,18 @@ impl Conn for SqliteConn {
             }
             Ok(mapped)
         })
-        .await
     }
 
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
         let execute = |statement: &mut Statement<'_>| Ok(statement.raw_execute()? as u64);
-        self.on_statement(sql, params, execute).await
+        self.on_statement(&sql, &params, execute)
     }
 
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
-        let params = owned(params)?;
-        self.pending.push(Deferred { sql, params });
-        Ok(())
+        self.on_statement(sql, &params, |statement| {
+            statement.raw_execute()?;
+            Ok(())
+        })
     }
 
     async fn commit(mut self, _notify: bool) -> Result<(), StoreError> {
@@ -134,35 +105,35 @@ impl Conn for SqliteConn {
                 "a statement of this transaction failed; it was rolled back".into(),
             ));
         }
-        let pending = std::mem::take(&mut self.pending);
+        let mut turn = self.turn.take().ok_or_else(committed)?;
         self.writer
-            .run(move |conn| {
-                run_pending(conn, pending)?;
-                Ok(conn.execute_batch("COMMIT")?)
+            .run(move || {
+                let outcome = turn.execute_batch("COMMIT").map_err(StoreError::from);
+                if outcome.is_err() {
+                    rollback_if_open(&mut turn);
+                }
+                outcome
             })
-            .await?;
-        self.committed = true;
-        Ok(())
+            .await
     }
 }
 
-/// Parameters the writer thread can own (JSON rendered on the way).
-fn owned(params: Vec<Param<'_>>) -> Result<Vec<Param<'static>>, StoreError> {
-    params.into_iter().map(Param::into_sqlite).collect()
+fn rollback_if_open(conn: &mut Connection) {
+    // A BEGIN that failed, or a COMMIT that went through after all, leaves nothing to undo.
+    if !conn.is_autocommit()
+        && let Err(error) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(%error, "sqlite rollback failed");
+    }
 }
 
-fn run_pending(conn: &mut Connection, pending: Vec<Deferred>) -> Result<(), StoreError> {
-    for deferred in pending {
-        let mut statement = conn.prepare_cached(deferred.sql)?;
-        bind(&mut statement, &deferred.params)?;
-        statement.raw_execute()?;
-    }
-    Ok(())
+fn committed() -> StoreError {
+    StoreError::Other("the transaction was handed over for its commit".into())
 }
 
 /// Binds each `$n` of the statement to `params[n - 1]`, whatever order the statement
 /// names them in: SQLite numbers named parameters by first appearance, not by name.
-fn bind(statement: &mut Statement<'_>, params: &[Param<'static>]) -> Result<(), StoreError> {
+fn bind(statement: &mut Statement<'_>, params: &[Param<'_>]) -> Result<(), StoreError> {
     for index in 1..=statement.parameter_count() {
         let param = statement
             .parameter_name(index)

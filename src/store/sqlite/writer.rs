@@ -1,35 +1,34 @@
-//! The thread that owns the embedded store's connection.
+//! The thread that commits for the embedded store.
 //!
-//! Every SQLite call of the server (opening, migrations, each statement, `COMMIT` with its
-//! fsync) runs here, never on a runtime worker: the async side sends a [`Job`] and awaits
-//! its answer on a oneshot channel, a round trip of microseconds. Jobs run one at a time,
-//! in the order they were sent; a transaction's statements are ordered by that, and
-//! `SqliteStore` hands the connection to one transaction at a time (see `SqliteConn`).
+//! What blocks runs here, never on a runtime worker: opening the database with its
+//! migrations, and every `COMMIT`, which with `synchronous = FULL` waits for the disk
+//! (fsync). A transaction's other statements run on the command's own task, against the
+//! connection its turn holds: in WAL mode they touch only the page cache and the log
+//! buffer, and each is a few microseconds. They ran here too at first, one job per
+//! statement, and that halved throughput: a hop to a thread and back costs tens of
+//! microseconds on this kind of virtual machine, a K2 finish makes seven, and every hop
+//! lengthens the time the single writer's turn is held (`benches/callbacks.sh`,
+//! BENCHMARKS.md, 2026-12-05). `COMMIT` takes the turn with it: the job owns the
+//! connection's guard, commits (or rolls back on failure), then releases it, so a caller
+//! that gives up while its commit runs cannot leave the connection in a transaction.
 //!
-//! Group commit would fit here without changing the async side: instead of one
-//! `BEGIN IMMEDIATE … COMMIT` per transaction, the thread would keep one outer transaction
-//! open, run each command's statements inside a `SAVEPOINT` (rolling back to it when the
-//! command fails or is abandoned, releasing it when the command commits), and hold the
-//! commands' `commit` answers until the outer `COMMIT` (one fsync for the batch) returns,
-//! when there is no more work queued or after a short bound. Acknowledgements would still
-//! follow durability, since each `commit` future only resolves after the outer `COMMIT`.
+//! Group commit fits here: instead of one `BEGIN IMMEDIATE … COMMIT` per transaction,
+//! the outer transaction stays open, each command runs inside a `SAVEPOINT` on its task
+//! (rolled back to when it fails or is abandoned, released when it commits), and this
+//! thread runs the outer `COMMIT` (one fsync for the batch) when no command is waiting
+//! for the turn or after a short bound, answering every `commit` of the batch only then,
+//! so acknowledgements still follow durability.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::store::StoreError;
 
-/// Work for the connection; it answers through a channel it carries.
-pub(super) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
-/// Statements kept prepared on the connection (every statement of the store, and the
-/// listing shapes in use).
-const STATEMENT_CACHE: usize = 128;
+/// Work for the thread; it answers through a channel it carries.
+type Job = Box<dyn FnOnce() + Send>;
 
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
@@ -37,31 +36,16 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread, which opens the database with `open` and then serves jobs until
-    /// the writer is dropped.
-    pub(super) async fn start(
-        path: PathBuf,
-        open: fn(&std::path::Path) -> Result<Connection, StoreError>,
-    ) -> Result<Self, StoreError> {
+    /// Starts the thread, which serves jobs until the writer is dropped.
+    pub(super) fn start() -> Result<Self, StoreError> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (opened, ready) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("holdpoint-sqlite".into())
             .spawn(move || {
-                let mut conn = match open(&path) {
-                    Ok(conn) => conn,
-                    Err(error) => {
-                        let _ = opened.send(Err(error));
-                        return;
-                    }
-                };
-                conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                let _ = opened.send(Ok(()));
                 for job in queue {
-                    // A job that panics loses its answer (its caller gets an error and
-                    // drops the transaction, which rolls back); the thread serves on.
-                    let outcome = panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn)));
-                    if outcome.is_err() {
+                    // A job that panics loses its answer (its caller gets an error); the
+                    // connection guard it owned is released as it unwinds.
+                    if panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
                         tracing::error!("a sqlite job panicked");
                     }
                 }
@@ -69,37 +53,38 @@ impl Writer {
             .map_err(|error| {
                 StoreError::Unavailable(format!("cannot start sqlite thread: {error}"))
             })?;
-        let writer = Self {
+        Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
-        };
-        ready.await.map_err(|_| stopped())??;
-        Ok(writer)
+        })
     }
 
-    /// Runs `job` on the connection and returns its result.
+    /// Runs `job` on the thread and returns its result. Should the thread be gone, the
+    /// job runs here instead: it may own the connection's turn, which must not be lost.
     pub(super) async fn run<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     {
         let (answer, result) = oneshot::channel();
-        self.send(Box::new(move |conn| {
-            let _ = answer.send(job(conn));
-        }))?;
+        let job: Job = Box::new(move || {
+            let _ = answer.send(job());
+        });
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    job();
+                }
+            }
+            None => job(),
+        }
         result.await.map_err(|_| stopped())?
-    }
-
-    /// Queues `job` without waiting for it (a rollback on drop).
-    pub(super) fn send(&self, job: Job) -> Result<(), StoreError> {
-        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
-        jobs.send(job).map_err(|_| stopped())
     }
 }
 
 impl Drop for Writer {
-    /// Lets the thread finish the jobs queued so far and close the connection, so that
-    /// the database file is released when the store is gone.
+    /// Lets the thread finish the jobs queued so far (a commit releases the connection),
+    /// so that the database file is closed once the store is gone.
     fn drop(&mut self) {
         drop(self.jobs.take());
         if let Some(thread) = self.thread.take()
