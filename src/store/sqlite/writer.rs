@@ -3,12 +3,14 @@
 //! What blocks runs here, never on a runtime worker: opening the database with its
 //! migrations, and every `COMMIT`, which with `synchronous = FULL` waits for the disk
 //! (fsync). A transaction's other statements run on the command's own task, against the
-//! connection its turn holds: in WAL mode they touch only the page cache and the log
-//! buffer, and each is a few microseconds. They ran here too at first, one job per
-//! statement, and that halved throughput: a hop to a thread and back costs tens of
-//! microseconds on this kind of virtual machine, a K2 finish makes seven, and every hop
-//! lengthens the time the single writer's turn is held (`benches/callbacks.sh`,
-//! BENCHMARKS.md, 2026-12-05). `COMMIT` takes the turn with it: the job owns the
+//! connection its turn holds: they work in SQLite's page cache (the WAL is written at
+//! `COMMIT`), a few microseconds each, with at most a `read` of a page the OS has cached.
+//! They ran here too at first, one job per statement, and callback throughput fell by
+//! about 40 %: a hop to a thread and back costs tens of microseconds on this kind of
+//! virtual machine, a K2 finish made about seven, and each lengthened the time the single
+//! writer's turn is held (`benches/callbacks.sh`, BENCHMARKS.md, 2026-12-05). The one hop
+//! left, for `COMMIT`, still costs about 10 % against committing on the worker; group
+//! commit is what wins it back. `COMMIT` takes the turn with it: the job owns the
 //! connection's guard, commits (or rolls back on failure), then releases it, so a caller
 //! that gives up while its commit runs cannot leave the connection in a transaction.
 //!
@@ -17,7 +19,8 @@
 //! (rolled back to when it fails or is abandoned, released when it commits), and this
 //! thread runs the outer `COMMIT` (one fsync for the batch) when no command is waiting
 //! for the turn or after a short bound, answering every `commit` of the batch only then,
-//! so acknowledgements still follow durability.
+//! so acknowledgements still follow durability. A transaction that only read must wait
+//! for the batch too, since it may have seen a command's released but unsynced writes.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
