@@ -32,6 +32,11 @@ pub enum EngineError {
     /// that still sees it may retry later. The detail is for logs only.
     #[error("the store is busy, retry later")]
     Conflict(String),
+    /// The store failed in a way a retry will not mend: `kind` is `corrupt` (a stored
+    /// value that does not read back) or `other`. The detail is for logs only; clients
+    /// get the fixed message of an internal error.
+    #[error("internal error")]
+    StoreFailed { kind: &'static str, detail: String },
     /// The detail is for logs only; clients get a fixed message.
     #[error("internal error")]
     Internal(String),
@@ -49,7 +54,7 @@ impl EngineError {
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotSupported(_) => ErrorCode::NotSupported,
             Self::StoreUnavailable(_) | Self::Conflict(_) => ErrorCode::StoreUnavailable,
-            Self::Internal(_) => ErrorCode::Internal,
+            Self::StoreFailed { .. } | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -62,6 +67,7 @@ impl EngineError {
             Self::StoreUnavailable(detail) | Self::Conflict(detail) => {
                 tracing::warn!(%detail, "store unavailable");
             }
+            Self::StoreFailed { kind, detail } => tracing::error!(kind, %detail, "store failed"),
             Self::Internal(detail) => tracing::error!(%detail, "internal error"),
             Self::MalformedRequest(_)
             | Self::UnknownWorkflow(_)
@@ -80,7 +86,14 @@ impl From<StoreError> for EngineError {
         match error {
             StoreError::Unavailable(detail) => Self::StoreUnavailable(detail),
             StoreError::Conflict(detail) => Self::Conflict(detail),
-            StoreError::Corrupt(detail) | StoreError::Other(detail) => Self::Internal(detail),
+            StoreError::Corrupt(detail) => Self::StoreFailed {
+                kind: "corrupt",
+                detail,
+            },
+            StoreError::Other(detail) => Self::StoreFailed {
+                kind: "other",
+                detail,
+            },
         }
     }
 }

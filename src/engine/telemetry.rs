@@ -17,7 +17,7 @@ use super::EngineError;
 
 /// Histogram; labels `command`, `outcome` (`ok` or an error code).
 pub const COMMAND_DURATION: &str = "holdpoint_command_duration_seconds";
-/// Counter; label `kind` (`unavailable`, `conflict`).
+/// Counter; label `kind` (`unavailable`, `conflict`, `corrupt`, `other`).
 pub const STORE_ERRORS: &str = "holdpoint_store_errors_total";
 /// Counter.
 pub const INSTANCES_PURGED: &str = "holdpoint_instances_purged_total";
@@ -67,11 +67,13 @@ pub(crate) async fn observe<T>(
     result
 }
 
-/// Counts `error` when the store caused it (an outage or a lost serialisation race).
+/// Counts `error` when the store caused it (an outage, a lost serialisation race, a
+/// value that does not read back, anything else the store reported).
 pub(crate) fn count_store_error(error: &EngineError) {
     let kind = match error {
         EngineError::StoreUnavailable(_) => "unavailable",
         EngineError::Conflict(_) => "conflict",
+        EngineError::StoreFailed { kind, .. } => kind,
         _ => return,
     };
     counter!(STORE_ERRORS, "kind" => kind).increment(1);
