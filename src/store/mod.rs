@@ -25,9 +25,10 @@
 //!   instead of by review.
 //! - [`postgres`]: the pool, migrations under an advisory lock, `LISTEN/NOTIFY`, and the
 //!   pipelining of writes nobody reads.
-//! - [`sqlite`]: the embedded store, whose connection is owned by a thread of its own
-//!   (`sqlite::writer`), so that no SQLite call, and no fsync at `COMMIT`, blocks a
-//!   runtime worker; the module documents how group commit would fit there.
+//! - [`sqlite`]: the embedded store, whose `COMMIT` (the fsync) runs on a thread of its
+//!   own (`sqlite::writer`), so that no wait for the disk blocks a runtime worker; the
+//!   module documents why the other statements stay on the command's task and how group
+//!   commit would fit there.
 //! - [`model`]: the row types; [`copy`]: moving the embedded store to PostgreSQL.
 
 pub mod copy;

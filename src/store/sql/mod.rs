@@ -5,8 +5,8 @@
 //! implemented once, in [`tx`], by [`SqlTx`] over a backend's [`Conn`]. A backend only
 //! supplies what really differs:
 //! - how a statement reaches its database: PostgreSQL pipelines deferred writes with the
-//!   next statement (`postgres::pipeline`); SQLite runs every statement on the writer
-//!   thread that owns its connection (`sqlite::writer`);
+//!   next statement (`postgres::pipeline`); SQLite runs them on the command's task and
+//!   its `COMMIT` on a thread of its own (`sqlite::writer`);
 //! - its [`Dialect`] fragments (`FOR UPDATE SKIP LOCKED`, list parameters);
 //! - `COMMIT`, with `NOTIFY` on PostgreSQL, and rollback of an abandoned transaction.
 //!
@@ -116,6 +116,9 @@ impl<C: Conn> SqlTx<C> {
         C::DIALECT.statements()
     }
 
+    /// Commits, then wakes this node's runners when the transaction gave them work. The
+    /// backend tells them too, in a way that survives this future being dropped while
+    /// `COMMIT` runs: `NOTIFY` on PostgreSQL (every node), the writer thread on SQLite.
     async fn commit_and_wake(self) -> Result<(), StoreError> {
         let wake = self.wake_runners;
         self.conn.commit(wake).await?;

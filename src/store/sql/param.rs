@@ -5,7 +5,7 @@
 //! `jsonb`, `text[]`, `bigint[]`), as `rusqlite::ToSql` for SQLite (JSON rendered to text,
 //! lists as JSON arrays that `json_each` unrolls). [`Param::into_owned`] detaches a
 //! parameter from the caller's borrows when it must outlive the call: a write deferred
-//! into a PostgreSQL pipeline, or a job sent to the SQLite writer thread.
+//! into a PostgreSQL pipeline.
 
 use std::borrow::Cow;
 

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use rusqlite::{Connection, Statement};
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{Notify, OwnedMutexGuard};
 
 use super::writer::Writer;
 use crate::store::StoreError;
@@ -25,17 +25,25 @@ pub(super) struct SqliteConn {
     /// `None` once `commit` has handed it to the writer thread.
     turn: Option<Turn>,
     writer: Arc<Writer>,
+    /// The runners' wake-up, given on the writer thread once `COMMIT` is done, so that it
+    /// is not lost when the caller stops waiting for its commit.
+    work: Arc<Notify>,
     /// A statement failed: like PostgreSQL, the transaction may only roll back now.
     failed: bool,
 }
 
 impl SqliteConn {
     /// Starts a transaction on the connection whose turn the caller holds.
-    pub(super) fn begin(writer: Arc<Writer>, turn: Turn) -> Result<Self, StoreError> {
+    pub(super) fn begin(
+        writer: Arc<Writer>,
+        work: Arc<Notify>,
+        turn: Turn,
+    ) -> Result<Self, StoreError> {
         turn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Self {
             turn: Some(turn),
             writer,
+            work,
             failed: false,
         })
     }
@@ -99,22 +107,33 @@ impl Conn for SqliteConn {
         })
     }
 
-    async fn commit(mut self, _notify: bool) -> Result<(), StoreError> {
+    async fn commit(mut self, notify: bool) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError::Other(
                 "a statement of this transaction failed; it was rolled back".into(),
             ));
         }
-        let mut turn = self.turn.take().ok_or_else(committed)?;
+        let committing = Committing(self.turn.take().ok_or_else(committed)?);
+        let work = self.work.clone();
         self.writer
             .run(move || {
-                let outcome = turn.execute_batch("COMMIT").map_err(StoreError::from);
-                if outcome.is_err() {
-                    rollback_if_open(&mut turn);
+                committing.0.execute_batch("COMMIT")?;
+                if notify {
+                    work.notify_waiters();
                 }
-                outcome
+                Ok(())
             })
             .await
+    }
+}
+
+/// The turn on its way through `COMMIT`: a commit that failed, or a job that panicked, is
+/// rolled back before the turn is released, so the next `BEGIN` finds the connection idle.
+struct Committing(Turn);
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        rollback_if_open(&mut self.0);
     }
 }
 
