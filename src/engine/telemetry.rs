@@ -1,7 +1,7 @@
 //! The engine's own metrics: their names, defined once here, and the few places that
-//! record them. The exporter (`crate::metrics`, above the engine) describes and serves
-//! these names; the engine records through the `metrics` crate's macros and knows nothing
-//! of the exporter.
+//! record them. The exporter (the top-level `metrics` module, above the engine) describes
+//! and serves these names; the engine records through the `metrics` crate's macros and
+//! knows nothing of the exporter.
 //!
 //! Store errors are counted where an engine command's outcome is observed (a command, a
 //! retried attempt, a runner tick), not where a `StoreError` is converted, so that a
