@@ -23,6 +23,8 @@ use super::{Backend, Store, StoreError, Tx};
 
 mod backup;
 mod conn;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 pub use backup::{Backup, backup};
