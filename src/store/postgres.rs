@@ -158,8 +158,8 @@ impl Store for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let client = self.pool.get().await?;
         client.batch_execute("BEGIN").await?;
-        let conn = conn::PgConn::new(client);
-        Ok(Box::new(SqlTx::new(conn, self.work.clone())))
+        let conn = conn::PgConn::new(client, self.work.clone());
+        Ok(Box::new(SqlTx::new(conn)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -87,7 +87,7 @@ impl Store for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let turn = self.conn.clone().lock_owned().await;
         let conn = conn::SqliteConn::begin(self.writer.clone(), self.work.clone(), turn)?;
-        Ok(Box::new(SqlTx::new(conn, self.work.clone())))
+        Ok(Box::new(SqlTx::new(conn)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

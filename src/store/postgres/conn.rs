@@ -2,7 +2,10 @@
 //! connection (`prepare_cached`), and deferred writes go out with the next statement or
 //! `COMMIT` in one pipeline (see [`super::pipeline`]).
 
+use std::sync::Arc;
+
 use deadpool_postgres::Object;
+use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
@@ -17,14 +20,18 @@ pub(super) struct PgConn {
     client: Option<Object>,
     /// Writes waiting to go out with the next statement.
     pending: Vec<Deferred>,
+    /// This node's runners, woken at once after a `COMMIT` that notified (the `NOTIFY`
+    /// reaches them too, a round trip later).
+    work: Arc<Notify>,
 }
 
 impl PgConn {
     /// A connection on which `BEGIN` has run.
-    pub(super) fn new(client: Object) -> Self {
+    pub(super) fn new(client: Object, work: Arc<Notify>) -> Self {
         Self {
             client: Some(client),
             pending: Vec::new(),
+            work,
         }
     }
 
@@ -115,6 +122,9 @@ impl Conn for PgConn {
             // The outcome of a failed COMMIT is unknown to us; never reuse the connection.
             drop(Object::take(client));
             return Err(error.into());
+        }
+        if notify {
+            self.work.notify_waiters();
         }
         Ok(())
     }

@@ -22,9 +22,6 @@ mod tx;
 mod upkeep;
 
 use std::borrow::Cow;
-use std::sync::Arc;
-
-use tokio::sync::Notify;
 
 use super::StoreError;
 use super::model::DedupClaim;
@@ -57,7 +54,9 @@ pub(crate) trait Conn: Send + 'static {
     /// Its error, if any, fails that statement instead.
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError>;
 
-    /// Commits, telling every node's runners about new work when `notify`.
+    /// Commits and, when `notify`, wakes the runners: this node's at once, every node's
+    /// on PostgreSQL (`NOTIFY`). The wake-up holds even when the caller stops waiting
+    /// while `COMMIT` runs.
     fn commit(self, notify: bool) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -66,15 +65,13 @@ pub(crate) struct SqlTx<C: Conn> {
     conn: C,
     /// Set by [`SqlTx::gives_runners_work`]; acted on at commit.
     wake_runners: bool,
-    work: Arc<Notify>,
 }
 
 impl<C: Conn> SqlTx<C> {
-    pub(crate) fn new(conn: C, work: Arc<Notify>) -> Self {
+    pub(crate) fn new(conn: C) -> Self {
         Self {
             conn,
             wake_runners: false,
-            work,
         }
     }
 
@@ -116,16 +113,8 @@ impl<C: Conn> SqlTx<C> {
         C::DIALECT.statements()
     }
 
-    /// Commits, then wakes this node's runners when the transaction gave them work. The
-    /// backend tells them too, in a way that survives this future being dropped while
-    /// `COMMIT` runs: `NOTIFY` on PostgreSQL (every node), the writer thread on SQLite.
     async fn commit_and_wake(self) -> Result<(), StoreError> {
-        let wake = self.wake_runners;
-        self.conn.commit(wake).await?;
-        if wake {
-            self.work.notify_waiters();
-        }
-        Ok(())
+        self.conn.commit(self.wake_runners).await
     }
 
     /// Claims an idempotency key: an expired key is dropped first, then the insert either
