@@ -1,6 +1,8 @@
 //! The store conformance suite: every engine command, the races and the dedup rules, run
 //! identically against the embedded store and a real PostgreSQL.
 
+#[path = "store_conformance/batches.rs"]
+mod batches;
 mod support;
 
 store_suite!(
@@ -30,9 +32,18 @@ store_suite!(
     a_failed_write_fails_the_transaction_and_stores_nothing,
     a_batch_close_closes_only_open_waits_once,
     the_sharepoint_receiver_key_is_shared_and_rotated,
+    a_failing_command_inside_a_batch_fails_alone,
+    a_command_dropped_inside_a_batch_changes_nothing,
+    concurrent_finishes_of_one_item_have_one_winner,
 );
 
 mod cases {
+    pub use super::batches::{
+        a_command_dropped_inside_a_batch_changes_nothing,
+        a_failing_command_inside_a_batch_fails_alone,
+        concurrent_finishes_of_one_item_have_one_winner,
+    };
+
     use holdpoint::engine::{CustomEvent, EngineError, StartRequest};
     use holdpoint::store::*;
     use serde_json::{Map, Value, json};
@@ -41,7 +52,7 @@ mod cases {
     use super::support::workflows::*;
     use super::support::*;
 
-    async fn start(
+    pub(crate) async fn start(
         te: &TestEngine,
         workflow: &str,
         fields: Value,
@@ -58,7 +69,7 @@ mod cases {
         te.engine.start(request).await.expect("start").instance
     }
 
-    fn serial_of(view: &holdpoint::engine::InstanceView) -> String {
+    pub(crate) fn serial_of(view: &holdpoint::engine::InstanceView) -> String {
         view.waits
             .first()
             .and_then(|wait| wait.serial.clone())
@@ -1129,7 +1140,7 @@ mod cases {
         assert!(seen.admits(&rotated.query()) && !seen.admits(&first.query()));
     }
 
-    fn bare_instance() -> NewInstance {
+    pub(crate) fn bare_instance() -> NewInstance {
         NewInstance {
             workflow_id: "w".into(),
             definition_hash: "h".into(),
@@ -1141,13 +1152,8 @@ mod cases {
         }
     }
 
-    /// PostgreSQL sends history rows and instance updates with the next statement or with
-    /// COMMIT (pipelined), so their errors may surface later than the call; either way the
-    /// transaction fails and nothing of it is stored.
-    pub async fn a_failed_write_fails_the_transaction_and_stores_nothing(store: TestStore) {
-        let mut tx = store.store.begin().await.unwrap();
-        let id = tx.insert_instance(&bare_instance()).await.unwrap();
-        let entry = |instance_id| NewHistory {
+    pub(crate) fn started_history(instance_id: i64) -> NewHistory {
+        NewHistory {
             instance_id,
             at: T0,
             kind: "started".into(),
@@ -1158,7 +1164,16 @@ mod cases {
             source: None,
             message_id: None,
             detail: json!({}),
-        };
+        }
+    }
+
+    /// PostgreSQL sends history rows and instance updates with the next statement or with
+    /// COMMIT (pipelined), so their errors may surface later than the call; either way the
+    /// transaction fails and nothing of it is stored.
+    pub async fn a_failed_write_fails_the_transaction_and_stores_nothing(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_instance(&bare_instance()).await.unwrap();
+        let entry = started_history;
         tx.append_history(&entry(id)).await.unwrap();
         // No such instance: a foreign-key violation, now or at the latest at commit. The
         // transaction is dropped (rolled back) at the end of the block either way.

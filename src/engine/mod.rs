@@ -289,7 +289,12 @@ impl Engine {
                     tracing::debug!(detail = ?error, tries, "retrying command after a conflict");
                     tokio::time::sleep(Duration::from_millis(5 * tries as u64)).await;
                 }
-                other => return other,
+                Ok(done) => return Ok(done),
+                Err(error) => {
+                    // The error may rest on a change still waiting for its COMMIT.
+                    self.store.settled().await?;
+                    return Err(error);
+                }
             }
         }
     }

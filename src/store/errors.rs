@@ -8,7 +8,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),

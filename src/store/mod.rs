@@ -78,6 +78,16 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers and migrations are applied.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Returns once every change this node's transactions have committed is durable.
+    /// Where commands share one `COMMIT` (group commit on SQLite), a command's `commit`
+    /// answers only after that `COMMIT`, but a command that *fails* may have seen another
+    /// command's change that is not on disk yet (an item already closed): the engine
+    /// waits here before it answers such an error. Stores whose commits are each durable
+    /// at once have nothing to wait for.
+    async fn settled(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Notified (best effort) whenever any node commits work for the runners: new outbox
     /// rows, or waits. Runners also poll, so a lost wake-up only costs latency.
     fn work_signal(&self) -> Arc<Notify>;

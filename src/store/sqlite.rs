@@ -1,11 +1,12 @@
 //! Embedded store on SQLite (rusqlite, bundled).
 //!
-//! One connection serves the whole process, behind an async mutex held by one
-//! transaction at a time, from `BEGIN IMMEDIATE` until its commit is done or it is
-//! dropped: SQLite has a single writer anyway, so commands are serialised and the
-//! locking contract of [`super::Tx`] holds trivially. What blocks on the disk (opening
-//! with migrations, every `COMMIT` with its fsync) runs on a thread of its own
-//! ([`writer`]), never on a runtime worker; see there why the other statements do not.
+//! One connection serves the whole process, held by one command at a time: SQLite has a
+//! single writer anyway, so commands are serialised and the locking contract of
+//! [`super::Tx`] holds trivially. Commands that arrive while others run are committed
+//! together, each in a savepoint of one transaction, with one `COMMIT` and one fsync
+//! ([`batch`]: group commit); every command's `commit` answers after that `COMMIT`. What
+//! blocks on the disk (opening with migrations, every `COMMIT`) runs on a thread of its
+//! own ([`writer`]), never on a runtime worker; see there why the other statements do not.
 //!
 //! The journal is WAL with `synchronous = FULL`: a transaction is on disk when `COMMIT`
 //! returns, so an acknowledgement survives a crash or power loss of the process. Other
@@ -16,12 +17,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Notify;
 
 use super::sql::SqlTx;
 use super::{Backend, Store, StoreError, Tx};
 
 mod backup;
+mod batch;
 mod conn;
 #[cfg(test)]
 mod tests;
@@ -34,11 +36,9 @@ mod embedded {
 }
 
 pub struct SqliteStore {
-    /// The connection's turn: held by one transaction at a time. Declared before the
-    /// writer, so that dropping the store lets the writer finish a commit that still
-    /// holds the connection before the thread is joined.
-    conn: Arc<Mutex<Connection>>,
-    writer: Arc<writer::Writer>,
+    /// The connection's turn and its batch; its writer thread is joined when the last
+    /// batch on it has been committed.
+    gate: Arc<batch::Gate>,
     work: Arc<Notify>,
 }
 
@@ -53,10 +53,10 @@ impl SqliteStore {
         let writer = writer::Writer::start()?;
         let path = path.to_path_buf();
         let conn = writer.run(move || open_connection(&path)).await?;
+        let work = Arc::new(Notify::new());
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            writer: Arc::new(writer),
-            work: Arc::new(Notify::new()),
+            gate: batch::Gate::new(conn, Arc::new(writer), work.clone()),
+            work,
         })
     }
 }
@@ -85,17 +85,21 @@ impl Store for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let turn = self.conn.clone().lock_owned().await;
-        let conn = conn::SqliteConn::begin(self.writer.clone(), self.work.clone(), turn)?;
+        let conn = conn::SqliteConn::begin(self.gate.turn().await)?;
         Ok(Box::new(SqlTx::new(conn)))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let conn = self.conn.lock().await;
-        conn.query_row("SELECT count(*) FROM settings", [], |row| {
-            row.get::<_, i64>(0)
-        })?;
+        let mut turn = self.gate.turn().await;
+        turn.conn()
+            .query_row("SELECT count(*) FROM settings", [], |row| {
+                row.get::<_, i64>(0)
+            })?;
         Ok(())
+    }
+
+    async fn settled(&self) -> Result<(), StoreError> {
+        self.gate.settled().await
     }
 
     fn work_signal(&self) -> Arc<Notify> {

@@ -1,49 +1,33 @@
-//! One SQLite transaction: its statements run on the command's own task against the
-//! connection its turn holds, and its `COMMIT` runs on the writer thread ([`Writer`]),
-//! which takes the turn with it and releases it once the commit is done.
+//! One command of the embedded store: a savepoint in the open batch ([`super::batch`]).
+//! Its statements run on the command's own task against the connection its turn holds;
+//! its commit releases the savepoint into the batch and waits for the batch's `COMMIT`.
 //!
 //! Writes whose row count nobody reads (history rows, the instance update) run at once:
 //! there is no round trip to save, as there is on PostgreSQL. A statement that failed
-//! leaves the transaction able only to roll back, as on PostgreSQL. Dropping a
-//! transaction uncommitted rolls it back before the turn is released, so the next
-//! transaction's `BEGIN` always finds the connection idle.
+//! leaves the command able only to roll back, as on PostgreSQL. Dropping a command
+//! uncommitted rolls it back to its savepoint before the turn is let go, so it changes
+//! nothing and the other commands of its batch keep theirs.
 
-use std::sync::Arc;
+use rusqlite::Statement;
 
-use rusqlite::{Connection, Statement};
-use tokio::sync::{Notify, OwnedMutexGuard};
-
-use super::writer::Writer;
+use super::batch::{Turn, unanswered};
 use crate::store::StoreError;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
 
-/// The connection, held by one transaction at a time.
-pub(super) type Turn = OwnedMutexGuard<Connection>;
-
 pub(super) struct SqliteConn {
-    /// `None` once `commit` has handed it to the writer thread.
+    /// `None` once `commit` has released the command into the batch.
     turn: Option<Turn>,
-    writer: Arc<Writer>,
-    /// The runners' wake-up, given on the writer thread once `COMMIT` is done, so that it
-    /// is not lost when the caller stops waiting for its commit.
-    work: Arc<Notify>,
     /// A statement failed: like PostgreSQL, the transaction may only roll back now.
     failed: bool,
 }
 
 impl SqliteConn {
-    /// Starts a transaction on the connection whose turn the caller holds.
-    pub(super) fn begin(
-        writer: Arc<Writer>,
-        work: Arc<Notify>,
-        turn: Turn,
-    ) -> Result<Self, StoreError> {
-        turn.execute_batch("BEGIN IMMEDIATE")?;
+    /// Starts a command on the connection whose turn the caller holds.
+    pub(super) fn begin(mut turn: Turn) -> Result<Self, StoreError> {
+        turn.begin_command()?;
         Ok(Self {
             turn: Some(turn),
-            writer,
-            work,
             failed: false,
         })
     }
@@ -55,7 +39,7 @@ impl SqliteConn {
         params: &[Param<'_>],
         work: impl FnOnce(&mut Statement<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.turn.as_deref_mut().ok_or_else(committed)?;
+        let conn = self.turn.as_mut().ok_or_else(committed)?.conn();
         let outcome =
             conn.prepare_cached(sql)
                 .map_err(StoreError::from)
@@ -70,9 +54,9 @@ impl SqliteConn {
 
 impl Drop for SqliteConn {
     fn drop(&mut self) {
-        // Dropped mid-way (an error or a cancelled request): undo everything.
-        if let Some(conn) = self.turn.as_deref_mut() {
-            rollback_if_open(conn);
+        // Dropped mid-way (an error or a cancelled request): undo the command alone.
+        if let Some(turn) = self.turn.as_mut() {
+            turn.undo_command();
         }
     }
 }
@@ -107,47 +91,29 @@ impl Conn for SqliteConn {
         })
     }
 
+    /// Releases the command into its batch, lets go of the turn (which commits the batch
+    /// when it is due) and answers once the batch's `COMMIT` is on disk.
     async fn commit(mut self, notify: bool) -> Result<(), StoreError> {
         if self.failed {
             return Err(StoreError::Other(
                 "a statement of this transaction failed; it was rolled back".into(),
             ));
         }
-        let committing = Committing(self.turn.take().ok_or_else(committed)?);
-        let work = self.work.clone();
-        self.writer
-            .run(move || {
-                committing.0.execute_batch("COMMIT")?;
-                if notify {
-                    work.notify_waiters();
-                }
-                Ok(())
-            })
-            .await
-    }
-}
-
-/// The turn on its way through `COMMIT`: a commit that failed, or a job that panicked, is
-/// rolled back before the turn is released, so the next `BEGIN` finds the connection idle.
-struct Committing(Turn);
-
-impl Drop for Committing {
-    fn drop(&mut self) {
-        rollback_if_open(&mut self.0);
-    }
-}
-
-fn rollback_if_open(conn: &mut Connection) {
-    // A BEGIN that failed, or a COMMIT that went through after all, leaves nothing to undo.
-    if !conn.is_autocommit()
-        && let Err(error) = conn.execute_batch("ROLLBACK")
-    {
-        tracing::error!(%error, "sqlite rollback failed");
+        let mut turn = self.turn.take().ok_or_else(committed)?;
+        let ack = match turn.commit_command(notify) {
+            Ok(ack) => ack,
+            Err(error) => {
+                self.turn = Some(turn);
+                return Err(error);
+            }
+        };
+        drop(turn);
+        ack.await.map_err(|_| unanswered())?
     }
 }
 
 fn committed() -> StoreError {
-    StoreError::Other("the transaction was handed over for its commit".into())
+    StoreError::Other("the transaction was released into its batch".into())
 }
 
 /// Binds each `$n` of the statement to `params[n - 1]`, whatever order the statement

@@ -1,6 +1,8 @@
-//! The commit on the writer thread, seen from a caller that stops waiting for it: an HTTP
-//! client that disconnects, or the SharePoint receiver's `sync_timeout`.
+//! Group commit seen from callers that stop waiting (an HTTP client that disconnects, the
+//! SharePoint receiver's `sync_timeout`): for their commit, or for the turn a batch was
+//! left to.
 
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use crate::store::sqlite::SqliteStore;
@@ -10,12 +12,17 @@ use crate::store::{NewInbound, Store};
 /// the test run.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-#[tokio::test]
-async fn a_commit_given_up_by_its_caller_still_commits_wakes_the_runners_and_frees_the_turn() {
+async fn open() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("holdpoint.db"))
         .await
         .expect("open");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_commit_given_up_by_its_caller_still_commits_wakes_the_runners_and_frees_the_turn() {
+    let (_dir, store) = open().await;
     let work = store.work_signal();
     let woken = work.notified();
     tokio::pin!(woken);
@@ -47,10 +54,7 @@ async fn a_commit_given_up_by_its_caller_still_commits_wakes_the_runners_and_fre
 
 #[tokio::test]
 async fn a_transaction_dropped_uncommitted_leaves_nothing_and_frees_the_turn() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("holdpoint.db"))
-        .await
-        .expect("open");
+    let (_dir, store) = open().await;
     let mut tx = store.begin().await.expect("begin");
     tx.insert_setting_if_absent("k", b"v")
         .await
@@ -62,4 +66,35 @@ async fn a_transaction_dropped_uncommitted_leaves_nothing_and_frees_the_turn() {
         .expect("the turn is released")
         .expect("begin");
     assert_eq!(tx.setting("k").await.expect("read"), None);
+}
+
+/// The first command lets go of the turn while another task waits for it, so it leaves
+/// its batch to that task, which is then cancelled before it takes the turn. The futures
+/// are polled by hand, so the order is fixed.
+#[tokio::test]
+async fn a_batch_left_to_a_waiter_that_is_cancelled_is_still_committed() {
+    let (_dir, store) = open().await;
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut first = store.begin().await.expect("begin");
+    first
+        .insert_setting_if_absent("k", b"v")
+        .await
+        .expect("insert");
+    let mut waiter = Box::pin(store.begin());
+    assert!(
+        waiter.as_mut().poll(&mut cx).is_pending(),
+        "waits for the turn"
+    );
+    let mut commit = first.commit();
+    assert!(
+        commit.as_mut().poll(&mut cx).is_pending(),
+        "the batch is left to the waiter"
+    );
+    drop(waiter);
+    tokio::time::timeout(PATIENCE, commit)
+        .await
+        .expect("the batch is committed although its waiter is gone")
+        .expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    assert_eq!(tx.setting("k").await.expect("read"), Some(b"v".to_vec()));
 }

@@ -2,25 +2,17 @@
 //!
 //! What blocks runs here, never on a runtime worker: opening the database with its
 //! migrations, and every `COMMIT`, which with `synchronous = FULL` waits for the disk
-//! (fsync). A transaction's other statements run on the command's own task, against the
-//! connection its turn holds: they work in SQLite's page cache (the WAL is written at
-//! `COMMIT`), a few microseconds each, with at most a `read` of a page the OS has cached.
-//! They ran here too at first, one job per statement, and callback throughput fell by
-//! about 40 %: a hop to a thread and back costs tens of microseconds on this kind of
-//! virtual machine, a K2 finish made about seven, and each lengthened the time the single
-//! writer's turn is held (`benches/callbacks.sh`, BENCHMARKS.md, 2026-12-05). The one hop
-//! left, for `COMMIT`, still costs about 10 % against committing on the worker; group
-//! commit is what wins it back. `COMMIT` takes the turn with it: the job owns the
-//! connection's guard, commits (or rolls back on failure), then releases it, so a caller
-//! that gives up while its commit runs cannot leave the connection in a transaction.
+//! (fsync). A command's other statements run on its own task, against the connection its
+//! turn holds: they work in SQLite's page cache (the WAL is written at `COMMIT`), a few
+//! microseconds each, with at most a `read` of a page the OS has cached. They ran here
+//! too at first, one job per statement, and callback throughput fell by about 40 %: a
+//! hop to a thread and back costs tens of microseconds on this kind of virtual machine, a
+//! K2 finish made about seven, and each lengthened the time the single writer's turn is
+//! held (`benches/callbacks.sh`, BENCHMARKS.md, 2026-12-05). The hop left, for `COMMIT`,
+//! is paid once per batch of commands ([`super::batch`]), not once per command.
 //!
-//! Group commit fits here: instead of one `BEGIN IMMEDIATE … COMMIT` per transaction,
-//! the outer transaction stays open, each command runs inside a `SAVEPOINT` on its task
-//! (rolled back to when it fails or is abandoned, released when it commits), and this
-//! thread runs the outer `COMMIT` (one fsync for the batch) when no command is waiting
-//! for the turn or after a short bound, answering every `commit` of the batch only then,
-//! so acknowledgements still follow durability. A transaction that only read must wait
-//! for the batch too, since it may have seen a command's released but unsynced writes.
+//! A job may own the connection's turn (a batch being committed), so a job is never
+//! dropped unrun: should the thread be gone, it runs on the caller's thread instead.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -31,7 +23,7 @@ use tokio::sync::oneshot;
 use crate::store::StoreError;
 
 /// Work for the thread; it answers through a channel it carries.
-type Job = Box<dyn FnOnce() + Send>;
+pub(super) type Job = Box<dyn FnOnce() + Send>;
 
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Job>>,
@@ -73,6 +65,13 @@ impl Writer {
         let job: Job = Box::new(move || {
             let _ = answer.send(job());
         });
+        self.send(job);
+        result.await.map_err(|_| stopped())?
+    }
+
+    /// Queues `job` for the thread without waiting for it. Should the thread be gone, the
+    /// job runs here instead: it may own the connection's turn, which must not be lost.
+    pub(super) fn send(&self, job: Job) {
         match &self.jobs {
             Some(jobs) => {
                 if let Err(mpsc::SendError(job)) = jobs.send(job) {
@@ -81,7 +80,6 @@ impl Writer {
             }
             None => job(),
         }
-        result.await.map_err(|_| stopped())?
     }
 }
 
