@@ -287,8 +287,7 @@ impl Engine {
         filter: &InboundFilter,
         caller: &Caller,
     ) -> Result<Vec<InboundView>, EngineError> {
-        let rows = self.list_rows(filter, caller).await?;
-        Ok(rows.into_iter().map(InboundView::from).collect())
+        self.list_views(filter, caller, InboundView::from).await
     }
 
     /// Puts a dead letter back in the queue, due now, with a fresh lifetime. Needs the

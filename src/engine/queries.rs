@@ -72,25 +72,23 @@ impl Engine {
         filter: &WaitFilter,
         caller: &Caller,
     ) -> Result<Vec<WaitView>, EngineError> {
-        let rows = self.list_rows(filter, caller).await?;
-        let serials = &self.serials;
-        Ok(rows
-            .into_iter()
-            .map(|row| WaitView::new(row, serials))
-            .collect())
+        self.list_views(filter, caller, |row| WaitView::new(row, &self.serials))
+            .await
     }
 
-    /// The rows of a listing, in a read of their own, narrowed to what the caller may view.
-    pub(crate) async fn list_rows<F: Listing>(
+    /// The rows of a listing, in a read of their own, narrowed to what the caller may
+    /// view, each made a view by `view` (which needs no store: the read is over).
+    pub(crate) async fn list_views<F: Listing, V>(
         &self,
         filter: &F,
         caller: &Caller,
-    ) -> Result<Vec<F::Row>, EngineError> {
+        view: impl Fn(F::Row) -> V,
+    ) -> Result<Vec<V>, EngineError> {
         let filter = self.scoped(filter, caller)?;
         let mut tx = self.store.begin().await?;
         let rows = filter.rows(tx.as_mut()).await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(rows.into_iter().map(view).collect())
     }
 
     /// `filter`, narrowed to the workflows the caller may view (see `view_scope`).

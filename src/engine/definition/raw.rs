@@ -37,16 +37,41 @@ pub struct RawField {
     pub default: Option<toml::Value>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttp {
-    pub url: String,
-    pub method: Option<String>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub body: Option<String>,
-    pub timeout: Option<String>,
-    pub max_attempts: Option<u32>,
-    pub save: Option<BTreeMap<String, String>>,
+/// Declares a struct with the keys of an HTTP request a step sends, after its `url`, at
+/// the place marked `..http_options`: written once for both places they stand, a `notify`
+/// table ([`RawHttp`]) and a `call` step, which carries them beside its own keys
+/// ([`RawStep`]). serde's `flatten` would say it plainer, but it does not work with
+/// `deny_unknown_fields`.
+macro_rules! with_http_options {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$head_attr:meta])* pub $head:ident: $head_ty:ty,)*
+            ..http_options,
+            $($(#[$tail_attr:meta])* pub $tail:ident: $tail_ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$head_attr])* pub $head: $head_ty,)*
+            pub method: Option<String>,
+            pub headers: Option<BTreeMap<String, String>>,
+            pub body: Option<String>,
+            pub timeout: Option<String>,
+            pub max_attempts: Option<u32>,
+            pub save: Option<BTreeMap<String, String>>,
+            $($(#[$tail_attr])* pub $tail: $tail_ty,)*
+        }
+    };
+}
+
+with_http_options! {
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawHttp {
+        pub url: String,
+        ..http_options,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,40 +82,37 @@ pub struct RawBranch {
     pub goto: String,
 }
 
-/// Every key any step kind may carry; which ones apply to which kind is checked later.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    pub id: Option<String>,
-    pub kind: Option<String>,
-    pub next: Option<String>,
-    pub deadline: Option<String>,
-    pub on_timeout: Option<String>,
-    pub on_error: Option<String>,
-    pub notify: Option<RawHttp>,
-    pub synchronous: Option<bool>,
-    pub event: Option<String>,
-    pub scope: Option<String>,
-    pub properties: Option<BTreeMap<String, String>>,
-    pub ttl: Option<String>,
-    pub inputs: Option<Vec<String>>,
-    pub url: Option<String>,
-    pub method: Option<String>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub body: Option<String>,
-    pub timeout: Option<String>,
-    pub max_attempts: Option<u32>,
-    pub save: Option<BTreeMap<String, String>>,
-    pub fields: Option<BTreeMap<String, toml::Value>>,
-    pub when: Option<Vec<RawBranch>>,
-    #[serde(rename = "else")]
-    pub otherwise: Option<String>,
-    pub status: Option<String>,
-    pub error_message: Option<String>,
-    /// Strings are templates; numbers and booleans keep their type (`i:type`).
-    pub changed_properties: Option<BTreeMap<String, toml::Value>>,
-    pub content_type: Option<String>,
-    pub message: Option<String>,
+with_http_options! {
+    /// Every key any step kind may carry; which ones apply to which kind is checked later.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawStep {
+        pub id: Option<String>,
+        pub kind: Option<String>,
+        pub next: Option<String>,
+        pub deadline: Option<String>,
+        pub on_timeout: Option<String>,
+        pub on_error: Option<String>,
+        pub notify: Option<RawHttp>,
+        pub synchronous: Option<bool>,
+        pub event: Option<String>,
+        pub scope: Option<String>,
+        pub properties: Option<BTreeMap<String, String>>,
+        pub ttl: Option<String>,
+        pub inputs: Option<Vec<String>>,
+        pub url: Option<String>,
+        ..http_options,
+        pub fields: Option<BTreeMap<String, toml::Value>>,
+        pub when: Option<Vec<RawBranch>>,
+        #[serde(rename = "else")]
+        pub otherwise: Option<String>,
+        pub status: Option<String>,
+        pub error_message: Option<String>,
+        /// Strings are templates; numbers and booleans keep their type (`i:type`).
+        pub changed_properties: Option<BTreeMap<String, toml::Value>>,
+        pub content_type: Option<String>,
+        pub message: Option<String>,
+    }
 }
 
 impl RawStep {
