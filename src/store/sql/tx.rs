@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::param::Param;
 use super::statements as sql;
-use super::upkeep::{InboundSettlement, by_id};
+use super::upkeep::InboundSettlement;
 use super::{Conn, SqlTx, args, filter};
 use crate::store::model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
@@ -226,10 +226,9 @@ impl<C: Conn> Tx for SqlTx<C> {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let claim = Self::dialected().claim_outbox.as_str();
-        let leased = self.all(claim, args![now, lease_until, owner, limit]);
-        leased
+        let id = |row: &OutboxRow| row.id;
+        self.lease(claim, (now, lease_until), owner, limit, id)
             .await
-            .map(|rows| by_id(rows, |row: &OutboxRow| row.id))
     }
 
     async fn get_outbox(&mut self, id: i64) -> Result<Option<OutboxRow>, StoreError> {
@@ -322,10 +321,9 @@ impl<C: Conn> Tx for SqlTx<C> {
         limit: i64,
     ) -> Result<Vec<InboundRow>, StoreError> {
         let claim = Self::dialected().claim_inbound.as_str();
-        let leased = self.all(claim, args![now, lease_until, owner, limit]);
-        leased
+        let id = |row: &InboundRow| row.id;
+        self.lease(claim, (now, lease_until), owner, limit, id)
             .await
-            .map(|rows| by_id(rows, |row: &InboundRow| row.id))
     }
 
     async fn finish_inbound(

@@ -1,16 +1,30 @@
 //! The statements behind the runners' tables that take more than one step: settling a
 //! leased inbound row, retention's purge of ended instances, and the overview's counts.
 
+use super::row::FromRow;
 use super::statements as sql;
 use super::{Conn, SqlTx, args};
 use crate::store::StoreError;
 use crate::store::model::{InboundState, StoreStats, WaitKind};
 
-/// Leased rows in id order: `UPDATE … RETURNING` gives them in no particular order, and
-/// runners work through a batch oldest first.
-pub(super) fn by_id<T>(mut rows: Vec<T>, id: fn(&T) -> i64) -> Vec<T> {
-    rows.sort_by_key(id);
-    rows
+impl<C: Conn> SqlTx<C> {
+    /// Leases up to `limit` due rows to `owner` until `lease_until` with `claim` (the
+    /// outbox's or the inbound queue's), in id order: `UPDATE … RETURNING` gives them in
+    /// no particular order, and runners work through a batch oldest first.
+    pub(super) async fn lease<T: FromRow>(
+        &mut self,
+        claim: &'static str,
+        (now, lease_until): (i64, i64),
+        owner: &str,
+        limit: i64,
+        id: fn(&T) -> i64,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut rows: Vec<T> = self
+            .all(claim, args![now, lease_until, owner, limit])
+            .await?;
+        rows.sort_by_key(id);
+        Ok(rows)
+    }
 }
 
 /// Where a leased inbound row goes next.
