@@ -157,8 +157,7 @@ impl Store for PostgresStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let client = self.pool.get().await?;
-        client.batch_execute("BEGIN").await?;
-        let conn = conn::PgConn::new(client, self.work.clone());
+        let conn = conn::PgConn::begin(client, self.work.clone());
         Ok(Box::new(SqlTx::new(conn)))
     }
 

@@ -26,11 +26,16 @@ pub(super) struct PgConn {
 }
 
 impl PgConn {
-    /// A connection on which `BEGIN` has run.
-    pub(super) fn new(client: Object, work: Arc<Notify>) -> Self {
+    /// Starts a transaction: its `BEGIN` goes out with the first statement, in the same
+    /// pipeline, which saves a round trip per transaction.
+    pub(super) fn begin(client: Object, work: Arc<Notify>) -> Self {
+        let begin = Deferred {
+            sql: "BEGIN",
+            params: Vec::new(),
+        };
         Self {
             client: Some(client),
-            pending: Vec::new(),
+            pending: vec![begin],
             work,
         }
     }
@@ -62,7 +67,8 @@ impl Drop for PgConn {
         let Some(client) = self.client.take() else {
             return;
         };
-        // Not committed: roll back before the connection goes back to the pool. Without a
+        // Not committed: roll back before the connection goes back to the pool (should the
+        // `BEGIN` not have gone out, PostgreSQL only warns that nothing was open). Without a
         // runtime, detach the connection so that it closes (which also rolls back).
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

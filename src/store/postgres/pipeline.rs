@@ -2,7 +2,8 @@
 //! an item's deliveries) are not sent on their own: they wait in the transaction and go
 //! out together with the next statement that returns something, or with `COMMIT`, as one
 //! pipeline (tokio-postgres sends requests in the order their futures are first polled
-//! and PostgreSQL answers in order). A finish then costs 6 round trips instead of 10.
+//! and PostgreSQL answers in order). `BEGIN` itself waits for the first statement. A
+//! finish then costs 5 round trips instead of 10.
 //!
 //! Errors are not lost, only reported later: a failed deferred statement aborts the
 //! transaction, its error is the first one the pipeline yields (answers come in order),
