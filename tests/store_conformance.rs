@@ -35,6 +35,7 @@ store_suite!(
     a_failing_command_inside_a_batch_fails_alone,
     a_command_dropped_inside_a_batch_changes_nothing,
     concurrent_finishes_of_one_item_have_one_winner,
+    a_commit_with_waits_lists_its_own_writes_and_commits,
 );
 
 mod cases {
@@ -1218,6 +1219,51 @@ mod cases {
         let id = tx.insert_instance(&bare_instance()).await.unwrap();
         tx.append_history(&entry(id)).await.unwrap();
         assert_eq!(tx.history(id).await.unwrap().len(), 1);
+        tx.commit().await.unwrap();
+    }
+
+    /// The commit that answers with rows (PostgreSQL pipelines the listing with COMMIT):
+    /// it sees the transaction's own writes, and a failed transaction returns no rows.
+    pub async fn a_commit_with_waits_lists_its_own_writes_and_commits(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_instance(&bare_instance()).await.unwrap();
+        let wait = NewWait {
+            instance_id: id,
+            step_id: "s".into(),
+            kind: WaitKind::ServerItem,
+            event_name: None,
+            scope: None,
+            deadline: T0 + 1_000,
+            now: T0,
+        };
+        let wait_id = tx.insert_wait(&wait).await.unwrap();
+        tx.append_history(&started_history(id)).await.unwrap();
+        let filter = WaitFilter {
+            scope: ListScope::new(None, 10),
+            instance_id: Some(id),
+            ..WaitFilter::default()
+        };
+        let listed = tx.commit_with_waits(&filter).await.unwrap();
+        assert_eq!(listed.iter().map(|w| w.id).collect::<Vec<_>>(), [wait_id]);
+        let mut tx = store.store.begin().await.unwrap();
+        assert_eq!(tx.history(id).await.unwrap().len(), 1, "committed");
+        assert_eq!(tx.list_waits(&filter).await.unwrap().len(), 1);
+        tx.commit().await.unwrap();
+
+        let mut tx = store.store.begin().await.unwrap();
+        let orphan = tx.insert_instance(&bare_instance()).await.unwrap();
+        tx.append_history(&started_history(orphan + 1_000_000))
+            .await
+            .ok();
+        assert!(
+            tx.commit_with_waits(&filter).await.is_err(),
+            "the bad history row fails the commit"
+        );
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(
+            tx.get_instance(orphan).await.unwrap().is_none(),
+            "rolled back"
+        );
         tx.commit().await.unwrap();
     }
 

@@ -105,18 +105,17 @@ impl Engine {
         tx: &mut dyn Tx,
         row: InstanceRow,
     ) -> Result<InstanceView, EngineError> {
-        let filter = WaitFilter {
-            scope: ListScope::new(None, 100),
-            instance_id: Some(row.id),
-            state: Some(WaitState::Open),
-            ..WaitFilter::default()
-        };
-        let waits = tx.list_waits(&filter).await?;
-        let waits = waits
+        let waits = tx.list_waits(&open_waits_of(row.id)).await?;
+        Ok(self.view_of(row, waits))
+    }
+
+    /// The instance as callers see it, given its open waits.
+    pub(crate) fn view_of(&self, row: InstanceRow, open_waits: Vec<WaitRow>) -> InstanceView {
+        let waits = open_waits
             .into_iter()
             .map(|wait| WaitView::new(wait, &self.serials))
             .collect();
-        Ok(InstanceView::new(row, waits))
+        InstanceView::new(row, waits)
     }
 
     /// The instance, when the caller may view it.
@@ -165,4 +164,14 @@ listing! {
     InstanceFilter => InstanceRow, list_instances;
     WaitFilter => WaitRow, list_waits;
     InboundFilter => InboundRow, list_inbound;
+}
+
+/// What an instance view lists: the instance's open waits (at most one in practice).
+pub(crate) fn open_waits_of(instance_id: i64) -> WaitFilter {
+    WaitFilter {
+        scope: ListScope::new(None, 100),
+        instance_id: Some(instance_id),
+        state: Some(WaitState::Open),
+        ..WaitFilter::default()
+    }
 }

@@ -98,6 +98,14 @@ pub trait Store: Send + Sync + 'static {
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
+    /// Lists waits as [`Tx::list_waits`] does, then commits; the rows are returned only
+    /// when the commit succeeded. PostgreSQL sends both in one pipeline, which saves the
+    /// round trip a command pays for the view it answers with.
+    async fn commit_with_waits(
+        self: Box<Self>,
+        filter: &WaitFilter,
+    ) -> Result<Vec<WaitRow>, StoreError>;
+
     // Nothing asks for the runners to be woken: every write that gives them work (a wait,
     // an outbox row or reschedule, an inbound row queued) does so once it commits, by the
     // one rule in `sql::SqlTx::gives_runners_work`.

@@ -2,12 +2,15 @@
 //! connection (`prepare_cached`), and deferred writes go out with the next statement or
 //! `COMMIT` in one pipeline (see [`super::pipeline`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use deadpool_postgres::Object;
 use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
+
+use futures_util::future::try_join;
 
 use super::WORK_CHANNEL;
 use super::pipeline::{self, Deferred};
@@ -112,26 +115,73 @@ impl Conn for PgConn {
     }
 
     async fn commit(mut self, notify: bool) -> Result<(), StoreError> {
-        let client = self
-            .client
-            .take()
-            .ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
-        let sql = if notify {
-            format!("NOTIFY {WORK_CHANNEL}; COMMIT")
-        } else {
-            "COMMIT".to_string()
-        };
+        let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
-        if let Err(error) =
-            pipeline::with_pending(&client, pending, client.batch_execute(&sql)).await
-        {
-            // The outcome of a failed COMMIT is unknown to us; never reuse the connection.
-            drop(Object::take(client));
-            return Err(error.into());
+        let commit_sql = commit_sql(notify);
+        let commit = client.batch_execute(&commit_sql);
+        let outcome = pipeline::with_pending(&client, pending, commit).await;
+        self.ended(client, notify, outcome)
+    }
+
+    /// The query goes out after the deferred writes and before `COMMIT`, in one pipeline.
+    async fn rows_and_commit<T: FromRow>(
+        mut self,
+        sql: Sql,
+        params: Vec<Param<'_>>,
+        notify: bool,
+    ) -> Result<Vec<T>, StoreError> {
+        let statement = self.client()?.prepare_cached(&sql).await?;
+        let client = self.ending()?;
+        let pending = std::mem::take(&mut self.pending);
+        let params = bound(&params);
+        let commit_sql = commit_sql(notify);
+        let query_then_commit = try_join(
+            client.query(&statement, &params),
+            client.batch_execute(&commit_sql),
+        );
+        let outcome = pipeline::with_pending(&client, pending, query_then_commit).await;
+        let (rows, ()) = self.ended(client, notify, outcome)?;
+        rows.iter().map(T::from_row).collect()
+    }
+}
+
+impl PgConn {
+    /// The connection, taken for the `COMMIT`: dropping the transaction no longer rolls back.
+    fn ending(&mut self) -> Result<Object, StoreError> {
+        self.client
+            .take()
+            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
+    }
+
+    /// After the pipeline that held `COMMIT`: wakes the runners, or discards a connection
+    /// whose `COMMIT` failed, since its outcome is unknown to us.
+    fn ended<T>(
+        &self,
+        client: Object,
+        notify: bool,
+        outcome: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        match outcome {
+            Ok(output) => {
+                if notify {
+                    self.work.notify_waiters();
+                }
+                Ok(output)
+            }
+            Err(error) => {
+                drop(Object::take(client));
+                Err(error.into())
+            }
         }
-        if notify {
-            self.work.notify_waiters();
-        }
-        Ok(())
+    }
+}
+
+/// Ends the transaction; one that gave the runners work also tells every node (the
+/// `NOTIFY` is delivered at commit).
+fn commit_sql(notify: bool) -> Cow<'static, str> {
+    if notify {
+        Cow::Owned(format!("NOTIFY {WORK_CHANNEL}; COMMIT"))
+    } else {
+        Cow::Borrowed("COMMIT")
     }
 }

@@ -58,6 +58,24 @@ pub(crate) trait Conn: Send + 'static {
     /// on PostgreSQL (`NOTIFY`). The wake-up holds even when the caller stops waiting
     /// while `COMMIT` runs.
     fn commit(self, notify: bool) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every row the statement returns, then [`Conn::commit`]; the rows only when the
+    /// commit succeeded. A backend that pipelines sends both at once.
+    fn rows_and_commit<T: FromRow>(
+        mut self,
+        sql: Sql,
+        params: Vec<Param<'_>>,
+        notify: bool,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            let rows = self.rows(sql, params).await?;
+            self.commit(notify).await?;
+            Ok(rows)
+        }
+    }
 }
 
 /// A transaction on a SQL backend: the [`Tx`](super::Tx) contract implemented once.
@@ -115,6 +133,16 @@ impl<C: Conn> SqlTx<C> {
 
     async fn commit_and_wake(self) -> Result<(), StoreError> {
         self.conn.commit(self.wake_runners).await
+    }
+
+    async fn rows_and_commit<T: FromRow>(
+        self,
+        sql: Sql,
+        params: Vec<Param<'_>>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.conn
+            .rows_and_commit(sql, params, self.wake_runners)
+            .await
     }
 
     /// Claims an idempotency key: an expired key is dropped first, then the insert either

@@ -26,6 +26,14 @@ impl<C: Conn> Tx for SqlTx<C> {
         (*self).commit_and_wake().await
     }
 
+    async fn commit_with_waits(
+        self: Box<Self>,
+        filter: &WaitFilter,
+    ) -> Result<Vec<WaitRow>, StoreError> {
+        let (sql, params) = filter::waits(C::DIALECT, filter);
+        (*self).rows_and_commit(sql.into(), params).await
+    }
+
     async fn setting(&mut self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.one(sql::SETTING, args![key]).await
     }
