@@ -58,10 +58,16 @@ async fn text_lines_reach_stderr_up_to_the_last_one_at_sigterm() {
         ),
         "the scrape's request line: {log}"
     );
-    // Logged after the HTTP server stopped, just before the process exits.
+    // Logged after the HTTP server stopped; the runners' lines are the last of the process.
     assert!(
         log.contains("http stopped; stopping runners"),
         "the lines of the shutdown: {log}"
+    );
+    assert!(
+        log.lines()
+            .last()
+            .is_some_and(|line| line.contains("runner stopped")),
+        "the last line: {log}"
     );
 }
 
@@ -85,6 +91,12 @@ async fn json_lines_reach_stderr_up_to_the_last_one_at_sigterm() {
             .iter()
             .any(|line| line["fields"]["message"] == "http stopped; stopping runners"),
         "the lines of the shutdown: {log}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|line| line["fields"]["message"] == "runner stopped"),
+        "the last line: {log}"
     );
 }
 
