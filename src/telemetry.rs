@@ -216,6 +216,25 @@ mod tests {
     }
 
     #[test]
+    fn dropping_the_guard_writes_out_the_write_buffer() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = SlowSink {
+            entered: None,
+            release: mpsc::channel().1,
+            written: written.clone(),
+        };
+        // As `init` has it: small lines stay in the thread's buffer until it is flushed.
+        let (writer, guard) = log_writer(BufWriter::with_capacity(WRITE_BUFFER_BYTES, sink));
+        for n in 0..1000 {
+            log_line(&writer, &format!("line {n}\n"));
+        }
+        drop(guard);
+        let written = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(written.lines().count(), 1000);
+        assert!(written.ends_with("line 999\n"));
+    }
+
+    #[test]
     fn after_the_guard_lines_bypass_the_stopped_queue() {
         let (writer, guard) = log_writer(SlowSink {
             entered: None,
