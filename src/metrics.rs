@@ -34,6 +34,8 @@ pub const TIMER_LAG: &str = "holdpoint_timer_lag_seconds";
 pub const RUNNER_LAG: &str = "holdpoint_inbound_runner_lag_seconds";
 /// Counter.
 pub const SHAREPOINT_UNMATCHED: &str = "holdpoint_sharepoint_unmatched_events_total";
+/// Counter; read from [`crate::telemetry`] at scrape time.
+pub const LOG_LINES_DROPPED: &str = "holdpoint_log_lines_dropped_total";
 
 /// Seconds; from a fast commit to a slow fsync under load.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -70,6 +72,10 @@ fn describe() {
     describe_counter!(
         SHAREPOINT_UNMATCHED,
         "SharePoint events that matched no trigger"
+    );
+    describe_counter!(
+        LOG_LINES_DROPPED,
+        "log lines dropped because stderr fell behind and the log queue was full"
     );
     describe_counter!(
         INSTANCES_PURGED,
@@ -114,6 +120,8 @@ pub fn render(stats: Option<&StoreStats>, now_ms: i64) -> String {
     if let Some(stats) = stats {
         set_store_gauges(stats, now_ms);
     }
+    // The log writer counts its drops itself; the metric shows its count as of the scrape.
+    counter!(LOG_LINES_DROPPED).absolute(crate::telemetry::log_lines_dropped());
     handle.render()
 }
 

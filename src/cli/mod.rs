@@ -153,7 +153,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&format!("configuration: {error}")),
     };
-    crate::telemetry::init(&config.log_level, config.log_format);
+    // Held until the command is done, so its last log lines are written before the exit.
+    let log = crate::telemetry::init(&config.log_level, config.log_format);
     let result = match cli.command {
         None | Some(Command::Serve(_)) => serve::serve(config).await,
         Some(Command::Migrate) => migrate(&config).await,
@@ -170,6 +171,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Backup(args)) => backup::run(&config, &args).await,
         Some(Command::Store { command }) => store::run(&config, command).await,
     };
+    // Writes out the queued log lines before a failure is reported below them.
+    drop(log);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),

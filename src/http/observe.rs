@@ -18,8 +18,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::field::{Empty, Field, Value};
+use tracing::span::Record;
+use tracing::{Instrument, Span};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -135,10 +136,7 @@ pub async fn observe(
     let operation = observed.map_or_else(|| method_label(&method), |o| o.operation);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    span.record("route", route)
-        .record("status", status)
-        .record("dialect", dialect)
-        .record("operation", operation);
+    record_outcome(&span, route, status, dialect, operation);
     tracing::info!(parent: &span, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
     crate::metrics::http_request(route, dialect, operation, status, elapsed);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -147,9 +145,109 @@ pub async fn observe(
     Ok(response)
 }
 
+/// Records what the answer settled on the request's span, in one record: field by field,
+/// each `record` looks the span up again, and the JSON formatter parses and rewrites the
+/// span's fields each time. What is logged is the same.
+fn record_outcome(span: &Span, route: &str, status: u16, dialect: &str, operation: &str) {
+    // A disabled span (below the log level) has nothing to record.
+    let Some(metadata) = span.metadata() else {
+        return;
+    };
+    let fields = metadata.fields();
+    let field = |name: &str| fields.field(name);
+    let (Some(route_field), Some(status_field), Some(dialect_field), Some(operation_field)) = (
+        field("route"),
+        field("status"),
+        field("dialect"),
+        field("operation"),
+    ) else {
+        return;
+    };
+    let values: [(&Field, Option<&dyn Value>); 4] = [
+        (&route_field, Some(&route)),
+        (&status_field, Some(&status)),
+        (&dialect_field, Some(&dialect)),
+        (&operation_field, Some(&operation)),
+    ];
+    let values = fields.value_set(&values);
+    span.with_subscriber(|(id, dispatch)| dispatch.record(id, &Record::new(&values)));
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
     use super::*;
+
+    /// Log lines, kept for the test to read.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Lines {
+        type Writer = Lines;
+
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    /// The `request` line of a span whose outcome `record` writes, in text or JSON.
+    fn request_line(json: bool, record: fn(&Span)) -> String {
+        let lines = Lines::default();
+        let builder = tracing_subscriber::fmt()
+            .with_writer(lines.clone())
+            .with_ansi(false)
+            .without_time();
+        let log = || {
+            let span = tracing::info_span!(
+                "request",
+                method = "POST",
+                route = Empty,
+                status = Empty,
+                dialect = Empty,
+                operation = Empty,
+            );
+            record(&span);
+            tracing::info!(parent: &span, elapsed_ms = 1.5, "request");
+        };
+        if json {
+            tracing::subscriber::with_default(builder.json().finish(), log);
+        } else {
+            tracing::subscriber::with_default(builder.finish(), log);
+        }
+        String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn the_outcome_recorded_at_once_logs_as_field_by_field() {
+        for json in [false, true] {
+            let at_once = request_line(json, |span| {
+                record_outcome(span, "/vco/webservice", 200, "orchestrator", "echo");
+            });
+            let one_by_one = request_line(json, |span| {
+                span.record("route", "/vco/webservice")
+                    .record("status", 200u16)
+                    .record("dialect", "orchestrator")
+                    .record("operation", "echo");
+            });
+            assert_eq!(at_once, one_by_one);
+            assert!(at_once.contains("orchestrator"), "{at_once}");
+        }
+    }
 
     #[test]
     fn dialects_follow_route_templates() {

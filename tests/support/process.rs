@@ -55,6 +55,20 @@ impl Server {
         env: &[(&str, &str)],
         log: Option<&Path>,
     ) -> Server {
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => Stdio::null(),
+        };
+        Server::start_with_stderr(extra, data_dir, env, stderr)
+    }
+
+    /// `start_with`, the server's stderr connected to `stderr` (a pipe nobody reads, …).
+    pub fn start_with_stderr(
+        extra: &[&str],
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -67,10 +81,7 @@ impl Server {
         let mut child = holdpoint(&args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(match log {
-                Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
-                None => Stdio::null(),
-            })
+            .stderr(stderr)
             .spawn()
             .expect("spawn serve");
         let stdout = child.stdout.take().unwrap();
