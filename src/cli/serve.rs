@@ -47,7 +47,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let state = web::Data::new(app_state(&config, engine.clone(), accounts));
     let http = &config.http;
     let shutdown_secs = http.shutdown_timeout.as_secs().max(1);
-    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    // More workers than connections would let the node hold more than max_connections.
+    let workers = http.workers.min(http.max_connections);
     let mut server = HttpServer::new(move || create_app(state.clone()))
         .workers(workers)
         // actix counts connections per worker; the setting is for the node.

@@ -49,6 +49,7 @@ raw_sections! {
         body_timeout: String,
         max_buffered: usize,
         max_connections: usize,
+        workers: usize,
         keep_alive: String,
         trusted_proxies: Vec<String>,
     }
