@@ -215,7 +215,7 @@ impl<'a> Builder<'a> {
                 )
             })?;
             if let Some(declaration) = attribute.key.as_namespace_binding() {
-                self.declare(declaration, &attribute.value);
+                self.declare(declaration, attribute.value);
                 continue;
             }
             let value = attribute
@@ -242,8 +242,8 @@ impl<'a> Builder<'a> {
 
     /// Records a declaration the reader has accepted. Its namespace is the raw attribute
     /// value, as quick-xml binds it, so it is a slice of the input.
-    fn declare(&mut self, declaration: PrefixDeclaration<'a>, value: &Cow<'a, str>) {
-        let Cow::Borrowed(namespace) = *value else {
+    fn declare(&mut self, declaration: PrefixDeclaration<'a>, value: Cow<'a, str>) {
+        let Cow::Borrowed(namespace) = value else {
             return;
         };
         match declaration {

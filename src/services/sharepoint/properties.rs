@@ -203,7 +203,7 @@ fn section_object(section: &Element) -> Result<Map<String, Value>, SoapError> {
             // A nested data contract (an app's `Version`, …): kept as an object.
             Value::Object(section_object(child)?)
         } else {
-            scalar(&child.name, child)
+            scalar(child.name, child)
         };
         object.insert(child.name.to_string(), value);
     }
