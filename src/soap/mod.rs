@@ -12,6 +12,7 @@
 pub mod decode;
 pub mod element;
 pub mod reader;
+mod scope;
 pub mod service;
 mod tree;
 pub mod writer;

@@ -1,46 +1,32 @@
 //! Text to an [`Element`] tree that borrows from the text, enforcing the [`Limits`] as it
 //! reads, so a hostile document is refused after reading at most one limit's worth of it.
 //!
-//! quick-xml's `NsReader` checks the syntax and the namespace declarations (reserved
-//! prefixes, the binding cap), but the names it resolves borrow from its own buffer. So
-//! the builder keeps its own stack of bindings, slices of the input's `xmlns` attributes,
-//! and resolves prefixes against it: a name costs no allocation. Children are gathered on
-//! one shared stack and moved into an exactly sized list when their parent closes.
+//! quick-xml's `Reader` checks the syntax; namespaces are resolved here, against a
+//! [`Scope`] of bindings borrowed from the input, because quick-xml's own resolver hands
+//! out names that borrow from its buffer (and copies every declaration into it). A name
+//! thus costs no allocation. Every element is built in place on one stack, where its
+//! children follow it, and they move into an exactly sized list when it closes.
 
 use std::borrow::Cow;
 
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::name::{NamespaceError, PrefixDeclaration, QName};
+use quick_xml::name::QName;
 
 use super::element::{Attribute, Element, XSI_NS};
+use super::scope::Scope;
 use super::{Limits, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, SoapVersion};
 use crate::error::ErrorCode;
 
-/// Namespace bindings in scope at once; a real envelope needs a dozen.
-const MAX_NAMESPACE_BINDINGS: usize = 256;
-/// The namespaces bound by definition (Namespaces in XML, section 3).
-const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
-const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
-
 /// Parses the document into an element tree, enforcing the limits as it goes.
 pub(super) fn read_tree<'a>(text: &'a str, limits: &Limits) -> Result<Element<'a>, SoapError> {
-    let mut reader = NsReader::from_str(text);
+    let mut reader = Reader::from_str(text);
     reader.config_mut().expand_empty_elements = true;
-    reader
-        .resolver_mut()
-        .set_max_namespace_bindings(MAX_NAMESPACE_BINDINGS);
     let mut tree = Builder::new(text, *limits);
     loop {
         let event = match reader.read_event() {
             Ok(event) => event,
-            Err(quick_xml::Error::Namespace(NamespaceError::TooManyBindings(limit))) => {
-                return Err(tree.fail(
-                    ErrorCode::LimitExceeded,
-                    format!("more than {limit} namespace declarations in scope"),
-                ));
-            }
             Err(error) => {
                 let at = reader.error_position() as usize;
                 return Err(syntax(text, at, &error.to_string(), tree.version));
@@ -81,12 +67,11 @@ pub(super) fn read_tree<'a>(text: &'a str, limits: &Limits) -> Result<Element<'a
 type XsiType<'a> = (&'a str, Cow<'a, str>);
 
 /// An element whose end tag has not been read yet.
-struct Open<'a> {
-    element: Element<'a>,
-    /// Where its children start on [`Builder::closed`].
-    first_child: usize,
-    /// How many bindings were in scope before its own declarations.
-    outer_bindings: usize,
+struct Open {
+    /// Where it stands on [`Builder::elements`]; its children follow it there.
+    index: usize,
+    /// The [`Scope::mark`] before its own declarations.
+    scope_mark: usize,
 }
 
 struct Builder<'a> {
@@ -95,11 +80,10 @@ struct Builder<'a> {
     /// Byte offset of the event being handled, for error locations.
     at: usize,
     version: Option<SoapVersion>,
-    open: Vec<Open<'a>>,
-    /// Closed elements whose parent is still open, in document order.
-    closed: Vec<Element<'a>>,
-    /// (prefix, namespace) in declaration order; the prefix is empty for `xmlns=`.
-    bindings: Vec<(&'a str, &'a str)>,
+    open: Vec<Open>,
+    /// The open elements, each followed by its children read so far, in document order.
+    elements: Vec<Element<'a>>,
+    scope: Scope<'a>,
     /// A new element's attributes other than namespace declarations, before resolving.
     pending: Vec<(QName<'a>, Cow<'a, str>)>,
     root: Option<Element<'a>>,
@@ -113,8 +97,8 @@ impl<'a> Builder<'a> {
             at: 0,
             version: None,
             open: Vec::new(),
-            closed: Vec::new(),
-            bindings: Vec::new(),
+            elements: Vec::new(),
+            scope: Scope::default(),
             pending: Vec::new(),
             root: None,
         }
@@ -157,11 +141,12 @@ impl<'a> Builder<'a> {
         };
         let qname_len = start.name().into_inner().len();
         let qname = QName(content.get(..qname_len).unwrap_or(content));
-        let outer_bindings = self.bindings.len();
+        let scope_mark = self.scope.mark();
         let (local, prefix) = qname.decompose();
         let name = local.into_inner();
         self.read_attributes(Attributes::new(content, qname_len), name)?;
         let namespace = self
+            .scope
             .resolve(prefix.map(|p| p.into_inner()), true)
             .map_err(|prefix| {
                 self.located(
@@ -177,20 +162,24 @@ impl<'a> Builder<'a> {
             xsi_type,
             ..Element::default()
         };
-        match self.open.last_mut() {
+        match self.open.last() {
             Some(parent) => {
                 // Text before the first child that is only whitespace is indentation.
-                if self.closed.len() == parent.first_child && is_blank(&parent.element.text) {
-                    parent.element.text = Cow::Borrowed("");
+                let first_child = self.elements.len() == parent.index + 1;
+                if let Some(parent) = self.elements.get_mut(parent.index)
+                    && first_child
+                    && is_blank(&parent.text)
+                {
+                    parent.text = Cow::Borrowed("");
                 }
             }
             None => self.version = Some(envelope_version(&element)?),
         }
         self.open.push(Open {
-            element,
-            first_child: self.closed.len(),
-            outer_bindings,
+            index: self.elements.len(),
+            scope_mark,
         });
+        self.elements.push(element);
         Ok(())
     }
 
@@ -215,7 +204,12 @@ impl<'a> Builder<'a> {
                 )
             })?;
             if let Some(declaration) = attribute.key.as_namespace_binding() {
-                self.declare(declaration, attribute.value);
+                // The attributes iterate over the input, so the raw value is borrowed.
+                if let Cow::Borrowed(namespace) = attribute.value {
+                    self.scope
+                        .declare(declaration, namespace)
+                        .map_err(|(code, message)| self.located(code, message))?;
+                }
                 continue;
             }
             let value = attribute
@@ -240,21 +234,6 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Records a declaration the reader has accepted. Its namespace is the raw attribute
-    /// value, as quick-xml binds it, so it is a slice of the input.
-    fn declare(&mut self, declaration: PrefixDeclaration<'a>, value: Cow<'a, str>) {
-        let Cow::Borrowed(namespace) = value else {
-            return;
-        };
-        match declaration {
-            PrefixDeclaration::Default => self.bindings.push(("", namespace)),
-            // `xml` is bound by definition (the reader refuses any other value) and
-            // `xmlns` cannot be declared: neither is looked up here.
-            PrefixDeclaration::Named("xml" | "xmlns") => {}
-            PrefixDeclaration::Named(prefix) => self.bindings.push((prefix, namespace)),
-        }
-    }
-
     /// The pending attributes with their namespaces, and the element's `xsi:type`.
     fn resolve_attributes(
         &mut self,
@@ -267,6 +246,7 @@ impl<'a> Builder<'a> {
         for (key, value) in pending.drain(..) {
             let (local, prefix) = key.decompose();
             let namespace = self
+                .scope
                 .resolve(prefix.map(|p| p.into_inner()), false)
                 .map_err(|prefix| {
                     self.located(
@@ -301,7 +281,7 @@ impl<'a> Builder<'a> {
     /// namespace applies to an unprefixed value, as XML Schema says for QName values.
     fn resolve_qname_value(&self, value: &Cow<'a, str>) -> Result<XsiType<'a>, String> {
         let (local, prefix) = QName(value.trim()).decompose();
-        let namespace = self.resolve(prefix.map(|p| p.into_inner()), true)?;
+        let namespace = self.scope.resolve(prefix.map(|p| p.into_inner()), true)?;
         let local = match *value {
             Cow::Borrowed(value) => Cow::Borrowed(QName(value.trim()).local_name().into_inner()),
             Cow::Owned(_) => Cow::Owned(local.into_inner().to_string()),
@@ -309,48 +289,23 @@ impl<'a> Builder<'a> {
         Ok((namespace, local))
     }
 
-    /// The namespace `prefix` denotes here; `use_default` for element names (an
-    /// unprefixed attribute is in no namespace). An undeclared prefix is the error.
-    fn resolve(&self, prefix: Option<&str>, use_default: bool) -> Result<&'a str, String> {
-        match prefix {
-            None if !use_default => Ok(""),
-            None => Ok(self.bound("").unwrap_or("")),
-            Some("xml") => Ok(XML_NS),
-            Some("xmlns") => Ok(XMLNS_NS),
-            // `xmlns:p=""` undeclares `p`.
-            Some(prefix) => self
-                .bound(prefix)
-                .filter(|namespace| !namespace.is_empty())
-                .ok_or_else(|| prefix.to_string()),
-        }
-    }
-
-    /// The innermost binding of `prefix`.
-    fn bound(&self, prefix: &str) -> Option<&'a str> {
-        self.bindings
-            .iter()
-            .rev()
-            .find(|(bound, _)| *bound == prefix)
-            .map(|(_, namespace)| *namespace)
-    }
-
     fn close(&mut self) -> Result<(), SoapError> {
         let Some(done) = self.open.pop() else {
             return Err(self.fail(ErrorCode::MalformedRequest, "unexpected end tag".into()));
         };
-        self.bindings.truncate(done.outer_bindings);
-        let mut element = done.element;
-        element.children = self.closed.drain(done.first_child..).collect();
+        self.scope.leave(done.scope_mark);
+        let children: Vec<Element<'a>> = self.elements.drain(done.index + 1..).collect();
+        if let Some(element) = self.elements.get_mut(done.index) {
+            element.children = children;
+        }
         if self.open.is_empty() {
-            self.root = Some(element);
-        } else {
-            self.closed.push(element);
+            self.root = self.elements.pop();
         }
         Ok(())
     }
 
     fn append_text(&mut self, content: Cow<'a, str>) -> Result<(), SoapError> {
-        let Some(open) = self.open.last_mut() else {
+        let Some(open) = self.open.last() else {
             if content.trim().is_empty() {
                 return Ok(());
             }
@@ -359,18 +314,19 @@ impl<'a> Builder<'a> {
                 "text outside the root element".into(),
             ));
         };
-        let has_children = self.closed.len() > open.first_child;
+        let has_children = self.elements.len() > open.index + 1;
         if has_children && is_blank(&content) {
             return Ok(());
         }
-        let text = &mut open.element.text;
-        if text.len() + content.len() > self.limits.max_text {
-            let message = format!(
-                "the text of `{}` exceeds {} bytes",
-                open.element.name, self.limits.max_text
-            );
+        let max_text = self.limits.max_text;
+        let Some(element) = self.elements.get_mut(open.index) else {
+            return Ok(());
+        };
+        if element.text.len() + content.len() > max_text {
+            let message = format!("the text of `{}` exceeds {max_text} bytes", element.name);
             return Err(self.located(ErrorCode::LimitExceeded, message));
         }
+        let text = &mut element.text;
         if text.is_empty() {
             *text = content;
         } else {
@@ -380,13 +336,14 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(self) -> Result<Element<'a>, SoapError> {
-        if let Some(open) = self.open.last() {
+        let innermost = self
+            .open
+            .last()
+            .and_then(|open| self.elements.get(open.index));
+        if let Some(open) = innermost {
             return Err(SoapError::new(
                 ErrorCode::MalformedRequest,
-                format!(
-                    "the document ends inside `<{}>` (truncated?)",
-                    open.element.name
-                ),
+                format!("the document ends inside `<{}>` (truncated?)", open.name),
             ));
         }
         self.root
