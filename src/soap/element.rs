@@ -20,8 +20,10 @@ pub struct Element<'a> {
     pub namespace: &'a str,
     /// Local name (the prefix is resolved into `namespace`).
     pub name: &'a str,
-    pub attributes: Vec<Attribute<'a>>,
-    pub children: Vec<Element<'a>>,
+    /// Boxed slices rather than `Vec`s: an element is moved twice while the tree is
+    /// built, and never grows once read.
+    pub attributes: Box<[Attribute<'a>]>,
+    pub children: Box<[Element<'a>]>,
     /// The element's own character data (text and CDATA, concatenated, unescaped).
     /// Whitespace-only text beside child elements is indentation and is not kept.
     pub text: Cow<'a, str>,
@@ -105,7 +107,7 @@ mod tests {
         let parent = Element {
             namespace: "urn:x",
             name: "Op",
-            children: vec![
+            children: Box::new([
                 Element {
                     namespace: "urn:x",
                     name: "a",
@@ -115,10 +117,10 @@ mod tests {
                 Element {
                     namespace: "urn:x",
                     name: "b",
-                    attributes: vec![nil],
+                    attributes: Box::new([nil]),
                     ..Element::default()
                 },
-            ],
+            ]),
             ..Element::default()
         };
         assert_eq!(parent.optional_text("urn:x", "a"), Some("1"));

@@ -96,8 +96,9 @@ impl<'a> Builder<'a> {
             limits,
             at: 0,
             version: None,
-            open: Vec::new(),
-            elements: Vec::new(),
+            // Sized for a typical envelope, so that they rarely grow while reading one.
+            open: Vec::with_capacity(16),
+            elements: Vec::with_capacity(32),
             scope: Scope::default(),
             pending: Vec::new(),
             root: None,
@@ -238,7 +239,7 @@ impl<'a> Builder<'a> {
     fn resolve_attributes(
         &mut self,
         name: &str,
-    ) -> Result<(Vec<Attribute<'a>>, Option<XsiType<'a>>), SoapError> {
+    ) -> Result<(Box<[Attribute<'a>]>, Option<XsiType<'a>>), SoapError> {
         // Taken out and put back so that its buffer serves every element.
         let mut pending = std::mem::take(&mut self.pending);
         let mut attributes = Vec::with_capacity(pending.len());
@@ -274,7 +275,7 @@ impl<'a> Builder<'a> {
             });
         }
         self.pending = pending;
-        Ok((attributes, xsi_type))
+        Ok((attributes.into_boxed_slice(), xsi_type))
     }
 
     /// A QName-valued attribute (`b:int`) resolved like an element name: the default
@@ -294,9 +295,11 @@ impl<'a> Builder<'a> {
             return Err(self.fail(ErrorCode::MalformedRequest, "unexpected end tag".into()));
         };
         self.scope.leave(done.scope_mark);
-        let children: Vec<Element<'a>> = self.elements.drain(done.index + 1..).collect();
-        if let Some(element) = self.elements.get_mut(done.index) {
-            element.children = children;
+        if self.elements.len() > done.index + 1 {
+            let children = self.elements.drain(done.index + 1..).collect();
+            if let Some(element) = self.elements.get_mut(done.index) {
+                element.children = children;
+            }
         }
         if self.open.is_empty() {
             self.root = self.elements.pop();
