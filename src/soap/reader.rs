@@ -1,8 +1,8 @@
 //! The envelope reader: UTF-8 text in, an [`Envelope`] out, or a [`SoapError`] that says
 //! precisely what is wrong and where.
 //!
-//! It is built on quick-xml's `NsReader`, so prefixes are resolved to namespaces and
-//! never matter. It refuses what a SOAP endpoint must not process: any DOCTYPE (which
+//! It is built on quick-xml's `Reader`, with prefixes resolved to namespaces as it reads
+//! ([`super::scope`]), so they never matter. It refuses what a SOAP endpoint must not process: any DOCTYPE (which
 //! also rules out XXE and entity-expansion bombs, since no entity can be declared) and
 //! processing instructions. [`super::tree`] keeps its own depth counter and checks
 //! attribute counts and text sizes as it goes, so a hostile document is refused after

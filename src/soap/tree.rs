@@ -36,6 +36,7 @@ pub(super) fn read_tree<'a>(text: &'a str, limits: &Limits) -> Result<Element<'a
         match event {
             Event::Start(start) => tree.open(&start)?,
             Event::End(_) => tree.close()?,
+            Event::Text(content) if tree.is_indentation(&content) => {}
             Event::Text(content) => tree.append_text(content.xml10_content())?,
             Event::CData(content) => tree.append_text(content.xml10_content())?,
             Event::GeneralRef(reference) => {
@@ -305,6 +306,16 @@ impl<'a> Builder<'a> {
             self.root = self.elements.pop();
         }
         Ok(())
+    }
+
+    /// Whitespace that [`Builder::append_text`] would drop, told before the text is
+    /// normalized (most text events of an indented envelope are such whitespace).
+    fn is_indentation(&self, raw: &str) -> bool {
+        let beside_elements = match self.open.last() {
+            Some(open) => self.elements.len() > open.index + 1,
+            None => true,
+        };
+        beside_elements && is_blank(raw)
     }
 
     fn append_text(&mut self, content: Cow<'a, str>) -> Result<(), SoapError> {
