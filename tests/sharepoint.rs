@@ -191,13 +191,13 @@ async fn cancel_answer_has_the_shape_of_the_reference() {
         let envelope = read_envelope(text, &Limits::default()).expect("an envelope");
         let result = &envelope.body.children[0];
         (
-            envelope.body.namespace.clone(),
-            envelope.body.name.clone(),
-            result.name.clone(),
+            envelope.body.namespace.to_string(),
+            envelope.body.name.to_string(),
+            result.name.to_string(),
             result
                 .children
                 .iter()
-                .map(|c| (c.namespace.clone(), c.name.clone(), c.is_nil()))
+                .map(|c| (c.namespace.to_string(), c.name.to_string(), c.is_nil()))
                 .collect::<Vec<_>>(),
         )
     };

@@ -1,6 +1,13 @@
 //! The body subtree handed to typed decoders: a small tree of namespaced elements with
 //! their attributes and text. Decoders look children up by namespace and local name, so
 //! prefixes never matter, and treat `xsi:nil` like an absent element.
+//!
+//! The tree borrows from the decoded request text: names and namespace URIs are slices of
+//! it, and text and attribute values are too unless unescaping or concatenation had to
+//! build a new string. A request is parsed once and decoded right away, so nothing needs
+//! to outlive the text, and the reader allocates little more than the children lists.
+
+use std::borrow::Cow;
 
 use super::SoapError;
 use crate::error::ErrorCode;
@@ -8,44 +15,48 @@ use crate::error::ErrorCode;
 pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Element {
+pub struct Element<'a> {
     /// Namespace URI; empty when the element is in no namespace.
-    pub namespace: String,
-    pub name: String,
-    pub attributes: Vec<Attribute>,
-    pub children: Vec<Element>,
+    pub namespace: &'a str,
+    /// Local name (the prefix is resolved into `namespace`).
+    pub name: &'a str,
+    /// Boxed slices rather than `Vec`s: an element is moved twice while the tree is
+    /// built, and never grows once read.
+    pub attributes: Box<[Attribute<'a>]>,
+    pub children: Box<[Element<'a>]>,
     /// The element's own character data (text and CDATA, concatenated, unescaped).
-    pub text: String,
+    /// Whitespace-only text beside child elements is indentation and is not kept.
+    pub text: Cow<'a, str>,
     /// `xsi:type`, its QName resolved with the namespaces in scope where it stood:
     /// (namespace, local name). `i:type="b:int"` with `b` bound to XML Schema is
     /// `("http://www.w3.org/2001/XMLSchema", "int")`, whatever the prefixes.
-    pub xsi_type: Option<(String, String)>,
+    pub xsi_type: Option<(&'a str, Cow<'a, str>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
+pub struct Attribute<'a> {
     /// Namespace URI; empty for unprefixed attributes.
-    pub namespace: String,
-    pub name: String,
-    pub value: String,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub value: Cow<'a, str>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     pub fn is(&self, namespace: &str, name: &str) -> bool {
         self.namespace == namespace && self.name == name
     }
 
     /// The first child with this namespace and local name.
-    pub fn child(&self, namespace: &str, name: &str) -> Option<&Element> {
+    pub fn child(&self, namespace: &str, name: &str) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.is(namespace, name))
     }
 
     /// Every child with this namespace and local name.
-    pub fn children_named<'a>(
-        &'a self,
-        namespace: &'a str,
-        name: &'a str,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    pub fn children_named<'s>(
+        &'s self,
+        namespace: &'s str,
+        name: &'s str,
+    ) -> impl Iterator<Item = &'s Element<'a>> + 's {
         self.children.iter().filter(move |c| c.is(namespace, name))
     }
 
@@ -53,7 +64,7 @@ impl Element {
         self.attributes
             .iter()
             .find(|a| a.namespace == namespace && a.name == name)
-            .map(|a| a.value.as_str())
+            .map(|a| a.value.as_ref())
     }
 
     /// `xsi:nil="true"` (or `"1"`).
@@ -68,7 +79,7 @@ impl Element {
     pub fn optional_text(&self, namespace: &str, name: &str) -> Option<&str> {
         self.child(namespace, name)
             .filter(|child| !child.is_nil())
-            .map(|child| child.text.as_str())
+            .map(|child| child.text.as_ref())
     }
 
     /// The text of a required child, or `malformed_request` naming it.
@@ -89,27 +100,27 @@ mod tests {
     #[test]
     fn lookups_ignore_prefixes_and_treat_nil_as_absent() {
         let nil = Attribute {
-            namespace: XSI_NS.into(),
-            name: "nil".into(),
+            namespace: XSI_NS,
+            name: "nil",
             value: "true".into(),
         };
         let parent = Element {
-            namespace: "urn:x".into(),
-            name: "Op".into(),
-            children: vec![
+            namespace: "urn:x",
+            name: "Op",
+            children: Box::new([
                 Element {
-                    namespace: "urn:x".into(),
-                    name: "a".into(),
+                    namespace: "urn:x",
+                    name: "a",
                     text: "1".into(),
                     ..Element::default()
                 },
                 Element {
-                    namespace: "urn:x".into(),
-                    name: "b".into(),
-                    attributes: vec![nil],
+                    namespace: "urn:x",
+                    name: "b",
+                    attributes: Box::new([nil]),
                     ..Element::default()
                 },
-            ],
+            ]),
             ..Element::default()
         };
         assert_eq!(parent.optional_text("urn:x", "a"), Some("1"));

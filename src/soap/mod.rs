@@ -3,7 +3,7 @@
 //!
 //! - [`decode`]: bytes (UTF-8, UTF-16 with BOM or charset) to text;
 //! - [`reader`]: text to an [`reader::Envelope`], refusing DTDs, processing instructions and
-//!   anything past the [`Limits`];
+//!   anything past the [`Limits`]; its element tree borrows from the text;
 //! - [`writer`]: responses and faults for either version, escaped and without a BOM;
 //! - [`service`]: what a service declares (paths, namespace, operations, WSDL) and the
 //!   dispatch rules (SOAPAction never routes; a SOAPAction naming another operation is
@@ -12,7 +12,9 @@
 pub mod decode;
 pub mod element;
 pub mod reader;
+mod scope;
 pub mod service;
+mod tree;
 pub mod writer;
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Reader tests: what must be accepted, what must be refused and how, and the
 //! writer → reader round trip of any text.
 
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use super::writer::{XmlWriter, envelope};
 use super::*;
 use crate::error::ErrorCode;
 
-fn read(text: &str) -> Result<Envelope, SoapError> {
+fn read(text: &str) -> Result<Envelope<'_>, SoapError> {
     read_envelope(text, &Limits::default())
 }
 
@@ -235,10 +237,7 @@ fn xsi_types_resolve_with_the_prefixes_in_scope() {
     let envelope = read(text).unwrap();
     assert_eq!(
         envelope.body.children[0].xsi_type,
-        Some((
-            "http://www.w3.org/2001/XMLSchema".to_string(),
-            "int".to_string()
-        ))
+        Some(("http://www.w3.org/2001/XMLSchema", "int".into()))
     );
     assert_eq!(envelope.body.children[1].xsi_type, None);
     let undeclared = text.replace(" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"", "");
@@ -250,4 +249,62 @@ fn xsi_types_resolve_with_the_prefixes_in_scope() {
         "{}",
         error.message
     );
+}
+
+#[test]
+fn the_tree_borrows_names_values_and_plain_text_from_the_input() {
+    let text = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+        <o:Op xmlns:o=\"urn:x\" o:a=\"v\" xml:lang=\"en\">\n  <o:plain>5_1</o:plain>\n  \
+        <o:escaped>a &amp; b</o:escaped>\n</o:Op></s:Body></s:Envelope>";
+    let envelope = read(text).unwrap();
+    let op = &envelope.body;
+    assert_eq!((op.namespace, op.name), ("urn:x", "Op"));
+    assert!(matches!(op.attributes[0].value, Cow::Borrowed("v")));
+    assert_eq!(
+        op.attribute("http://www.w3.org/XML/1998/namespace", "lang"),
+        Some("en")
+    );
+    assert!(matches!(op.children[0].text, Cow::Borrowed("5_1")));
+    assert_eq!(op.children[1].text, "a & b");
+    // The indentation between children is not the element's text.
+    assert_eq!(op.text, "");
+}
+
+#[test]
+fn text_beside_children_keeps_all_but_the_indentation() {
+    let text = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+        <o xmlns=\"urn:x\"> one <c/>\n<c/> two </o></s:Body></s:Envelope>";
+    let envelope = read(text).unwrap();
+    assert_eq!(envelope.body.text, " one  two ");
+    assert_eq!(envelope.body.children.len(), 2);
+}
+
+#[test]
+fn declarations_scope_to_their_element_and_may_be_undone() {
+    let text = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+        <o xmlns=\"urn:x\"><p:a xmlns:p=\"urn:p\"/><b xmlns=\"\"/><c/></o></s:Body></s:Envelope>";
+    let envelope = read(text).unwrap();
+    let names: Vec<_> = envelope
+        .body
+        .children
+        .iter()
+        .map(|c| (c.namespace, c.name))
+        .collect();
+    assert_eq!(names, [("urn:p", "a"), ("", "b"), ("urn:x", "c")]);
+    let out_of_scope = text.replace("<c/>", "<p:c/>");
+    let error = read(&out_of_scope).unwrap_err();
+    assert!(
+        error.message.contains("undeclared namespace prefix `p`"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn an_escaped_xsi_type_is_resolved_too() {
+    let text = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>\
+        <o xmlns=\"urn:x\" xmlns:i=\"http://www.w3.org/2001/XMLSchema-instance\" \
+        xmlns:b=\"urn:b\" i:type=\" b:&#105;nt \"/></s:Body></s:Envelope>";
+    let envelope = read(text).unwrap();
+    assert_eq!(envelope.body.xsi_type, Some(("urn:b", "int".into())));
 }

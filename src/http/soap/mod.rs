@@ -220,7 +220,7 @@ async fn dispatch(
     }
     envelope.check_must_understand(service.understood_headers())?;
     let operation = descriptor
-        .operation(&envelope.body.namespace, &envelope.body.name)
+        .operation(envelope.body.namespace, envelope.body.name)
         .map_err(in_version)?;
     let action = match version {
         SoapVersion::V11 => request

@@ -83,7 +83,7 @@ pub enum HeaderCredentials {
 /// One parsed request, handed to [`SoapService::call`].
 pub struct SoapCall<'a> {
     pub operation: &'a Operation,
-    pub envelope: &'a Envelope,
+    pub envelope: &'a Envelope<'a>,
     pub state: &'a EdgeState,
     /// HTTP Basic credentials, if the request carried some (possibly malformed).
     pub credentials: BasicCredentials,

@@ -19,7 +19,7 @@ use crate::store::EventScope;
 
 type Answer = Result<String, SoapError>;
 
-fn body<'a>(call: &'a SoapCall<'_>) -> &'a Element {
+fn body<'a>(call: &'a SoapCall<'_>) -> &'a Element<'a> {
     &call.envelope.body
 }
 

@@ -157,7 +157,7 @@ fn read_fields(fields: &Element) -> Result<Map<String, Value>, SoapError> {
         let value = if field.is_nil() {
             Value::Null
         } else {
-            Value::String(field.text.clone())
+            Value::String(field.text.to_string())
         };
         if map.insert(name.to_string(), value).is_some() {
             return Err(SoapError::new(

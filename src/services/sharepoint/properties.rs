@@ -193,7 +193,7 @@ fn member(properties: &Element, name: &str) -> Value {
 fn section_object(section: &Element) -> Result<Map<String, Value>, SoapError> {
     let mut object = Map::new();
     for child in &section.children {
-        let value = if DICTIONARY_MEMBERS.contains(&child.name.as_str()) {
+        let value = if DICTIONARY_MEMBERS.contains(&child.name) {
             if child.is_nil() {
                 Value::Null
             } else {
@@ -203,9 +203,9 @@ fn section_object(section: &Element) -> Result<Map<String, Value>, SoapError> {
             // A nested data contract (an app's `Version`, …): kept as an object.
             Value::Object(section_object(child)?)
         } else {
-            scalar(&child.name, child)
+            scalar(child.name, child)
         };
-        object.insert(child.name.clone(), value);
+        object.insert(child.name.to_string(), value);
     }
     Ok(object)
 }
@@ -231,7 +231,7 @@ fn scalar(name: &str, element: &Element) -> Value {
     {
         return Value::String(String::from_utf8_lossy(&bytes).into_owned());
     }
-    Value::String(element.text.clone())
+    Value::String(element.text.to_string())
 }
 
 fn boolean(text: &str) -> Option<bool> {
@@ -266,16 +266,16 @@ pub fn dictionary(element: &Element) -> Result<Map<String, Value>, SoapError> {
 
 /// A dictionary value by its `i:type`; text that does not fit its type is kept as text.
 fn typed_value(value: &Element) -> Value {
-    let text = value.text.as_str();
+    let text: &str = &value.text;
     let Some((namespace, local)) = &value.xsi_type else {
         return Value::String(text.to_string());
     };
-    if namespace != XSD_NS {
+    if *namespace != XSD_NS {
         // `ser:guid`, `ser:char`, … (the serialization namespace): their text is the value.
         return Value::String(text.to_string());
     }
     let trimmed = text.trim();
-    match local.as_str() {
+    match local.as_ref() {
         "int" | "long" | "short" | "byte" | "unsignedInt" | "unsignedShort" | "unsignedByte"
         | "unsignedLong" | "integer" => trimmed
             .parse::<i64>()
