@@ -52,7 +52,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let mut server = HttpServer::new(move || create_app(state.clone()))
         .workers(workers)
         // actix counts connections per worker; the setting is for the node.
-        .max_connections(http.max_connections.div_ceil(workers).max(1))
+        .max_connections((http.max_connections / workers).max(1))
         .keep_alive(if http.keep_alive.is_zero() {
             actix_web::http::KeepAlive::Disabled
         } else {

@@ -86,7 +86,7 @@ impl HttpSettings {
                 raw.max_connections,
                 DEFAULT_MAX_CONNECTIONS,
             )?,
-            workers: workers(raw.workers),
+            workers: workers(raw.workers)?,
             keep_alive: duration("[http] keep_alive", raw.keep_alive, DEFAULT_KEEP_ALIVE)?,
             trusted_proxies: networks("[http] trusted_proxies", raw.trusted_proxies)?,
         })
@@ -100,17 +100,22 @@ impl HttpSettings {
 /// (p99) are those. With more workers than cores a preempted worker holds up fewer
 /// connections; on 2 cores, 8 workers cut echo p99 from about 3.6 ms to 1.5 ms with the
 /// same throughput as 2 (BENCHMARKS.md, 2026-12-05).
-fn workers(configured: Option<usize>) -> usize {
+fn workers(configured: Option<usize>) -> Result<usize, String> {
     match configured {
-        Some(workers) if workers > 0 => workers,
-        _ => std::thread::available_parallelism()
+        Some(workers) if workers > MAX_WORKERS => Err(format!(
+            "[http] workers ({workers}) must be at most {MAX_WORKERS}"
+        )),
+        Some(workers) if workers > 0 => Ok(workers),
+        _ => Ok(std::thread::available_parallelism()
             .map_or(MIN_AUTO_WORKERS, std::num::NonZeroUsize::get)
-            .max(MIN_AUTO_WORKERS),
+            .max(MIN_AUTO_WORKERS)),
     }
 }
 
 /// The fewest workers chosen automatically.
 const MIN_AUTO_WORKERS: usize = 8;
+/// Each worker is a thread with its own event loop; past this, more only cost memory.
+const MAX_WORKERS: usize = 1024;
 
 impl TlsSettings {
     /// Nothing, or a certificate, its key and at least one HTTPS address. The files are
@@ -136,8 +141,12 @@ mod tests {
 
     #[test]
     fn workers_are_as_configured_or_at_least_the_automatic_floor() {
-        assert_eq!(workers(Some(3)), 3);
-        assert!(workers(Some(0)) >= MIN_AUTO_WORKERS);
+        assert_eq!(workers(Some(3)), Ok(3));
+        assert!(workers(Some(0)).is_ok_and(|n| n >= MIN_AUTO_WORKERS));
         assert_eq!(workers(None), workers(Some(0)));
+        assert_eq!(
+            workers(Some(5000)),
+            Err("[http] workers (5000) must be at most 1024".into())
+        );
     }
 }

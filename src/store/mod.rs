@@ -100,7 +100,9 @@ pub trait Tx: Send {
 
     /// Lists waits as [`Tx::list_waits`] does, then commits; the rows are returned only
     /// when the commit succeeded. PostgreSQL sends both in one pipeline, which saves the
-    /// round trip a command pays for the view it answers with.
+    /// round trip a command pays for the view it answers with; its rows are then read
+    /// after `COMMIT`, so a row that cannot be read (`corrupt`) fails a call whose changes
+    /// are committed.
     async fn commit_with_waits(
         self: Box<Self>,
         filter: &WaitFilter,

@@ -128,7 +128,6 @@ impl<'e> Run<'e> {
             .await
     }
 
-    /// Commits, answering with the instance as it is now (with its open waits).
     /// Commits and answers with the instance's view, read in the transaction. With nothing
     /// left to publish, the read goes out with `COMMIT` (one round trip on PostgreSQL);
     /// otherwise it is read before the events are published, as it always was.

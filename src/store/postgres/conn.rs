@@ -18,9 +18,14 @@ use crate::store::StoreError;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
 
+const BEGIN: &str = "BEGIN";
+
 pub(super) struct PgConn {
     /// `None` once committed.
     client: Option<Object>,
+    /// A statement failed: the transaction may only roll back now (PostgreSQL refuses
+    /// further statements anyway, and a `COMMIT` would answer `ROLLBACK` without an error).
+    failed: bool,
     /// Writes waiting to go out with the next statement.
     pending: Vec<Deferred>,
     /// This node's runners, woken at once after a `COMMIT` that notified (the `NOTIFY`
@@ -33,11 +38,12 @@ impl PgConn {
     /// pipeline, which saves a round trip per transaction.
     pub(super) fn begin(client: Object, work: Arc<Notify>) -> Self {
         let begin = Deferred {
-            sql: "BEGIN",
+            sql: BEGIN,
             params: Vec::new(),
         };
         Self {
             client: Some(client),
+            failed: false,
             pending: vec![begin],
             work,
         }
@@ -49,15 +55,78 @@ impl PgConn {
             .ok_or_else(|| StoreError::Other("transaction already ended".into()))
     }
 
-    /// The statement, prepared once per connection, and the writes to send before it.
+    /// The statement, prepared once per connection, and the writes to send before it
+    /// (taken only once the statement is prepared, so that a failed prepare loses none).
     async fn prepared(
         &mut self,
         sql: &str,
     ) -> Result<(&Object, Statement, Vec<Deferred>), StoreError> {
+        if self.failed {
+            return Err(failed_before());
+        }
+        let statement = self.client()?.prepare_cached(sql).await;
+        self.failed |= statement.is_err();
         let pending = std::mem::take(&mut self.pending);
-        let client = self.client()?;
-        Ok((client, client.prepare_cached(sql).await?, pending))
+        Ok((self.client()?, statement?, pending))
     }
+
+    /// The connection, taken for the `COMMIT`: dropping the transaction no longer rolls
+    /// back, and abandoned before its outcome is known, the connection is discarded.
+    fn ending(&mut self) -> Result<Ending, StoreError> {
+        if self.failed {
+            return Err(failed_before());
+        }
+        self.client
+            .take()
+            .map(|client| Ending(Some(client)))
+            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
+    }
+
+    /// After the pipeline that held `COMMIT`: wakes the runners, or discards a connection
+    /// whose `COMMIT` failed, since its outcome is unknown to us.
+    fn ended<T>(
+        &self,
+        client: Ending,
+        notify: bool,
+        outcome: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let output = outcome?; // `client` is discarded as it drops
+        client.back_to_pool();
+        if notify {
+            self.work.notify_waiters();
+        }
+        Ok(output)
+    }
+}
+
+/// A connection on its way through `COMMIT`. Unless it is given back once the outcome is
+/// known, it is closed: a caller that gives up half-way (a client that disconnects) must
+/// not hand the pool a connection that may still be inside the transaction.
+struct Ending(Option<Object>);
+
+impl Ending {
+    fn client(&self) -> &Object {
+        // Taken only by `back_to_pool` and `drop`, which consume it.
+        self.0
+            .as_ref()
+            .expect("the connection is held until the commit ends")
+    }
+
+    fn back_to_pool(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+fn failed_before() -> StoreError {
+    StoreError::Other("a statement of this transaction failed; it may only roll back".into())
 }
 
 /// The parameters as tokio-postgres takes them.
@@ -70,6 +139,9 @@ impl Drop for PgConn {
         let Some(client) = self.client.take() else {
             return;
         };
+        if self.pending.first().is_some_and(|first| first.sql == BEGIN) {
+            return; // nothing was sent: the connection is idle, back to the pool
+        }
         // Not committed: roll back before the connection goes back to the pool (should the
         // `BEGIN` not have gone out, PostgreSQL only warns that nothing was open). Without a
         // runtime, detach the connection so that it closes (which also rolls back).
@@ -97,15 +169,18 @@ impl Conn for PgConn {
         let (client, statement, pending) = self.prepared(&sql).await?;
         let params = bound(&params);
         let next = client.query(&statement, &params);
-        let rows = pipeline::with_pending(client, pending, next).await?;
-        rows.iter().map(T::from_row).collect()
+        let rows = pipeline::with_pending(client, pending, next).await;
+        self.failed |= rows.is_err();
+        rows?.iter().map(T::from_row).collect()
     }
 
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
         let (client, statement, pending) = self.prepared(&sql).await?;
         let params = bound(&params);
         let next = client.execute(&statement, &params);
-        Ok(pipeline::with_pending(client, pending, next).await?)
+        let changed = pipeline::with_pending(client, pending, next).await;
+        self.failed |= changed.is_err();
+        Ok(changed?)
     }
 
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
@@ -118,8 +193,9 @@ impl Conn for PgConn {
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
         let commit_sql = commit_sql(notify);
-        let commit = client.batch_execute(&commit_sql);
-        let outcome = pipeline::with_pending(&client, pending, commit).await;
+        let connection = client.client();
+        let commit = connection.batch_execute(&commit_sql);
+        let outcome = pipeline::with_pending(connection, pending, commit).await;
         self.ended(client, notify, outcome)
     }
 
@@ -130,49 +206,20 @@ impl Conn for PgConn {
         params: Vec<Param<'_>>,
         notify: bool,
     ) -> Result<Vec<T>, StoreError> {
-        let statement = self.client()?.prepare_cached(&sql).await?;
+        let (_, statement, pending) = self.prepared(&sql).await?;
+        self.pending = pending; // they go out with the query, below
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
         let params = bound(&params);
         let commit_sql = commit_sql(notify);
+        let connection = client.client();
         let query_then_commit = try_join(
-            client.query(&statement, &params),
-            client.batch_execute(&commit_sql),
+            connection.query(&statement, &params),
+            connection.batch_execute(&commit_sql),
         );
-        let outcome = pipeline::with_pending(&client, pending, query_then_commit).await;
+        let outcome = pipeline::with_pending(connection, pending, query_then_commit).await;
         let (rows, ()) = self.ended(client, notify, outcome)?;
         rows.iter().map(T::from_row).collect()
-    }
-}
-
-impl PgConn {
-    /// The connection, taken for the `COMMIT`: dropping the transaction no longer rolls back.
-    fn ending(&mut self) -> Result<Object, StoreError> {
-        self.client
-            .take()
-            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
-    }
-
-    /// After the pipeline that held `COMMIT`: wakes the runners, or discards a connection
-    /// whose `COMMIT` failed, since its outcome is unknown to us.
-    fn ended<T>(
-        &self,
-        client: Object,
-        notify: bool,
-        outcome: Result<T, tokio_postgres::Error>,
-    ) -> Result<T, StoreError> {
-        match outcome {
-            Ok(output) => {
-                if notify {
-                    self.work.notify_waiters();
-                }
-                Ok(output)
-            }
-            Err(error) => {
-                drop(Object::take(client));
-                Err(error.into())
-            }
-        }
     }
 }
 

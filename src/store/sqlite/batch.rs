@@ -25,6 +25,9 @@
 //!
 //! Reads see the released but not yet synced changes of the batch: a transaction that
 //! only read commits like any other, so what it answers waits for the same `COMMIT`.
+//!
+//! A command's answer depends on the next holder of the turn letting go of it, so no task
+//! may hold, across a `commit`, a lock that a holder of the turn might wait for.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +44,9 @@ use crate::store::StoreError;
 const MAX_COMMANDS: usize = 64;
 
 /// How long the oldest command of a batch may wait for its `COMMIT` while others keep
-/// arriving; without it a steady stream of commands would postpone it indefinitely.
+/// arriving; without it a steady stream of commands would postpone it indefinitely. It is
+/// checked whenever the turn is let go, so a batch can wait longer by as much as one
+/// command holds the turn (including the time the OS does not run that command's thread).
 const MAX_WAIT: Duration = Duration::from_millis(5);
 
 /// The savepoint each command runs in. One command holds the turn at a time, so one
@@ -91,6 +96,9 @@ impl Gate {
     /// Waits for the turn.
     pub(super) async fn turn(self: &Arc<Self>) -> Turn {
         let waiter = Waiter::new(self);
+        // Cancelled here, the lock's future (a temporary of this statement) is dropped
+        // before `waiter`, giving back a turn already handed to us, so that the waiter's
+        // `try_lock` can take it and look at the batch. Keep that order.
         let guard = self.batch.clone().lock_owned().await;
         waiter.served();
         Turn {
@@ -112,7 +120,7 @@ impl Gate {
     /// Lets go of the turn, committing the batch first when it is due (module doc).
     fn release(&self, mut guard: OwnedMutexGuard<Batch>) {
         loop {
-            if guard.conn.is_autocommit() {
+            if guard.lost_by_sqlite() {
                 return;
             }
             if guard.is_due(self.waiting.load(Ordering::SeqCst)) {
@@ -190,10 +198,10 @@ impl Turn {
 
     /// Opens the batch's transaction if none is open, then the command's savepoint.
     pub(super) fn begin_command(&mut self) -> Result<(), StoreError> {
-        let conn = self.conn();
-        if conn.is_autocommit() {
-            conn.execute_batch("BEGIN IMMEDIATE")?;
+        if self.batch().lost_by_sqlite() {
+            self.conn().execute_batch("BEGIN IMMEDIATE")?;
         }
+        let conn = self.conn();
         conn.execute_batch(BEGIN_COMMAND)?;
         Ok(())
     }
@@ -240,6 +248,20 @@ impl Drop for Turn {
 }
 
 impl Batch {
+    /// True when no transaction is open. Commands still waiting then lost their changes:
+    /// SQLite rolls the whole transaction back on some I/O and memory errors, whichever
+    /// turn holder met them (a command, `ping`). They hear so here, before a new batch
+    /// could answer them.
+    fn lost_by_sqlite(&mut self) -> bool {
+        if !self.conn.is_autocommit() {
+            return false;
+        }
+        if !self.acks.is_empty() {
+            self.fail("sqlite rolled back the batch".into());
+        }
+        true
+    }
+
     fn is_due(&self, waiting: usize) -> bool {
         waiting == 0
             || self.acks.len() >= MAX_COMMANDS

@@ -39,6 +39,13 @@ impl SqliteConn {
         params: &[Param<'_>],
         work: impl FnOnce(&mut Statement<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if self.failed {
+            // As on PostgreSQL; and should SQLite have rolled the batch back, a statement
+            // run now would commit on its own.
+            return Err(StoreError::Other(
+                "a statement of this transaction failed; it may only roll back".into(),
+            ));
+        }
         let conn = self.turn.as_mut().ok_or_else(committed)?.conn();
         let outcome =
             conn.prepare_cached(sql)
