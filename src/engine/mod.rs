@@ -283,6 +283,7 @@ impl Engine {
         let mut tries = 0;
         loop {
             tries += 1;
+            let mark = self.store.settle_mark();
             match attempt().await {
                 Err(error @ EngineError::Conflict(_)) if tries < ATTEMPTS => {
                     telemetry::count_store_error(&error);
@@ -292,7 +293,7 @@ impl Engine {
                 Ok(done) => return Ok(done),
                 Err(error) => {
                     // The error may rest on a change still waiting for its COMMIT.
-                    self.store.settled().await?;
+                    self.store.settled(mark).await?;
                     return Err(error);
                 }
             }

@@ -78,13 +78,21 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers and migrations are applied.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// A mark for [`Store::settled`], taken before a command starts.
+    fn settle_mark(&self) -> u64 {
+        0
+    }
+
     /// Returns once every change this node's transactions have committed is durable.
     /// Where commands share one `COMMIT` (group commit on SQLite), a command's `commit`
     /// answers only after that `COMMIT`, but a command that *fails* may have seen another
     /// command's change that is not on disk yet (an item already closed): the engine
-    /// waits here before it answers such an error. Stores whose commits are each durable
-    /// at once have nothing to wait for.
-    async fn settled(&self) -> Result<(), StoreError> {
+    /// waits here before it answers such an error. Should a shared `COMMIT` have failed
+    /// since `mark`, the change may be gone and the error with it: this fails then, and
+    /// the command answers that instead. Stores whose commits are each durable at once
+    /// have nothing to wait for.
+    async fn settled(&self, mark: u64) -> Result<(), StoreError> {
+        let _ = mark;
         Ok(())
     }
 

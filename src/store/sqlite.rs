@@ -98,8 +98,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn settled(&self) -> Result<(), StoreError> {
-        self.gate.settled().await
+    fn settle_mark(&self) -> u64 {
+        self.gate.failed_batches()
+    }
+
+    async fn settled(&self, mark: u64) -> Result<(), StoreError> {
+        self.gate.settled(mark).await
     }
 
     fn work_signal(&self) -> Arc<Notify> {

@@ -30,7 +30,7 @@
 //! may hold, across a `commit`, a lock that a holder of the turn might wait for.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -66,6 +66,8 @@ pub(super) struct Batch {
     oldest: Option<Instant>,
     /// A command of the batch wrote work for the runners.
     wake_runners: bool,
+    /// Batches with commands that failed to commit, ever (shared with the [`Gate`]).
+    failed: Arc<AtomicU64>,
 }
 
 /// The turn and the thread that commits.
@@ -75,22 +77,31 @@ pub(super) struct Gate {
     waiting: AtomicUsize,
     writer: Arc<Writer>,
     work: Arc<Notify>,
+    failed: Arc<AtomicU64>,
 }
 
 impl Gate {
     pub(super) fn new(conn: Connection, writer: Arc<Writer>, work: Arc<Notify>) -> Arc<Self> {
+        let failed = Arc::new(AtomicU64::new(0));
         let batch = Batch {
             conn,
             acks: Vec::new(),
             oldest: None,
             wake_runners: false,
+            failed: failed.clone(),
         };
         Arc::new(Self {
             batch: Arc::new(Mutex::new(batch)),
             waiting: AtomicUsize::new(0),
             writer,
             work,
+            failed,
         })
+    }
+
+    /// How many batches failed to commit so far: a mark for [`Gate::settled`].
+    pub(super) fn failed_batches(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
     }
 
     /// Waits for the turn.
@@ -108,13 +119,19 @@ impl Gate {
     }
 
     /// Returns once every change released so far is on disk (see [`crate::store::Store::settled`]).
-    pub(super) async fn settled(self: &Arc<Self>) -> Result<(), StoreError> {
+    pub(super) async fn settled(self: &Arc<Self>, mark: u64) -> Result<(), StoreError> {
         let mut turn = self.turn().await;
-        let Some(ack) = turn.wait_for_batch() else {
-            return Ok(());
-        };
-        drop(turn);
-        ack.await.map_err(|_| unanswered())?
+        if let Some(ack) = turn.wait_for_batch() {
+            drop(turn);
+            // A failed batch is counted before it is answered; the count decides below.
+            let _outcome = ack.await.map_err(|_| unanswered())?;
+        }
+        if self.failed_batches() > mark {
+            return Err(StoreError::Unavailable(
+                "a commit failed while this command ran; its outcome is unknown".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Lets go of the turn, committing the batch first when it is due (module doc).
@@ -280,6 +297,9 @@ impl Batch {
 
     /// Answers every command of the batch and starts a new one.
     fn answer(&mut self, outcome: &Result<(), StoreError>) {
+        if outcome.is_err() && !self.acks.is_empty() {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+        }
         self.oldest = None;
         self.wake_runners = false;
         for ack in self.acks.drain(..) {
@@ -331,4 +351,36 @@ pub(super) fn rollback_if_open(conn: &mut Connection) {
 
 pub(super) fn unanswered() -> StoreError {
     StoreError::Unavailable("the sqlite thread did not answer the commit".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rusqlite::Connection;
+    use tokio::sync::Notify;
+
+    use super::Gate;
+    use crate::store::sqlite::writer::Writer;
+
+    #[tokio::test]
+    async fn settling_fails_when_a_batch_failed_since_the_mark() {
+        let conn = Connection::open_in_memory().expect("open");
+        let writer = Arc::new(Writer::start().expect("writer"));
+        let gate = Gate::new(conn, writer, Arc::new(Notify::new()));
+        let mark = gate.failed_batches();
+        gate.settled(mark).await.expect("nothing failed");
+
+        let mut turn = gate.turn().await;
+        turn.begin_command().expect("begin");
+        let ack = turn.commit_command(false).expect("released");
+        turn.batch().fail("lost".into());
+        drop(turn);
+        assert!(ack.await.expect("answered").is_err());
+
+        assert!(gate.settled(mark).await.is_err(), "a batch failed since");
+        gate.settled(gate.failed_batches())
+            .await
+            .expect("none failed since the new mark");
+    }
 }
