@@ -2,10 +2,12 @@
 //! written by a thread of their own so that no request ever waits on stderr.
 //!
 //! A log line is formatted where it is logged, then handed to a bounded queue
-//! ([`BUFFERED_LINES`]); the writer thread empties the queue into few large writes. When
-//! the queue is full (stderr stalls: a slow pipe, a stopped log collector) new lines are
-//! dropped and counted ([`log_lines_dropped`], exported as a metric) instead of making
-//! the request wait: lossy under overload, never blocking.
+//! ([`BUFFERED_LINES`]); the writer thread empties the queue into few large writes, then
+//! rests a moment ([`WRITE_PAUSE`]) so that a busy node's lines gather in the queue
+//! instead of waking the thread once per line. When the queue is full (stderr stalls: a
+//! slow pipe, a stopped log collector) new lines are dropped and counted
+//! ([`log_lines_dropped`], exported as a metric) instead of making the request wait:
+//! lossy under overload, never blocking.
 //!
 //! [`init`] returns the [`LogGuard`] that owns the writer thread. Dropping it writes out
 //! every queued line before it returns (bounded by the writer's one-second grace), and
@@ -14,6 +16,7 @@
 use std::io::{BufWriter, Stderr, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::Targets;
@@ -50,10 +53,7 @@ pub fn log_lines_dropped() -> u64 {
 /// Installs the process's log subscriber; the returned guard must live as long as the
 /// process logs. A second call (tests) installs nothing and its guard owns an idle thread.
 pub fn init(level: &str, format: LogFormat) -> LogGuard {
-    let (writer, guard) = log_writer(BufWriter::with_capacity(
-        WRITE_BUFFER_BYTES,
-        std::io::stderr(),
-    ));
+    let (writer, guard) = log_writer(sink(std::io::stderr()));
     let dropped = writer.queue.error_counter();
     // Colours only on a terminal; log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -104,6 +104,33 @@ impl Drop for LogGuard {
     fn drop(&mut self) {
         // Lines sent once the thread has stopped would count as dropped: write them directly.
         self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// How long the writer thread rests after writing out what was queued. The queue wakes a
+/// thread blocked on it for every line, a context switch per request on a busy node; while
+/// the thread rests, lines gather without waking anyone and go out together. A quiet
+/// node's line is still written at once: the rest comes after it.
+const WRITE_PAUSE: Duration = Duration::from_millis(2);
+
+/// What the writer thread writes into: `out` behind a buffer, resting after each flush.
+fn sink<W: Write>(out: W) -> Paced<BufWriter<W>> {
+    Paced(BufWriter::with_capacity(WRITE_BUFFER_BYTES, out))
+}
+
+/// The writer thread's sink: flushing it (which the thread does whenever the queue has
+/// run empty) rests for [`WRITE_PAUSE`] afterwards.
+struct Paced<W>(W);
+
+impl<W: Write> Write for Paced<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let flushed = self.0.flush();
+        std::thread::sleep(WRITE_PAUSE);
+        flushed
     }
 }
 
@@ -223,8 +250,9 @@ mod tests {
             release: mpsc::channel().1,
             written: written.clone(),
         };
-        // As `init` has it: small lines stay in the thread's buffer until it is flushed.
-        let (writer, guard) = log_writer(BufWriter::with_capacity(WRITE_BUFFER_BYTES, sink));
+        // As `init` has it: small lines stay in the thread's buffer until it is flushed,
+        // and the thread rests after each flush.
+        let (writer, guard) = log_writer(super::sink(sink));
         for n in 0..1000 {
             log_line(&writer, &format!("line {n}\n"));
         }
