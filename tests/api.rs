@@ -8,6 +8,7 @@ api_suite!(
     idempotent_start_returns_the_first_instance,
     server_items_open_extend_finish_and_fail,
     k2_finish_is_204_then_409_unless_the_key_repeats,
+    k2_routes_answer_in_every_casing,
     forged_or_altered_serials_are_unknown,
     a_custom_event_wakes_two_instances,
     missing_or_wrong_credentials_are_401,
@@ -228,6 +229,49 @@ mod cases {
             .expect("failure recorded");
         assert_eq!(failure["detail"]["error"], json!("ERP rejected the order"));
         assert_eq!(failure["actor"], json!("erp"));
+    }
+
+    pub async fn k2_routes_answer_in_every_casing(server: &ApiServer) {
+        let instance = start(server, "erp", "permitted", json!({"order_id": "K-3"})).await;
+        let serial = serial_of(&instance);
+        let opened = server
+            .get("erp", &format!("/API/Workflow/V1/SERVEREVENTS/{serial}"))
+            .await;
+        assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+        assert_eq!(opened.body["serialNumber"], json!(serial));
+        let finished = server
+            .post(
+                "erp",
+                &format!("/api/workflow/v1/serverevents/{serial}/Finish"),
+                json!({"dataFields": {"approved": true}}),
+            )
+            .await;
+        assert_eq!(finished.status, StatusCode::NO_CONTENT, "{}", finished.body);
+        let again = server
+            .post(
+                "erp",
+                &format!("/api/workflow/v1/serverEvents/{serial}/finish"),
+                json!({"dataFields": {}}),
+            )
+            .await;
+        assert_error(&again, 409, "item_not_open");
+        // The serial is data: its casing is kept, so a recased signed serial is unknown.
+        let recased = serial_of(&start(server, "erp", "permitted", json!({})).await);
+        let swapped: String = recased
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        assert_ne!(swapped, recased, "a signed serial has letters");
+        let unknown = server
+            .get("erp", &format!("/api/workflow/v1/serverevents/{swapped}"))
+            .await;
+        assert_error(&unknown, 404, "unknown_serial");
     }
 
     pub async fn k2_finish_is_204_then_409_unless_the_key_repeats(server: &ApiServer) {

@@ -85,6 +85,10 @@ pub fn create_app(
     App::new()
         .app_data(web::Data::new(state.edge.clone()))
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+        // Outside routing, inside the observer (which logs the path as sent).
+        .wrap(actix_web::middleware::from_fn(
+            server_items::casing::k2_route_casing,
+        ))
         .wrap(actix_web::middleware::from_fn(observe::observe))
         .configure(health::configure)
         .configure(openapi::configure)

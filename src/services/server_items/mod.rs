@@ -3,8 +3,10 @@
 //! `POST …/{serialNumber}/finish` with `{"dataFields": {…}}` → `204`. The caller needs the
 //! workflow's `server_event` permission (K2's "Server Event" right); each route calls
 //! the engine itself. [`K2Doc`] documents them for the app's OpenAPI document. The SOAP
-//! `ServerItemService` is in [`soap`].
+//! `ServerItemService` is in [`soap`]; [`casing`] lets every casing of the routes' literal
+//! segments reach them, as ASP.NET does in K2.
 
+pub mod casing;
 pub mod soap;
 
 use actix_web::middleware::from_fn;
