@@ -14,6 +14,9 @@ use support::api::{ApiServer, api_server};
 const ENDPOINT: &str = "/soap/server-items";
 const SOAP11: &str = "text/xml; charset=utf-8";
 const SOAP12: &str = "application/soap+xml; charset=utf-8";
+/// WCF sends the action as a Content-Type parameter as well as in `wsa:Action`.
+const WCF_OPEN: &str =
+    "application/soap+xml; charset=utf-8; action=\"urn:holdpoint:server-items/OpenServerItem\"";
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -127,6 +130,8 @@ async fn golden_envelopes_for_every_operation_and_fault() {
         ("a12", new_item(&server, "A12").await),
         ("b12", new_item(&server, "B12").await),
         ("c12", new_item(&server, "C12").await),
+        ("d11", new_item(&server, "D11").await),
+        ("d12", new_item(&server, "D12").await),
     ];
     let redactions: Vec<(&str, &str)> = serials.iter().map(|(n, s)| (*n, s.as_str())).collect();
     let serial_of = |name: &str| -> String {
@@ -320,6 +325,53 @@ async fn golden_envelopes_for_every_operation_and_fault() {
                 SOAP12,
             )
         },
+        // WS-Addressing 1.0 as WCF's Soap12WSAddressing10 sends it, and the 2004/08
+        // submission as Axis2 sends it over SOAP 1.1.
+        case(
+            "open.wsa10.soap12",
+            "open.wsa10.soap12.xml",
+            erp,
+            "d12",
+            WCF_OPEN,
+        ),
+        case(
+            "fault-unknown-serial.wsa10.soap12",
+            "open.wsa10.soap12.xml",
+            erp,
+            "d12x",
+            WCF_OPEN,
+        ),
+        case(
+            "fault-action-not-supported.wsa10.soap12",
+            "fault-action-not-supported.wsa10.soap12.xml",
+            erp,
+            "d12",
+            SOAP12,
+        ),
+        case(
+            "fault-reply-elsewhere.wsa10.soap12",
+            "fault-reply-elsewhere.wsa10.soap12.xml",
+            erp,
+            "d12",
+            WCF_OPEN,
+        ),
+        Case {
+            action: Some("\"urn:holdpoint:server-items/FinishServerItem\""),
+            ..case(
+                "finish.wsa2004.soap11",
+                "finish.wsa2004.soap11.xml",
+                erp,
+                "d11",
+                SOAP11,
+            )
+        },
+        case(
+            "fault-item-not-open.wsa2004.soap11",
+            "finish.wsa2004.soap11.xml",
+            erp,
+            "d11",
+            SOAP11,
+        ),
     ];
     for case in &cases {
         let body = fixture(case.fixture).replace("{{serial}}", &serial_of(case.serial));

@@ -5,10 +5,12 @@
 //! - [`reader`]: text to an [`reader::Envelope`], refusing DTDs, processing instructions and
 //!   anything past the [`Limits`]; its element tree borrows from the text;
 //! - [`writer`]: responses and faults for either version, escaped and without a BOM;
+//! - [`addressing`]: WS-Addressing headers read from a request and echoed in its answer;
 //! - [`service`]: what a service declares (paths, namespace, operations, WSDL) and the
 //!   dispatch rules (SOAPAction never routes; a SOAPAction naming another operation is
 //!   refused).
 
+pub mod addressing;
 pub mod decode;
 pub mod element;
 pub mod reader;
@@ -21,6 +23,8 @@ pub mod writer;
 mod tests_reader;
 
 use crate::error::ErrorCode;
+
+use addressing::Addressing;
 
 pub use element::Element;
 pub use reader::{Envelope, read_envelope};
@@ -109,6 +113,18 @@ pub struct SoapError {
     /// `unauthenticated` fault is then a plain fault, without the `401` challenge, because
     /// a challenge would make the client resend the same message.
     pub credentials_in_message: bool,
+    /// The request's WS-Addressing, when it had some: the fault is addressed too. Boxed:
+    /// every fallible call of the SOAP layer returns this type, and few requests carry it.
+    pub addressing: Option<Box<AddressedFault>>,
+}
+
+/// How a fault to an addressed request is addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressedFault {
+    pub addressing: Addressing,
+    /// WS-Addressing's own fault subcodes (e.g. `ActionNotSupported`), outermost first,
+    /// when WS-Addressing refused the request; empty otherwise.
+    pub subcodes: &'static [&'static str],
 }
 
 impl SoapError {
@@ -119,7 +135,41 @@ impl SoapError {
             version: None,
             not_understood: Vec::new(),
             credentials_in_message: false,
+            addressing: None,
         }
+    }
+
+    /// Addresses the fault as the request was addressed (a first addressing stays).
+    pub fn with_addressing(mut self, addressing: Option<&Addressing>) -> Self {
+        if self.addressing.is_none() {
+            self.addressing = addressing.map(|addressing| {
+                Box::new(AddressedFault {
+                    addressing: addressing.clone(),
+                    subcodes: &[],
+                })
+            });
+        }
+        self
+    }
+
+    /// WS-Addressing's subcodes of this fault; empty unless WS-Addressing refused it.
+    pub fn addressing_subcodes(&self) -> &'static [&'static str] {
+        self.addressing
+            .as_deref()
+            .map_or(&[], |fault| fault.subcodes)
+    }
+
+    /// A refusal by WS-Addressing itself, answered with its `subcodes`.
+    pub fn with_addressing_fault(
+        mut self,
+        addressing: Addressing,
+        subcodes: &'static [&'static str],
+    ) -> Self {
+        self.addressing = Some(Box::new(AddressedFault {
+            addressing,
+            subcodes,
+        }));
+        self
     }
 
     /// Marks a fault about credentials that travelled in the message.

@@ -33,13 +33,14 @@ pub struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    /// The first header block addressed to us that has `mustUnderstand` set and is not in
+    /// The first header block addressed to us that has `mustUnderstand` set and is
+    /// neither WS-Addressing ([`super::addressing`], understood by every service) nor in
     /// `understood` (namespace, local name): the MustUnderstand fault to answer.
     pub fn check_must_understand(&self, understood: &[(&str, &str)]) -> Result<(), SoapError> {
         let missed: Vec<(String, String)> = self
             .headers
             .iter()
-            .filter(|h| h.must_understand && h.for_us)
+            .filter(|h| h.must_understand && h.for_us && !super::addressing::understands(h))
             .filter(|h| !understood.iter().any(|(ns, name)| h.element.is(ns, name)))
             .map(|h| (h.element.namespace.to_string(), h.element.name.to_string()))
             .collect();

@@ -148,8 +148,16 @@ pub fn fault(version: SoapVersion, error: &SoapError) -> String {
                 FaultClass::Sender => "Client",
                 FaultClass::Receiver => "Server",
             };
-            body.start(&format!("{p}:Fault"), &[])
-                .element("faultcode", &format!("{p}:{code}"))
+            // WS-Addressing's SOAP 1.1 binding puts its subcode in the faultcode.
+            let (faultcode, wsa) = match (&error.addressing, error.addressing_subcodes().first()) {
+                (Some(fault), Some(subcode)) => (
+                    format!("wsa:{subcode}"),
+                    vec![("xmlns:wsa", fault.addressing.version.namespace())],
+                ),
+                _ => (format!("{p}:{code}"), Vec::new()),
+            };
+            body.start(&format!("{p}:Fault"), &wsa)
+                .element("faultcode", &faultcode)
                 .element("faultstring", &error.message);
             body.start("detail", &[]);
             detail(&mut body, error);
@@ -162,16 +170,33 @@ pub fn fault(version: SoapVersion, error: &SoapError) -> String {
                 FaultClass::Sender => "Sender",
                 FaultClass::Receiver => "Receiver",
             };
-            body.start(&format!("{p}:Fault"), &[("xmlns:hp", FAULT_DETAIL_NS)])
+            let mut declared = vec![("xmlns:hp", FAULT_DETAIL_NS)];
+            let wsa_subcodes = error.addressing_subcodes();
+            if let Some(fault) = error
+                .addressing
+                .as_deref()
+                .filter(|_| !wsa_subcodes.is_empty())
+            {
+                declared.push(("xmlns:wsa", fault.addressing.version.namespace()));
+            }
+            body.start(&format!("{p}:Fault"), &declared)
                 .start(&format!("{p}:Code"), &[])
-                .element(&format!("{p}:Value"), &format!("{p}:{code}"))
-                .start(&format!("{p}:Subcode"), &[])
-                .element(
-                    &format!("{p}:Value"),
-                    &format!("hp:{}", error.code.as_str()),
-                )
-                .end(&format!("{p}:Subcode"))
-                .end(&format!("{p}:Code"))
+                .element(&format!("{p}:Value"), &format!("{p}:{code}"));
+            // WS-Addressing's subcodes (outermost first), then ours innermost.
+            let subcodes = wsa_subcodes
+                .iter()
+                .map(|subcode| format!("wsa:{subcode}"))
+                .chain([format!("hp:{}", error.code.as_str())]);
+            let mut depth = 0;
+            for subcode in subcodes {
+                body.start(&format!("{p}:Subcode"), &[])
+                    .element(&format!("{p}:Value"), &subcode);
+                depth += 1;
+            }
+            for _ in 0..depth {
+                body.end(&format!("{p}:Subcode"));
+            }
+            body.end(&format!("{p}:Code"))
                 .start(&format!("{p}:Reason"), &[])
                 .start(&format!("{p}:Text"), &[("xml:lang", "en")])
                 .text(&error.message)
@@ -182,7 +207,12 @@ pub fn fault(version: SoapVersion, error: &SoapError) -> String {
             body.end(&format!("{p}:Detail")).end(&format!("{p}:Fault"));
         }
     }
-    let header = fault_header(version, error);
+    let mut header = fault_header(version, error);
+    if let Some(fault) = error.addressing.as_deref() {
+        let addressed =
+            super::addressing::fault_header(&fault.addressing, !fault.subcodes.is_empty());
+        header.get_or_insert_with(String::new).push_str(&addressed);
+    }
     envelope(version, header.as_deref(), &body.finish())
 }
 

@@ -2,8 +2,8 @@
 WSDL calls the ServerItemService over SOAP 1.1 and 1.2.
 
 Usage: zeep_server_items.py BASE_URL USER PASSWORD SERIAL_A SERIAL_B SERIAL_C
-Serial A is opened and finished over SOAP 1.1, B failed over SOAP 1.2, C finished over
-SOAP 1.2 with fields. Prints one line per check and exits non-zero on the first failure.
+Serial A is opened and finished over SOAP 1.1, B failed over SOAP 1.2, C opened over
+SOAP 1.2 with WS-Addressing and finished over SOAP 1.2 with fields. Prints one line per check and exits non-zero on the first failure.
 """
 
 import sys
@@ -11,7 +11,10 @@ import sys
 import requests
 from zeep import Client, Settings
 from zeep.exceptions import Fault
+from zeep.plugins import HistoryPlugin
 from zeep.transports import Transport
+
+WSA = "{http://www.w3.org/2005/08/addressing}"
 
 
 def main():
@@ -53,6 +56,30 @@ def main():
     except Fault as fault:
         assert "unknown serial" in fault.message, fault.message
         print("soap11 unknown serial fault: ok")
+
+    # WS-Addressing 1.0: zeep addresses every call whose WSDL message has a wsam:Action
+    # (adding its WsAddressingPlugin as well would send every header twice). The answer
+    # carries the WSDL's response action and relates to the request's MessageID.
+    history = HistoryPlugin()
+    addressed = Client(wsdl, transport=transport, settings=settings,
+                       port_name="ServerItemSoap12", plugins=[history])
+    item = addressed.service.OpenServerItem(serialNumber=serial_c)
+    assert item.serialNumber == serial_c, item
+    sent, received = history.last_sent["envelope"], history.last_received["envelope"]
+    assert sent.find(f".//{WSA}Action") is not None, "zeep sent no wsa:Action"
+    message_id = sent.find(f".//{WSA}MessageID").text
+    assert received.find(f".//{WSA}RelatesTo").text == message_id
+    action = received.find(f".//{WSA}Action").text
+    assert action == "urn:holdpoint:server-items/OpenServerItemResponse", action
+    print("soap12 with ws-addressing: ok")
+    try:
+        addressed.service.OpenServerItem(serialNumber=serial_c + "x")
+        raise AssertionError("a forged serial must fault")
+    except Fault as fault:
+        assert "unknown serial" in fault.message, fault.message
+        received = history.last_received["envelope"]
+        assert received.find(f".//{WSA}RelatesTo") is not None, "the fault relates to the request"
+        print("soap12 with ws-addressing fault: ok")
 
     failed = soap12.service.FailServerItem(serialNumber=serial_b, message="rejected by ERP")
     assert failed.status == "failed", failed

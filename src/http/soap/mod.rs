@@ -2,8 +2,9 @@
 //!
 //! `POST {path}`: the body is read under the size cap (413 before parsing), decoded
 //! (charset from the Content-Type), parsed, and checked in this order: Content-Type
-//! against the envelope's version, the service's versions, mustUnderstand headers, the
-//! operation, the SOAPAction. Then the service runs the call. A fault is answered in the
+//! against the envelope's version, the service's versions, WS-Addressing headers,
+//! mustUnderstand headers, the operation, the WS-Addressing `Action`, the SOAPAction. Then
+//! the service runs the call; when the request was addressed, so is its answer or fault. A fault is answered in the
 //! request's SOAP version (SOAP 1.1 when the envelope could not be recognised, unless the
 //! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`]. What a
 //! service can decide from the request line alone ([`SoapService::admit`]: a receiver key
@@ -27,7 +28,7 @@ use super::body::{declared_length, read_limited};
 use crate::auth::Principal;
 use crate::error::ErrorCode;
 use crate::soap::service::wants_wsdl;
-use crate::soap::{SoapError, SoapVersion, decode, read_envelope, writer};
+use crate::soap::{SoapError, SoapVersion, addressing, decode, read_envelope, writer};
 
 /// Mounts every service at each of its paths.
 pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapService>]) {
@@ -145,10 +146,14 @@ async fn post(
     )
     .await;
     match call {
-        Ok((version, Some(body))) => HttpResponse::Ok()
+        Ok(Answered {
+            version,
+            body: Some(body),
+            header,
+        }) => HttpResponse::Ok()
             .content_type(version.content_type())
-            .body(writer::envelope(version, None, &body)),
-        Ok((_, None)) => HttpResponse::build(
+            .body(writer::envelope(version, header.as_deref(), &body)),
+        Ok(Answered { body: None, .. }) => HttpResponse::build(
             actix_web::http::StatusCode::from_u16(state.one_way_status)
                 .unwrap_or(actix_web::http::StatusCode::ACCEPTED),
         )
@@ -183,7 +188,17 @@ async fn credentials_before_body(
         .map_err(basic_fault)
 }
 
-/// Parses and checks the request, then runs the service. Errors carry their version.
+/// A service's answer and what goes around it.
+struct Answered {
+    version: SoapVersion,
+    /// `None` for a one-way operation.
+    body: Option<String>,
+    /// Header blocks of the answer (WS-Addressing's, when the request was addressed).
+    header: Option<String>,
+}
+
+/// Parses and checks the request, then runs the service. Errors carry their version and,
+/// once it is read, the request's WS-Addressing.
 async fn dispatch(
     request: &HttpRequest,
     bytes: &[u8],
@@ -191,7 +206,7 @@ async fn dispatch(
     state: &EdgeState,
     service: &dyn SoapService,
     verified: Option<Principal>,
-) -> Result<(SoapVersion, Option<String>), SoapError> {
+) -> Result<Answered, SoapError> {
     let text = decode::to_utf8(bytes, param(params, "charset"))?;
     let envelope = read_envelope(&text, &state.soap_limits)?;
     let version = envelope.version;
@@ -218,10 +233,21 @@ async fn dispatch(
         )
         .in_version(SoapVersion::V11));
     }
-    envelope.check_must_understand(service.understood_headers())?;
+    let addressing = addressing::read(&envelope)?;
+    let in_version = |error: SoapError| {
+        error
+            .in_version(version)
+            .with_addressing(addressing.as_ref())
+    };
+    envelope
+        .check_must_understand(service.understood_headers())
+        .map_err(in_version)?;
     let operation = descriptor
         .operation(envelope.body.namespace, envelope.body.name)
         .map_err(in_version)?;
+    if let Some(addressing) = &addressing {
+        addressing.check_action(operation.name, version)?;
+    }
     let action = match version {
         SoapVersion::V11 => request
             .headers()
@@ -256,7 +282,15 @@ async fn dispatch(
             "internal error",
         )));
     }
-    Ok((version, answer))
+    let header = addressing.map(|addressing| {
+        let action = addressing.response_action(descriptor.namespace, operation.name);
+        addressing::reply_header(&addressing, &action)
+    });
+    Ok(Answered {
+        version,
+        body: answer,
+        header,
+    })
 }
 
 fn fault_response(version: SoapVersion, error: &SoapError) -> HttpResponse {

@@ -58,11 +58,11 @@ pub async fn k2_route_casing(
     mut request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if let Some(canonical) = k2_canonical_path(request.path()) {
-        if let Some(uri) = with_path(request.uri(), &canonical) {
-            request.match_info_mut().get_mut().update(&uri);
-            request.head_mut().uri = uri;
-        }
+    if let Some(canonical) = k2_canonical_path(request.path())
+        && let Some(uri) = with_path(request.uri(), &canonical)
+    {
+        request.match_info_mut().get_mut().update(&uri);
+        request.head_mut().uri = uri;
     }
     next.call(request).await
 }
