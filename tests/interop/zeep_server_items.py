@@ -32,6 +32,9 @@ def main():
     assert item.state == "open", item
     names = {field.name: field._value_1 for field in item.fields.field}
     assert names.get("order_id") == "Z-1", names
+    # A null field keeps its name: `approved` has no value yet.
+    nulls = {field.name for field in item.fields.field if field.nil}
+    assert nulls == {"approved"}, [(f.name, f.nil, f._value_1) for f in item.fields.field]
     print("soap11 open: ok")
 
     field_type = soap11.get_type("{urn:holdpoint:server-items}Field")

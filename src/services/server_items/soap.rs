@@ -1,8 +1,13 @@
 //! `ServerItemService` over SOAP 1.1 and 1.2 (namespace `urn:holdpoint:server-items`,
 //! path `/soap/server-items`): `OpenServerItem`, `FinishServerItem`, `FailServerItem`,
 //! `ExtendServerItem`, document/literal wrapped. Data fields are
-//! `<field name="…">value</field>`; `xsi:nil="true"` is null. Callers authenticate with
-//! HTTP Basic and need the workflow's `server_event` permission, exactly as over REST.
+//! `<field name="…">value</field>`; a null value is `<field name="…" nil="true"/>`, an
+//! attribute of our schema rather than `xsi:nil`: a generated client reads an `xsi:nil`
+//! element as a null *object* and so loses its name (Mono's proxies keep a nameless null,
+//! node-soap drops it), while an attribute reaches every client with the name beside it.
+//! Requests may still say `xsi:nil="true"`, as clients built on the older schema do.
+//! Callers authenticate with HTTP Basic and need the workflow's `server_event`
+//! permission, exactly as over REST.
 
 use std::sync::LazyLock;
 
@@ -14,7 +19,6 @@ use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
 use crate::services::DEFAULT_FAIL_MESSAGE;
 use crate::services::envelope::filled_text;
-use crate::soap::element::XSI_NS;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
 use crate::soap::{Element, SoapError, SoapVersion};
@@ -154,7 +158,13 @@ fn read_fields(fields: &Element) -> Result<Map<String, Value>, SoapError> {
                 "a `field` element lacks its `name` attribute",
             )
         })?;
-        let value = if field.is_nil() {
+        let value = if field.is_nil() || nil_attribute(field, name)? {
+            if !field.text.is_empty() {
+                return Err(SoapError::new(
+                    ErrorCode::MalformedRequest,
+                    format!("data field `{name}` is marked nil but has a value"),
+                ));
+            }
             Value::Null
         } else {
             Value::String(field.text.to_string())
@@ -169,15 +179,24 @@ fn read_fields(fields: &Element) -> Result<Map<String, Value>, SoapError> {
     Ok(map)
 }
 
+/// The field's `nil` attribute (`xs:boolean`, absent is false).
+fn nil_attribute(field: &Element, name: &str) -> Result<bool, SoapError> {
+    match field.attribute("", "nil").map(str::trim) {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(SoapError::new(
+            ErrorCode::MalformedRequest,
+            format!("data field `{name}` has nil=\"{other}\": use \"true\" or \"false\""),
+        )),
+    }
+}
+
 fn write_fields(out: &mut XmlWriter, fields: &Map<String, Value>) {
     out.start("fields", &[]);
     for (name, value) in fields {
         let text = match value {
             Value::Null => {
-                out.empty(
-                    "field",
-                    &[("name", name), ("xsi:nil", "true"), ("xmlns:xsi", XSI_NS)],
-                );
+                out.empty("field", &[("name", name), ("nil", "true")]);
                 continue;
             }
             Value::String(text) => text.clone(),
@@ -239,6 +258,36 @@ mod tests {
         let xml = out.finish();
         assert!(xml.contains("<field name=\"a\">x &lt; y</field>"), "{xml}");
         assert!(xml.contains("<field name=\"n\">5</field>"));
-        assert!(xml.contains("xsi:nil=\"true\""));
+        assert!(xml.contains("<field name=\"z\" nil=\"true\"/>"), "{xml}");
+    }
+
+    fn fields_of(fields: &str) -> Result<Map<String, Value>, SoapError> {
+        let text = format!(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>
+            <FinishServerItem xmlns="{NAMESPACE}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+            <fields>{fields}</fields></FinishServerItem></s:Body></s:Envelope>"#
+        );
+        let envelope = crate::soap::read_envelope(&text, &crate::soap::Limits::default())?;
+        let fields = envelope.body.child(NAMESPACE, "fields").expect("fields");
+        read_fields(fields)
+    }
+
+    #[test]
+    fn null_fields_are_read_from_the_attribute_or_xsi_nil() {
+        let fields = fields_of(
+            r#"<field name="a" nil="true"/><field name="b" xsi:nil="true"/><field name="c" nil="false">x</field><field name="d" nil="1"></field>"#,
+        )
+        .unwrap();
+        assert_eq!(fields["a"], Value::Null);
+        assert_eq!(fields["b"], Value::Null);
+        assert_eq!(fields["c"], Value::String("x".into()));
+        assert_eq!(fields["d"], Value::Null);
+        let bad = fields_of(r#"<field name="a" nil="yes"/>"#).unwrap_err();
+        assert_eq!(
+            bad.message,
+            "data field `a` has nil=\"yes\": use \"true\" or \"false\""
+        );
+        let both = fields_of(r#"<field name="a" nil="true">x</field>"#).unwrap_err();
+        assert_eq!(both.message, "data field `a` is marked nil but has a value");
     }
 }
