@@ -399,6 +399,7 @@ fn serial_of_base(serials: &[(&str, String)], name: &str) -> String {
 #[test]
 fn every_fault_code_in_both_versions() {
     use holdpoint::error::ErrorCode::{self, MustUnderstand};
+    use holdpoint::error::SenderFaultStatus;
     use holdpoint::soap::{SoapError, SoapVersion, writer};
     assert_eq!(ErrorCode::ALL.len(), 17, "DESIGN §5 lists 17 codes");
     for (version, label) in [(SoapVersion::V11, "soap11"), (SoapVersion::V12, "soap12")] {
@@ -408,7 +409,8 @@ fn every_fault_code_in_both_versions() {
             if code == MustUnderstand {
                 error.not_understood = vec![("urn:example:tx".into(), "Transaction".into())];
             }
-            let status = code.soap_http_status(version == SoapVersion::V12);
+            let status =
+                code.soap_http_status(version == SoapVersion::V12, SenderFaultStatus::default());
             all.push_str(&format!("== {code}: HTTP {status}\n"));
             all.push_str(&writer::fault(version, &error).replace("><", ">\n<"));
             all.push_str("\n\n");

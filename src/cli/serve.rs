@@ -107,6 +107,7 @@ fn app_state(config: &Config, engine: Arc<Engine>, accounts: Arc<Accounts>) -> A
         .with_max_buffered(http.max_buffered);
     edge.soap_limits = config.soap.limits;
     edge.one_way_status = config.soap.one_way_status;
+    edge.sender_fault_status = config.soap.sender_fault_status;
     edge.trusted_proxies = http.trusted_proxies.clone();
     let mut state = AppState::from_edge(edge);
     state.remote_events = config.remote_events.clone();

@@ -5,6 +5,7 @@
 use super::raw::{RawOrchestrator, RawRemoteEvents, RawSharePoint, RawSoap};
 use super::sharepoint::SharePointSettings;
 use super::values::{at_least_one, networks};
+use crate::error::SenderFaultStatus;
 use crate::networks::NetworkList;
 
 /// The configuration of the SOAP dialects.
@@ -14,6 +15,8 @@ pub struct SoapSettings {
     pub limits: crate::soap::Limits,
     /// Status of an answered one-way SOAP operation (202 or 200).
     pub one_way_status: u16,
+    /// Status of SOAP 1.2 Sender faults (400, or 500 for clients that read faults on 500 only).
+    pub sender_fault_status: SenderFaultStatus,
     pub sharepoint: SharePointSettings,
     pub orchestrator: OrchestratorSettings,
 }
@@ -23,6 +26,7 @@ impl Default for SoapSettings {
         Self {
             limits: crate::soap::Limits::default(),
             one_way_status: 202,
+            sender_fault_status: SenderFaultStatus::default(),
             sharepoint: SharePointSettings::default(),
             orchestrator: OrchestratorSettings::default(),
         }
@@ -76,9 +80,16 @@ impl SoapSettings {
                 ));
             }
         };
+        let sender_fault_status = match soap.sender_fault_status {
+            None => SenderFaultStatus::default(),
+            Some(status) => SenderFaultStatus::from_status(status).ok_or_else(|| {
+                format!("[soap] sender_fault_status: {status} is neither 400 nor 500")
+            })?,
+        };
         Ok(Self {
             limits,
             one_way_status,
+            sender_fault_status,
             sharepoint: SharePointSettings::resolve(sharepoint)?,
             orchestrator: OrchestratorSettings {
                 anonymous_custom_events: orchestrator.anonymous_custom_events.unwrap_or(false),

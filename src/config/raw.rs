@@ -101,6 +101,7 @@ raw_sections! {
         max_attributes: usize,
         max_text: usize,
         one_way_status: u16,
+        sender_fault_status: u16,
     }
     sharepoint: RawSharePoint {
         paths: Vec<String>,

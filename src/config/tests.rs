@@ -121,6 +121,49 @@ fn sharepoint_is_anonymous_only_when_written() {
 }
 
 #[test]
+fn sender_fault_status_is_400_or_500() {
+    use crate::error::SenderFaultStatus;
+    let default = load(&Overrides::default(), &[]).unwrap();
+    assert_eq!(
+        default.soap.sender_fault_status,
+        SenderFaultStatus::BadRequest
+    );
+    let config = from_env(&[("HOLDPOINT_SOAP__SENDER_FAULT_STATUS", "500")]).unwrap();
+    assert_eq!(
+        config.soap.sender_fault_status,
+        SenderFaultStatus::InternalServerError
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holdpoint.toml");
+    std::fs::write(&path, "[soap]\nsender_fault_status = 500\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(path),
+        ..Overrides::default()
+    };
+    let written = load(&overrides, &[]).unwrap();
+    assert_eq!(
+        written.soap.sender_fault_status,
+        SenderFaultStatus::InternalServerError
+    );
+    let back = load(
+        &overrides,
+        &env(&[("HOLDPOINT_SOAP__SENDER_FAULT_STATUS", "400")]),
+    )
+    .unwrap();
+    assert_eq!(back.soap.sender_fault_status, SenderFaultStatus::BadRequest);
+    let error = from_env(&[("HOLDPOINT_SOAP__SENDER_FAULT_STATUS", "422")]).unwrap_err();
+    assert_eq!(
+        error,
+        "[soap] sender_fault_status: 422 is neither 400 nor 500"
+    );
+    let error = from_env(&[("HOLDPOINT_SOAP__SENDER_FAULT_STATUS", "bad")]).unwrap_err();
+    assert!(
+        error.contains("HOLDPOINT_SOAP__SENDER_FAULT_STATUS"),
+        "{error}"
+    );
+}
+
+#[test]
 fn network_lists_are_checked_and_name_their_key() {
     let config = from_env(&[
         (

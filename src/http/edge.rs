@@ -20,6 +20,7 @@ use super::client_addr;
 use crate::auth::Accounts;
 use crate::config::{DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_BUFFERED};
 use crate::engine::Engine;
+use crate::error::SenderFaultStatus;
 use crate::networks::NetworkList;
 
 /// Per-node settings and shared handles of the edge.
@@ -35,6 +36,8 @@ pub struct EdgeState {
     pub soap_limits: crate::soap::Limits,
     /// Status of an answered one-way SOAP operation: 202 (default) or 200.
     pub one_way_status: u16,
+    /// Status of SOAP 1.2 Sender faults: 400 (default) or 500 (`[soap] sender_fault_status`).
+    pub sender_fault_status: SenderFaultStatus,
     /// The node's budget for buffered request bodies (`[http] max_buffered`).
     pub body_budget: Arc<BodyBudget>,
     /// `[http] trusted_proxies`: peers whose `Forwarded`/`X-Forwarded-For` are believed.
@@ -51,6 +54,7 @@ impl EdgeState {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             soap_limits: crate::soap::Limits::default(),
             one_way_status: 202,
+            sender_fault_status: SenderFaultStatus::default(),
             body_budget: Arc::new(BodyBudget::new(DEFAULT_MAX_BUFFERED)),
             trusted_proxies: NetworkList::default(),
         }

@@ -22,7 +22,7 @@ pub mod writer;
 #[cfg(test)]
 mod tests_reader;
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, SenderFaultStatus};
 
 use addressing::Addressing;
 
@@ -178,13 +178,15 @@ impl SoapError {
         self
     }
 
-    /// The HTTP status this fault is answered with in `version`.
-    pub fn http_status(&self, version: SoapVersion) -> u16 {
+    /// The HTTP status this fault is answered with in `version`; `sender` is the status
+    /// the installation gives SOAP 1.2 Sender faults (the caller's setting: this module
+    /// reads no configuration).
+    pub fn http_status(&self, version: SoapVersion, sender: SenderFaultStatus) -> u16 {
         let soap12 = version == SoapVersion::V12;
         if self.credentials_in_message {
-            self.code.plain_soap_status(soap12)
+            self.code.plain_soap_status(soap12, sender)
         } else {
-            self.code.soap_http_status(soap12)
+            self.code.soap_http_status(soap12, sender)
         }
     }
 
@@ -219,5 +221,29 @@ mod tests {
             SoapVersion::V12.content_type(),
             "application/soap+xml; charset=utf-8"
         );
+    }
+
+    /// A fault about credentials in the message is a plain fault, so in SOAP 1.2 it moves
+    /// with the Sender fault setting like any other Sender fault; a challenge stays 401.
+    #[test]
+    fn fault_status_follows_the_sender_setting() {
+        let unknown = SoapError::new(ErrorCode::UnknownSerial, "unknown serial");
+        let keyless =
+            SoapError::new(ErrorCode::Unauthenticated, "no key").with_credentials_in_message();
+        let challenge = SoapError::new(ErrorCode::Unauthenticated, "no credentials");
+        let cases = [
+            (&unknown, SoapVersion::V12, (400, 500)),
+            (&unknown, SoapVersion::V11, (500, 500)),
+            (&keyless, SoapVersion::V12, (400, 500)),
+            (&keyless, SoapVersion::V11, (500, 500)),
+            (&challenge, SoapVersion::V12, (401, 401)),
+        ];
+        for (error, version, expected) in cases {
+            let statuses = (
+                error.http_status(version, SenderFaultStatus::BadRequest),
+                error.http_status(version, SenderFaultStatus::InternalServerError),
+            );
+            assert_eq!(statuses, expected, "{error} in {version:?}");
+        }
     }
 }

@@ -222,3 +222,32 @@ id = "late-v2"
 kind = "set"
 fields = { path = "late-v2" }
 "#;
+
+/// SharePoint: refuses orders over 1000 on "Orders" while they are being added
+/// (CancelWithError); titles the others (typed ChangedItemProperties).
+pub const SP_GUARD: &str = r#"
+id = "66666666-6666-4666-8666-666666666666"
+name = "sp-guard"
+[[triggers]]
+sharepoint = { web = "https://contoso.sharepoint.com/sites/sales", list = "Orders", events = ["ItemAdding"] }
+action = "start"
+[[steps]]
+id = "check"
+kind = "decide"
+when = [{ if = "event.after.Amount > 1000", goto = "refuse" }]
+else = "allow"
+[[steps]]
+id = "refuse"
+kind = "reply"
+status = "CancelWithError"
+error_message = "orders over 1000 need approval (this one: {{ event.after.Amount }})"
+next = "done"
+[[steps]]
+id = "allow"
+kind = "reply"
+status = "Continue"
+changed_properties = { Title = "{{ event.after.Title }} (checked by {{ event.user_display_name }})", Priority = 2, Checked = true }
+[[steps]]
+id = "done"
+kind = "end"
+"#;

@@ -6,9 +6,10 @@
 //! mustUnderstand headers, the operation, the WS-Addressing `Action`, the SOAPAction. Then
 //! the service runs the call; when the request was addressed, so is its answer or fault. A fault is answered in the
 //! request's SOAP version (SOAP 1.1 when the envelope could not be recognised, unless the
-//! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`]. What a
-//! service can decide from the request line alone ([`SoapService::admit`]: a receiver key
-//! in the query) is decided before the body is read.
+//! Content-Type says 1.2) with the status of [`ErrorCode::soap_http_status`] (for SOAP 1.2
+//! Sender faults, the node's `[soap] sender_fault_status`). What a service can decide from
+//! the request line alone ([`SoapService::admit`]: a receiver key in the query) is decided
+//! before the body is read.
 //! `GET {path}?wsdl` serves the WSDL with `soap:address` set to the URL it was reached at.
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use super::EdgeState;
 use super::auth::{basic_credentials, basic_principal};
 use super::body::{declared_length, read_limited};
 use crate::auth::Principal;
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, SenderFaultStatus};
 use crate::soap::service::wants_wsdl;
 use crate::soap::{SoapError, SoapVersion, addressing, decode, read_envelope, writer};
 
@@ -120,7 +121,7 @@ async fn post(
         Ok(verified) => verified,
         Err(error) => {
             tracing::debug!(code = %error.code, message = %error.message, "soap request refused before its body");
-            let mut response = fault_response(guessed, &error);
+            let mut response = fault_response(guessed, &error, state.sender_fault_status);
             // The body was never read: the connection cannot carry another request.
             response
                 .head_mut()
@@ -133,7 +134,11 @@ async fn post(
         Ok(bytes) => bytes,
         Err(error) => {
             let (code, message) = error.code_and_message();
-            return fault_response(guessed, &SoapError::new(code, message));
+            return fault_response(
+                guessed,
+                &SoapError::new(code, message),
+                state.sender_fault_status,
+            );
         }
     };
     let call = dispatch(
@@ -161,7 +166,7 @@ async fn post(
         Err(error) => {
             let version = error.version.unwrap_or(guessed);
             tracing::debug!(code = %error.code, message = %error.message, "soap fault");
-            fault_response(version, &error)
+            fault_response(version, &error, state.sender_fault_status)
         }
     }
 }
@@ -293,8 +298,12 @@ async fn dispatch(
     })
 }
 
-fn fault_response(version: SoapVersion, error: &SoapError) -> HttpResponse {
-    let status = error.http_status(version);
+fn fault_response(
+    version: SoapVersion,
+    error: &SoapError,
+    sender: SenderFaultStatus,
+) -> HttpResponse {
+    let status = error.http_status(version, sender);
     let mut response = HttpResponse::build(
         actix_web::http::StatusCode::from_u16(status)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
@@ -324,7 +333,8 @@ fn get(request: HttpRequest, service: Arc<dyn SoapService>) -> HttpResponse {
                 request.path()
             ),
         );
-        let mut response = fault_response(SoapVersion::V11, &error);
+        // SOAP 1.1, and the status replaced below: the Sender fault setting plays no part.
+        let mut response = fault_response(SoapVersion::V11, &error, SenderFaultStatus::default());
         *response.status_mut() = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
         response
             .headers_mut()
