@@ -11,8 +11,12 @@
 //!   500; on 400 (the default) it raises a bare `WebException`.
 //!
 //! The C# is compiled once per source version with `mcs` into the test target's temporary
-//! folder (`CARGO_TARGET_TMPDIR`), so a run compiles at most once and reruns not at all. Without Mono (`apt-get install mono-complete`, which `.ci/run` does) the tests
-//! fail under `CI=true` and are skipped loudly elsewhere.
+//! folder (`CARGO_TARGET_TMPDIR`), so a run compiles at most once and reruns not at all.
+//! Without Mono (`apt-get install mono-complete`, which `.ci/run` does) the tests fail
+//! under `CI=true` and are skipped loudly elsewhere.
+//!
+//! A generated client too: Mono's `wsdl` tool builds an ASMX proxy from the served WSDL,
+//! which must keep the name of a null data field (tests/wcf/asmx/).
 
 mod support;
 
@@ -24,7 +28,7 @@ use std::sync::OnceLock;
 
 use holdpoint::error::SenderFaultStatus;
 use serde_json::json;
-use support::api::{ApiServer, api_server_tuned, api_server_with, start_permitted};
+use support::api::{ApiServer, api_server, api_server_tuned, api_server_with, start_permitted};
 use support::workflows::SP_GUARD;
 
 const HINT: &str =
@@ -231,8 +235,7 @@ async fn a_custom_binding_opens_and_finishes_server_items_over_soap_11_and_12() 
 
 /// `MessageVersion.Soap12WSAddressing10`: wsa:Action and wsa:To come with mustUnderstand,
 /// and the client needs wsa:Action and a wsa:RelatesTo naming its MessageID in every
-/// answer, faults included. Needs Holdpoint's WS-Addressing support; without it the first
-/// call gets a MustUnderstand fault.
+/// answer, faults included (src/soap/addressing.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ws_addressing_custom_binding_opens_and_finishes_server_items() {
     let Some(exe) = clients_or_skip() else {
@@ -305,4 +308,56 @@ fn the_csharp_contract_has_the_members_of_the_sharepoint_capture() {
             member.name
         );
     }
+}
+
+/// The proxy Mono's `wsdl` tool generates from `/soap/server-items?wsdl` reads a null data
+/// field with its name: `<field name="approved" nil="true"/>`. (With `xsi:nil` on the
+/// element, as before, such a proxy read a null `Field` object without its name.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_asmx_proxy_keeps_the_names_of_null_fields() {
+    if clients_or_skip().is_none() {
+        return;
+    }
+    let server = api_server(support::sqlite_store().await).await;
+    let serial = start_permitted(&server, "N-1").await;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let proxy = dir.path().join("Proxy.cs");
+    let exe = dir.path().join("NullFields.exe");
+    let wsdl_url = format!("{}/soap/server-items?wsdl", server.base);
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/wcf/asmx/NullFields.cs");
+    let endpoint = format!("{}/soap/server-items", server.base);
+    let output = tokio::task::spawn_blocking(move || {
+        let run = |command: &mut Command| {
+            let output = command.output().expect("run a Mono tool");
+            assert!(
+                output.status.success(),
+                "{command:?} failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        run(Command::new("wsdl")
+            .args(["-nologo", &wsdl_url])
+            .arg(format!("-out:{}", proxy.display())));
+        run(Command::new("mcs")
+            .args(["-nologo", "-r:System.Web.Services.dll", "-r:System.Xml.dll"])
+            .arg(format!("-out:{}", exe.display()))
+            .arg(&proxy)
+            .arg(&client));
+        run(Command::new("mono").arg(&exe).args([
+            endpoint.as_str(),
+            "erp",
+            "erp-pw",
+            serial.as_str(),
+        ]))
+    })
+    .await
+    .expect("the client's thread");
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(
+        lines.contains(&"approved nil=True value=<null>"),
+        "{output}"
+    );
+    assert!(lines.contains(&"order_id nil=False value=N-1"), "{output}");
 }
