@@ -8,6 +8,8 @@ use super::compile::{Checker, StepIndex, toml_to_json};
 use super::raw::{KINDS, RawHttp, RawStep, allowed_keys};
 use super::{FieldDef, HttpSpec, ReplySpec, ReplyStatus, SetValue, Step, StepKind, WaitPolicy};
 use crate::duration::parse_duration;
+use crate::engine::deadline::{Deadline, When};
+use crate::engine::template::is_template;
 use crate::store::EventScope;
 
 impl Checker<'_> {
@@ -106,6 +108,25 @@ impl StepChecker<'_, '_> {
         }
     }
 
+    /// A template is checked for syntax only (it is read when the wait opens); a literal
+    /// must be a duration or a date-time now.
+    fn deadline(&mut self, text: Option<&String>) -> Option<Deadline> {
+        let text = text?;
+        if is_template(text) {
+            return Some(Deadline::Template(self.template("deadline", text)));
+        }
+        match When::parse(text) {
+            Ok(when) => Some(Deadline::Fixed(when)),
+            Err(why) => {
+                self.error(
+                    "deadline",
+                    format!("invalid duration `{text}`: {why}; nor is it a date-time (RFC 3339 or yyyyMMddHHmmssZ) or a template"),
+                );
+                None
+            }
+        }
+    }
+
     fn declared(&mut self, field: &str, name: &str) {
         if !self.fields.contains_key(name) {
             self.error(field, format!("`{name}` is not a declared field"));
@@ -114,7 +135,7 @@ impl StepChecker<'_, '_> {
 
     fn wait(&mut self, raw: &RawStep) -> WaitPolicy {
         WaitPolicy {
-            deadline: self.duration("deadline", raw.deadline.as_ref()),
+            deadline: self.deadline(raw.deadline.as_ref()),
             on_timeout: raw
                 .on_timeout
                 .as_deref()
@@ -332,5 +353,63 @@ impl StepChecker<'_, '_> {
             body: raw.body.as_ref().map(|text| self.template("body", text)),
             content_type: raw.content_type.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::super::compile;
+    use crate::engine::deadline::{Deadline, When};
+
+    /// The deadline a `wait_input` step with `deadline` loads with, or the errors.
+    fn loaded(deadline: &str) -> Result<Option<Deadline>, String> {
+        let source = format!(
+            "id = \"11111111-1111-4111-8111-111111111111\"\nname = \"d\"\n\
+             [fields]\nuntil = {{ type = \"datetime\" }}\n\
+             [[steps]]\nid = \"wait\"\nkind = \"wait_input\"\ninputs = [\"until\"]\n\
+             deadline = '{deadline}'\n"
+        );
+        match compile(Path::new("d.toml"), source.as_bytes()) {
+            Ok(workflow) => Ok(workflow.steps[0]
+                .kind
+                .wait()
+                .and_then(|policy| policy.deadline.clone())),
+            Err(errors) => Err(errors.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    #[test]
+    fn literal_deadlines_are_read_when_they_load() {
+        let after = Deadline::Fixed(When::After(Duration::from_secs(48 * 3600)));
+        assert_eq!(loaded("48h"), Ok(Some(after)));
+        let at = Deadline::Fixed(When::At(1_796_481_000_000));
+        assert_eq!(loaded("2026-12-05T14:30:00Z"), Ok(Some(at.clone())));
+        assert_eq!(loaded("20261205143000Z"), Ok(Some(at)));
+    }
+
+    #[test]
+    fn templates_are_kept_for_when_the_wait_opens() {
+        let source = "{{ fields.until }}";
+        assert_eq!(
+            loaded(source),
+            Ok(Some(Deadline::Template(source.to_string())))
+        );
+        let broken = loaded("{{ fields.until ").unwrap_err();
+        assert!(
+            broken.contains("step `wait`: field `deadline`: bad template"),
+            "{broken}"
+        );
+    }
+
+    #[test]
+    fn a_bad_literal_is_still_an_invalid_duration() {
+        let error = loaded("soon").unwrap_err();
+        assert!(
+            error.contains("step `wait`: field `deadline`: invalid duration `soon`"),
+            "{error}"
+        );
     }
 }
