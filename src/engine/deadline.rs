@@ -129,3 +129,62 @@ mod tests {
         );
     }
 }
+
+/// Deadlines as definitions load them (`definition::steps` reads them).
+#[cfg(test)]
+mod loading {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::{Deadline, When};
+    use crate::engine::definition::compile;
+
+    /// The deadline a `wait_input` step with `deadline` loads with, or the errors.
+    fn loaded(deadline: &str) -> Result<Option<Deadline>, String> {
+        let source = format!(
+            "id = \"11111111-1111-4111-8111-111111111111\"\nname = \"d\"\n\
+             [fields]\nuntil = {{ type = \"datetime\" }}\n\
+             [[steps]]\nid = \"wait\"\nkind = \"wait_input\"\ninputs = [\"until\"]\n\
+             deadline = '{deadline}'\n"
+        );
+        match compile(Path::new("d.toml"), source.as_bytes()) {
+            Ok(workflow) => Ok(workflow.steps[0]
+                .kind
+                .wait()
+                .and_then(|policy| policy.deadline.clone())),
+            Err(errors) => Err(errors.iter().map(ToString::to_string).collect()),
+        }
+    }
+
+    #[test]
+    fn literal_deadlines_are_read_when_they_load() {
+        let after = Deadline::Fixed(When::After(Duration::from_secs(48 * 3600)));
+        assert_eq!(loaded("48h"), Ok(Some(after)));
+        let at = Deadline::Fixed(When::At(1_796_481_000_000));
+        assert_eq!(loaded("2026-12-05T14:30:00Z"), Ok(Some(at.clone())));
+        assert_eq!(loaded("20261205143000Z"), Ok(Some(at)));
+    }
+
+    #[test]
+    fn templates_are_kept_for_when_the_wait_opens() {
+        let source = "{{ fields.until }}";
+        assert_eq!(
+            loaded(source),
+            Ok(Some(Deadline::Template(source.to_string())))
+        );
+        let broken = loaded("{{ fields.until ").unwrap_err();
+        assert!(
+            broken.contains("step `wait`: field `deadline`: bad template"),
+            "{broken}"
+        );
+    }
+
+    #[test]
+    fn a_bad_literal_is_still_an_invalid_duration() {
+        let error = loaded("soon").unwrap_err();
+        assert!(
+            error.contains("step `wait`: field `deadline`: invalid duration `soon`"),
+            "{error}"
+        );
+    }
+}
