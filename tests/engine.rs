@@ -21,9 +21,9 @@ store_suite!(
 mod cases {
     use std::time::Duration;
 
-    use holdpoint::engine::{CustomEvent, InstanceView, StartRequest};
+    use holdpoint::engine::{CustomEvent, StartRequest};
     use holdpoint::store::*;
-    use serde_json::{Map, Value, json};
+    use serde_json::{Map, json};
 
     use super::support::workflows::*;
     use super::support::*;
@@ -182,19 +182,6 @@ deadline = "1h"
 id = "done"
 kind = "end"
 "#;
-
-    async fn start(te: &TestEngine, workflow: &str, fields: Value) -> InstanceView {
-        let fields: Map<String, Value> = serde_json::from_value(fields).expect("fields object");
-        let request = StartRequest {
-            workflow: workflow.into(),
-            fields,
-            folio: None,
-            event: json!({}),
-            caller: caller(),
-            idempotency_key: None,
-        };
-        te.engine.start(request).await.expect("start").instance
-    }
 
     /// Runs the outbox until nothing is due, moving the clock past each backoff.
     async fn drain_outbox(te: &TestEngine) -> usize {

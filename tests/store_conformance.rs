@@ -53,23 +53,6 @@ mod cases {
     use super::support::workflows::*;
     use super::support::*;
 
-    pub(crate) async fn start(
-        te: &TestEngine,
-        workflow: &str,
-        fields: Value,
-    ) -> holdpoint::engine::InstanceView {
-        let fields: Map<String, Value> = serde_json::from_value(fields).expect("fields object");
-        let request = StartRequest {
-            workflow: workflow.into(),
-            fields,
-            folio: None,
-            event: json!({}),
-            caller: caller(),
-            idempotency_key: None,
-        };
-        te.engine.start(request).await.expect("start").instance
-    }
-
     pub(crate) fn serial_of(view: &holdpoint::engine::InstanceView) -> String {
         view.waits
             .first()

@@ -8,6 +8,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::clock::parse_date_time;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
@@ -74,15 +76,9 @@ impl FieldType {
                 _ => Err(format!("expected boolean, got `{}`", excerpt(text))),
             },
             // RFC 3339, or vRO's `yyyyMMddHHmmssZ` (what Orchestrator clients send).
-            Self::Datetime => chrono::DateTime::parse_from_rfc3339(text.trim())
-                .or_else(|_| chrono::DateTime::parse_from_str(text.trim(), "%Y%m%d%H%M%S%z"))
-                .map(|at| {
-                    Value::String(
-                        at.with_timezone(&chrono::Utc)
-                            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                    )
-                })
-                .map_err(|_| format!("expected datetime (RFC 3339), got `{}`", excerpt(text))),
+            Self::Datetime => parse_date_time(text)
+                .map(|at| Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+                .ok_or_else(|| format!("expected datetime (RFC 3339), got `{}`", excerpt(text))),
             Self::Json => {
                 if text.trim().is_empty() {
                     return Ok(Value::Null);

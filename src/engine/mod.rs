@@ -9,6 +9,7 @@ pub mod access;
 pub mod clock;
 mod commands;
 pub mod crypto;
+pub mod deadline;
 pub mod definition;
 pub mod error;
 pub mod fields;

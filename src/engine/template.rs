@@ -63,6 +63,14 @@ impl Templates {
     }
 }
 
+/// Whether a string is a template rather than a literal: it holds an expression,
+/// statement or comment marker. A literal (`48h`) can then be checked when it loads.
+pub fn is_template(source: &str) -> bool {
+    ["{{", "{%", "{#"]
+        .iter()
+        .any(|marker| source.contains(marker))
+}
+
 /// Whether `}}` occurs outside a string literal. minijinja's expression lexer panics
 /// ("empty lexer stack") on one, e.g. `fields.}}x`: found by the `workflow_definition`
 /// fuzz target, so such a condition is refused before minijinja sees it.
@@ -135,6 +143,20 @@ mod tests {
         );
         assert!(templates.is_true("fields.amount > 1000", &context).unwrap());
         assert!(!templates.is_true("fields.amount > 2000", &context).unwrap());
+    }
+
+    #[test]
+    fn templates_are_told_from_literals_by_their_markers() {
+        for source in [
+            "{{ fields.until }}",
+            "{% if x %}1h{% endif %}",
+            "48h{# why #}",
+        ] {
+            assert!(super::is_template(source), "{source}");
+        }
+        for source in ["48h", "2026-12-05T14:30:00Z", "{ x }", ""] {
+            assert!(!super::is_template(source), "{source}");
+        }
     }
 
     #[test]

@@ -10,9 +10,9 @@ use holdpoint::engine::EngineError;
 use holdpoint::store::{NewInstance, Store, StoreError, Tx};
 use serde_json::{Map, json};
 
-use crate::cases::{bare_instance, serial_of, start, started_history};
+use crate::cases::{bare_instance, serial_of, started_history};
 use crate::support::workflows::ALL;
-use crate::support::{TestStore, caller, engine};
+use crate::support::{TestStore, caller, engine, start};
 
 /// Long enough for spawned commands to be waiting for the connection.
 const SETTLE: Duration = Duration::from_millis(50);

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use holdpoint::engine::clock::ManualClock;
 use holdpoint::engine::definition::{Workflows, compile};
-use holdpoint::engine::{Caller, Engine, EngineConfig};
+use holdpoint::engine::{Caller, Engine, EngineConfig, InstanceView, StartRequest};
 use holdpoint::store::{Store, StoreTarget};
 
 /// A store under test and what keeps it alive.
@@ -114,6 +114,20 @@ pub async fn engine_with(
 
 pub fn caller() -> Caller {
     Caller::new("tester", "test")
+}
+
+/// Starts an instance of `workflow` with `fields` (a JSON object) as the test caller.
+pub async fn start(te: &TestEngine, workflow: &str, fields: serde_json::Value) -> InstanceView {
+    let fields = serde_json::from_value(fields).expect("fields object");
+    let request = StartRequest {
+        workflow: workflow.into(),
+        fields,
+        folio: None,
+        event: serde_json::json!({}),
+        caller: caller(),
+        idempotency_key: None,
+    };
+    te.engine.start(request).await.expect("start").instance
 }
 
 pub fn props(pairs: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::deadline::Deadline;
 use super::fields::FieldType;
 use crate::networks::NetworkList;
 use crate::store::EventScope;
@@ -123,9 +124,10 @@ pub struct Step {
 }
 
 /// How long a waiting step waits and where it goes when time runs out.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WaitPolicy {
-    pub deadline: Option<Duration>,
+    /// `None`: `[engine] default_deadline`.
+    pub deadline: Option<Deadline>,
     pub on_timeout: Option<usize>,
 }
 
@@ -171,6 +173,22 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The deadline and timeout target of a step that waits; `None` for the others.
+    pub fn wait(&self) -> Option<&WaitPolicy> {
+        match self {
+            Self::ServerEvent { wait, .. }
+            | Self::WaitEvent { wait, .. }
+            | Self::WaitInput { wait, .. }
+            | Self::Call { wait, .. } => Some(wait),
+            Self::Emit { .. }
+            | Self::Set { .. }
+            | Self::Decide { .. }
+            | Self::Reply(_)
+            | Self::End
+            | Self::Fail { .. } => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::ServerEvent { .. } => "server_event",

@@ -8,6 +8,8 @@ use super::compile::{Checker, StepIndex, toml_to_json};
 use super::raw::{KINDS, RawHttp, RawStep, allowed_keys};
 use super::{FieldDef, HttpSpec, ReplySpec, ReplyStatus, SetValue, Step, StepKind, WaitPolicy};
 use crate::duration::parse_duration;
+use crate::engine::deadline::{Deadline, When};
+use crate::engine::template::is_template;
 use crate::store::EventScope;
 
 impl Checker<'_> {
@@ -106,6 +108,25 @@ impl StepChecker<'_, '_> {
         }
     }
 
+    /// A template is checked for syntax only (it is read when the wait opens); a literal
+    /// must be a duration or a date-time now.
+    fn deadline(&mut self, text: Option<&String>) -> Option<Deadline> {
+        let text = text?;
+        if is_template(text) {
+            return Some(Deadline::Template(self.template("deadline", text)));
+        }
+        match When::parse(text) {
+            Ok(when) => Some(Deadline::Fixed(when)),
+            Err(why) => {
+                self.error(
+                    "deadline",
+                    format!("invalid duration `{text}`: {why}; nor is it a date-time (RFC 3339 or yyyyMMddHHmmssZ) or a template"),
+                );
+                None
+            }
+        }
+    }
+
     fn declared(&mut self, field: &str, name: &str) {
         if !self.fields.contains_key(name) {
             self.error(field, format!("`{name}` is not a declared field"));
@@ -114,7 +135,7 @@ impl StepChecker<'_, '_> {
 
     fn wait(&mut self, raw: &RawStep) -> WaitPolicy {
         WaitPolicy {
-            deadline: self.duration("deadline", raw.deadline.as_ref()),
+            deadline: self.deadline(raw.deadline.as_ref()),
             on_timeout: raw
                 .on_timeout
                 .as_deref()

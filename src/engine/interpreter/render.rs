@@ -1,11 +1,12 @@
-//! Rendering what steps send and answer (an outbound request, a reply) from the template
-//! context. Pure: a failure names the field that did not render, and the step fails.
+//! Rendering what steps send and answer (an outbound request, a reply) and when their
+//! waits fall due from the template context. Pure: a failure names the field that did not render, and the step fails.
 
 use serde_json::{Map, Value, json};
 
 use super::Run;
 use crate::duration::millis;
-use crate::engine::definition::{HttpSpec, ReplySpec, SetValue};
+use crate::engine::deadline::{Deadline, When, read_rendered};
+use crate::engine::definition::{HttpSpec, ReplySpec, SetValue, WaitPolicy};
 use crate::engine::outbound::OutboundRequest;
 
 /// Why a step cannot go on: the field that failed and why. The instance fails with
@@ -49,6 +50,22 @@ impl Run<'_> {
             save: http.save.clone(),
             synchronous,
         })
+    }
+
+    /// The instant a step's wait falls due, resolved as it opens: the step's deadline
+    /// (rendered first when it is a template), else the configured default.
+    pub(super) fn deadline_of(&self, policy: &WaitPolicy, context: &Value) -> Result<i64, Fault> {
+        let when = match &policy.deadline {
+            None => When::After(self.engine.config.default_deadline),
+            Some(Deadline::Fixed(when)) => *when,
+            Some(Deadline::Template(source)) => self
+                .engine
+                .templates
+                .render(source, context)
+                .and_then(|text| read_rendered(&text))
+                .map_err(fault("deadline"))?,
+        };
+        Ok(when.instant(self.now))
     }
 
     pub(super) fn render_reply(&self, spec: &ReplySpec, context: &Value) -> Result<Value, Fault> {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Run, WaitOutcome};
 use crate::engine::EngineError;
-use crate::engine::definition::{StepKind, WaitPolicy, Workflow};
+use crate::engine::definition::{StepKind, Workflow};
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
 /// How one wait ends: the state it closes in, the history row that records it, and what
@@ -135,18 +135,11 @@ impl Run<'_> {
             let message = format!("step `{}` no longer exists in the definition", wait.step_id);
             return self.fail(instance, &wait.step_id, &message).await;
         };
-        let (wait_policy, on_error) = match &step.kind {
-            StepKind::ServerEvent { wait, on_error, .. }
-            | StepKind::Call { wait, on_error, .. } => (*wait, *on_error),
-            StepKind::WaitEvent { wait, .. } | StepKind::WaitInput { wait, .. } => (*wait, None),
-            _ => (
-                WaitPolicy {
-                    deadline: None,
-                    on_timeout: None,
-                },
-                None,
-            ),
+        let on_error = match &step.kind {
+            StepKind::ServerEvent { on_error, .. } | StepKind::Call { on_error, .. } => *on_error,
+            _ => None,
         };
+        let on_timeout = step.kind.wait().and_then(|policy| policy.on_timeout);
         let after = workflow.after(index);
         let next = match outcome {
             WaitOutcome::Finished(values)
@@ -164,7 +157,7 @@ impl Run<'_> {
                 Some(target) => Some(target),
                 None => return self.fail(instance, &step.id, &message).await,
             },
-            WaitOutcome::Expired => match wait_policy.on_timeout {
+            WaitOutcome::Expired => match on_timeout {
                 Some(target) => Some(target),
                 None => return self.fail(instance, &step.id, "deadline_exceeded").await,
             },

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::render::{Fault, fault};
 use super::{Emitted, Flow, Run};
 use crate::engine::EngineError;
-use crate::engine::definition::{SetValue, StepKind, WaitPolicy, Workflow};
+use crate::engine::definition::{SetValue, StepKind, Workflow};
 use crate::store::{EventScope, InstanceRow, InstanceStatus, WaitKind};
 
 impl Run<'_> {
@@ -52,36 +52,49 @@ impl Run<'_> {
             Ok(context) => context,
             Err(why) => return self.fail_step(instance, &step.id, "event", &why).await,
         };
+        // A waiting step's deadline is resolved before anything opens: a template that
+        // renders neither a date-time nor a duration fails the step instead.
+        let deadline = match step
+            .kind
+            .wait()
+            .map(|policy| self.deadline_of(policy, &context))
+        {
+            Some(Err((field, why))) => {
+                return self.fail_step(instance, &step.id, &field, &why).await;
+            }
+            Some(Ok(deadline)) => deadline,
+            None => self.now, // read by waiting steps only
+        };
         let rendered = match &step.kind {
             StepKind::ServerEvent {
                 notify,
                 synchronous,
-                wait,
                 ..
             } => {
                 let outbound = notify.as_ref().map(|http| (http, *synchronous));
                 let kind = WaitKind::ServerItem;
                 return self
-                    .open_outbound_wait(instance, workflow, index, kind, *wait, outbound)
+                    .open_outbound_wait(instance, workflow, index, kind, deadline, outbound)
                     .await;
             }
-            StepKind::Call { http, wait, .. } => {
+            StepKind::Call { http, .. } => {
                 let outbound = Some((http, false));
+                let kind = WaitKind::Call;
                 return self
-                    .open_outbound_wait(instance, workflow, index, WaitKind::Call, *wait, outbound)
+                    .open_outbound_wait(instance, workflow, index, kind, deadline, outbound)
                     .await;
             }
-            StepKind::WaitEvent { event, scope, wait } => {
+            StepKind::WaitEvent { event, scope, .. } => {
                 return match self.engine.templates.render(event, &context) {
                     Ok(name) => {
-                        self.wait_event(instance, workflow, index, name, *scope, *wait)
+                        self.wait_event(instance, workflow, index, name, *scope, deadline)
                             .await
                     }
                     Err(why) => self.fail_step(instance, &step.id, "event", &why).await,
                 };
             }
-            StepKind::WaitInput { wait, .. } => {
-                self.open_wait(instance, &step.id, WaitKind::Input, None, None, *wait)
+            StepKind::WaitInput { .. } => {
+                self.open_wait(instance, &step.id, WaitKind::Input, None, None, deadline)
                     .await?;
                 return Ok(Flow::Stop);
             }
@@ -143,12 +156,12 @@ impl Run<'_> {
         index: usize,
         name: String,
         scope: EventScope,
-        policy: WaitPolicy,
+        deadline: i64,
     ) -> Result<Flow, EngineError> {
         let step_id = workflow.steps[index].id.as_str();
         let Some(buffered) = self.tx.take_buffered_event(&name, scope, self.now).await? else {
             let kind = WaitKind::CustomEvent;
-            self.open_wait(instance, step_id, kind, Some(name), Some(scope), policy)
+            self.open_wait(instance, step_id, kind, Some(name), Some(scope), deadline)
                 .await?;
             return Ok(Flow::Stop);
         };

@@ -4,16 +4,17 @@
 use serde_json::{Value, json};
 
 use super::{Flow, Run};
-use crate::duration::millis;
 use crate::engine::EngineError;
 use crate::engine::clock::rfc3339;
-use crate::engine::definition::{HttpSpec, WaitPolicy, Workflow};
+use crate::engine::definition::{HttpSpec, Workflow};
 use crate::store::{
     EventScope, InstanceRow, InstanceStatus, NewOutbox, NewWait, OutboxKind, WaitKind, WaitRow,
     WaitState,
 };
 
 impl Run<'_> {
+    /// Opens a wait falling due at `deadline` (Unix ms; one in the past is expired by the
+    /// timer, which this transaction wakes as it commits a new wait).
     pub(super) async fn open_wait(
         &mut self,
         instance: &mut InstanceRow,
@@ -21,13 +22,8 @@ impl Run<'_> {
         kind: WaitKind,
         event_name: Option<String>,
         scope: Option<EventScope>,
-        policy: WaitPolicy,
+        deadline: i64,
     ) -> Result<WaitRow, EngineError> {
-        let deadline = self.now.saturating_add(millis(
-            policy
-                .deadline
-                .unwrap_or(self.engine.config.default_deadline),
-        ));
         let new = NewWait {
             instance_id: instance.id,
             step_id: step_id.to_string(),
@@ -72,12 +68,12 @@ impl Run<'_> {
         workflow: &Workflow,
         index: usize,
         kind: WaitKind,
-        policy: WaitPolicy,
+        deadline: i64,
         outbound: Option<(&HttpSpec, bool)>,
     ) -> Result<Flow, EngineError> {
         let step_id = workflow.steps[index].id.clone();
         let wait = self
-            .open_wait(instance, &step_id, kind, None, None, policy)
+            .open_wait(instance, &step_id, kind, None, None, deadline)
             .await?;
         let Some((http, synchronous)) = outbound else {
             return Ok(Flow::Stop);

@@ -11,6 +11,7 @@
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use crate::engine::clock::parse_date_time;
 use crate::engine::fields::{FieldType, excerpt};
 
 /// The vRO type name of a field type (`Any` for free-form JSON).
@@ -39,14 +40,14 @@ pub fn vro_date_of_rfc3339(text: &str) -> Option<String> {
 /// A vRO date (or RFC 3339) as the RFC 3339 text datetime fields hold.
 pub fn parse_date(text: &str) -> Result<String, String> {
     let text = text.trim();
-    let at = DateTime::parse_from_str(text, "%Y%m%d%H%M%S%z")
-        .or_else(|_| DateTime::parse_from_rfc3339(text))
-        .map(|at| at.with_timezone(&Utc))
-        .or_else(|_| {
+    let at = parse_date_time(text)
+        .or_else(|| {
             // Some clients leave the zone out; vRO then assumes its own, which is UTC here.
-            NaiveDateTime::parse_from_str(text, "%Y%m%d%H%M%S").map(|at| at.and_utc())
+            NaiveDateTime::parse_from_str(text, "%Y%m%d%H%M%S")
+                .ok()
+                .map(|at| at.and_utc())
         })
-        .map_err(|_| {
+        .ok_or_else(|| {
             format!("`{text}` is not a date in the form yyyyMMddHHmmssZ (e.g. 20261122041500+0000)")
         })?;
     Ok(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
