@@ -67,6 +67,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("POST", "/api/v1/workflows/{id}/migrate", "migrate live instances to a version (admins)"),
     endpoint("GET", "/api/workflow/v1/serverEvents/{serialNumber}", "K2: open a server event"),
     endpoint("POST", "/api/workflow/v1/serverEvents/{serialNumber}/finish", "K2: finish a server event"),
+    endpoint("POST", "/callbacks/{token}", "finish a server item by its callback URL (no account)"),
+    endpoint("POST", "/callbacks/{token}/fail", "fail it by its callback URL"),
     soap_endpoint("/soap/server-items", "SOAP 1.1/1.2 ServerItemService (WSDL: ?wsdl)"),
     soap_endpoint(SHAREPOINT_DEFAULT_PATH, "SharePoint remote event receiver: the URL to register ([sharepoint] paths)"),
     soap_endpoint("/vmware-vmo-webcontrol/webservice", "Orchestrator VSOWebControl, SOAP 1.1 (WSDL: ?wsdl)"),

@@ -24,7 +24,9 @@ use crate::config::{RemoteEventSettings, SoapSettings};
 use crate::engine::Engine;
 use crate::http::soap::SoapService;
 use crate::http::{EdgeState, errors, observe};
-use crate::services::{admin, api, remote_events, server_items, sharepoint, soap_services};
+use crate::services::{
+    admin, api, callbacks, remote_events, server_items, sharepoint, soap_services,
+};
 
 pub use endpoints::{ENDPOINTS, Endpoint};
 
@@ -95,6 +97,7 @@ pub fn create_app(
         .configure(|config| api::configure(config, workflows_dir))
         .configure(|config| admin::configure(config, sharepoint_receiver(&state.soap_services)))
         .configure(server_items::configure_rest)
+        .configure(callbacks::configure)
         .configure(|config| crate::http::soap::configure(config, &state.soap_services))
         .configure(|config| remote_events::configure(config, remote_events))
         .default_service(web::to(errors::no_route))

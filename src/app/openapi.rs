@@ -8,6 +8,7 @@ use utoipa::OpenApi;
 
 use super::health::HealthDoc;
 use crate::services::api::ApiDoc;
+use crate::services::callbacks::CallbackDoc;
 use crate::services::server_items::K2Doc;
 
 /// Mounted before the `/api/v1` scope, whose credentials check would otherwise claim it.
@@ -26,6 +27,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .merge_from(HealthDoc::openapi())
         .merge_from(MetaDoc::openapi())
         .merge_from(K2Doc::openapi())
+        .merge_from(CallbackDoc::openapi())
 }
 
 /// This document.

@@ -42,6 +42,7 @@ pub(super) fn resolve(raw: RawEngineSections) -> Result<EngineConfig, String> {
             defaults.dedup_window,
         )?,
         signed_serials: raw.serials.signed.unwrap_or(defaults.signed_serials),
+        public_url: None,
         outbox: outbox(raw.outbox, &defaults.outbox)?,
         timers: timers(raw.timers, &defaults.timers)?,
         retention: RetentionPolicy {

@@ -33,6 +33,9 @@ pub struct HttpSettings {
     pub keep_alive: Duration,
     /// Peers whose `Forwarded`/`X-Forwarded-For` headers name the client.
     pub trusted_proxies: NetworkList,
+    /// Where callers reach this node (`https://holdpoint.example.com`), without a
+    /// trailing `/`: the base of callback URLs. Needed only when a workflow gives them.
+    pub public_url: Option<String>,
 }
 
 /// Where the HTTPS listeners are and what they present.
@@ -89,8 +92,25 @@ impl HttpSettings {
             workers: workers(raw.workers)?,
             keep_alive: duration("[http] keep_alive", raw.keep_alive, DEFAULT_KEEP_ALIVE)?,
             trusted_proxies: networks("[http] trusted_proxies", raw.trusted_proxies)?,
+            public_url: raw.public_url.as_deref().map(public_url).transpose()?,
         })
     }
+}
+
+/// `[http] public_url`: an absolute http(s) URL without query or fragment; a trailing
+/// `/` is dropped so that paths can be appended.
+fn public_url(text: &str) -> Result<String, String> {
+    let refuse = |why: &str| Err(format!("[http] public_url: `{text}` {why}"));
+    let Ok(url) = reqwest::Url::parse(text.trim()) else {
+        return refuse("is not an absolute URL (e.g. https://holdpoint.example.com)");
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return refuse("must be an http or https URL with a host");
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return refuse("must not carry credentials, a query or a fragment");
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// `[http] workers`; absent or 0: as many as the machine has cores, and at least

@@ -103,7 +103,7 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         return Err("[http] listen: give at least one address (or [tls] listen)".into());
     }
     let (store, data_dir) = store(raw.store, overrides)?;
-    let engine = engine::resolve(engine::RawEngineSections {
+    let mut engine = engine::resolve(engine::RawEngineSections {
         engine: raw.engine,
         events: raw.events,
         serials: raw.serials,
@@ -112,6 +112,8 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
         outbox: raw.outbox,
         queue: raw.queue,
     })?;
+    // Callback URLs are the engine's to build; where the node is reached is `[http]`'s.
+    engine.public_url = http.public_url.clone();
     let log_format = match raw.log.format.as_deref().unwrap_or("text") {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,

@@ -52,6 +52,7 @@ raw_sections! {
         workers: usize,
         keep_alive: String,
         trusted_proxies: Vec<String>,
+        public_url: String,
     }
     store: RawStore {
         url: String,

@@ -21,6 +21,9 @@ pub enum Access {
         admin: bool,
         rights: BTreeSet<Right>,
     },
+    /// The holder of a callback URL: it may finish or fail that one server item and
+    /// nothing else (checked by `Engine::check_callback`, not by permissions).
+    Callback { instance_id: i64, wait_id: i64 },
 }
 
 /// A workflow action guarded by `[permissions]`.
@@ -94,6 +97,7 @@ impl Access {
                 .allowed(&workflow.permissions)
                 .iter()
                 .any(|allowed| allowed == "*" || allowed == name),
+            Self::Callback { .. } => false,
         }
     }
 
@@ -114,6 +118,7 @@ impl Access {
         match self {
             Self::Trusted | Self::Account { admin: true, .. } => true,
             Self::Account { rights, .. } => rights.contains(&right),
+            Self::Callback { .. } => false,
         }
     }
 

@@ -6,6 +6,7 @@
 //! durable. Commands that lose a serialisation race are retried whole.
 
 pub mod access;
+pub mod callback;
 pub mod clock;
 mod commands;
 pub mod crypto;
@@ -61,6 +62,9 @@ pub struct EngineConfig {
     pub timers: TimerPolicy,
     pub queue: QueuePolicy,
     pub retention: RetentionPolicy,
+    /// `[http] public_url`: where callers reach this node, without a trailing `/`;
+    /// callback URLs are built on it (`engine::callback`).
+    pub public_url: Option<String>,
 }
 
 /// How long ended instances are kept (`[retention]`).
@@ -118,6 +122,7 @@ impl Default for EngineConfig {
             buffer_ttl: Duration::from_secs(60),
             dedup_window: Duration::from_secs(86_400),
             signed_serials: true,
+            public_url: None,
             max_steps: 1000,
             outbox: OutboxPolicy {
                 max_attempts: 5,
@@ -187,6 +192,7 @@ pub struct Engine {
     definitions: versions::Definitions,
     templates: Templates,
     serials: SerialCodec,
+    callbacks: callback::CallbackTokens,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     http: reqwest::Client,
@@ -221,6 +227,7 @@ impl Engine {
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, EngineError> {
+        callback::require_public_url(&workflows, config.public_url.as_deref())?;
         let key = load_serial_key(store.as_ref()).await?;
         versions::store_versions(store.as_ref(), &workflows, clock.now_ms()).await?;
         let payload_cipher =
@@ -229,8 +236,10 @@ impl Engine {
             .user_agent(concat!("holdpoint/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|error| EngineError::Internal(format!("cannot build http client: {error}")))?;
+        let serials = SerialCodec::new(key, config.signed_serials);
         Ok(Self {
-            serials: SerialCodec::new(key, config.signed_serials),
+            callbacks: callback::CallbackTokens::new(serials.derive_key("callback_url")),
+            serials,
             store,
             definitions: versions::Definitions::new(workflows),
             templates: Templates::new(),

@@ -72,8 +72,11 @@ impl Engine {
         filter: &WaitFilter,
         caller: &Caller,
     ) -> Result<Vec<WaitView>, EngineError> {
-        self.list_views(filter, caller, |row| WaitView::new(row, &self.serials))
-            .await
+        let mut views = self
+            .list_views(filter, caller, |row| WaitView::new(row, &self.serials))
+            .await?;
+        self.add_callback_urls(&mut views).await?;
+        Ok(views)
     }
 
     /// The rows of a listing, in a read of their own, narrowed to what the caller may
@@ -113,7 +116,11 @@ impl Engine {
     pub(crate) fn view_of(&self, row: InstanceRow, open_waits: Vec<WaitRow>) -> InstanceView {
         let waits = open_waits
             .into_iter()
-            .map(|wait| WaitView::new(wait, &self.serials))
+            .map(|wait| {
+                let mut view = WaitView::new(wait, &self.serials);
+                view.callback_url = self.callback_url_of(&row.workflow_id, &view);
+                view
+            })
             .collect();
         InstanceView::new(row, waits)
     }

@@ -15,53 +15,73 @@ const MAC_BYTES: usize = 12;
 
 #[derive(Clone)]
 pub struct SerialCodec {
-    key: Vec<u8>,
+    tags: TaggedIds,
     signed: bool,
 }
 
 impl SerialCodec {
     pub fn new(key: Vec<u8>, signed: bool) -> Self {
-        Self { key, signed }
+        Self {
+            tags: TaggedIds::new(key, MAC_BYTES),
+            signed,
+        }
     }
 
     pub fn format(&self, instance_id: i64, wait_id: i64) -> String {
-        let bare = format!("{instance_id}_{wait_id}");
         if !self.signed {
-            return bare;
+            return format!("{instance_id}_{wait_id}");
         }
-        let tag = self.mac(&bare).finalize().into_bytes();
-        format!("{bare}.{}", URL_SAFE_NO_PAD.encode(&tag[..MAC_BYTES]))
+        self.tags.format(instance_id, wait_id)
     }
 
     /// The (instance, wait) ids of a serial, or `None` when it is not one of ours.
     /// With signing off, a signed serial is still accepted when its MAC is right.
     pub fn parse(&self, serial: &str) -> Option<(i64, i64)> {
-        let (bare, tag) = match serial.split_once('.') {
-            Some((bare, tag)) => (bare, Some(tag)),
-            None => (serial, None),
-        };
-        let (instance, wait) = bare.split_once('_')?;
-        let ids = (parse_id(instance)?, parse_id(wait)?);
-        match tag {
-            None if self.signed => None,
-            None => Some(ids),
-            Some(tag) => {
-                let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-                if tag.len() != MAC_BYTES {
-                    return None;
-                }
-                self.mac(bare).verify_truncated_left(&tag).ok()?;
-                Some(ids)
-            }
+        if serial.contains('.') || self.signed {
+            return self.tags.parse(serial);
         }
+        bare_ids(serial)
     }
 
-    /// A key for another purpose (admin sessions, CSRF tokens), derived from the
-    /// installation key, so that every node derives the same one.
+    /// A key for another purpose (admin sessions, CSRF tokens, callback URLs), derived
+    /// from the installation key, so that every node derives the same one.
     pub fn derive_key(&self, purpose: &str) -> Vec<u8> {
-        let mut mac = self.mac("holdpoint derived key:");
+        let mut mac = self.tags.mac("holdpoint derived key:");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().to_vec()
+    }
+}
+
+/// `{instance}_{wait}.{tag}`: ids in the clear and the first `tag_bytes` of their
+/// HMAC-SHA256 under `key`, base64url; what serials and callback tokens are made of.
+#[derive(Clone)]
+pub(crate) struct TaggedIds {
+    key: Vec<u8>,
+    tag_bytes: usize,
+}
+
+impl TaggedIds {
+    pub fn new(key: Vec<u8>, tag_bytes: usize) -> Self {
+        Self { key, tag_bytes }
+    }
+
+    pub fn format(&self, instance_id: i64, wait_id: i64) -> String {
+        let bare = format!("{instance_id}_{wait_id}");
+        let tag = self.mac(&bare).finalize().into_bytes();
+        format!("{bare}.{}", URL_SAFE_NO_PAD.encode(&tag[..self.tag_bytes]))
+    }
+
+    /// The ids of a tagged token, or `None` unless its tag is right (checked in constant
+    /// time) and of this length.
+    pub fn parse(&self, token: &str) -> Option<(i64, i64)> {
+        let (bare, tag) = token.split_once('.')?;
+        let ids = bare_ids(bare)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        if tag.len() != self.tag_bytes {
+            return None;
+        }
+        self.mac(bare).verify_truncated_left(&tag).ok()?;
+        Some(ids)
     }
 
     fn mac(&self, bare: &str) -> Hmac<Sha256> {
@@ -71,6 +91,12 @@ impl SerialCodec {
         mac.update(bare.as_bytes());
         mac
     }
+}
+
+/// `{instance}_{wait}` with both ids positive decimal numbers.
+fn bare_ids(bare: &str) -> Option<(i64, i64)> {
+    let (instance, wait) = bare.split_once('_')?;
+    Some((parse_id(instance)?, parse_id(wait)?))
 }
 
 fn parse_id(text: &str) -> Option<i64> {

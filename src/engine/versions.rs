@@ -138,6 +138,7 @@ impl Engine {
     /// no instance can start on a version other nodes cannot read. Returns the hashes new
     /// to the store.
     pub async fn install(&self, workflows: Workflows) -> Result<Vec<String>, EngineError> {
+        super::callback::require_public_url(&workflows, self.config.public_url.as_deref())?;
         let fresh = store_versions(self.store.as_ref(), &workflows, self.now_ms()).await?;
         self.definitions.make_current(Arc::new(workflows));
         Ok(fresh)

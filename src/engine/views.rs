@@ -64,6 +64,10 @@ pub struct WaitView {
     pub deadline: String,
     pub deadline_ms: i64,
     pub created_at: String,
+    /// The item's capability URL (`callback_url = true`; `engine::callback`), shown to
+    /// callers who may view the workflow, never logged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 impl WaitView {
@@ -81,6 +85,7 @@ impl WaitView {
             deadline: rfc3339(row.deadline),
             deadline_ms: row.deadline,
             created_at: rfc3339(row.created_at),
+            callback_url: None,
         }
     }
 }

@@ -22,6 +22,8 @@ use tracing::field::{Empty, Field, Value};
 use tracing::span::Record;
 use tracing::{Instrument, Span};
 
+use crate::engine::callback::{CALLBACK_DIALECT, CALLBACK_PATH};
+
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What a handler knows about its request that the route does not say.
@@ -86,12 +88,24 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
+/// The path as logged: a callback URL's token is a credential, so its path is logged
+/// without it.
+fn logged_path(path: &str) -> &str {
+    match path.strip_prefix(CALLBACK_PATH) {
+        Some(rest) if rest.starts_with('/') && rest.ends_with("/fail") => "/callbacks/{token}/fail",
+        Some(rest) if rest.starts_with('/') => "/callbacks/{token}",
+        _ => path,
+    }
+}
+
 /// The dialect of a non-SOAP route, from its template.
 pub fn dialect_of(route: &str) -> &'static str {
     if route.starts_with("/api/v1") {
         "api"
     } else if route.starts_with("/api/workflow") {
         "k2"
+    } else if route.starts_with(CALLBACK_PATH) {
+        CALLBACK_DIALECT
     } else if route.starts_with("/admin") {
         "admin"
     } else if matches!(route, "/healthz" | "/readyz" | "/metrics") {
@@ -115,7 +129,7 @@ pub async fn observe(
     let span = tracing::info_span!(
         "request",
         method = %method,
-        path = %request.path(),
+        path = %logged_path(request.path()),
         request_id = %request_id,
         route = Empty,
         status = Empty,
@@ -260,5 +274,17 @@ mod tests {
         assert_eq!(dialect_of("/metrics"), "ops");
         assert_eq!(dialect_of("/admin/waits"), "admin");
         assert_eq!(dialect_of("unmatched"), "none");
+        assert_eq!(dialect_of("/callbacks/{token}"), "callback_url");
+    }
+
+    #[test]
+    fn callback_tokens_are_not_logged() {
+        assert_eq!(logged_path("/callbacks/5_31.abcdef"), "/callbacks/{token}");
+        assert_eq!(
+            logged_path("/callbacks/5_31.abcdef/fail"),
+            "/callbacks/{token}/fail"
+        );
+        assert_eq!(logged_path("/api/v1/waits"), "/api/v1/waits");
+        assert_eq!(logged_path("/callbacksx"), "/callbacksx");
     }
 }

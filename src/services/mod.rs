@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod callbacks;
 pub mod deploy;
 pub mod envelope;
 pub mod orchestrator;

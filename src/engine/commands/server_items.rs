@@ -172,7 +172,9 @@ impl Engine {
         let wait = self
             .server_item_wait(run, serial, instance_id, wait_id)
             .await?;
-        self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
+        if !self.check_callback(caller, &instance, &wait, run.now)? {
+            self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
+        }
         Ok((wait, instance))
     }
 

@@ -60,6 +60,31 @@ impl Workflow {
             .find(|(_, step)| step.id == id)
     }
 
+    /// Whether the server event `step_id` hands out a callback URL (`callback_url = true`).
+    pub fn gives_callback_url(&self, step_id: &str) -> bool {
+        matches!(
+            self.step(step_id),
+            Some((
+                _,
+                Step {
+                    kind: StepKind::ServerEvent {
+                        callback_url: true,
+                        ..
+                    },
+                    ..
+                }
+            ))
+        )
+    }
+
+    /// The first step that hands out callback URLs, if any.
+    pub fn callback_url_step(&self) -> Option<&str> {
+        self.steps
+            .iter()
+            .find(|step| self.gives_callback_url(&step.id))
+            .map(|step| step.id.as_str())
+    }
+
     /// The fields of a new instance: defaults, overridden by `given` (converted to the
     /// declared types). Unknown names are rejected.
     pub fn initial_fields(
@@ -136,6 +161,9 @@ pub enum StepKind {
     ServerEvent {
         notify: Option<HttpSpec>,
         synchronous: bool,
+        /// The item gets a capability URL that finishes it without an account
+        /// (`item.callback_url`; `engine::callback`).
+        callback_url: bool,
         wait: WaitPolicy,
         on_error: Option<usize>,
     },

@@ -95,6 +95,7 @@ with_http_options! {
         pub on_error: Option<String>,
         pub notify: Option<RawHttp>,
         pub synchronous: Option<bool>,
+        pub callback_url: Option<bool>,
         pub event: Option<String>,
         pub scope: Option<String>,
         pub properties: Option<BTreeMap<String, String>>,
@@ -118,13 +119,14 @@ with_http_options! {
 impl RawStep {
     /// The optional keys this step sets, by their TOML names.
     pub fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 27] = [
+        let keys: [(&'static str, bool); 28] = [
             ("next", self.next.is_some()),
             ("deadline", self.deadline.is_some()),
             ("on_timeout", self.on_timeout.is_some()),
             ("on_error", self.on_error.is_some()),
             ("notify", self.notify.is_some()),
             ("synchronous", self.synchronous.is_some()),
+            ("callback_url", self.callback_url.is_some()),
             ("event", self.event.is_some()),
             ("scope", self.scope.is_some()),
             ("properties", self.properties.is_some()),
@@ -164,6 +166,7 @@ pub fn allowed_keys(kind: &str) -> Option<&'static [&'static str]> {
             "on_error",
             "notify",
             "synchronous",
+            "callback_url",
         ],
         "wait_event" => &["next", "deadline", "on_timeout", "event", "scope"],
         "wait_input" => &["next", "deadline", "on_timeout", "inputs"],

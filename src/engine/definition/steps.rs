@@ -154,6 +154,7 @@ impl StepChecker<'_, '_> {
             "server_event" => StepKind::ServerEvent {
                 notify: raw.notify.as_ref().map(|http| self.http("notify", http)),
                 synchronous: raw.synchronous.unwrap_or(false),
+                callback_url: raw.callback_url.unwrap_or(false),
                 wait: self.wait(raw),
                 on_error: self.on_error(raw),
             },

@@ -80,6 +80,13 @@ impl Run<'_> {
         };
         let serial = (kind == WaitKind::ServerItem)
             .then(|| self.engine.serials.format(instance.id, wait.id));
+        let callback_url = self
+            .engine
+            .config
+            .public_url
+            .as_deref()
+            .filter(|_| serial.is_some() && workflow.gives_callback_url(&step_id))
+            .map(|public_url| self.engine.callback_url(public_url, instance.id, wait.id));
         let context = self
             .context(
                 instance,
@@ -87,6 +94,12 @@ impl Run<'_> {
                 &step_id,
                 serial.as_deref().map(|s| (s, wait.id)),
             )
+            .map(|mut context| {
+                if let Some(url) = callback_url {
+                    context["item"]["callback_url"] = Value::String(url);
+                }
+                context
+            })
             .map_err(|why| ("event".to_string(), why));
         let request =
             match context.and_then(|context| self.render_request(http, &context, synchronous)) {
