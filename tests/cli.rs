@@ -31,6 +31,28 @@ fn check_names_file_step_and_field() {
 }
 
 #[test]
+fn check_says_callback_urls_need_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("partner.toml"),
+        "id = \"11111111-1111-4111-8111-111111111112\"\nname = \"partner\"\n[[steps]]\nid = \"wait\"\nkind = \"server_event\"\ncallback_url = true\ndeadline = \"1h\"\n",
+    )
+    .unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let (ok, _, stderr) = output(&mut holdpoint(&["check", folder]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("step `wait` sets callback_url, which needs [http] public_url"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = output(
+        holdpoint(&["check", folder]).env("HOLDPOINT_HTTP__PUBLIC_URL", "https://hp.example.com"),
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1 workflow(s) valid"), "{stdout}");
+}
+
+#[test]
 fn unknown_configuration_keys_are_named() {
     let (ok, _, stderr) =
         output(holdpoint(&["check", "workflows"]).env("HOLDPOINT_TIMERS__POLL_INTERVALL", "1s"));

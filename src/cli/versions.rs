@@ -79,6 +79,8 @@ async fn existing_store(config: &Config) -> Result<Option<Arc<dyn store::Store>>
 pub async fn check(config: &Config, args: &CheckArgs) -> Result<(), String> {
     let dir = args.dir.as_ref().unwrap_or(&config.workflows_dir);
     let candidate = load_workflows(dir)?;
+    crate::engine::callback::require_public_url(&candidate, config.engine.public_url.as_deref())
+        .map_err(|error| error.to_string())?;
     for workflow in candidate.iter() {
         println!(
             "ok  {}  {}  ({} steps, {})  version {}",

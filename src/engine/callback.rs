@@ -52,7 +52,7 @@ impl CallbackTokens {
 
 /// Refuses a set of workflows that hands out callback URLs on a node that has no public
 /// address to build them from.
-pub(crate) fn require_public_url(
+pub fn require_public_url(
     workflows: &Workflows,
     public_url: Option<&str>,
 ) -> Result<(), EngineError> {
