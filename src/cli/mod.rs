@@ -259,7 +259,7 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
         kind,
         state,
         event_name: args.event.clone(),
-        instance_id: None,
+        ..WaitFilter::default()
     };
     let waits = engine
         .list_waits(&filter, &crate::engine::Caller::new("cli", "cli"))

@@ -103,9 +103,11 @@ pub(super) async fn instances(view: AdminView, query: Query) -> HttpResponse {
         Err(why) => return bad_filter(why),
     };
     let workflow = param(&query, "workflow");
+    let step = param(&query, "step");
     let filter = InstanceFilter {
         scope: ListScope::new(workflow_filter(&view.state, workflow), PAGE_ROWS),
         status,
+        step_id: Some(step.to_string()).filter(|s| !s.is_empty()),
     };
     let listed = view.engine().list_instances(&filter, &view.caller()).await;
     let names = |id: &str| workflow_name(&view.state, id);
