@@ -6,6 +6,8 @@
 use reqwest::Method;
 use serde_json::json;
 
+use holdpoint::engine::InstanceView;
+
 use crate::support;
 use support::api::{ApiServer, api_server_with};
 use support::browser::{Browser, chromium};
@@ -15,42 +17,30 @@ use support::browser::{Browser, chromium};
 const ORDER: &str = include_str!("../../workflows/order-fulfilment.toml");
 
 /// Names that would run as script if they were not escaped.
-const HOSTILE: &str = r#"
-id = "abababab-abab-4bab-8bab-abababababab"
-name = "<script>alert('wf')</script>"
-[fields]
-ok = { type = "boolean" }
-[[steps]]
-id = "<script>alert(\"x\")</script>"
-kind = "wait_input"
-inputs = ["ok"]
-[[steps]]
-id = "done"
-kind = "end"
-"#;
+const HOSTILE: &str = include_str!("../../fixtures/workflows/hostile-names.toml");
 
 fn tester() -> holdpoint::engine::Caller {
     holdpoint::engine::Caller::new("tester", "test")
 }
 
+/// Starts an instance of `workflow` as a trusted caller.
+async fn start(server: &ApiServer, workflow: &str, fields: serde_json::Value) -> InstanceView {
+    let request = holdpoint::engine::StartRequest {
+        workflow: workflow.into(),
+        fields: serde_json::from_value(fields).unwrap(),
+        folio: None,
+        event: json!({}),
+        caller: tester(),
+        idempotency_key: None,
+    };
+    server.te.engine.start(request).await.unwrap().instance
+}
+
 /// Starts an order; returns its id and the serial of its server item.
 async fn order(server: &ApiServer, id: &str) -> (i64, String) {
-    let fields = serde_json::from_value(json!({"order_id": id})).unwrap();
-    let outcome = server
-        .te
-        .engine
-        .start(holdpoint::engine::StartRequest {
-            workflow: "order-fulfilment".into(),
-            fields,
-            folio: None,
-            event: json!({}),
-            caller: tester(),
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
-    let serial = outcome.instance.waits[0].serial.clone().unwrap();
-    (outcome.instance.id, serial)
+    let instance = start(server, "order-fulfilment", json!({"order_id": id})).await;
+    let serial = instance.waits[0].serial.clone().unwrap();
+    (instance.id, serial)
 }
 
 /// Five orders: two wait at `place-order`, two (approved) at `wait-shipment`, one
@@ -230,20 +220,7 @@ async fn a_browser_sees_the_map_an_instance_path_and_the_outlook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_map_escapes_names_and_keeps_the_security_headers() {
     let server = api_server_with(support::sqlite_store().await, &[HOSTILE], 4 << 20).await;
-    let fields = serde_json::Map::new();
-    server
-        .te
-        .engine
-        .start(holdpoint::engine::StartRequest {
-            workflow: "abababab-abab-4bab-8bab-abababababab".into(),
-            fields,
-            folio: None,
-            event: json!({}),
-            caller: tester(),
-            idempotency_key: None,
-        })
-        .await
-        .unwrap();
+    start(&server, "abababab-abab-4bab-8bab-abababababab", json!({})).await;
     for path in [
         "/admin/workflows/abababab-abab-4bab-8bab-abababababab",
         "/admin/waits",

@@ -19,6 +19,7 @@ const BOTTOM: f64 = 22.0;
 const LEFT: f64 = 8.0;
 
 pub const STYLE: &str = r#"
+.outlook h2 { margin-top:.2rem; }
 .outlook { background:#fff; border:1px solid var(--line); border-radius:8px; padding:.6rem .8rem; margin-bottom:1rem; }
 .outlook svg { display:block; max-width:100%; height:auto; font:10px system-ui,sans-serif; }
 .outlook .bar { fill:#2f6fde; }

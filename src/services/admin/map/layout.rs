@@ -81,7 +81,7 @@ pub fn layout(count: usize, edges: &[(usize, usize)], width: f64, height: f64) -
             height,
         })
         .collect();
-    let routes = graph
+    let mut routes: Vec<Vec<(f64, f64)>> = graph
         .chains
         .iter()
         .zip(edges)
@@ -90,6 +90,7 @@ pub fn layout(count: usize, edges: &[(usize, usize)], width: f64, height: f64) -
             None => self_loop(&rects[from]),
         })
         .collect();
+    spread_ports(&mut routes, &rects[..count]);
     let right = rects.iter().map(|r| r.x + r.width).fold(0.0, f64::max);
     let ranks = layers.len().max(1) as f64;
     Layout {
@@ -353,6 +354,40 @@ fn route(chain: &[usize], upward: bool, rects: &[Rect]) -> Vec<(f64, f64)> {
         points.reverse();
     }
     points
+}
+
+/// Edges leaving a node's bottom (or entering its top) meet at its middle: spread them
+/// along that side in the order of their other ends, so that arrows and labels part.
+fn spread_ports(routes: &mut [Vec<(f64, f64)>], rects: &[Rect]) {
+    let at = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < 0.01 && (a.1 - b.1).abs() < 0.01;
+    for r in rects {
+        for top in [false, true] {
+            let port = (r.center_x(), if top { r.y } else { r.y + r.height });
+            // (route, its other end's x) of every route meeting this port.
+            let mut sharing: Vec<(usize, f64)> = routes
+                .iter()
+                .enumerate()
+                .filter_map(|(index, route)| {
+                    let (end, towards) = match top {
+                        false => (route.first()?, route.get(1)?),
+                        true => (route.last()?, route.get(route.len().checked_sub(2)?)?),
+                    };
+                    at(*end, port).then_some((index, towards.0))
+                })
+                .collect();
+            if sharing.len() < 2 {
+                continue;
+            }
+            sharing.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let spaces = (sharing.len() - 1) as f64;
+            let step = (r.width * 0.6 / spaces).min(36.0);
+            for (n, (index, _)) in sharing.into_iter().enumerate() {
+                let route = &mut routes[index];
+                let end = if top { route.len() - 1 } else { 0 };
+                route[end].0 += (n as f64 - spaces / 2.0) * step;
+            }
+        }
+    }
 }
 
 fn self_loop(r: &Rect) -> Vec<(f64, f64)> {

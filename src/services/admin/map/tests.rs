@@ -109,20 +109,7 @@ fn the_order_map_has_its_branches_timeouts_and_errors() {
 
 #[test]
 fn names_from_definitions_are_escaped() {
-    let source = r#"
-id = "abababab-abab-4bab-8bab-abababababab"
-name = "<script>alert('wf')</script>"
-[fields]
-ok = { type = "boolean" }
-[[steps]]
-id = "<script>alert(\"x\")</script>"
-kind = "wait_input"
-inputs = ["ok"]
-on_timeout = "a'b"
-[[steps]]
-id = "a'b"
-kind = "end"
-"#;
+    let source = include_str!("../../../../fixtures/workflows/hostile-names.toml");
     let workflow = compile(Path::new("evil.toml"), source.as_bytes()).expect("compiles");
     let counts = [StepCount {
         step_id: workflow.steps[0].id.clone(),
