@@ -182,4 +182,4 @@ pub fn instance_map(workflow: &Workflow, recorded: &[&str], current: Option<&str
 }
 
 #[cfg(test)]
-pub(super) mod tests;
+mod tests;

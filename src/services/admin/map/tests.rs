@@ -22,7 +22,7 @@ fn on_border(point: (f64, f64), r: &Rect) -> bool {
 
 /// No two nodes overlap, and every edge runs from its source's border to its target's,
 /// inside the picture.
-pub(super) fn check(drawn: &Layout, edges: &[(usize, usize)]) {
+fn check(drawn: &Layout, edges: &[(usize, usize)]) {
     for (i, a) in drawn.nodes.iter().enumerate() {
         for (j, b) in drawn.nodes.iter().enumerate().skip(i + 1) {
             assert!(!a.overlaps(b), "nodes {i} and {j} overlap: {a:?} {b:?}");
@@ -151,4 +151,44 @@ fn an_instance_trail_follows_the_definition_between_recorded_steps() {
     assert_eq!(svg.matches(" taken\"").count(), 2, "{svg}");
     assert_eq!(svg.matches("class=\"node on-trail").count(), 3);
     assert_eq!(svg.matches("node on-trail current").count(), 1);
+}
+
+// The layout alone, on small graphs.
+
+fn laid_out(count: usize, edges: &[(usize, usize)]) -> Layout {
+    let drawn = layout(count, edges, 100.0, 40.0);
+    check(&drawn, edges);
+    drawn
+}
+
+#[test]
+fn a_chain_runs_down_in_one_column() {
+    let drawn = laid_out(3, &[(0, 1), (1, 2)]);
+    let xs: Vec<f64> = drawn.nodes.iter().map(|r| r.x).collect();
+    assert!(xs.iter().all(|x| (x - xs[0]).abs() < 1e-9), "{xs:?}");
+    assert!(drawn.nodes[0].y < drawn.nodes[1].y && drawn.nodes[1].y < drawn.nodes[2].y);
+}
+
+#[test]
+fn cycles_and_self_loops_are_drawn() {
+    let edges = [(0, 1), (1, 2), (2, 1), (2, 2), (2, 0), (0, 3), (3, 2)];
+    let drawn = laid_out(4, &edges);
+    assert!(
+        drawn.nodes[2].y > drawn.nodes[1].y,
+        "the back edge does not lift 2"
+    );
+    assert_eq!(drawn.edges[3].len(), 4, "a self loop is a loop");
+}
+
+#[test]
+fn a_fan_out_spreads_across_a_rank() {
+    let drawn = laid_out(5, &[(0, 1), (0, 2), (0, 3), (1, 4), (2, 4), (3, 4)]);
+    let rank_one = [1, 2, 3].map(|n| drawn.nodes[n]);
+    assert!(rank_one.iter().all(|r| (r.y - rank_one[0].y).abs() < 1e-9));
+}
+
+#[test]
+fn nothing_to_draw_is_an_empty_picture() {
+    let drawn = laid_out(0, &[]);
+    assert!(drawn.nodes.is_empty() && drawn.edges.is_empty());
 }
