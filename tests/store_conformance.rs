@@ -3,6 +3,8 @@
 
 #[path = "store_conformance/batches.rs"]
 mod batches;
+#[path = "store_conformance/counts.rs"]
+mod counts;
 mod support;
 
 store_suite!(
@@ -36,6 +38,9 @@ store_suite!(
     a_command_dropped_inside_a_batch_changes_nothing,
     concurrent_finishes_of_one_item_have_one_winner,
     a_commit_with_waits_lists_its_own_writes_and_commits,
+    waits_and_failures_are_counted_per_step,
+    open_waits_are_counted_per_hour_due,
+    lists_filter_by_step,
 );
 
 mod cases {
@@ -43,6 +48,10 @@ mod cases {
         a_command_dropped_inside_a_batch_changes_nothing,
         a_failing_command_inside_a_batch_fails_alone,
         concurrent_finishes_of_one_item_have_one_winner,
+    };
+    pub use super::counts::{
+        lists_filter_by_step, open_waits_are_counted_per_hour_due,
+        waits_and_failures_are_counted_per_step,
     };
 
     use holdpoint::engine::{CustomEvent, EngineError, StartRequest};
@@ -1264,6 +1273,7 @@ mod cases {
                 ..ListScope::default()
             },
             status,
+            step_id: None,
         };
         let mut tx = store.store.begin().await.expect("begin");
         let all = tx.list_instances(&filter(None, None)).await.expect("list");

@@ -27,7 +27,7 @@ pub enum AccountsCommand {
     },
     /// List accounts (never their passwords).
     List {
-        /// Print JSON lines instead of a table.
+        /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -74,7 +74,7 @@ pub async fn run(config: &Config, command: AccountsCommand) -> Result<(), String
         AccountsCommand::List { json } => {
             let list = accounts.list().await.map_err(|e| e.to_string())?;
             if json {
-                super::print_json_lines(&list);
+                super::print_json(&list);
                 return Ok(());
             }
             println!("{:<24}  {:<5}  {:<24}  created", "name", "admin", "rights");

@@ -19,7 +19,7 @@ pub enum EventsCommand {
         workflow: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
-        /// Print JSON lines instead of a table.
+        /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -55,7 +55,7 @@ pub async fn run(config: &Config, command: EventsCommand) -> Result<(), String> 
                 .await
                 .map_err(|e| e.to_string())?;
             if json {
-                super::print_json_lines(&rows);
+                super::print_json(&rows);
                 return Ok(());
             }
             println!(

@@ -4,6 +4,7 @@
 mod accounts;
 mod backup;
 mod client;
+mod docs;
 mod events;
 mod serve;
 mod sharepoint;
@@ -101,6 +102,10 @@ pub enum Command {
         #[command(subcommand)]
         command: store::StoreCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, Args, Default)]
@@ -131,12 +136,18 @@ pub struct WaitsArgs {
     pub event: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub limit: i64,
-    /// Print JSON lines instead of a table.
+    /// Print a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
+    // Help about the command line needs no configuration, store or log.
+    match &cli.command {
+        Some(Command::Completions(args)) => return docs::completions(args),
+        Some(Command::Man) => return docs::man(),
+        _ => {}
+    }
     let listen = match &cli.command {
         Some(Command::Serve(args)) => args.listen.clone(),
         _ => Vec::new(),
@@ -170,6 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Sharepoint { command }) => sharepoint::run(&config, command).await,
         Some(Command::Backup(args)) => backup::run(&config, &args).await,
         Some(Command::Store { command }) => store::run(&config, command).await,
+        Some(Command::Completions(_) | Command::Man) => Ok(()),
     };
     // Writes out the queued log lines before a failure is reported below them.
     drop(log);
@@ -205,11 +217,15 @@ async fn migrate(config: &Config) -> Result<(), String> {
 
 /// Loads definitions and checks the dialect-specific parts (SharePoint triggers), or
 /// one message listing every problem.
-/// `--json`: one JSON object a line, for scripts.
-pub(crate) fn print_json_lines<T: serde::Serialize>(rows: &[T]) {
-    for row in rows {
-        println!("{}", serde_json::to_string(row).unwrap_or_default());
-    }
+/// `--json`: the rows as one JSON array, `[]` when there are none, so that every
+/// `--json` output parses as a JSON document.
+pub(crate) fn print_json<T: serde::Serialize>(rows: &[T]) {
+    println!("{}", json_array(rows));
+}
+
+fn json_array<T: serde::Serialize>(rows: &[T]) -> String {
+    // Serialising our own row types cannot fail; should it, the answer is still JSON.
+    serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into())
 }
 
 /// The store `config` names, opened, with an engine on it running `workflows`.
@@ -259,14 +275,14 @@ async fn waits(config: &Config, args: &WaitsArgs) -> Result<(), String> {
         kind,
         state,
         event_name: args.event.clone(),
-        instance_id: None,
+        ..WaitFilter::default()
     };
     let waits = engine
         .list_waits(&filter, &crate::engine::Caller::new("cli", "cli"))
         .await
         .map_err(|error| format!("{error}"))?;
     if args.json {
-        print_json_lines(&waits);
+        print_json(&waits);
         return Ok(());
     }
     println!(

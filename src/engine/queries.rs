@@ -7,8 +7,8 @@ use futures_util::future::BoxFuture;
 use super::access::Action;
 use super::{Caller, Engine, EngineError, InstanceView, WaitView};
 use crate::store::{
-    HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, ListScope, StoreError,
-    StoreStats, Tx, WaitFilter, WaitRow, WaitState,
+    DueCount, HistoryRow, InboundFilter, InboundRow, InstanceFilter, InstanceRow, ListScope,
+    StepCount, StoreError, StoreStats, Tx, WaitFilter, WaitRow, WaitState,
 };
 
 impl Engine {
@@ -45,6 +45,36 @@ impl Engine {
         let stats = tx.stats(self.now_ms()).await?;
         tx.commit().await?;
         Ok(stats)
+    }
+
+    /// One workflow's open waits, overdue waits and failed instances per step (what its
+    /// map draws), in one aggregate query; the caller must be allowed to view it.
+    pub async fn step_counts(
+        &self,
+        workflow_id: &str,
+        caller: &Caller,
+    ) -> Result<Vec<StepCount>, EngineError> {
+        self.authorize(caller, workflow_id, Action::View)?;
+        let mut tx = self.store.begin().await?;
+        let counts = tx.count_by_step(workflow_id, self.now_ms()).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    /// Open waits falling due in each of the next `hours` hours and those overdue now (hour
+    /// -1), of one workflow or of every workflow the caller may view.
+    pub async fn deadline_outlook(
+        &self,
+        workflow_id: Option<&str>,
+        hours: i64,
+        caller: &Caller,
+    ) -> Result<Vec<DueCount>, EngineError> {
+        let mut scope = ListScope::new(workflow_id.map(str::to_string), 0);
+        scope.workflow_ids = self.view_scope(caller, workflow_id)?;
+        let mut tx = self.store.begin().await?;
+        let counts = tx.count_due(&scope, self.now_ms(), hours).await?;
+        tx.commit().await?;
+        Ok(counts)
     }
 
     /// Instances, newest first; a caller without every permission sees only the

@@ -45,10 +45,11 @@ use tokio::sync::Notify;
 
 pub use errors::StoreError;
 pub use model::{
-    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
-    InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus, ListScope, LiveCount,
-    NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxKind,
-    OutboxRow, OutboxState, StoreStats, WaitFilter, WaitKind, WaitRow, WaitState,
+    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, DueCount, EventScope, HistoryRow,
+    InboundFilter, InboundRow, InboundState, InstanceFilter, InstanceRow, InstanceStatus,
+    ListScope, LiveCount, NewBufferedEvent, NewHistory, NewInbound, NewInstance, NewOutbox,
+    NewWait, OutboxKind, OutboxRow, OutboxState, StepCount, StoreStats, WaitFilter, WaitKind,
+    WaitRow, WaitState,
 };
 
 /// Which backend a store runs on; used for reporting only.
@@ -356,6 +357,22 @@ pub trait Tx: Send {
     ) -> Result<Vec<InstanceRow>, StoreError>;
     /// Counts of open waits, queued events and outbound calls, and the lags, at `now`.
     async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError>;
+    /// One workflow's open waits (overdue ones counted apart) and failed instances per
+    /// step, in one aggregate query: what the workflow map draws.
+    async fn count_by_step(
+        &mut self,
+        workflow_id: &str,
+        now: i64,
+    ) -> Result<Vec<StepCount>, StoreError>;
+    /// Open waits of the workflows in `scope` (its limit unused) falling due in each of
+    /// the next `hours` hours from `now`, and those overdue (hour -1), in one aggregate
+    /// query; hours without waits are absent.
+    async fn count_due(
+        &mut self,
+        scope: &ListScope,
+        now: i64,
+        hours: i64,
+    ) -> Result<Vec<DueCount>, StoreError>;
 }
 
 /// Opens the store a configuration names, running migrations first.

@@ -163,6 +163,7 @@ pub struct WaitFilter {
     pub state: Option<WaitState>,
     pub event_name: Option<String>,
     pub instance_id: Option<i64>,
+    pub step_id: Option<String>,
 }
 
 /// Filter for listing instances, newest first; every `None` matches everything.
@@ -170,6 +171,8 @@ pub struct WaitFilter {
 pub struct InstanceFilter {
     pub scope: ListScope,
     pub status: Option<InstanceStatus>,
+    /// The step instances stand at (`current_step`).
+    pub step_id: Option<String>,
 }
 
 /// What operators watch, counted in one transaction: the gauges of `/metrics` and the
@@ -363,4 +366,22 @@ pub struct LiveCount {
     pub definition_hash: String,
     pub current_step: Option<String>,
     pub instances: i64,
+}
+
+/// One step of a workflow as the map draws it: its open waits, how many of those are
+/// overdue, and the instances that failed there. Steps with none of them are absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepCount {
+    pub step_id: String,
+    pub waiting: i64,
+    pub overdue: i64,
+    pub failed: i64,
+}
+
+/// Open waits falling due in one hour of the outlook: `hour` 0 is the coming hour
+/// (deadlines in `(now, now + 1 h]`), -1 everything overdue already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueCount {
+    pub hour: i64,
+    pub waits: i64,
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod browser;
 pub mod pg;
 pub mod process;
 pub mod proxy;

@@ -10,7 +10,8 @@ use maud::Markup;
 
 use super::sign_in::TokenForm;
 use super::{
-    AdminView, PAGE_ROWS, SharePointReceiver, admin_posting, failure, html, pages, see_other,
+    AdminView, PAGE_ROWS, SharePointReceiver, admin_posting, failure, html, outlook, pages,
+    see_other, views,
 };
 use crate::engine::{EngineError, HistoryView};
 use crate::http::EdgeState;
@@ -78,22 +79,40 @@ pub(super) async fn waits(view: AdminView, query: Query) -> HttpResponse {
         (Err(why), _) | (_, Err(why)) => return bad_filter(why),
     };
     let workflow = param(&query, "workflow");
+    let workflow_id = workflow_filter(&view.state, workflow);
+    let step = param(&query, "step");
     let filter = WaitFilter {
-        scope: ListScope::new(workflow_filter(&view.state, workflow), PAGE_ROWS),
+        scope: ListScope::new(workflow_id.clone(), PAGE_ROWS),
         kind,
         state: wait_state,
         event_name: Some(param(&query, "event").to_string()).filter(|e| !e.is_empty()),
+        step_id: Some(step.to_string()).filter(|s| !s.is_empty()),
         ..WaitFilter::default()
     };
-    let listed = view.engine().list_waits(&filter, &view.caller()).await;
+    let caller = view.caller();
+    let due = view
+        .engine()
+        .deadline_outlook(workflow_id.as_deref(), outlook::HOURS, &caller)
+        .await;
+    let due = match due {
+        Ok(due) => due,
+        Err(error) => return failure(error),
+    };
+    let scope = match &workflow_id {
+        Some(id) => workflow_name(&view.state, id),
+        None => "all workflows".into(),
+    };
+    let listed = view.engine().list_waits(&filter, &caller).await;
     let filters = pages::WaitFilters {
         workflow,
+        step,
         kind: param(&query, "kind"),
         event: param(&query, "event"),
         state: param(&query, "state"),
     };
     page_of(listed, |list| {
-        pages::waits(&view.frame("waits"), &list, &filters)
+        let chart = outlook::outlook(&due, &scope);
+        pages::waits(&view.frame("waits"), &list, &filters, chart)
     })
 }
 
@@ -103,15 +122,18 @@ pub(super) async fn instances(view: AdminView, query: Query) -> HttpResponse {
         Err(why) => return bad_filter(why),
     };
     let workflow = param(&query, "workflow");
+    let step = param(&query, "step");
     let filter = InstanceFilter {
         scope: ListScope::new(workflow_filter(&view.state, workflow), PAGE_ROWS),
         status,
+        step_id: Some(step.to_string()).filter(|s| !s.is_empty()),
     };
     let listed = view.engine().list_instances(&filter, &view.caller()).await;
     let names = |id: &str| workflow_name(&view.state, id);
     page_of(listed, |list| {
         let status = param(&query, "status");
-        pages::instances(&view.frame("instances"), &list, workflow, status, &names)
+        let filters = [workflow, step, status];
+        pages::instances(&view.frame("instances"), &list, filters, &names)
     })
 }
 
@@ -130,11 +152,33 @@ pub(super) async fn instance(view: AdminView, path: web::Path<String>) -> HttpRe
         Ok(rows) => rows.into_iter().map(HistoryView::from).collect::<Vec<_>>(),
         Err(error) => return failure(error),
     };
+    // The map is of the version the instance runs on, which may not be the newest.
+    let definition = match view.engine().version(&shown.version).await {
+        Ok(definition) => definition,
+        Err(error) => return failure(error),
+    };
     let name = workflow_name(&view.state, &shown.workflow_id);
-    html(
-        StatusCode::OK,
-        pages::instance(&view.frame("instances"), &shown, &name, &history),
-    )
+    let frame = view.frame("instances");
+    let page = views::instance(&frame, &shown, &name, definition.as_deref(), &history);
+    html(StatusCode::OK, page)
+}
+
+/// One workflow: its map with the live counts of each step (one aggregate query).
+pub(super) async fn workflow(view: AdminView, path: web::Path<String>) -> HttpResponse {
+    let Some(workflow) = view.engine().workflows().get(&path).cloned() else {
+        let why = format!("no workflow `{path}` is loaded");
+        return html(
+            StatusCode::NOT_FOUND,
+            pages::message("Unknown workflow", &why),
+        );
+    };
+    let counts = view
+        .engine()
+        .step_counts(&workflow.id, &view.caller())
+        .await;
+    page_of(counts, |counts| {
+        views::workflow(&view.frame("workflows"), &workflow, &counts)
+    })
 }
 
 pub(super) async fn inbound(view: AdminView, query: Query) -> HttpResponse {

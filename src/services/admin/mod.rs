@@ -9,9 +9,12 @@
 //! admin as caller, so it is the same data the API shows.
 
 mod lists;
+mod map;
+mod outlook;
 mod pages;
 pub mod session;
 mod sign_in;
+mod views;
 
 use std::sync::Arc;
 
@@ -27,7 +30,7 @@ use crate::engine::{Caller, Engine, EngineError};
 use crate::http::EdgeState;
 use crate::http::auth::{BasicFailure, basic_credentials, basic_principal};
 use crate::http::soap::SoapService;
-use lists::{inbound, instance, instances, retry, waits, workflows};
+use lists::{inbound, instance, instances, retry, waits, workflow, workflows};
 use pages::Frame;
 use session::{COOKIE, SessionKeys};
 use sign_in::{login, login_form, logout};
@@ -56,7 +59,8 @@ pub fn configure(
         .route("/admin/instances/{id}", web::get().to(instance))
         .route("/admin/inbound", web::get().to(inbound))
         .route("/admin/inbound/{id}/retry", web::post().to(retry))
-        .route("/admin/workflows", web::get().to(workflows));
+        .route("/admin/workflows", web::get().to(workflows))
+        .route("/admin/workflows/{id}", web::get().to(workflow));
 }
 
 /// The SharePoint receiver, when one is mounted, for the URLs to register.

@@ -3,9 +3,10 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::{map, outlook, views};
 use crate::engine::definition::Workflow;
 use crate::engine::inbound::InboundView;
-use crate::engine::{HistoryView, InstanceView, WaitView};
+use crate::engine::{InstanceView, WaitView};
 
 const STYLE: &str = r#"
 :root { --fg:#1f2933; --muted:#616e7c; --line:#e4e7eb; --bg:#f5f7fa; --accent:#2f6fde; }
@@ -67,7 +68,10 @@ fn page(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Holdpoint" }
-                style { (PreEscaped(STYLE)) }
+                style {
+                    (PreEscaped(STYLE)) (PreEscaped(map::STYLE)) (PreEscaped(outlook::STYLE))
+                    (PreEscaped(views::STYLE))
+                }
             }
             body { (body) }
         }
@@ -148,7 +152,7 @@ pub fn relative(at_ms: i64, now_ms: i64) -> String {
     }
 }
 
-fn badge(state: &str) -> Markup {
+pub(super) fn badge(state: &str) -> Markup {
     html! { span class={ "badge s-" (state) } { (state) } }
 }
 
@@ -181,15 +185,24 @@ fn select_field(
 
 pub struct WaitFilters<'a> {
     pub workflow: &'a str,
+    pub step: &'a str,
     pub kind: &'a str,
     pub event: &'a str,
     pub state: &'a str,
 }
 
-pub fn waits(frame: &Frame<'_>, waits: &[WaitView], filters: &WaitFilters<'_>) -> Markup {
+/// What is waiting, under the deadline outlook of the same workflow (or of all).
+pub fn waits(
+    frame: &Frame<'_>,
+    waits: &[WaitView],
+    filters: &WaitFilters<'_>,
+    outlook: Markup,
+) -> Markup {
     let content = html! {
+        (outlook)
         form.filters method="get" {
             (filter_field("Workflow", "workflow", filters.workflow, None))
+            (filter_field("Step", "step", filters.step, None))
             (filter_field("Kind", "kind", filters.kind, Some(&["server_item", "custom_event", "input", "call"])))
             (filter_field("Event name", "event", filters.event, None))
             // Open waits unless asked otherwise; "any" is every state.
@@ -228,13 +241,13 @@ pub fn waits(frame: &Frame<'_>, waits: &[WaitView], filters: &WaitFilters<'_>) -
 pub fn instances(
     frame: &Frame<'_>,
     list: &[InstanceView],
-    workflow: &str,
-    status: &str,
+    [workflow, step, status]: [&str; 3],
     names: &dyn Fn(&str) -> String,
 ) -> Markup {
     let content = html! {
         form.filters method="get" {
             (filter_field("Workflow", "workflow", workflow, None))
+            (filter_field("Step", "step", step, None))
             (filter_field("Status", "status", status, Some(&["running", "waiting", "completed", "failed", "cancelled"])))
             button.button type="submit" { "Filter" }
         }
@@ -260,53 +273,6 @@ pub fn instances(
         }
     };
     layout(frame, "Instances", content)
-}
-
-pub fn instance(
-    frame: &Frame<'_>,
-    instance: &InstanceView,
-    workflow_name: &str,
-    history: &[HistoryView],
-) -> Markup {
-    let fields = serde_json::to_string_pretty(&instance.fields).unwrap_or_default();
-    let content = html! {
-        div.cards {
-            div.card { b { (badge(instance.status.as_str())) } span { "status" } }
-            div.card { b { (workflow_name) } span { "workflow" } }
-            div.card { b { (instance.current_step.as_deref().unwrap_or("—")) } span { "current step" } }
-            div.card { b { (when(&instance.created_at, frame.now_ms)) } span { "started" } }
-        }
-        @if let Some(error) = &instance.error { p.error { (error) } }
-        h2 { "Open waits" }
-        @if instance.waits.is_empty() { p.muted { "None." } }
-        @else {
-            table { thead { tr { th { "Step" } th { "Waits for" } th { "Deadline" } } }
-                tbody { @for wait in &instance.waits { tr {
-                    td.mono { (wait.step) }
-                    td { (wait.kind.as_str()) " " code { (wait.serial.as_deref().or(wait.event_name.as_deref()).unwrap_or("")) } }
-                    td class=[(wait.deadline_ms < frame.now_ms).then_some("overdue")] { (when(&wait.deadline, frame.now_ms)) }
-                } } }
-            }
-        }
-        h2 { "Fields" }
-        pre { (fields) }
-        h2 { "History" }
-        table #history {
-            thead { tr { th { "When" } th { "What" } th { "Step" } th { "Who" } th { "Via" } th { "Detail" } } }
-            tbody { @for row in history { tr {
-                td { (when(&row.at, frame.now_ms)) }
-                td { (row.kind) }
-                td.mono { (row.step.as_deref().unwrap_or("")) }
-                td {
-                    (row.actor)
-                    @if let Some(source) = &row.source { br; span.muted { (source) } }
-                }
-                td { (row.dialect) }
-                td.mono { (row.detail.to_string()) }
-            } } }
-        }
-    };
-    layout(frame, &format!("Instance #{}", instance.id), content)
 }
 
 pub fn inbound(
@@ -363,7 +329,7 @@ pub fn workflows<'a>(
             thead { tr { th { "Name" } th { "Id" } th { "Fields" } th { "Steps" } th { "Start" } th { "Server events" } th { "View" } } }
             tbody { @for workflow in workflows { tr {
                 td {
-                    b { (workflow.name) }
+                    b { a href={ "/admin/workflows/" (workflow.id) } { (workflow.name) } }
                     @if !workflow.description.is_empty() {
                         br; span.muted { (workflow.description) }
                     }

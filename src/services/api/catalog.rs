@@ -138,6 +138,8 @@ pub struct WaitsQuery {
     /// Event name of custom-event waits.
     pub event: Option<String>,
     pub instance: Option<i64>,
+    /// Step id the waits belong to.
+    pub step: Option<String>,
     /// At most this many, oldest first (default 100, at most 1000).
     pub limit: Option<i64>,
 }
@@ -196,5 +198,6 @@ fn wait_filter(engine: &Engine, query: WaitsQuery) -> Result<WaitFilter, ApiErro
         state: state_filter,
         event_name: query.event,
         instance_id: query.instance,
+        step_id: query.step,
     })
 }

@@ -92,6 +92,7 @@ pub(crate) fn waits(dialect: Dialect, filter: &WaitFilter) -> (String, Vec<Param
     listing.equals("w.kind", filter.kind.map(|kind| kind.as_str()));
     listing.equals("w.event_name", filter.event_name.as_ref());
     listing.equals("w.instance_id", filter.instance_id);
+    listing.equals("w.step_id", filter.step_id.as_ref());
     let from = "waits w JOIN instances i ON i.id = w.instance_id";
     listing.finish_scoped("i.workflow_id", &filter.scope, WAIT_COLUMNS_W, from, "w.id")
 }
@@ -116,6 +117,7 @@ pub(crate) fn instances(dialect: Dialect, filter: &InstanceFilter) -> (String, V
     let mut listing = Listing::new(dialect);
     listing.equals("workflow_id", filter.scope.workflow_id.as_ref());
     listing.equals("status", filter.status.map(|status| status.as_str()));
+    listing.equals("current_step", filter.step_id.as_ref());
     let table = "instances";
     listing.finish_scoped(
         "workflow_id",
@@ -125,3 +127,35 @@ pub(crate) fn instances(dialect: Dialect, filter: &InstanceFilter) -> (String, V
         "id DESC",
     )
 }
+
+/// Open waits falling due per hour from `$1` until `$2`, the overdue ones in hour -1, for
+/// the workflows in `scope`. The range on `deadline` under `state = 'open'` is what the
+/// `waits_due` index serves; instances are joined only when a workflow narrows it.
+pub(crate) fn due_outlook(
+    dialect: Dialect,
+    scope: &ListScope,
+    now: i64,
+    hours: i64,
+) -> (String, Vec<Param<'_>>) {
+    let mut listing = Listing::new(dialect);
+    let at = listing.bind(now.into());
+    let until = listing.bind(now.saturating_add(hours.saturating_mul(HOUR_MS)).into());
+    listing.conditions.push("w.state = 'open'".into());
+    listing.conditions.push(format!("w.deadline <= {until}"));
+    listing.equals("i.workflow_id", scope.workflow_id.as_ref());
+    listing.one_of("i.workflow_id", scope.workflow_ids.as_ref());
+    let narrowed = scope.workflow_id.is_some() || scope.workflow_ids.is_some();
+    let from = if narrowed {
+        "waits w JOIN instances i ON i.id = w.instance_id"
+    } else {
+        "waits w"
+    };
+    let sql = format!(
+        "SELECT CASE WHEN w.deadline <= {at} THEN -1 ELSE (w.deadline - {at} - 1) / {HOUR_MS} \
+         END AS hour, COUNT(*) FROM {from} WHERE {} GROUP BY 1 ORDER BY 1",
+        listing.conditions.join(" AND ")
+    );
+    (sql, listing.params)
+}
+
+const HOUR_MS: i64 = 3_600_000;

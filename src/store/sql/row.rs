@@ -12,9 +12,9 @@ use tokio_postgres::types::{FromSqlOwned, Json};
 
 use crate::store::StoreError;
 use crate::store::model::{
-    AccountRow, BufferedEventRow, DefinitionRow, EventScope, HistoryRow, InboundRow, InboundState,
-    InstanceRow, InstanceStatus, LiveCount, OutboxKind, OutboxRow, OutboxState, WaitKind, WaitRow,
-    WaitState,
+    AccountRow, BufferedEventRow, DefinitionRow, DueCount, EventScope, HistoryRow, InboundRow,
+    InboundState, InstanceRow, InstanceStatus, LiveCount, OutboxKind, OutboxRow, OutboxState,
+    StepCount, WaitKind, WaitRow, WaitState,
 };
 
 /// Typed access to the columns of one result row, by position.
@@ -272,6 +272,16 @@ from_columns!(DefinitionRow {
     file_name: text,
     source: bytes,
     loaded_at: int,
+});
+from_columns!(StepCount {
+    step_id: text,
+    waiting: int,
+    overdue: int,
+    failed: int
+});
+from_columns!(DueCount {
+    hour: int,
+    waits: int
 });
 from_columns!(LiveCount {
     definition_hash: text,

@@ -210,6 +210,17 @@ pub(crate) const OUTBOX_BACKLOG: &str =
     "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'running')";
 pub(crate) const OLDEST_OVERDUE_DEADLINE: &str =
     "SELECT MIN(deadline) FROM waits WHERE state = 'open' AND deadline <= $1";
+/// A workflow's open waits (and the overdue ones among them) and its failed instances,
+/// per step, in one pass each: the waits through the open-wait index joined to their
+/// instances, the failures through `instances_workflow`. `$1` workflow, `$2` now.
+pub(crate) const COUNT_BY_STEP: &str = "SELECT step, SUM(waiting), SUM(overdue), \
+     SUM(failed) FROM (SELECT w.step_id AS step, 1 AS waiting, \
+     CASE WHEN w.deadline <= $2 THEN 1 ELSE 0 END AS overdue, 0 AS failed \
+     FROM waits w JOIN instances i ON i.id = w.instance_id \
+     WHERE w.state = 'open' AND i.workflow_id = $1 \
+     UNION ALL SELECT current_step, 0, 0, 1 FROM instances \
+     WHERE workflow_id = $1 AND status = 'failed' AND current_step IS NOT NULL) counted \
+     GROUP BY step ORDER BY step";
 pub(crate) const OLDEST_DUE_INBOUND: &str = "SELECT MIN(next_attempt_at) FROM inbound_events \
      WHERE state = 'queued' AND next_attempt_at <= $1";
 

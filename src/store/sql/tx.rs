@@ -8,10 +8,10 @@ use super::statements as sql;
 use super::upkeep::InboundSettlement;
 use super::{Conn, SqlTx, args, filter};
 use crate::store::model::{
-    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, EventScope, HistoryRow, InboundFilter,
-    InboundRow, InstanceFilter, InstanceRow, LiveCount, NewBufferedEvent, NewHistory, NewInbound,
-    NewInstance, NewOutbox, NewWait, OutboxRow, OutboxState, StoreStats, WaitFilter, WaitRow,
-    WaitState,
+    AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, DueCount, EventScope, HistoryRow,
+    InboundFilter, InboundRow, InstanceFilter, InstanceRow, ListScope, LiveCount, NewBufferedEvent,
+    NewHistory, NewInbound, NewInstance, NewOutbox, NewWait, OutboxRow, OutboxState, StepCount,
+    StoreStats, WaitFilter, WaitRow, WaitState,
 };
 use crate::store::{StoreError, Tx};
 
@@ -466,5 +466,23 @@ impl<C: Conn> Tx for SqlTx<C> {
 
     async fn stats(&mut self, now: i64) -> Result<StoreStats, StoreError> {
         self.counts_at(now).await
+    }
+
+    async fn count_by_step(
+        &mut self,
+        workflow_id: &str,
+        now: i64,
+    ) -> Result<Vec<StepCount>, StoreError> {
+        self.all(sql::COUNT_BY_STEP, args![workflow_id, now]).await
+    }
+
+    async fn count_due(
+        &mut self,
+        scope: &ListScope,
+        now: i64,
+        hours: i64,
+    ) -> Result<Vec<DueCount>, StoreError> {
+        let (sql, params) = filter::due_outlook(C::DIALECT, scope, now, hours);
+        self.all(sql, params).await
     }
 }
