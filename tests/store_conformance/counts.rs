@@ -9,9 +9,9 @@ use holdpoint::store::{
 };
 use serde_json::json;
 
-use crate::cases::{serial_of, start};
+use crate::cases::serial_of;
 use crate::support::workflows::ALL;
-use crate::support::{T0, TestEngine, TestStore, caller, engine, props};
+use crate::support::{T0, TestEngine, TestStore, caller, engine, props, start};
 
 const ITEM_THEN_EVENT: &str = "11111111-1111-4111-8111-111111111111";
 const EVENT_WAITER: &str = "33333333-3333-4333-8333-333333333333";
