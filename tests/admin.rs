@@ -55,6 +55,7 @@ async fn dead_letter(server: &ApiServer) -> i64 {
                 sender: "tester".into(),
             },
             idempotency_key: None,
+            coalesce_key: None,
         }])
         .await
         .unwrap();

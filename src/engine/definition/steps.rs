@@ -177,6 +177,7 @@ impl StepChecker<'_, '_> {
                     timeout: raw.timeout.clone(),
                     max_attempts: raw.max_attempts,
                     save: raw.save.clone(),
+                    bearer_env: raw.bearer_env.clone(),
                 };
                 StepKind::Call {
                     http: self.http("url", &http),
@@ -244,6 +245,11 @@ impl StepChecker<'_, '_> {
         for (name, _) in &save {
             self.declared(&format!("save.{name}"), name);
         }
+        if let Some(name) = &raw.bearer_env
+            && let Err(why) = bearer_env_name(name)
+        {
+            self.error("bearer_env", why);
+        }
         HttpSpec {
             url: self.template(field, &raw.url),
             method,
@@ -252,6 +258,7 @@ impl StepChecker<'_, '_> {
             timeout: self.duration("timeout", raw.timeout.as_ref()),
             max_attempts: raw.max_attempts,
             save,
+            bearer_env: raw.bearer_env.clone(),
         }
     }
 
@@ -333,4 +340,25 @@ impl StepChecker<'_, '_> {
             content_type: raw.content_type.clone(),
         })
     }
+}
+
+/// A variable the node's environment may lend a request: a plain name, and none of the
+/// node's own settings (`HOLDPOINT_STORE__URL` may carry the database password).
+fn bearer_env_name(name: &str) -> Result<(), String> {
+    let plain = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(format!(
+            "`{name}` is not an environment variable name such as SHAREPOINT_TOKEN (upper-case letters, digits, _)"
+        ));
+    }
+    // The configuration's prefix (`config::ENV_PREFIX`, a layer above the engine).
+    if name.starts_with("HOLDPOINT_") {
+        return Err(format!(
+            "`{name}`: variables starting with HOLDPOINT_ are the node's own settings"
+        ));
+    }
+    Ok(())
 }
