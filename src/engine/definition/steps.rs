@@ -362,3 +362,25 @@ fn bearer_env_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn problems(bearer_env: &str) -> String {
+        let source = format!(
+            "id = \"0b6a3c56-1a7e-4d0e-9a51-2d1f9f1c0a13\"\nname = \"c\"\n[[steps]]\nid = \"get\"\nkind = \"call\"\nurl = \"https://x\"\nbearer_env = \"{bearer_env}\"\n"
+        );
+        match crate::engine::definition::compile(Path::new("c.toml"), source.as_bytes()) {
+            Ok(_) => String::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn bearer_env_names_a_plain_variable_not_a_setting() {
+        assert_eq!(problems("SHAREPOINT_TOKEN"), "");
+        assert!(problems("sp token").contains("field `bearer_env`: `sp token` is not"));
+        assert!(problems("HOLDPOINT_STORE__URL").contains("the node's own settings"));
+    }
+}

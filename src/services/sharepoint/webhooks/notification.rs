@@ -196,4 +196,19 @@ mod tests {
         let deep_value = format!("{{\"value\":{deep}}}");
         assert!(parse(deep_value.as_bytes()).is_err(), "nesting is bounded");
     }
+
+    proptest::proptest! {
+        /// What the `sharepoint_webhook` fuzz target checks, on every `cargo test`.
+        #[test]
+        fn anything_is_parsed_or_refused_without_panicking(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512), query in ".{0,64}") {
+            if let Ok(batch) = parse(&data) {
+                for notification in &batch {
+                    proptest::prop_assert!(notification.site_url.starts_with('/'));
+                }
+            }
+            if let Ok(Some(token)) = validation_token(&query) {
+                proptest::prop_assert!(!token.chars().any(char::is_control));
+            }
+        }
+    }
 }
