@@ -1,5 +1,6 @@
 //! SharePoint list webhooks over real HTTP, on the embedded store and on PostgreSQL: the
-//! subscription handshake echoes its token as plain text and writes nothing; a
+//! subscription handshake echoes its token as plain text and writes nothing (and is
+//! answered with the database cut off, when a notification gets 503); a
 //! notification whose clientState is the trigger's is queued (one transaction, 202 after
 //! the commit) and starts an instance that sees `event.*`; a wrong clientState refuses
 //! the whole batch with nothing queued; a redelivered batch is queued once while the first
@@ -223,6 +224,59 @@ mod cases {
         assert_eq!(status, 413, "the body limits bound the parse");
         assert!(queue(&server).await.is_empty());
     }
+}
+
+/// The handshake never needs the store: with the database cut off it is still answered,
+/// while a notification, which must be stored before it is acknowledged, is refused 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_works_without_the_database() {
+    use actix_web::{test, web};
+    use holdpoint::app::{AppState, create_app};
+    use support::proxy::CuttableProxy;
+
+    let Some(url) = support::pg::fresh_database().await else {
+        return;
+    };
+    let config: tokio_postgres::Config = url.parse().expect("url");
+    let port = config.get_ports().first().copied().expect("port");
+    let proxy = CuttableProxy::start(format!("127.0.0.1:{port}").parse().expect("address")).await;
+    let proxied = url.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
+    let target = holdpoint::store::StoreTarget::Postgres {
+        url: proxied,
+        pool_size: 2,
+    };
+    let store = holdpoint::store::open(&target)
+        .await
+        .expect("store through the proxy");
+    let te = support::engine_with(store, &[WATCHER], support::test_config()).await;
+    let accounts = holdpoint::auth::Accounts::new(
+        te.engine.store().clone(),
+        std::time::Duration::from_secs(60),
+    );
+    let state = web::Data::new(AppState::new(
+        te.engine.clone(),
+        std::sync::Arc::new(accounts),
+    ));
+    let app = test::init_service(create_app(state)).await;
+
+    proxy.cut();
+    let handshake = test::TestRequest::post()
+        .uri(&format!("{ENDPOINT}?validationtoken=still-here"))
+        .to_request();
+    let answer = test::call_service(&app, handshake).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(test::read_body(answer).await, "still-here");
+    let notification = test::TestRequest::post()
+        .uri(ENDPOINT)
+        .insert_header(("Content-Type", "application/json"))
+        .set_payload(json!({"value": [notification(LIST, SECRET)]}).to_string())
+        .to_request();
+    let answer = test::call_service(&app, notification).await;
+    assert_eq!(
+        answer.status(),
+        503,
+        "nothing acknowledged without the store"
+    );
 }
 
 store_suite!(
