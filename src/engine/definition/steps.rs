@@ -245,10 +245,20 @@ impl StepChecker<'_, '_> {
         for (name, _) in &save {
             self.declared(&format!("save.{name}"), name);
         }
-        if let Some(name) = &raw.bearer_env
-            && let Err(why) = bearer_env_name(name)
-        {
-            self.error("bearer_env", why);
+        if let Some(name) = &raw.bearer_env {
+            if let Err(why) = bearer_env_name(name) {
+                self.error("bearer_env", why);
+            }
+            let headers = raw.headers.iter().flatten();
+            if headers
+                .into_iter()
+                .any(|(h, _)| h.eq_ignore_ascii_case("authorization"))
+            {
+                self.error(
+                    "bearer_env",
+                    "headers.Authorization sets the same header; keep one of them",
+                );
+            }
         }
         HttpSpec {
             url: self.template(field, &raw.url),
@@ -367,9 +377,10 @@ fn bearer_env_name(name: &str) -> Result<(), String> {
 mod tests {
     use std::path::Path;
 
-    fn problems(bearer_env: &str) -> String {
+    /// The problems of a `call` step with these extra lines, as one text.
+    fn problems(lines: &str) -> String {
         let source = format!(
-            "id = \"0b6a3c56-1a7e-4d0e-9a51-2d1f9f1c0a13\"\nname = \"c\"\n[[steps]]\nid = \"get\"\nkind = \"call\"\nurl = \"https://x\"\nbearer_env = \"{bearer_env}\"\n"
+            "id = \"0b6a3c56-1a7e-4d0e-9a51-2d1f9f1c0a13\"\nname = \"c\"\n[[steps]]\nid = \"get\"\nkind = \"call\"\nurl = \"https://x\"\n{lines}\n"
         );
         match crate::engine::definition::compile(Path::new("c.toml"), source.as_bytes()) {
             Ok(_) => String::new(),
@@ -379,8 +390,14 @@ mod tests {
 
     #[test]
     fn bearer_env_names_a_plain_variable_not_a_setting() {
-        assert_eq!(problems("SHAREPOINT_TOKEN"), "");
-        assert!(problems("sp token").contains("field `bearer_env`: `sp token` is not"));
-        assert!(problems("HOLDPOINT_STORE__URL").contains("the node's own settings"));
+        assert_eq!(problems("bearer_env = \"SHAREPOINT_TOKEN\""), "");
+        assert!(
+            problems("bearer_env = \"sp token\"").contains("field `bearer_env`: `sp token` is not")
+        );
+        assert!(
+            problems("bearer_env = \"HOLDPOINT_STORE__URL\"").contains("the node's own settings")
+        );
+        let both = "bearer_env = \"T\"\nheaders = { authorization = \"Basic x\" }";
+        assert!(problems(both).contains("sets the same header"));
     }
 }
