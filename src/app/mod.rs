@@ -98,7 +98,13 @@ pub fn create_app(
         .configure(health::configure)
         .configure(openapi::configure)
         .configure(|config| api::configure(config, workflows_dir))
-        .configure(|config| admin::configure(config, sharepoint_receiver(&state.soap_services)))
+        .configure(|config| {
+            admin::configure(
+                config,
+                sharepoint_receiver(&state.soap_services),
+                webhook_paths.clone(),
+            )
+        })
         .configure(server_items::configure_rest)
         .configure(|config| crate::http::soap::configure(config, &state.soap_services))
         .configure(|config| remote_events::configure(config, remote_events))

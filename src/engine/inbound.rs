@@ -56,7 +56,8 @@ pub struct InboundPayload {
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
     pub workflow: std::sync::Arc<Workflow>,
-    /// `sharepoint`, `custom_data`, `unstructured`: also the dialect in history.
+    /// `sharepoint`, `sharepoint_webhook`, `custom_data`, `unstructured`: also the dialect
+    /// in history.
     pub kind: String,
     pub payload: InboundPayload,
     /// The client's `Idempotency-Key`: a resent request returns the first event's id and
