@@ -37,6 +37,17 @@ id = "done"
 kind = "end"
 "#;
 
+/// Started by list webhooks: its row names the notificationUrl to subscribe.
+const FROM_WEBHOOK: &str = r#"
+id = "cdcdcdcd-1111-4dcd-8dcd-cdcdcdcdcdcd"
+name = "from-webhook"
+[[triggers]]
+sharepoint_webhook = { client_state = "s" }
+[[steps]]
+id = "done"
+kind = "end"
+"#;
+
 /// Queues one event whose delivery fails, runs it, and returns its (dead) id.
 async fn dead_letter(server: &ApiServer) -> i64 {
     use holdpoint::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
@@ -54,6 +65,7 @@ async fn dead_letter(server: &ApiServer) -> i64 {
                 sender: "tester".into(),
             },
             idempotency_key: None,
+            coalesce_key: None,
         }])
         .await
         .unwrap();
@@ -115,7 +127,7 @@ fn csrf_of(html: &str) -> String {
 async fn admins_sign_in_see_what_waits_and_retry_dead_letters() {
     let server = api_server_with(
         support::sqlite_store().await,
-        &[DOOMED, FROM_SHAREPOINT],
+        &[DOOMED, FROM_SHAREPOINT, FROM_WEBHOOK],
         4 << 20,
     )
     .await;
@@ -201,6 +213,12 @@ async fn admins_sign_in_see_what_waits_and_retry_dead_letters() {
         workflows.matches(&receiver).count(),
         1,
         "only the SharePoint-triggered workflow names its URL: {workflows}"
+    );
+    let notification_url = format!("{}/sharepoint/webhooks<", server.base);
+    assert_eq!(
+        workflows.matches(&notification_url).count(),
+        1,
+        "only the webhook-triggered workflow names the notificationUrl: {workflows}"
     );
 
     // HTTP Basic works for admins too, and the pages forbid framing.

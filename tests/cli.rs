@@ -9,7 +9,7 @@ fn check_accepts_the_example_workflows() {
     let (ok, stdout, stderr) = output(&mut holdpoint(&["check", "workflows"]));
     assert!(ok, "{stderr}");
     assert!(
-        stdout.contains("order-fulfilment") && stdout.contains("3 workflow(s) valid"),
+        stdout.contains("order-fulfilment") && stdout.contains("4 workflow(s) valid"),
         "{stdout}"
     );
 }
@@ -50,6 +50,25 @@ fn check_says_callback_urls_need_a_public_url() {
     );
     assert!(ok, "{stderr}");
     assert!(stdout.contains("1 workflow(s) valid"), "{stdout}");
+}
+
+#[test]
+fn check_refuses_bad_list_webhook_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hooked.toml"),
+        "id = \"11111111-1111-4111-8111-111111111112\"\nname = \"h\"\n[[triggers]]\nsharepoint_webhook = { resource = \"Orders\", client_state = \"s\" }\n[[triggers]]\nsharepoint_webhook = { client_state = \"\" }\n[[steps]]\nid = \"done\"\nkind = \"end\"\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = output(&mut holdpoint(&["check", dir.path().to_str().unwrap()]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("hooked.toml: trigger 1: field `sharepoint_webhook.resource`")
+            && stderr.contains(
+                "hooked.toml: trigger 2: field `sharepoint_webhook.client_state`: must not be empty"
+            ),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -218,6 +218,7 @@ async fn enqueue_title(te: &support::TestEngine, title: &str) -> i64 {
                 sender: "sharepoint".into(),
             },
             idempotency_key: None,
+            coalesce_key: None,
         }])
         .await
         .unwrap()[0]

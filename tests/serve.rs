@@ -233,6 +233,7 @@ async fn nothing_stays_leased_after_sigterm() {
                     sender: "tester".into(),
                 },
                 idempotency_key: None,
+                coalesce_key: None,
             })
             .collect();
         te.engine.enqueue_remote_events(&requests).await.unwrap();

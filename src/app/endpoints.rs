@@ -3,6 +3,7 @@
 //! address, the SharePoint receiver at its configured paths.
 
 use crate::config::sharepoint::DEFAULT_PATH as SHAREPOINT_DEFAULT_PATH;
+use crate::config::sharepoint::DEFAULT_WEBHOOK_PATH;
 
 /// An endpoint served by the app, for the start-up listing and the OpenAPI check.
 pub struct Endpoint {
@@ -71,16 +72,19 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint("POST", "/callbacks/{token}/fail", "fail it by its callback URL"),
     soap_endpoint("/soap/server-items", "SOAP 1.1/1.2 ServerItemService (WSDL: ?wsdl)"),
     soap_endpoint(SHAREPOINT_DEFAULT_PATH, "SharePoint remote event receiver: the URL to register ([sharepoint] paths)"),
+    Endpoint { in_openapi: false, ..endpoint("POST", DEFAULT_WEBHOOK_PATH, "SharePoint list webhooks: the notificationUrl to subscribe ([sharepoint] webhook_paths)") },
     soap_endpoint("/vmware-vmo-webcontrol/webservice", "Orchestrator VSOWebControl, SOAP 1.1 (WSDL: ?wsdl)"),
     soap_endpoint("/vco/vmware-vmo-webcontrol/webservice", "the same, at vRO's later path"),
 ];
 
 /// Every endpoint at every bound address, with its scheme; the SharePoint receiver at
-/// `sharepoint_paths` with the query its registration needs.
+/// `sharepoint_paths` with the query its registration needs, the list webhook receiver
+/// at `webhook_paths`.
 pub fn print(
     bound: &[(std::net::SocketAddr, &str)],
     sharepoint_paths: &[String],
     sharepoint_query: Option<&str>,
+    webhook_paths: &[String],
 ) {
     let query = sharepoint_query
         .map(|query| format!("?{query}"))
@@ -92,6 +96,8 @@ pub fn print(
                     .iter()
                     .map(|path| format!("{path}{query}"))
                     .collect()
+            } else if endpoint.path == DEFAULT_WEBHOOK_PATH {
+                webhook_paths.to_vec()
             } else {
                 vec![endpoint.path.to_string()]
             };

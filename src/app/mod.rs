@@ -20,6 +20,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
 
 use crate::auth::Accounts;
+use crate::config::sharepoint::SharePointSettings;
 use crate::config::{RemoteEventSettings, SoapSettings};
 use crate::engine::Engine;
 use crate::http::soap::SoapService;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub soap_services: Vec<Arc<dyn SoapService>>,
     /// `[remote_events]`: the path prefix and the allow-list of the kenaflow endpoints.
     pub remote_events: RemoteEventSettings,
+    /// `[sharepoint] webhook_paths`: where list webhook notifications are received.
+    pub sharepoint_webhook_paths: Vec<String>,
     /// The folder a deploy re-reads (`POST /api/v1/deploy`); `None`: deploys are refused.
     pub workflows_dir: Option<PathBuf>,
 }
@@ -55,6 +58,7 @@ impl AppState {
             edge,
             soap_services: soap_services(&SoapSettings::default()),
             remote_events: RemoteEventSettings::default(),
+            sharepoint_webhook_paths: SharePointSettings::default().webhook_paths,
             workflows_dir: None,
         }
     }
@@ -84,6 +88,7 @@ pub fn create_app(
     // Called once per worker: the clones share the engine, accounts and body budget.
     let remote_events = state.remote_events.clone();
     let workflows_dir = state.workflows_dir.clone();
+    let webhook_paths = state.sharepoint_webhook_paths.clone();
     App::new()
         .app_data(web::Data::new(state.edge.clone()))
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
@@ -95,10 +100,17 @@ pub fn create_app(
         .configure(health::configure)
         .configure(openapi::configure)
         .configure(|config| api::configure(config, workflows_dir))
-        .configure(|config| admin::configure(config, sharepoint_receiver(&state.soap_services)))
+        .configure(|config| {
+            admin::configure(
+                config,
+                sharepoint_receiver(&state.soap_services),
+                webhook_paths.clone(),
+            )
+        })
         .configure(server_items::configure_rest)
         .configure(callbacks::configure)
         .configure(|config| crate::http::soap::configure(config, &state.soap_services))
         .configure(|config| remote_events::configure(config, remote_events))
+        .configure(|config| sharepoint::webhooks::configure(config, &webhook_paths))
         .default_service(web::to(errors::no_route))
 }

@@ -82,6 +82,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         &server.addrs_with_scheme(),
         &config.soap.sharepoint.paths,
         sharepoint_query.as_deref(),
+        &config.soap.sharepoint.webhook_paths,
     );
     println!("ready; SIGHUP re-reads the workflows, SIGTERM or Ctrl-C stops gracefully");
     // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
@@ -111,6 +112,7 @@ fn app_state(config: &Config, engine: Arc<Engine>, accounts: Arc<Accounts>) -> A
     edge.trusted_proxies = http.trusted_proxies.clone();
     let mut state = AppState::from_edge(edge);
     state.remote_events = config.remote_events.clone();
+    state.sharepoint_webhook_paths = config.soap.sharepoint.webhook_paths.clone();
     state.workflows_dir = Some(config.workflows_dir.clone());
     state.soap_services = crate::services::soap_services(&config.soap);
     state

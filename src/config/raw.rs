@@ -112,6 +112,7 @@ raw_sections! {
         client_secret: String,
         realm: String,
         allow_from: Vec<String>,
+        webhook_paths: Vec<String>,
     }
     queue: RawQueue {
         encryption_key_file: PathBuf,

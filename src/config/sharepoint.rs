@@ -12,6 +12,9 @@ use crate::networks::NetworkList;
 /// The path the receiver is served at unless `[sharepoint] paths` says otherwise.
 pub const DEFAULT_PATH: &str = "/sharepoint/RemoteEventService.svc";
 
+/// The path of the list webhook receiver unless `[sharepoint] webhook_paths` says otherwise.
+pub const DEFAULT_WEBHOOK_PATH: &str = "/sharepoint/webhooks";
+
 /// How long a node uses the receiver key it read before reading it again: a rotated key
 /// is refused on every node within this time.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -52,6 +55,8 @@ pub struct SharePointSettings {
     pub key_cache_ttl: Duration,
     /// With `auth = "anonymous"`: where events may come from (empty: anywhere).
     pub allow_from: NetworkList,
+    /// Where list webhook notifications are received (the subscriptions' notificationUrl).
+    pub webhook_paths: Vec<String>,
 }
 
 impl Default for SharePointSettings {
@@ -62,6 +67,7 @@ impl Default for SharePointSettings {
             auth: SharePointAuth::ReceiverKey,
             key_cache_ttl: KEY_CACHE_TTL,
             allow_from: NetworkList::default(),
+            webhook_paths: vec![DEFAULT_WEBHOOK_PATH.to_string()],
         }
     }
 }
@@ -69,9 +75,12 @@ impl Default for SharePointSettings {
 impl SharePointSettings {
     pub(super) fn resolve(raw: RawSharePoint) -> Result<Self, String> {
         let defaults = Self::default();
-        let paths = raw.paths.unwrap_or(defaults.paths);
-        if paths.is_empty() || paths.iter().any(|p| !p.starts_with('/')) {
-            return Err("[sharepoint] paths: give one or more paths starting with `/`".into());
+        let paths = path_list("paths", raw.paths, &defaults.paths)?;
+        let webhook_paths = path_list("webhook_paths", raw.webhook_paths, &defaults.webhook_paths)?;
+        if let Some(both) = webhook_paths.iter().find(|p| paths.contains(p)) {
+            return Err(format!(
+                "[sharepoint] webhook_paths: `{both}` is already a path of the remote event receiver"
+            ));
         }
         let sync_timeout = duration(
             "[sharepoint] sync_timeout",
@@ -104,9 +113,25 @@ impl SharePointSettings {
             sync_timeout,
             auth,
             allow_from: networks("[sharepoint] allow_from", raw.allow_from)?,
+            webhook_paths,
             ..defaults
         })
     }
+}
+
+/// `[sharepoint] {key}`: one or more paths starting with `/`, else `default`.
+fn path_list(
+    key: &str,
+    raw: Option<Vec<String>>,
+    default: &[String],
+) -> Result<Vec<String>, String> {
+    let paths = raw.unwrap_or_else(|| default.to_vec());
+    if paths.is_empty() || paths.iter().any(|p| !p.starts_with('/')) {
+        return Err(format!(
+            "[sharepoint] {key}: give one or more paths starting with `/`"
+        ));
+    }
+    Ok(paths)
 }
 
 impl ContextTokenSettings {

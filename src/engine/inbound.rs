@@ -23,7 +23,9 @@ use super::definition::Workflow;
 use super::telemetry::{Subject, observe};
 use super::{Caller, CustomEvent, Engine, EngineError, StartRequest};
 use crate::duration::{millis, parse_duration};
-use crate::store::{DedupClaim, EventScope, InboundFilter, InboundRow, InboundState, NewInbound};
+use crate::store::{
+    DedupClaim, EventScope, InboundFilter, InboundRow, InboundState, NewInbound, Tx,
+};
 
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(120);
@@ -54,12 +56,18 @@ pub struct InboundPayload {
 #[derive(Debug, Clone)]
 pub struct InboundRequest {
     pub workflow: std::sync::Arc<Workflow>,
-    /// `sharepoint`, `custom_data`, `unstructured`: also the dialect in history.
+    /// `sharepoint`, `sharepoint_webhook`, `custom_data`, `unstructured`: also the dialect
+    /// in history.
     pub kind: String,
     pub payload: InboundPayload,
     /// The client's `Idempotency-Key`: a resent request returns the first event's id and
     /// queues nothing, so a client may resend whatever it saw no answer for.
     pub idempotency_key: Option<String>,
+    /// A key for events that only say "something changed" (SharePoint list webhooks): it
+    /// holds only while the first event it queued still waits, undelivered, in the queue.
+    /// An identical event then adds nothing, since the delivery still to come will see
+    /// the change; once that delivery has begun, the same event is news and is queued.
+    pub coalesce_key: Option<String>,
 }
 
 /// A queue row as the API and CLI show it (without the payload).
@@ -96,6 +104,14 @@ impl From<InboundRow> for InboundView {
     }
 }
 
+/// The stored form of a request's coalesce key, per workflow like idempotency keys.
+fn coalesce_key(request: &InboundRequest) -> Option<String> {
+    request
+        .coalesce_key
+        .as_ref()
+        .map(|key| format!("coalesced:{}:{key}", request.workflow.id))
+}
+
 /// `[remote_events] retry_delay` and `max_lifetime` of a workflow, or the defaults.
 pub fn queue_policy(workflow: &Workflow) -> (Duration, Duration) {
     let setting = |key: &str, default: Duration| {
@@ -124,6 +140,10 @@ impl Engine {
             let now = self.now_ms();
             let mut ids = Vec::with_capacity(requests.len());
             for request in requests {
+                if let Some(id) = self.coalesced(&mut *tx, request, now).await? {
+                    ids.push(id);
+                    continue;
+                }
                 let key = request
                     .idempotency_key
                     .as_ref()
@@ -154,7 +174,7 @@ impl Engine {
                     expires_at: now.saturating_add(millis(max_lifetime)),
                 };
                 let id = tx.insert_inbound(&new).await?;
-                if let Some(key) = &key {
+                for key in key.iter().chain(coalesce_key(request).as_ref()) {
                     tx.set_dedup_outcome(key, &id.to_string()).await?;
                 }
                 ids.push(id);
@@ -163,6 +183,33 @@ impl Engine {
             Ok(ids)
         })
         .await
+    }
+
+    /// The queued, undelivered event `request`'s coalesce key names, if any; otherwise
+    /// the key is claimed (or taken over) for the event about to be queued.
+    async fn coalesced(
+        &self,
+        tx: &mut dyn Tx,
+        request: &InboundRequest,
+        now: i64,
+    ) -> Result<Option<i64>, EngineError> {
+        let Some(key) = coalesce_key(request) else {
+            return Ok(None);
+        };
+        let DedupClaim::Existing(first) = tx
+            .claim_dedup_key(&key, now, self.dedup_expiry(now))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(id) = first.and_then(|id| id.parse::<i64>().ok()) else {
+            return Ok(None);
+        };
+        let waiting = tx
+            .get_inbound(id)
+            .await?
+            .is_some_and(|row| row.state == InboundState::Queued);
+        Ok(waiting.then_some(id))
     }
 
     /// Leases due rows and delivers them; returns how many were handled.

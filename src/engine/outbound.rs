@@ -25,6 +25,11 @@ pub struct OutboundRequest {
     /// `notify` of a `synchronous` server event: success finishes the item.
     #[serde(default)]
     pub synchronous: bool,
+    /// The environment variable whose value is sent as `Authorization: Bearer …`. Only
+    /// its name is stored: the token never enters the store, and a rotated one is used
+    /// from the next attempt on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_env: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +59,15 @@ pub async fn send(
         .timeout(Duration::from_millis(request.timeout_ms.max(1)));
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
+    }
+    if let Some(name) = &request.bearer_env {
+        // Retried like a network error: another node, or this one restarted with the
+        // variable set, can still send it.
+        let token = std::env::var(name).map_err(|_| OutboundFailure {
+            retryable: true,
+            message: format!("environment variable {name} is not set on this node"),
+        })?;
+        builder = builder.bearer_auth(token.trim());
     }
     if let Some(body) = &request.body {
         builder = builder.body(body.clone());

@@ -2,8 +2,8 @@
 //! on `SIGHUP` or `POST /api/v1/deploy` (`holdpoint deploy`).
 //!
 //! The folder is loaded and checked as a whole, exactly as `serve` does at start
-//! (definitions, then SharePoint triggers). Any problem is reported (file, step, field)
-//! and changes nothing: the node keeps serving its current set. A valid folder is
+//! (definitions, then SharePoint triggers of both kinds). Any problem is reported (file,
+//! step, field) and changes nothing: the node keeps serving its current set. A valid folder is
 //! reviewed against the versions live instances run on, stored as new versions, and
 //! becomes current at once; running instances stay on their own versions.
 
@@ -19,7 +19,12 @@ use crate::engine::{Engine, EngineError};
 pub fn load(dir: &Path) -> Result<Workflows, Vec<String>> {
     let workflows = definition::load_dir(dir)
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    super::sharepoint::triggers::collect(&workflows)?;
+    let remote = super::sharepoint::triggers::collect(&workflows).err();
+    let webhooks = super::sharepoint::webhooks::triggers::collect(&workflows).err();
+    let problems: Vec<String> = remote.into_iter().chain(webhooks).flatten().collect();
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     Ok(workflows)
 }
 

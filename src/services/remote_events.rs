@@ -222,6 +222,7 @@ async fn enqueue(
                 sender: sender.caller.name.clone(),
             },
             idempotency_key: idempotency_key(&call.request)?,
+            coalesce_key: None,
         }])
         .await?;
     Ok(HttpResponse::Accepted().json(json!({"event_id": ids[0]})))

@@ -311,7 +311,7 @@ words! {
 #[derive(Debug, Clone)]
 pub struct NewInbound {
     pub workflow_id: String,
-    /// `sharepoint`, `custom_data`, `unstructured`.
+    /// `sharepoint`, `sharepoint_webhook`, `custom_data`, `unstructured`.
     pub kind: String,
     pub payload: Vec<u8>,
     pub encrypted: bool,

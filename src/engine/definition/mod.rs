@@ -253,6 +253,8 @@ pub struct HttpSpec {
     pub max_attempts: Option<u32>,
     /// field ← JSON pointer, XML local-name path, `$status` or `$body`.
     pub save: Vec<(String, String)>,
+    /// `Authorization: Bearer` from this environment variable of the sending node.
+    pub bearer_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -60,6 +60,8 @@ macro_rules! with_http_options {
             pub timeout: Option<String>,
             pub max_attempts: Option<u32>,
             pub save: Option<BTreeMap<String, String>>,
+            /// The environment variable holding a bearer token, read when sending.
+            pub bearer_env: Option<String>,
             $($(#[$tail_attr])* pub $tail: $tail_ty,)*
         }
     };
@@ -119,7 +121,7 @@ with_http_options! {
 impl RawStep {
     /// The optional keys this step sets, by their TOML names.
     pub fn present_keys(&self) -> Vec<&'static str> {
-        let keys: [(&'static str, bool); 28] = [
+        let keys: [(&'static str, bool); 29] = [
             ("next", self.next.is_some()),
             ("deadline", self.deadline.is_some()),
             ("on_timeout", self.on_timeout.is_some()),
@@ -139,6 +141,7 @@ impl RawStep {
             ("timeout", self.timeout.is_some()),
             ("max_attempts", self.max_attempts.is_some()),
             ("save", self.save.is_some()),
+            ("bearer_env", self.bearer_env.is_some()),
             ("fields", self.fields.is_some()),
             ("when", self.when.is_some()),
             ("else", self.otherwise.is_some()),
@@ -183,6 +186,7 @@ pub fn allowed_keys(kind: &str) -> Option<&'static [&'static str]> {
             "timeout",
             "max_attempts",
             "save",
+            "bearer_env",
         ],
         "set" => &["next", "fields"],
         "decide" => &["when", "else"],

@@ -199,6 +199,7 @@ impl StepChecker<'_, '_> {
                     timeout: raw.timeout.clone(),
                     max_attempts: raw.max_attempts,
                     save: raw.save.clone(),
+                    bearer_env: raw.bearer_env.clone(),
                 };
                 StepKind::Call {
                     http: self.http("url", &http),
@@ -266,6 +267,21 @@ impl StepChecker<'_, '_> {
         for (name, _) in &save {
             self.declared(&format!("save.{name}"), name);
         }
+        if let Some(name) = &raw.bearer_env {
+            if let Err(why) = bearer_env_name(name) {
+                self.error("bearer_env", why);
+            }
+            let headers = raw.headers.iter().flatten();
+            if headers
+                .into_iter()
+                .any(|(h, _)| h.eq_ignore_ascii_case("authorization"))
+            {
+                self.error(
+                    "bearer_env",
+                    "headers.Authorization sets the same header; keep one of them",
+                );
+            }
+        }
         HttpSpec {
             url: self.template(field, &raw.url),
             method,
@@ -274,6 +290,7 @@ impl StepChecker<'_, '_> {
             timeout: self.duration("timeout", raw.timeout.as_ref()),
             max_attempts: raw.max_attempts,
             save,
+            bearer_env: raw.bearer_env.clone(),
         }
     }
 
@@ -354,5 +371,55 @@ impl StepChecker<'_, '_> {
             body: raw.body.as_ref().map(|text| self.template("body", text)),
             content_type: raw.content_type.clone(),
         })
+    }
+}
+
+/// A variable the node's environment may lend a request: a plain name, and none of the
+/// node's own settings (`HOLDPOINT_STORE__URL` may carry the database password).
+fn bearer_env_name(name: &str) -> Result<(), String> {
+    let plain = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !plain {
+        return Err(format!(
+            "`{name}` is not an environment variable name such as SHAREPOINT_TOKEN (upper-case letters, digits, _)"
+        ));
+    }
+    // The configuration's prefix (`config::ENV_PREFIX`, a layer above the engine).
+    if name.starts_with("HOLDPOINT_") {
+        return Err(format!(
+            "`{name}`: variables starting with HOLDPOINT_ are the node's own settings"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The problems of a `call` step with these extra lines, as one text.
+    fn problems(lines: &str) -> String {
+        let source = format!(
+            "id = \"0b6a3c56-1a7e-4d0e-9a51-2d1f9f1c0a13\"\nname = \"c\"\n[[steps]]\nid = \"get\"\nkind = \"call\"\nurl = \"https://x\"\n{lines}\n"
+        );
+        match crate::engine::definition::compile(Path::new("c.toml"), source.as_bytes()) {
+            Ok(_) => String::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn bearer_env_names_a_plain_variable_not_a_setting() {
+        assert_eq!(problems("bearer_env = \"SHAREPOINT_TOKEN\""), "");
+        assert!(
+            problems("bearer_env = \"sp token\"").contains("field `bearer_env`: `sp token` is not")
+        );
+        assert!(
+            problems("bearer_env = \"HOLDPOINT_STORE__URL\"").contains("the node's own settings")
+        );
+        let both = "bearer_env = \"T\"\nheaders = { authorization = \"Basic x\" }";
+        assert!(problems(both).contains("sets the same header"));
     }
 }

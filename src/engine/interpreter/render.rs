@@ -48,6 +48,7 @@ impl Run<'_> {
             timeout_ms: millis(http.timeout.unwrap_or(policy.request_timeout)).max(1) as u64,
             max_attempts: http.max_attempts.unwrap_or(policy.max_attempts),
             save: http.save.clone(),
+            bearer_env: http.bearer_env.clone(),
             synchronous,
         })
     }

@@ -237,6 +237,12 @@ pub(super) async fn workflows(
     request: HttpRequest,
     receiver: web::Data<SharePointReceiver>,
 ) -> HttpResponse {
+    let base = base_url(&request);
+    let webhook_urls: Vec<String> = receiver
+        .webhook_paths
+        .iter()
+        .map(|path| format!("{base}{path}"))
+        .collect();
     let receiver_urls = match sharepoint_receiver_urls(&request, &view.state, &receiver).await {
         Ok(urls) => urls,
         Err(error) => {
@@ -254,6 +260,7 @@ pub(super) async fn workflows(
             &view.frame("workflows"),
             view.engine().workflows().iter().map(|w| w.as_ref()),
             &receiver_urls,
+            &webhook_urls,
         ),
     )
 }
@@ -265,13 +272,10 @@ async fn sharepoint_receiver_urls(
     state: &EdgeState,
     receiver: &SharePointReceiver,
 ) -> Result<Vec<String>, crate::soap::SoapError> {
-    let Some(service) = &receiver.0 else {
+    let Some(service) = &receiver.service else {
         return Ok(Vec::new());
     };
-    let base = {
-        let info = request.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let base = base_url(request);
     let query = service
         .registration_query(state)
         .await?
@@ -283,4 +287,10 @@ async fn sharepoint_receiver_urls(
         .iter()
         .map(|path| format!("{base}{path}{query}"))
         .collect())
+}
+
+/// The scheme and host this page was reached at.
+fn base_url(request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
 }

@@ -40,13 +40,18 @@ pub const DIALECT: &str = "admin";
 const PAGE_ROWS: i64 = 200;
 
 /// Mounts the pages; `sharepoint_receiver` is the mounted SharePoint receiver, if any,
-/// whose URLs the workflows page lists.
+/// and `webhook_paths` the list webhook receiver's paths, whose URLs the workflows page
+/// lists.
 pub fn configure(
     config: &mut web::ServiceConfig,
     sharepoint_receiver: Option<Arc<dyn SoapService>>,
+    webhook_paths: Vec<String>,
 ) {
     config
-        .app_data(web::Data::new(SharePointReceiver(sharepoint_receiver)))
+        .app_data(web::Data::new(SharePointReceiver {
+            service: sharepoint_receiver,
+            webhook_paths,
+        }))
         // Form posts carry their CSRF token (and the sign-in its password) in the body, so
         // the body is read before the check; a few KiB is all any admin form needs.
         .app_data(web::FormConfig::default().limit(MAX_FORM))
@@ -63,8 +68,12 @@ pub fn configure(
         .route("/admin/workflows/{id}", web::get().to(workflow));
 }
 
-/// The SharePoint receiver, when one is mounted, for the URLs to register.
-struct SharePointReceiver(Option<Arc<dyn SoapService>>);
+/// The SharePoint receivers, for the URLs to register: the remote event receiver when
+/// one is mounted, and the list webhook receiver's paths.
+struct SharePointReceiver {
+    service: Option<Arc<dyn SoapService>>,
+    webhook_paths: Vec<String>,
+}
 
 /// Largest admin form body: a CSRF token, or a name and a password.
 const MAX_FORM: usize = 4096;

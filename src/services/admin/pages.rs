@@ -318,11 +318,13 @@ pub fn inbound(
     layout(frame, "Inbound queue", content)
 }
 
-/// The workflows; those with SharePoint triggers name the receiver URL(s) to register.
+/// The workflows; those with SharePoint triggers name the receiver URL(s) to register,
+/// those with list webhook triggers the notificationUrl(s) to subscribe.
 pub fn workflows<'a>(
     frame: &Frame<'_>,
     workflows: impl Iterator<Item = &'a Workflow>,
     receiver_urls: &[String],
+    webhook_urls: &[String],
 ) -> Markup {
     let content = html! {
         table #workflows {
@@ -335,6 +337,9 @@ pub fn workflows<'a>(
                     }
                     @if workflow.triggers.iter().any(|t| t.contains_key("sharepoint")) {
                         @for url in receiver_urls { br; span.muted { "SharePoint: register " } code.receiver { (url) } }
+                    }
+                    @if workflow.triggers.iter().any(|t| t.contains_key("sharepoint_webhook")) {
+                        @for url in webhook_urls { br; span.muted { "SharePoint list webhook: subscribe " } code.receiver { (url) } }
                     }
                 }
                 td.mono { (workflow.id) }

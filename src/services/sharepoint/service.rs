@@ -29,7 +29,7 @@ use super::properties::{self, RemoteEvent};
 use super::receiver_key::KeyCache;
 use super::triggers::{SharePointTrigger, TriggerAction, TriggerCache};
 use crate::config::sharepoint::{SharePointAuth, SharePointSettings};
-use crate::engine::inbound::{InboundAction, InboundPayload, InboundRequest};
+use crate::engine::inbound::{InboundPayload, InboundRequest};
 use crate::engine::template::Templates;
 use crate::engine::{Caller, CustomEvent, Engine, StartRequest};
 use crate::error::ErrorCode;
@@ -55,7 +55,7 @@ const WSDL: &str = include_str!("../../../wsdl/remote-event-service.wsdl");
 pub struct RemoteEventService {
     descriptor: ServiceDescriptor,
     settings: SharePointSettings,
-    triggers: TriggerCache,
+    triggers: TriggerCache<SharePointTrigger>,
     templates: Templates,
     key: KeyCache,
 }
@@ -206,16 +206,12 @@ impl RemoteEventService {
                 workflow: Arc::clone(&trigger.workflow),
                 kind: DIALECT.to_string(),
                 payload: InboundPayload {
-                    action: match &trigger.action {
-                        TriggerAction::Start => InboundAction::Start,
-                        TriggerAction::Signal { event } => InboundAction::Signal {
-                            name: event.clone(),
-                        },
-                    },
+                    action: trigger.action.queued(),
                     event: event.json.clone(),
                     sender: caller.name.clone(),
                 },
                 idempotency_key: None,
+                coalesce_key: None,
             })
             .collect();
         if requests.is_empty() {

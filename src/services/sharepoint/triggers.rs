@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 
 use crate::engine::definition::{Workflow, Workflows};
+use crate::engine::inbound::InboundAction;
 use crate::engine::template::Templates;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +26,18 @@ pub enum TriggerAction {
     Start,
     /// Send an internal custom event with this (template) name, carrying the event.
     Signal { event: String },
+}
+
+impl TriggerAction {
+    /// What an event queued for this trigger does when it is delivered.
+    pub fn queued(&self) -> InboundAction {
+        match self {
+            Self::Start => InboundAction::Start,
+            Self::Signal { event } => InboundAction::Signal {
+                name: event.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -62,25 +75,42 @@ fn normalize_url(url: &str) -> String {
     url.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
-fn normalize_guid(id: &str) -> String {
+pub fn normalize_guid(id: &str) -> String {
     id.trim()
         .trim_matches(|c| c == '{' || c == '}')
         .to_ascii_lowercase()
 }
 
-/// The triggers of the engine's current definitions, collected again whenever a deploy
-/// has replaced them (the current set is compared by pointer, so a SharePoint event costs
-/// one uncontended lock when nothing changed).
-#[derive(Default)]
-pub struct TriggerCache {
-    cached: Mutex<Option<Collected>>,
+/// The triggers of one kind in the engine's current definitions, collected again whenever
+/// a deploy has replaced them (the current set is compared by pointer, so an event costs
+/// one uncontended lock when nothing changed). Shared by the remote event receiver and
+/// the list webhook receiver, each with its own `collect`.
+pub struct TriggerCache<T> {
+    cached: Mutex<Option<Collected<T>>>,
+    collect: Collector<T>,
 }
 
 /// A current set and the triggers collected from it.
-type Collected = (Arc<Workflows>, Arc<Vec<SharePointTrigger>>);
+type Collected<T> = (Arc<Workflows>, Arc<Vec<T>>);
 
-impl TriggerCache {
-    pub fn of(&self, workflows: Arc<Workflows>) -> Arc<Vec<SharePointTrigger>> {
+/// Collects the triggers of one kind from a set, or every problem found.
+pub type Collector<T> = fn(&Workflows) -> Result<Vec<T>, Vec<String>>;
+
+impl Default for TriggerCache<SharePointTrigger> {
+    fn default() -> Self {
+        Self::new(collect)
+    }
+}
+
+impl<T> TriggerCache<T> {
+    pub fn new(collect: Collector<T>) -> Self {
+        Self {
+            cached: Mutex::new(None),
+            collect,
+        }
+    }
+
+    pub fn of(&self, workflows: Arc<Workflows>) -> Arc<Vec<T>> {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((seen, triggers)) = cached.as_ref()
             && Arc::ptr_eq(seen, &workflows)
@@ -88,7 +118,7 @@ impl TriggerCache {
             return triggers.clone();
         }
         // Loading (serve, deploy) refuses definitions whose triggers do not parse.
-        let triggers = Arc::new(collect(&workflows).unwrap_or_else(|problems| {
+        let triggers = Arc::new((self.collect)(&workflows).unwrap_or_else(|problems| {
             tracing::error!(?problems, "SharePoint triggers ignored");
             Vec::new()
         }));
@@ -99,12 +129,22 @@ impl TriggerCache {
 
 /// Every SharePoint trigger of every workflow, or every problem found.
 pub fn collect(workflows: &Workflows) -> Result<Vec<SharePointTrigger>, Vec<String>> {
+    collect_kind(workflows, "sharepoint", parse)
+}
+
+/// Parses every trigger table that has the `kind` key with `parse`; the problems name
+/// the file and the trigger.
+pub fn collect_kind<T>(
+    workflows: &Workflows,
+    kind: &str,
+    parse: fn(&Arc<Workflow>, &toml::Table, &Templates) -> Result<T, String>,
+) -> Result<Vec<T>, Vec<String>> {
     let templates = Templates::new();
     let mut triggers = Vec::new();
     let mut problems = Vec::new();
     for workflow in workflows.iter() {
         for (index, table) in workflow.triggers.iter().enumerate() {
-            if !table.contains_key("sharepoint") {
+            if !table.contains_key(kind) {
                 continue;
             }
             let place = format!("{}: trigger {}", workflow.source.display(), index + 1);
@@ -164,30 +204,7 @@ fn parse(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("field `sharepoint.events`: expected a list of event types".into()),
     };
-    let action = match table
-        .get("action")
-        .and_then(toml::Value::as_str)
-        .unwrap_or("start")
-    {
-        "start" => TriggerAction::Start,
-        "signal" => {
-            let event = table
-                .get("event")
-                .and_then(toml::Value::as_str)
-                .ok_or("field `event`: `action = \"signal\"` needs the event name template")?;
-            templates
-                .check_template(event)
-                .map_err(|why| format!("field `event`: {why}"))?;
-            TriggerAction::Signal {
-                event: event.to_string(),
-            }
-        }
-        other => {
-            return Err(format!(
-                "field `action`: `{other}` is neither `start` nor `signal`"
-            ));
-        }
-    };
+    let action = parse_action(table, templates)?;
     let cancel_on_error = match table.get("on_error").and_then(toml::Value::as_str) {
         None | Some("continue") => false,
         Some("cancel") => true,
@@ -205,6 +222,32 @@ fn parse(
         action,
         cancel_on_error,
     })
+}
+
+/// `action = "start"` (the default) or `"signal"` with its `event` name template.
+pub fn parse_action(table: &toml::Table, templates: &Templates) -> Result<TriggerAction, String> {
+    match table
+        .get("action")
+        .and_then(toml::Value::as_str)
+        .unwrap_or("start")
+    {
+        "start" => Ok(TriggerAction::Start),
+        "signal" => {
+            let event = table
+                .get("event")
+                .and_then(toml::Value::as_str)
+                .ok_or("field `event`: `action = \"signal\"` needs the event name template")?;
+            templates
+                .check_template(event)
+                .map_err(|why| format!("field `event`: {why}"))?;
+            Ok(TriggerAction::Signal {
+                event: event.to_string(),
+            })
+        }
+        other => Err(format!(
+            "field `action`: `{other}` is neither `start` nor `signal`"
+        )),
+    }
 }
 
 #[cfg(test)]
