@@ -107,7 +107,11 @@ fn public_url(text: &str) -> Result<String, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return refuse("must be an http or https URL with a host");
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return refuse("must not carry credentials, a query or a fragment");
     }
     Ok(url.as_str().trim_end_matches('/').to_string())

@@ -89,12 +89,53 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
 }
 
 /// The path as logged: a callback URL's token is a credential, so its path is logged
-/// without it.
-fn logged_path(path: &str) -> &str {
+/// without it. The router decodes percent-escapes before it matches, so a path is judged
+/// as decoded (`/%63allbacks/…` reaches the callback route too).
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let decoded = if path.contains('%') {
+        Some(percent_decoded(path))
+    } else {
+        None
+    };
+    match callback_template(decoded.as_deref().unwrap_or(path)) {
+        Some(template) => template.into(),
+        None => path.into(),
+    }
+}
+
+/// `%XX` escapes decoded (invalid ones kept), as text.
+fn percent_decoded(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| bytes.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The route template of a callback path, if `path` is one.
+fn callback_template(path: &str) -> Option<&'static str> {
     match path.strip_prefix(CALLBACK_PATH) {
-        Some(rest) if rest.starts_with('/') && rest.ends_with("/fail") => "/callbacks/{token}/fail",
-        Some(rest) if rest.starts_with('/') => "/callbacks/{token}",
-        _ => path,
+        Some(rest) if rest.starts_with('/') && rest.ends_with("/fail") => {
+            Some("/callbacks/{token}/fail")
+        }
+        Some(rest) if rest.starts_with('/') => Some("/callbacks/{token}"),
+        _ => None,
     }
 }
 
@@ -286,5 +327,7 @@ mod tests {
         );
         assert_eq!(logged_path("/api/v1/waits"), "/api/v1/waits");
         assert_eq!(logged_path("/callbacksx"), "/callbacksx");
+        assert_eq!(logged_path("/%63allbacks/5_31.abc"), "/callbacks/{token}");
+        assert_eq!(logged_path("/api/v1/a%20b"), "/api/v1/a%20b");
     }
 }

@@ -16,7 +16,7 @@ use crate::engine::callback::CALLBACK_PATH;
 use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::body::{declared_length, read_limited};
-use crate::http::errors::ApiError;
+use crate::http::errors::{ApiError, refused_before_body};
 use crate::services::DEFAULT_FAIL_MESSAGE;
 use crate::services::rest::idempotency_key;
 
@@ -71,8 +71,14 @@ async fn finish(
     payload: web::Payload,
     state: web::Data<EdgeState>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&request)?;
-    let body = checked_body(&request, &token, payload, &state).await?;
+    let key = match idempotency_key(&request) {
+        Ok(key) => key,
+        Err(error) => return Ok(refused_before_body(&error)),
+    };
+    if let Some(refused) = refuse_before_body(&token, &state) {
+        return Ok(refused);
+    }
+    let body = read_body(&request, payload, &state).await?;
     let fields = finish_fields(&body)?;
     let source = state.client_ip(&request).map(|ip| ip.to_string());
     state
@@ -98,7 +104,10 @@ async fn fail(
     payload: web::Payload,
     state: web::Data<EdgeState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = checked_body(&request, &token, payload, &state).await?;
+    if let Some(refused) = refuse_before_body(&token, &state) {
+        return Ok(refused);
+    }
+    let body = read_body(&request, payload, &state).await?;
     let message = fail_message(&body)?;
     let source = state.client_ip(&request).map(|ip| ip.to_string());
     state
@@ -116,17 +125,18 @@ enum Body {
     Form(Vec<(String, String)>),
 }
 
-/// The body, read (bounded by `[http] max_body` and the node's budget) only once the
-/// token has checked.
-async fn checked_body(
+/// The answer to a token that is not ours, given before its body is read: the connection
+/// is closed, so a stranger's guesses cost an HMAC and nothing buffered.
+fn refuse_before_body(token: &str, state: &EdgeState) -> Option<HttpResponse> {
+    (!state.engine.callback_token_checks(token)).then(|| refused_before_body(&unknown_callback()))
+}
+
+/// The body, bounded by `[http] max_body` and the node's budget.
+async fn read_body(
     request: &HttpRequest,
-    token: &str,
     mut payload: web::Payload,
     state: &EdgeState,
 ) -> Result<Body, ApiError> {
-    if !state.engine.callback_token_checks(token) {
-        return Err(unknown_callback());
-    }
     let bytes = read_limited(&mut payload, declared_length(request), state.body_limits())
         .await
         .map_err(|error| {

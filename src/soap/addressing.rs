@@ -73,6 +73,19 @@ impl AddressingVersion {
         }
     }
 
+    /// The subcodes of a refused header: 1.0's `InvalidAddressingHeader` refined; the
+    /// submission has one code for every invalid header.
+    fn invalid(self, why: Invalid) -> &'static [&'static str] {
+        match (self, why) {
+            (Self::Submission, _) => &["InvalidMessageInformationHeader"],
+            (Self::W3c, Invalid::Header) => &["InvalidAddressingHeader"],
+            (Self::W3c, Invalid::Cardinality) => &["InvalidAddressingHeader", "InvalidCardinality"],
+            (Self::W3c, Invalid::OnlyAnonymous) => {
+                &["InvalidAddressingHeader", "OnlyAnonymousAddressSupported"]
+            }
+        }
+    }
+
     /// The `Action` of a fault answer: 1.0 has one for its own faults and one for every
     /// other SOAP fault; the submission has one for all.
     fn fault_action(self, addressing_fault: bool) -> &'static str {
@@ -82,6 +95,14 @@ impl AddressingVersion {
             (Self::Submission, _) => "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
         }
     }
+}
+
+/// Why a header is refused.
+#[derive(Debug, Clone, Copy)]
+enum Invalid {
+    Header,
+    Cardinality,
+    OnlyAnonymous,
 }
 
 /// What an addressed request asked for that its answer must echo.
@@ -128,10 +149,11 @@ pub fn read(envelope: &Envelope<'_>) -> Result<Option<Addressing>, SoapError> {
             .iter()
             .filter(|block| block.element.name == *name)
             .collect();
-        if named.len() > 1 {
+        // Every header but RelatesTo (0 or more) comes at most once.
+        if named.len() > 1 && *name != "RelatesTo" {
             return fault(
                 &addressing,
-                &["InvalidAddressingHeader", "InvalidCardinality"],
+                version.invalid(Invalid::Cardinality),
                 format!(
                     "the request carries {} wsa:{name} headers; send one",
                     named.len()
@@ -142,7 +164,7 @@ pub fn read(envelope: &Envelope<'_>) -> Result<Option<Addressing>, SoapError> {
             if block.element.namespace != version.namespace() {
                 return fault(
                     &addressing,
-                    &["InvalidAddressingHeader"],
+                    version.invalid(Invalid::Header),
                     format!(
                         "wsa:{name} is in namespace `{}` but the request addresses with `{}`; use one WS-Addressing namespace",
                         block.element.namespace,
@@ -170,7 +192,7 @@ pub fn read(envelope: &Envelope<'_>) -> Result<Option<Addressing>, SoapError> {
         if !version.answers_here(address) {
             return fault(
                 &addressing,
-                &["InvalidAddressingHeader", "OnlyAnonymousAddressSupported"],
+                version.invalid(Invalid::OnlyAnonymous),
                 format!(
                     "wsa:{name} asks for answers at `{address}`; this endpoint answers only on the request's connection: send the anonymous address"
                 ),

@@ -116,6 +116,25 @@ fn the_submission_namespace_is_understood() {
     assert_eq!(addressing.version, AddressingVersion::Submission);
     let fault = fault_header(&addressing, false);
     assert!(fault.contains(">http://schemas.xmlsoap.org/ws/2004/08/addressing/fault<"));
+    // The submission has one subcode for every invalid header.
+    let elsewhere = text.replace(
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous",
+        "http://client.example/replies",
+    );
+    let error = read_text(&elsewhere).unwrap_err();
+    assert_eq!(
+        error.addressing_subcodes(),
+        &["InvalidMessageInformationHeader"]
+    );
+}
+
+#[test]
+fn relates_to_may_come_more_than_once() {
+    let text = wcf_request("urn:holdpoint:server-items/OpenServerItem", ANONYMOUS).replace(
+        "<a:MessageID>",
+        "<a:RelatesTo>urn:uuid:1</a:RelatesTo><a:RelatesTo>urn:uuid:2</a:RelatesTo><a:MessageID>",
+    );
+    assert!(read_text(&text).unwrap().is_some());
 }
 
 #[test]

@@ -117,6 +117,13 @@ impl Engine {
                     rfc3339(deadline)
                 )));
             }
+            // A callback URL finishes or fails its item; pushing its deadline is not its to do.
+            if matches!(
+                caller.access,
+                crate::engine::access::Access::Callback { .. }
+            ) {
+                return Err(EngineError::UnknownSerial(serial.to_string()));
+            }
             let (mut wait, instance) = self.locked_server_item(&mut run, serial, caller).await?;
             if !run.tx.extend_wait(wait.id, deadline).await? {
                 return Err(self.closed_error(&mut run, &wait, serial).await);

@@ -152,7 +152,17 @@ impl StepChecker<'_, '_> {
     fn kind(&mut self, kind: &str, raw: &RawStep) -> StepKind {
         match kind {
             "server_event" => StepKind::ServerEvent {
-                notify: raw.notify.as_ref().map(|http| self.http("notify", http)),
+                notify: raw.notify.as_ref().map(|http| {
+                    // A request's URL shows up in outbound errors, history and logs; the
+                    // capability goes in the body or a header.
+                    if http.url.contains("callback_url") {
+                        self.error(
+                            "notify.url",
+                            "item.callback_url is a credential: send it in the body or a header, not the url (urls appear in errors and history)".to_string(),
+                        );
+                    }
+                    self.http("notify", http)
+                }),
                 synchronous: raw.synchronous.unwrap_or(false),
                 callback_url: raw.callback_url.unwrap_or(false),
                 wait: self.wait(raw),
@@ -421,5 +431,25 @@ mod tests {
         );
         let both = "bearer_env = \"T\"\nheaders = { authorization = \"Basic x\" }";
         assert!(problems(both).contains("sets the same header"));
+    }
+
+    #[test]
+    fn a_callback_url_stays_out_of_the_notify_url() {
+        let source = |url: &str| {
+            format!(
+                "id = \"0b6a3c56-1a7e-4d0e-9a51-2d1f9f1c0a14\"\nname = \"n\"\n[[steps]]\nid = \"item\"\nkind = \"server_event\"\ncallback_url = true\nnotify = {{ url = \"{url}\", body = '{{{{ item.callback_url }}}}' }}\n"
+            )
+        };
+        let compile = |text: String| {
+            crate::engine::definition::compile(Path::new("n.toml"), text.as_bytes())
+                .err()
+                .map(|errors| errors.iter().map(ToString::to_string).collect::<String>())
+        };
+        assert_eq!(compile(source("https://partner.example/orders")), None);
+        let refused = compile(source("https://p.example/?cb={{ item.callback_url }}"));
+        assert!(
+            refused.is_some_and(|text| text.contains("item.callback_url is a credential")),
+            "the url may not carry it"
+        );
     }
 }

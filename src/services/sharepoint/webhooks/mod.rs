@@ -38,7 +38,7 @@ use crate::engine::inbound::{InboundPayload, InboundRequest};
 use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::body::{declared_length, read_limited};
-use crate::http::errors::ApiError;
+use crate::http::errors::{ApiError, refused_before_body};
 use notification::Notification;
 use triggers::WebhookTrigger;
 
@@ -70,9 +70,11 @@ async fn receive(
     state: web::Data<EdgeState>,
     receiver: web::Data<Receiver>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(token) =
-        notification::validation_token(request.query_string()).map_err(ApiError::malformed)?
-    {
+    let token = match notification::validation_token(request.query_string()) {
+        Ok(token) => token,
+        Err(why) => return Ok(refused_before_body(&ApiError::malformed(why))),
+    };
+    if let Some(token) = token {
         return Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(token));
@@ -126,16 +128,20 @@ impl Receiver {
             }
             let event = notification.event();
             let key = notification.content_key();
-            requests.extend(admitted.into_iter().map(|trigger| InboundRequest {
-                workflow: trigger.workflow.clone(),
-                kind: DIALECT.to_string(),
-                payload: InboundPayload {
-                    action: trigger.action.queued(),
-                    event: event.clone(),
-                    sender: "sharepoint".to_string(),
-                },
-                idempotency_key: None,
-                coalesce_key: Some(key.clone()),
+            // Per trigger: two triggers of one workflow that admit the same notification
+            // are two events, not one coalesced into the other.
+            requests.extend(admitted.into_iter().enumerate().map(|(index, trigger)| {
+                InboundRequest {
+                    workflow: trigger.workflow.clone(),
+                    kind: DIALECT.to_string(),
+                    payload: InboundPayload {
+                        action: trigger.action.queued(),
+                        event: event.clone(),
+                        sender: "sharepoint".to_string(),
+                    },
+                    idempotency_key: None,
+                    coalesce_key: Some(format!("{key}:{index}")),
+                }
             }));
         }
         Ok(requests)
