@@ -81,7 +81,13 @@ async fn walkthrough(database_url: Option<String>) {
     if let Some(url) = &database_url {
         args.extend(["--database-url", url.as_str()]);
     }
-    let env = [("SHAREPOINT_LIST_CHANGES_TOKEN", TOKEN)];
+    let env = [
+        ("SHAREPOINT_LIST_CHANGES_TOKEN", TOKEN),
+        (
+            "HOLDPOINT_OUTBOX__BEARER_ENV",
+            "[\"SHAREPOINT_LIST_CHANGES_TOKEN\"]",
+        ),
+    ];
     let server = Server::start_with(&args, &dir.path().join("data"), &env);
     let password = server
         .banner

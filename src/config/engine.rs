@@ -4,6 +4,7 @@
 
 use super::raw::{RawEngine, RawEvents, RawOutbox, RawQueue, RawRetention, RawSerials, RawTimers};
 use super::values::{at_least_one, duration};
+use crate::engine::definition::bearer_env_name;
 use crate::engine::{EngineConfig, OutboxPolicy, QueuePolicy, RetentionPolicy, TimerPolicy};
 
 /// The raw sections the engine's configuration is made of.
@@ -96,7 +97,11 @@ fn outbox(raw: RawOutbox, defaults: &OutboxPolicy) -> Result<OutboxPolicy, Strin
             raw.poll_interval,
             defaults.poll_interval,
         )?,
+        bearer_env: raw.bearer_env.unwrap_or_default(),
     };
+    for name in &outbox.bearer_env {
+        bearer_env_name(name).map_err(|why| format!("[outbox] bearer_env: {why}"))?;
+    }
     if outbox.lease <= outbox.request_timeout {
         return Err("[outbox] lease: must be longer than [outbox] request_timeout".into());
     }

@@ -89,6 +89,7 @@ raw_sections! {
         lease: String,
         concurrency: usize,
         poll_interval: String,
+        bearer_env: Vec<String>,
     }
     log: RawLog {
         level: String,

@@ -9,6 +9,18 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Overrides that read `text` as the configuration file (kept alive by the returned dir).
+fn written_file(text: &str) -> (tempfile::TempDir, Overrides) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("holdpoint.toml");
+    std::fs::write(&path, text).unwrap();
+    let overrides = Overrides {
+        config_file: Some(path),
+        ..Overrides::default()
+    };
+    (dir, overrides)
+}
+
 /// The configuration of these variables alone (no file, no flags).
 fn from_env(pairs: &[(&str, &str)]) -> Result<Config, String> {
     load(&Overrides::default(), &env(pairs))
@@ -30,17 +42,8 @@ fn defaults_use_the_embedded_store() {
 
 #[test]
 fn file_then_env_then_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("holdpoint.toml");
-    std::fs::write(
-        &path,
-        "[events]\nbuffer_ttl = \"5s\"\n[http]\nlisten = [\"127.0.0.1:9000\"]\n",
-    )
-    .unwrap();
-    let overrides = Overrides {
-        config_file: Some(path.clone()),
-        ..Overrides::default()
-    };
+    let (_dir, overrides) =
+        written_file("[events]\nbuffer_ttl = \"5s\"\n[http]\nlisten = [\"127.0.0.1:9000\"]\n");
     let config = load(
         &overrides,
         &env(&[("HOLDPOINT_EVENTS__DEDUP_WINDOW", "1h")]),
@@ -52,10 +55,9 @@ fn file_then_env_then_flags() {
     let config = load(&overrides, &env(&[("HOLDPOINT_EVENTS__BUFFER_TTL", "0")])).unwrap();
     assert_eq!(config.engine.buffer_ttl, Duration::ZERO);
     let flags = Overrides {
-        config_file: Some(path),
         listen: vec!["127.0.0.1:9100".into()],
         database_url: Some("postgres://u@localhost/db".into()),
-        ..Overrides::default()
+        ..overrides
     };
     let config = load(&flags, &[]).unwrap();
     assert_eq!(config.http.listen, vec!["127.0.0.1:9100".parse().unwrap()]);
@@ -64,13 +66,7 @@ fn file_then_env_then_flags() {
 
 #[test]
 fn unknown_keys_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("holdpoint.toml");
-    std::fs::write(&path, "[events]\nbufer_ttl = \"5s\"\n").unwrap();
-    let overrides = Overrides {
-        config_file: Some(path),
-        ..Overrides::default()
-    };
+    let (_dir, overrides) = written_file("[events]\nbufer_ttl = \"5s\"\n");
     let error = load(&overrides, &[]).unwrap_err();
     assert!(
         error.contains("bufer_ttl") && error.contains("line 2"),
@@ -133,13 +129,7 @@ fn sender_fault_status_is_400_or_500() {
         config.soap.sender_fault_status,
         SenderFaultStatus::InternalServerError
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("holdpoint.toml");
-    std::fs::write(&path, "[soap]\nsender_fault_status = 500\n").unwrap();
-    let overrides = Overrides {
-        config_file: Some(path),
-        ..Overrides::default()
-    };
+    let (_dir, overrides) = written_file("[soap]\nsender_fault_status = 500\n");
     let written = load(&overrides, &[]).unwrap();
     assert_eq!(
         written.soap.sender_fault_status,
@@ -221,4 +211,19 @@ fn context_token_auth_needs_client_id_and_secret() {
         }
         other => panic!("expected context_token, got {other:?}"),
     }
+}
+
+#[test]
+fn outbox_lends_only_the_variables_named() {
+    let default = load(&Overrides::default(), &[]).unwrap();
+    assert!(!default.engine.outbox.lends("SHAREPOINT_TOKEN"));
+    let config = from_env(&[("HOLDPOINT_OUTBOX__BEARER_ENV", "[\"SHAREPOINT_TOKEN\"]")]).unwrap();
+    assert!(config.engine.outbox.lends("SHAREPOINT_TOKEN"));
+    assert!(!config.engine.outbox.lends("AWS_SECRET_ACCESS_KEY"));
+    let error =
+        from_env(&[("HOLDPOINT_OUTBOX__BEARER_ENV", "[\"HOLDPOINT_STORE__URL\"]")]).unwrap_err();
+    assert!(
+        error.starts_with("[outbox] bearer_env") && error.contains("node's own settings"),
+        "{error}"
+    );
 }

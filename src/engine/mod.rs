@@ -103,6 +103,16 @@ pub struct OutboxPolicy {
     /// Requests sent at once by one node.
     pub concurrency: usize,
     pub poll_interval: Duration,
+    /// The environment variables a request may send as `Authorization: Bearer`
+    /// (`bearer_env` of a step); none unless the operator names them.
+    pub bearer_env: Vec<String>,
+}
+
+impl OutboxPolicy {
+    /// Whether this node lends the variable `name` to requests as a bearer token.
+    pub fn lends(&self, name: &str) -> bool {
+        self.bearer_env.iter().any(|lent| lent == name)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +142,7 @@ impl Default for EngineConfig {
                 lease: Duration::from_secs(120),
                 concurrency: 8,
                 poll_interval: Duration::from_secs(1),
+                bearer_env: Vec::new(),
             },
             timers: TimerPolicy {
                 poll_interval: Duration::from_secs(1),

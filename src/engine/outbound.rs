@@ -12,6 +12,8 @@ use quick_xml::events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::OutboxPolicy;
+
 /// What the outbox stores for one request (JSON column).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboundRequest {
@@ -48,9 +50,12 @@ pub struct OutboundFailure {
 /// Largest response body kept for `save` (bigger answers are an error, not a truncation).
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Sends `request`; a bearer token is read from the environment only for a variable
+/// `policy` lends (a definition stored before the operator withdrew it cannot send it).
 pub async fn send(
     client: &reqwest::Client,
     request: &OutboundRequest,
+    policy: &OutboxPolicy,
 ) -> Result<OutboundResponse, OutboundFailure> {
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| final_failure(format!("invalid method {}", request.method)))?;
@@ -61,8 +66,16 @@ pub async fn send(
         builder = builder.header(name, value);
     }
     if let Some(name) = &request.bearer_env {
-        // Retried like a network error: another node, or this one restarted with the
-        // variable set, can still send it.
+        // Both retried like a network error: another node, or this one restarted with
+        // the variable set and lent, can still send it.
+        if !policy.lends(name) {
+            return Err(OutboundFailure {
+                retryable: true,
+                message: format!(
+                    "environment variable {name} is not in [outbox] bearer_env on this node"
+                ),
+            });
+        }
         let token = std::env::var(name).map_err(|_| OutboundFailure {
             retryable: true,
             message: format!("environment variable {name} is not set on this node"),
@@ -222,7 +235,43 @@ fn xml_path(xml: &str, path: &str) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{OutboundResponse, Value, extract};
+    use super::{OutboundRequest, OutboundResponse, Value, extract, send};
+    use crate::engine::EngineConfig;
+
+    /// A variable the operator did not lend is never read: the attempt fails, saying so,
+    /// before anything is sent (the address would refuse a connection anyway).
+    #[tokio::test]
+    async fn a_variable_not_lent_is_not_sent() {
+        let request = OutboundRequest {
+            url: "http://127.0.0.1:9/".into(),
+            method: "POST".into(),
+            headers: Vec::new(),
+            body: None,
+            timeout_ms: 1000,
+            max_attempts: 1,
+            save: Vec::new(),
+            synchronous: false,
+            bearer_env: Some("PATH".into()),
+        };
+        let mut policy = EngineConfig::default().outbox;
+        let failure = send(&reqwest::Client::new(), &request, &policy)
+            .await
+            .unwrap_err();
+        assert!(failure.retryable);
+        assert_eq!(
+            failure.message,
+            "environment variable PATH is not in [outbox] bearer_env on this node"
+        );
+        policy.bearer_env = vec!["PATH".into()];
+        let failure = send(&reqwest::Client::new(), &request, &policy)
+            .await
+            .unwrap_err();
+        assert!(
+            !failure.message.contains("bearer_env"),
+            "{}",
+            failure.message
+        );
+    }
 
     fn response(body: &str) -> OutboundResponse {
         OutboundResponse {

@@ -20,6 +20,7 @@ use crate::networks::NetworkList;
 use crate::store::EventScope;
 
 pub use compile::compile;
+pub use steps::bearer_env_name;
 
 /// A checked, ready-to-run workflow.
 #[derive(Debug)]

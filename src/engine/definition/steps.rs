@@ -386,7 +386,7 @@ impl StepChecker<'_, '_> {
 
 /// A variable the node's environment may lend a request: a plain name, and none of the
 /// node's own settings (`HOLDPOINT_STORE__URL` may carry the database password).
-fn bearer_env_name(name: &str) -> Result<(), String> {
+pub fn bearer_env_name(name: &str) -> Result<(), String> {
     let plain = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
         && name
             .chars()

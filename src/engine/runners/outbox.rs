@@ -42,7 +42,7 @@ impl Engine {
             }
         };
         tracing::debug!(outbox_id = row.id, attempt = row.attempts, url = %request.url, "sending");
-        let result = outbound::send(&self.http, &request).await;
+        let result = outbound::send(&self.http, &request, &self.config.outbox).await;
         self.record_outbound(row, result).await
     }
 
