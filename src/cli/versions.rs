@@ -82,14 +82,9 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<(), String> {
     crate::engine::callback::require_public_url(&candidate, config.engine.public_url.as_deref())
         .map_err(|error| error.to_string())?;
     for workflow in candidate.iter() {
-        println!(
-            "ok  {}  {}  ({} steps, {})  version {}",
-            workflow.id,
-            workflow.name,
-            workflow.steps.len(),
-            workflow.source.display(),
-            workflow.hash
-        );
+        let (id, name, hash) = (&workflow.id, &workflow.name, &workflow.hash);
+        let (steps, source) = (workflow.steps.len(), workflow.source.display());
+        println!("ok  {id}  {name}  ({steps} steps, {source})  version {hash}");
     }
     println!("{} workflow(s) valid in {}", candidate.len(), dir.display());
     if args.no_store {

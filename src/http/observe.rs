@@ -306,28 +306,30 @@ mod tests {
 
     #[test]
     fn dialects_follow_route_templates() {
-        assert_eq!(dialect_of("/api/v1/events/{name}"), "api");
-        assert_eq!(
-            dialect_of("/api/workflow/v1/serverEvents/{serialNumber}"),
-            "k2"
-        );
-        assert_eq!(dialect_of("/{variant:cd[ab]}/{workflow}/"), "remote_events");
-        assert_eq!(dialect_of("/metrics"), "ops");
-        assert_eq!(dialect_of("/admin/waits"), "admin");
-        assert_eq!(dialect_of("unmatched"), "none");
-        assert_eq!(dialect_of("/callbacks/{token}"), "callback_url");
+        for (template, dialect) in [
+            ("/api/v1/events/{name}", "api"),
+            ("/api/workflow/v1/serverEvents/{serialNumber}", "k2"),
+            ("/{variant:cd[ab]}/{workflow}/", "remote_events"),
+            ("/metrics", "ops"),
+            ("/admin/waits", "admin"),
+            ("unmatched", "none"),
+            ("/callbacks/{token}", "callback_url"),
+        ] {
+            assert_eq!(dialect_of(template), dialect, "{template}");
+        }
     }
 
     #[test]
     fn callback_tokens_are_not_logged() {
-        assert_eq!(logged_path("/callbacks/5_31.abcdef"), "/callbacks/{token}");
-        assert_eq!(
-            logged_path("/callbacks/5_31.abcdef/fail"),
-            "/callbacks/{token}/fail"
-        );
-        assert_eq!(logged_path("/api/v1/waits"), "/api/v1/waits");
-        assert_eq!(logged_path("/callbacksx"), "/callbacksx");
-        assert_eq!(logged_path("/%63allbacks/5_31.abc"), "/callbacks/{token}");
-        assert_eq!(logged_path("/api/v1/a%20b"), "/api/v1/a%20b");
+        for (path, logged) in [
+            ("/callbacks/5_31.abcdef", "/callbacks/{token}"),
+            ("/callbacks/5_31.abcdef/fail", "/callbacks/{token}/fail"),
+            ("/api/v1/waits", "/api/v1/waits"),
+            ("/callbacksx", "/callbacksx"),
+            ("/%63allbacks/5_31.abc", "/callbacks/{token}"),
+            ("/api/v1/a%20b", "/api/v1/a%20b"),
+        ] {
+            assert_eq!(logged_path(path), logged, "{path}");
+        }
     }
 }

@@ -7,8 +7,10 @@
 //! answer for all, decided from the token alone before its body is read when the token
 //! is not ours. History records the dialect `callback_url` and the client's address.
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
 use serde_json::{Map, Value};
 
 use crate::engine::EngineError;
@@ -16,9 +18,9 @@ use crate::engine::callback::CALLBACK_PATH;
 use crate::error::ErrorCode;
 use crate::http::EdgeState;
 use crate::http::body::{declared_length, read_limited};
-use crate::http::errors::{ApiError, refused_before_body};
+use crate::http::errors::{ApiError, RefusedBeforeBody};
 use crate::services::DEFAULT_FAIL_MESSAGE;
-use crate::services::rest::idempotency_key;
+use crate::services::rest::{Committing, Malformed, Missing, idempotency_key};
 
 /// The callback routes' part of the OpenAPI document (assembled by the app).
 #[derive(utoipa::OpenApi)]
@@ -60,32 +62,16 @@ fn answer(error: EngineError) -> ApiError {
         ("Idempotency-Key" = Option<String>, Header, description = "a repeat returns the first outcome"),
     ),
     request_body(content = Object, description = "`{\"fields\": {…}}` or `{\"dataFields\": {…}}`, a form, or nothing"),
-    responses(
-        (status = 204, description = "finished"),
-        (status = 400, description = "malformed body or invalid field"),
-        (status = 404, description = "unknown, closed or expired callback url"),
-    ))]
-async fn finish(
-    request: HttpRequest,
-    token: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<EdgeState>,
-) -> Result<HttpResponse, ApiError> {
-    let key = match idempotency_key(&request) {
-        Ok(key) => key,
-        Err(error) => return Ok(refused_before_body(&error)),
-    };
-    if let Some(refused) = refuse_before_body(&token, &state) {
-        return Ok(refused);
-    }
-    let body = read_body(&request, payload, &state).await?;
-    let fields = finish_fields(&body)?;
-    let source = state.client_ip(&request).map(|ip| ip.to_string());
-    state
-        .engine
-        .finish_by_callback(&token, &fields, source, key.as_deref())
-        .await
-        .map_err(answer)?;
+    responses((status = 204, description = "finished"), Malformed, Missing, Committing))]
+async fn finish(callback: Received) -> Result<HttpResponse, ApiError> {
+    let fields = finish_fields(&callback.body)?;
+    let finished = callback.state.engine.finish_by_callback(
+        &callback.token,
+        &fields,
+        callback.source,
+        callback.idempotency_key.as_deref(),
+    );
+    finished.await.map_err(answer)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -93,29 +79,63 @@ async fn finish(
 #[utoipa::path(post, path = "/callbacks/{token}/fail", tag = "callbacks", security(()),
     params(("token" = String, Path, description = "the capability token of the item's callback URL")),
     request_body(content = Object, description = "`{\"message\": \"…\"}`, a form with `message`, or nothing"),
-    responses(
-        (status = 204, description = "failed"),
-        (status = 400, description = "malformed body"),
-        (status = 404, description = "unknown, closed or expired callback url"),
-    ))]
-async fn fail(
-    request: HttpRequest,
-    token: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<EdgeState>,
-) -> Result<HttpResponse, ApiError> {
-    if let Some(refused) = refuse_before_body(&token, &state) {
-        return Ok(refused);
-    }
-    let body = read_body(&request, payload, &state).await?;
-    let message = fail_message(&body)?;
-    let source = state.client_ip(&request).map(|ip| ip.to_string());
-    state
+    responses((status = 204, description = "failed"), Malformed, Missing, Committing))]
+async fn fail(callback: Received) -> Result<HttpResponse, ApiError> {
+    let message = fail_message(&callback.body)?;
+    let failed = callback
+        .state
         .engine
-        .fail_by_callback(&token, &message, source)
-        .await
-        .map_err(answer)?;
+        .fail_by_callback(&callback.token, &message, callback.source);
+    failed.await.map_err(answer)?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A callback request as its handler starts from it: a token that passed the check, the
+/// `Idempotency-Key`, the body read within the limits, and the client's address. What is
+/// refused before the body (a token not ours, a malformed key) closes the connection, so
+/// a stranger's guesses cost an HMAC and nothing buffered.
+struct Received {
+    token: String,
+    idempotency_key: Option<String>,
+    body: Body,
+    source: Option<String>,
+    state: web::Data<EdgeState>,
+}
+
+impl FromRequest for Received {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let payload = web::Payload::from_request(&request, payload).into_inner();
+        Box::pin(async move {
+            let state = request
+                .app_data::<web::Data<EdgeState>>()
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::from(EngineError::Internal("edge state missing".into()))
+                })?;
+            let token = request
+                .match_info()
+                .get("token")
+                .unwrap_or_default()
+                .to_string();
+            if !state.engine.callback_token_checks(&token) {
+                return Err(RefusedBeforeBody(unknown_callback()).into());
+            }
+            let idempotency_key = idempotency_key(&request).map_err(RefusedBeforeBody)?;
+            let body = read_body(&request, payload?, &state).await?;
+            let source = state.client_ip(&request).map(|ip| ip.to_string());
+            Ok(Self {
+                token,
+                idempotency_key,
+                body,
+                source,
+                state,
+            })
+        })
+    }
 }
 
 /// A request body, as far as a callback reads one.
@@ -123,12 +143,6 @@ enum Body {
     Empty,
     Json(Map<String, Value>),
     Form(Vec<(String, String)>),
-}
-
-/// The answer to a token that is not ours, given before its body is read: the connection
-/// is closed, so a stranger's guesses cost an HMAC and nothing buffered.
-fn refuse_before_body(token: &str, state: &EdgeState) -> Option<HttpResponse> {
-    (!state.engine.callback_token_checks(token)).then(|| refused_before_body(&unknown_callback()))
 }
 
 /// The body, bounded by `[http] max_body` and the node's budget.

@@ -121,6 +121,14 @@ impl<'a> Builder<'a> {
         self.fail(code, message)
     }
 
+    /// A prefix no `xmlns` in scope declares; `place` says where it stood, after the name.
+    fn undeclared(&self, prefix: &str, place: std::fmt::Arguments<'_>) -> SoapError {
+        self.located(
+            ErrorCode::MalformedRequest,
+            format!("undeclared namespace prefix `{prefix}`{place}"),
+        )
+    }
+
     fn open(&mut self, start: &BytesStart<'_>) -> Result<(), SoapError> {
         if self.root.is_some() {
             return Err(self.located(
@@ -150,12 +158,7 @@ impl<'a> Builder<'a> {
         let namespace = self
             .scope
             .resolve(prefix.map(|p| p.into_inner()), true)
-            .map_err(|prefix| {
-                self.located(
-                    ErrorCode::MalformedRequest,
-                    format!("undeclared namespace prefix `{prefix}`"),
-                )
-            })?;
+            .map_err(|prefix| self.undeclared(&prefix, format_args!("")))?;
         let (attributes, xsi_type) = self.resolve_attributes(name)?;
         let element = Element {
             namespace,
@@ -251,22 +254,12 @@ impl<'a> Builder<'a> {
                 .scope
                 .resolve(prefix.map(|p| p.into_inner()), false)
                 .map_err(|prefix| {
-                    self.located(
-                        ErrorCode::MalformedRequest,
-                        format!(
-                            "undeclared namespace prefix `{prefix}` on an attribute of `{name}`"
-                        ),
-                    )
+                    self.undeclared(&prefix, format_args!(" on an attribute of `{name}`"))
                 })?;
             let name_of_attribute = local.into_inner();
             if namespace == XSI_NS && name_of_attribute == "type" {
                 xsi_type = Some(self.resolve_qname_value(&value).map_err(|prefix| {
-                    self.located(
-                        ErrorCode::MalformedRequest,
-                        format!(
-                            "undeclared namespace prefix `{prefix}` in the xsi:type of `{name}`"
-                        ),
-                    )
+                    self.undeclared(&prefix, format_args!(" in the xsi:type of `{name}`"))
                 })?);
             }
             attributes.push(Attribute {

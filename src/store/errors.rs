@@ -104,11 +104,12 @@ mod tests {
 
     #[test]
     fn connection_classes_are_unavailable() {
-        assert!(sqlstate_is_unavailable("08006"));
-        assert!(sqlstate_is_unavailable("57P01"));
-        assert!(sqlstate_is_unavailable("53300"));
-        assert!(!sqlstate_is_unavailable("23505"));
-        assert!(!sqlstate_is_unavailable("42P01"));
+        for code in ["08006", "57P01", "53300"] {
+            assert!(sqlstate_is_unavailable(code), "{code}");
+        }
+        for code in ["23505", "42P01"] {
+            assert!(!sqlstate_is_unavailable(code), "{code}");
+        }
     }
 
     #[test]

@@ -54,10 +54,7 @@ pub struct WorkflowDetail {
 
 /// Workflows the caller holds some permission on.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "workflows",
-    responses(
-        (status = 200, body = Vec<WorkflowSummary>),
-        (status = 401, body = ApiError),
-    ))]
+    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = ApiError)))]
 pub async fn list_workflows(call: EngineCall) -> HttpResponse {
     let caller = call.caller(DIALECT);
     let list: Vec<WorkflowSummary> = call
@@ -77,10 +74,7 @@ pub async fn list_workflows(call: EngineCall) -> HttpResponse {
 /// One workflow: fields with types and defaults, steps, permissions.
 #[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "workflows",
     params(("id" = String, Path, description = "workflow GUID or name")),
-    responses(
-        (status = 200, body = WorkflowDetail),
-        Denied, Missing,
-    ))]
+    responses((status = 200, body = WorkflowDetail), Denied, Missing))]
 pub async fn get_workflow(
     call: EngineCall,
     path: web::Path<String>,
@@ -147,10 +141,7 @@ pub struct WaitsQuery {
 /// What is waiting for what. Callers see the waits of workflows they may `view`.
 #[utoipa::path(get, path = "/api/v1/waits", tag = "waits",
     params(WaitsQuery),
-    responses(
-        (status = 200, body = Vec<WaitView>),
-        Malformed, Denied,
-    ))]
+    responses((status = 200, body = Vec<WaitView>), Malformed, Denied))]
 pub async fn list_waits(
     call: EngineCall,
     query: web::Query<WaitsQuery>,

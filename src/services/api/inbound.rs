@@ -25,10 +25,7 @@ pub struct InboundQuery {
 /// Inbound events of the workflows you may view, newest first.
 #[utoipa::path(get, path = "/api/v1/inbound-events", tag = "inbound events",
     params(InboundQuery),
-    responses(
-        (status = 200, body = Vec<InboundView>),
-        Malformed, Denied,
-    ))]
+    responses((status = 200, body = Vec<InboundView>), Malformed, Denied))]
 pub async fn list(
     call: EngineCall,
     query: web::Query<InboundQuery>,

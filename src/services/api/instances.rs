@@ -9,7 +9,9 @@ use super::{DIALECT, instance_id};
 use crate::engine::{HistoryView, InstanceView, StartOutcome, StartRequest};
 use crate::http::body::JsonBody;
 use crate::http::errors::ApiError;
-use crate::services::rest::{Committing, Denied, EngineCall, Malformed, Missing, keyed_caller};
+use crate::services::rest::{
+    Closed, Committing, Denied, EngineCall, Malformed, Missing, keyed_caller,
+};
 
 /// Body of a start request; both members are optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -69,10 +71,7 @@ pub async fn start(
 /// An instance with its fields and open waits. Needs `view`.
 #[utoipa::path(get, path = "/api/v1/instances/{id}", tag = "instances",
     params(("id" = i64, Path, description = "instance id (K2 ProcInstID)")),
-    responses(
-        (status = 200, body = InstanceView),
-        Denied, Missing,
-    ))]
+    responses((status = 200, body = InstanceView), Denied, Missing))]
 pub async fn get(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
     let view = call.engine.get(id, &call.caller(DIALECT)).await?;
@@ -83,10 +82,7 @@ pub async fn get(call: EngineCall, path: web::Path<String>) -> Result<HttpRespon
 /// message id. Needs `view`.
 #[utoipa::path(get, path = "/api/v1/instances/{id}/history", tag = "instances",
     params(("id" = i64, Path, description = "instance id")),
-    responses(
-        (status = 200, body = Vec<HistoryView>),
-        Denied, Missing,
-    ))]
+    responses((status = 200, body = Vec<HistoryView>), Denied, Missing))]
 pub async fn history(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
     let rows = call.engine.history(id, &call.caller(DIALECT)).await?;
@@ -97,11 +93,7 @@ pub async fn history(call: EngineCall, path: web::Path<String>) -> Result<HttpRe
 /// Cancel a running or waiting instance; its waits close as `cancelled`. Needs `start`.
 #[utoipa::path(post, path = "/api/v1/instances/{id}/cancel", tag = "instances",
     params(("id" = i64, Path, description = "instance id")),
-    responses(
-        (status = 200, body = InstanceView),
-        (status = 409, body = ApiError, description = "item_not_open: it has ended already"),
-        Denied, Missing,
-    ))]
+    responses((status = 200, body = InstanceView), Denied, Missing, Closed))]
 pub async fn cancel(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = instance_id(&path)?;
     let view = call.engine.cancel(id, &call.caller(DIALECT)).await?;

@@ -45,10 +45,7 @@ pub struct ExtendBody {
 /// Open a server item (K2 `OpenServerItem`): its step, deadline and instance fields.
 #[utoipa::path(get, path = "/api/v1/server-items/{serial}", tag = "server items",
     params(("serial" = String, Path, description = "serial number, e.g. 5_31.Xk2…")),
-    responses(
-        (status = 200, body = ServerItemView),
-        Denied, Missing, Closed,
-    ))]
+    responses((status = 200, body = ServerItemView), Denied, Missing, Closed))]
 pub async fn open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let view = call
         .engine
@@ -60,10 +57,7 @@ pub async fn open(call: EngineCall, path: web::Path<String>) -> Result<HttpRespo
 /// The same as `GET`, for clients that only POST.
 #[utoipa::path(post, path = "/api/v1/server-items/{serial}", tag = "server items",
     params(("serial" = String, Path, description = "serial number")),
-    responses(
-        (status = 200, body = ServerItemView),
-        Denied, Missing, Closed,
-    ))]
+    responses((status = 200, body = ServerItemView), Denied, Missing, Closed))]
 pub async fn open_post(
     call: EngineCall,
     path: web::Path<String>,
@@ -101,10 +95,7 @@ pub async fn finish(
 #[utoipa::path(post, path = "/api/v1/server-items/{serial}/fail", tag = "server items",
     params(("serial" = String, Path, description = "serial number")),
     request_body = FailBody,
-    responses(
-        (status = 200, body = InstanceView),
-        Denied, Missing, Closed,
-    ))]
+    responses((status = 200, body = InstanceView), Denied, Missing, Closed))]
 pub async fn fail(
     call: EngineCall,
     path: web::Path<String>,
@@ -125,10 +116,7 @@ pub async fn fail(
 #[utoipa::path(post, path = "/api/v1/server-items/{serial}/extend", tag = "server items",
     params(("serial" = String, Path, description = "serial number")),
     request_body = ExtendBody,
-    responses(
-        (status = 200, body = ServerItemView),
-        Malformed, Denied, Missing, Closed,
-    ))]
+    responses((status = 200, body = ServerItemView), Malformed, Denied, Missing, Closed))]
 pub async fn extend(
     call: EngineCall,
     path: web::Path<String>,

@@ -71,10 +71,7 @@ pub struct VersionInfo {
 /// Every stored version of a workflow, oldest first.
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/versions", tag = "versions",
     params(("id" = String, Path, description = "workflow GUID or name")),
-    responses(
-        (status = 200, body = Vec<VersionInfo>),
-        Denied, Missing,
-    ))]
+    responses((status = 200, body = Vec<VersionInfo>), Denied, Missing))]
 pub async fn list(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     admin(&call.auth)?;
     let workflow = known_workflow(&call.engine, &path)?;

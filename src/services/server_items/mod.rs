@@ -76,10 +76,7 @@ pub struct K2FinishBody {
 /// K2: get a server event by serial number.
 #[utoipa::path(get, path = "/api/workflow/v1/serverEvents/{serialNumber}", tag = "k2",
     params(("serialNumber" = String, Path, description = "serial number")),
-    responses(
-        (status = 200, body = K2ServerEvent),
-        Denied, Missing, Closed,
-    ))]
+    responses((status = 200, body = K2ServerEvent), Denied, Missing, Closed))]
 pub async fn k2_open(call: EngineCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let item = call
         .engine

@@ -161,18 +161,24 @@ pub fn collect_kind<T>(
     }
 }
 
+/// Refuses a key of `table` not in `known`, naming it under `path` (`sharepoint.` for a
+/// key of the `sharepoint` table) and listing the known ones.
+pub fn only_known_keys(table: &toml::Table, path: &str, known: &[&str]) -> Result<(), String> {
+    match table.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) => Err(format!(
+            "unknown field `{path}{key}` ({})",
+            known.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 fn parse(
     workflow: &Arc<Workflow>,
     table: &toml::Table,
     templates: &Templates,
 ) -> Result<SharePointTrigger, String> {
-    for key in table.keys() {
-        if !["sharepoint", "action", "event", "on_error"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `{key}` (sharepoint, action, event, on_error)"
-            ));
-        }
-    }
+    only_known_keys(table, "", &["sharepoint", "action", "event", "on_error"])?;
     let criteria = table["sharepoint"]
         .as_table()
         .ok_or("field `sharepoint`: expected a table such as { list = \"Orders\" }")?;
@@ -185,13 +191,7 @@ fn parse(
             )),
         }
     };
-    for key in criteria.keys() {
-        if !["web", "list", "events"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `sharepoint.{key}` (web, list, events)"
-            ));
-        }
-    }
+    only_known_keys(criteria, "sharepoint.", &["web", "list", "events"])?;
     let events = match criteria.get("events") {
         None => Vec::new(),
         Some(toml::Value::Array(items)) => items

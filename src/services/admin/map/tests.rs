@@ -46,6 +46,14 @@ fn check(drawn: &Layout, edges: &[(usize, usize)]) {
     }
 }
 
+/// The shipped example workflow of this name.
+fn example(name: &str) -> Arc<Workflow> {
+    examples()
+        .into_iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("no example workflow `{name}`"))
+}
+
 fn examples() -> Vec<Arc<Workflow>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
     let loaded = load_dir(&dir).unwrap_or_else(|errors| panic!("{errors:?}"));
@@ -71,10 +79,7 @@ fn the_example_workflows_are_drawn_without_overlaps_and_with_every_edge() {
 
 #[test]
 fn the_order_map_has_its_branches_timeouts_and_errors() {
-    let order = examples()
-        .into_iter()
-        .find(|w| w.name == "order-fulfilment")
-        .expect("order-fulfilment");
+    let order = example("order-fulfilment");
     let labels: Vec<String> = edges(&order).into_iter().map(|e| e.label).collect();
     for label in [
         "next",
@@ -137,10 +142,7 @@ fn names_from_definitions_are_escaped() {
 
 #[test]
 fn an_instance_trail_follows_the_definition_between_recorded_steps() {
-    let order = examples()
-        .into_iter()
-        .find(|w| w.name == "order-fulfilment")
-        .expect("order-fulfilment");
+    let order = example("order-fulfilment");
     let svg = instance_map(
         &order,
         &["place-order", "wait-shipment"],

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::super::triggers::{TriggerAction, collect_kind, normalize_guid, parse_action};
+use super::super::triggers::{
+    TriggerAction, collect_kind, normalize_guid, only_known_keys, parse_action,
+};
 use crate::engine::definition::{Workflow, Workflows};
 use crate::engine::template::Templates;
 
@@ -74,23 +76,15 @@ fn parse(
     table: &toml::Table,
     templates: &Templates,
 ) -> Result<WebhookTrigger, String> {
-    for key in table.keys() {
-        if ![KIND, "action", "event"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `{key}` (sharepoint_webhook, action, event)"
-            ));
-        }
-    }
+    only_known_keys(table, "", &[KIND, "action", "event"])?;
     let criteria = table[KIND].as_table().ok_or(
         "field `sharepoint_webhook`: expected a table such as { resource = \"<list id>\", client_state = \"<secret>\" }",
     )?;
-    for key in criteria.keys() {
-        if !["resource", "client_state"].contains(&key.as_str()) {
-            return Err(format!(
-                "unknown field `sharepoint_webhook.{key}` (resource, client_state)"
-            ));
-        }
-    }
+    only_known_keys(
+        criteria,
+        "sharepoint_webhook.",
+        &["resource", "client_state"],
+    )?;
     let client_state = match criteria.get("client_state") {
         Some(toml::Value::String(secret)) if !secret.is_empty() => secret,
         Some(toml::Value::String(_)) => {
