@@ -62,7 +62,8 @@ pub fn outlook(counts: &[DueCount], scope: &str) -> Markup {
                     "Open waits falling due per hour for the next " (HOURS) " hours, and overdue now: "
                     (total) " in all"
                 }
-                line.axis x1=(LEFT) y1=(TOP + CHART_HEIGHT) x2=(width - LEFT) y2=(TOP + CHART_HEIGHT) {}
+                line.axis x1=(LEFT) y1=(TOP + CHART_HEIGHT)
+                    x2=(width - LEFT) y2=(TOP + CHART_HEIGHT) {}
                 @for (at, (hour, n)) in buckets.iter().enumerate() {
                     @let x = LEFT + at as f64 * (BAR + GAP);
                     @let h = CHART_HEIGHT * *n as f64 / tallest as f64;

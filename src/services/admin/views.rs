@@ -42,7 +42,8 @@ pub fn workflow(frame: &Frame<'_>, workflow: &Workflow, counts: &[StepCount]) ->
         table #step-counts {
             thead { tr { th { "Step" } th { "Kind" } th { "Waiting" } th { "Overdue" } th { "Failed" } } }
             tbody { @for step in &workflow.steps {
-                @let found = counts.iter().find(|c| c.step_id == step.id).cloned().unwrap_or_default();
+                @let found = counts.iter().find(|c| c.step_id == step.id)
+                    .cloned().unwrap_or_default();
                 tr data-step=(step.id) {
                     td.mono { (step.id) }
                     td { (step.kind.name()) }
@@ -95,7 +96,9 @@ pub fn instance(
         @if let Some(error) = &instance.error { p.error { (error) } }
         h2 { "Path" }
         @match definition {
-            Some(definition) => (map::instance_map(definition, &recorded, instance.current_step.as_deref())),
+            Some(definition) => {
+                (map::instance_map(definition, &recorded, instance.current_step.as_deref()))
+            }
             None => p.muted { "The definition this instance runs on is not available." },
         }
         h2 { "Open waits" }

@@ -78,6 +78,11 @@ fn kind_look(kind: &StepKind) -> (&'static str, &'static str) {
     }
 }
 
+/// Width of an edge label's background: its clipped text at about 5.6 units a character.
+fn label_width(label: &str) -> f64 {
+    clipped(label, LABEL_CHARS).chars().count() as f64 * 5.6 + 4.0
+}
+
 fn clipped(text: &str, chars: usize) -> String {
     if text.chars().count() <= chars {
         text.to_string()
@@ -169,13 +174,14 @@ pub fn draw(workflow: &Workflow, edges: &[Edge], overlay: Overlay<'_>) -> Markup
                     @for (index, (edge, route)) in edges.iter().zip(&routes).enumerate() {
                         @let taken = trail.is_some_and(|t| t.edges.contains(&index));
                         @let (lx, ly) = label_at(route);
-                        g.link data-from=(workflow.steps[edge.from].id) data-to=(workflow.steps[edge.to].id) {
+                        g.link data-from=(workflow.steps[edge.from].id)
+                            data-to=(workflow.steps[edge.to].id) {
                             path class={ "edge " (edge.why.class()) @if taken { " taken" } }
                                 d=(path_of(route)) marker-end="url(#arrow)" {
                                 title { (edge.label) }
                             }
                             rect.label-bg x=(lx - 2.0) y=(ly - 9.0)
-                                width=(clipped(&edge.label, LABEL_CHARS).chars().count() as f64 * 5.6 + 4.0)
+                                width=(label_width(&edge.label))
                                 height="12" {}
                             text.label x=(lx) y=(ly) { (clipped(&edge.label, LABEL_CHARS)) }
                         }
@@ -196,8 +202,12 @@ pub fn draw(workflow: &Workflow, edges: &[Edge], overlay: Overlay<'_>) -> Markup
                             }
                             rect x=(r.x + 10.0) y=(r.y + 9.0) width="4" height="14" rx="2" fill=(colour) {}
                             text.kind x=(r.x + 19.0) y=(r.y + 20.0) fill=(colour) { (kind) }
-                            @if current { text.here x=(r.x + r.width - 38.0) y=(r.y + 20.0) { "● now" } }
-                            text.name x=(r.x + 12.0) y=(r.y + 41.0) { (clipped(&step.id, NAME_CHARS)) }
+                            @if current {
+                                text.here x=(r.x + r.width - 38.0) y=(r.y + 20.0) { "● now" }
+                            }
+                            text.name x=(r.x + 12.0) y=(r.y + 41.0) {
+                                (clipped(&step.id, NAME_CHARS))
+                            }
                         }
                     }
                 }
