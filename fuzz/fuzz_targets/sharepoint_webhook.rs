@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let site = event["site_url"].as_str().unwrap_or_default();
             assert!(site.starts_with('/') && !site.starts_with("//"), "{site:?}");
             assert!(!site.contains('@'), "{site:?}");
+            assert!(!site.split('/').any(|segment| segment == ".."), "{site:?}");
             let _ = notification.content_key();
         }
     }

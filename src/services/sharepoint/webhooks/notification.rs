@@ -79,6 +79,18 @@ pub fn parse(body: &[u8]) -> Result<Vec<Notification>, String> {
     Ok(batch.value)
 }
 
+/// Whether a path has a `.` or `..` segment, or hides one (or a separator) behind percent
+/// escapes, which a server would resolve into another site's path.
+fn climbs(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2e", "%2f", "%5c"]
+        .iter()
+        .any(|escape| lower.contains(escape))
+        || path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+}
+
 impl Notification {
     /// `resource` and `siteUrl` end up in the URLs workflows call (`GetChanges`), with a
     /// token: a list id that is not a GUID, or a site that is not a server-relative path,
@@ -95,6 +107,7 @@ impl Notification {
         if !self.site_url.starts_with('/')
             || self.site_url.starts_with("//")
             || !self.site_url.chars().all(path_safe)
+            || climbs(&self.site_url)
         {
             return Err(format!(
                 "`siteUrl` must be a server-relative path such as /sites/x, not `{}`",
@@ -181,6 +194,26 @@ mod tests {
             parse(elsewhere.as_bytes())
                 .unwrap_err()
                 .starts_with("notification 1: `siteUrl`")
+        );
+        for climbing in [
+            "/sites/x/../y",
+            "/sites/./x",
+            "/sites/%2E%2E/y",
+            "/sites/x%2fy",
+            "/..",
+        ] {
+            let text = SAMPLE.replace("\"siteUrl\":\"/\"", &format!("\"siteUrl\":\"{climbing}\""));
+            assert!(
+                parse(text.as_bytes())
+                    .unwrap_err()
+                    .contains("`siteUrl` must be"),
+                "{climbing}"
+            );
+        }
+        let spaced = SAMPLE.replace("\"siteUrl\":\"/\"", "\"siteUrl\":\"/sites/my%20site/\"");
+        assert!(
+            parse(spaced.as_bytes()).is_ok(),
+            "other escapes are a site's own"
         );
         let not_a_list = SAMPLE.replace("b9f6f714-9df8-470b-b22e-653855e1c181", "x')/x");
         assert!(
