@@ -38,6 +38,7 @@ store_suite!(
     a_command_dropped_inside_a_batch_changes_nothing,
     concurrent_finishes_of_one_item_have_one_winner,
     a_commit_with_waits_lists_its_own_writes_and_commits,
+    a_wait_is_read_under_its_instance_lock,
     waits_and_failures_are_counted_per_step,
     open_waits_are_counted_per_hour_due,
     lists_filter_by_step,
@@ -1256,6 +1257,73 @@ mod cases {
             tx.get_instance(orphan).await.unwrap().is_none(),
             "rolled back"
         );
+        tx.commit().await.unwrap();
+    }
+
+    /// `lock_instance_and_get_wait` (one round trip on PostgreSQL) reads the wait only
+    /// once the instance is locked: a command that held the lock and closed the wait in
+    /// the meantime is seen, as are this transaction's own deferred writes.
+    pub async fn a_wait_is_read_under_its_instance_lock(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let id = tx.insert_instance(&bare_instance()).await.unwrap();
+        let wait = NewWait {
+            instance_id: id,
+            step_id: "s".into(),
+            kind: WaitKind::ServerItem,
+            event_name: None,
+            scope: None,
+            deadline: T0 + 1_000,
+            now: T0,
+        };
+        let wait_id = tx.insert_wait(&wait).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut holder = store.store.begin().await.unwrap();
+        let (instance, read) = holder
+            .lock_instance_and_get_wait(id, wait_id)
+            .await
+            .unwrap();
+        assert_eq!(instance.map(|i| i.id), Some(id));
+        assert_eq!(read.map(|w| w.state), Some(WaitState::Open));
+        let other = store.store.clone();
+        let waiting = tokio::spawn(async move {
+            let mut tx = other.begin().await.unwrap();
+            let locked = tx.lock_instance_and_get_wait(id, wait_id).await.unwrap();
+            tx.commit().await.unwrap();
+            locked
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            holder
+                .close_wait(wait_id, WaitState::Finished, T0 + 5)
+                .await
+                .unwrap()
+        );
+        holder.append_history(&started_history(id)).await.unwrap();
+        let (_, own) = holder
+            .lock_instance_and_get_wait(id, wait_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            own.map(|w| w.state),
+            Some(WaitState::Finished),
+            "own writes"
+        );
+        holder.commit().await.unwrap();
+        let (instance, seen) = waiting.await.unwrap();
+        assert_eq!(instance.map(|i| i.id), Some(id));
+        assert_eq!(
+            seen.map(|w| w.state),
+            Some(WaitState::Finished),
+            "read after the lock was granted, not before"
+        );
+
+        let mut tx = store.store.begin().await.unwrap();
+        let (instance, read) = tx
+            .lock_instance_and_get_wait(id + 1_000, wait_id + 1_000)
+            .await
+            .unwrap();
+        assert!(instance.is_none() && read.is_none());
         tx.commit().await.unwrap();
     }
 

@@ -135,6 +135,15 @@ pub trait Tx: Send {
     async fn insert_instance(&mut self, new: &NewInstance) -> Result<i64, StoreError>;
     /// Reads an instance and holds its row lock until the transaction ends.
     async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
+    /// [`Tx::lock_instance`], then [`Tx::get_wait`] under that lock, in one round trip
+    /// where the backend pipelines: what every command that settles a known wait reads
+    /// first (a wait read before its instance's lock could be stale: a migration may
+    /// have committed in between).
+    async fn lock_instance_and_get_wait(
+        &mut self,
+        instance_id: i64,
+        wait_id: i64,
+    ) -> Result<(Option<InstanceRow>, Option<WaitRow>), StoreError>;
     /// Reads an instance without locking it.
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError>;
     /// Reads several instances in one query, without locking them (the timer reads the

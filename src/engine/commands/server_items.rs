@@ -21,9 +21,7 @@ impl Engine {
         observe("open_server_item", Subject::Serial(serial), async move {
             let mut run = Run::begin(self, caller).await?;
             let (instance_id, wait_id) = self.parse_serial(serial)?;
-            let wait = self
-                .server_item_wait(&mut run, serial, instance_id, wait_id)
-                .await?;
+            let wait = server_item_wait(serial, instance_id, run.tx.get_wait(wait_id).await?)?;
             let instance = run
                 .tx
                 .get_instance(wait.instance_id)
@@ -146,22 +144,6 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))
     }
 
-    /// The open-or-closed server-item wait `wait_id` of `instance_id`, or `unknown_serial`.
-    async fn server_item_wait(
-        &self,
-        run: &mut Run<'_>,
-        serial: &str,
-        instance_id: i64,
-        wait_id: i64,
-    ) -> Result<WaitRow, EngineError> {
-        let unknown = || EngineError::UnknownSerial(serial.to_string());
-        let wait = run.tx.get_wait(wait_id).await?.ok_or_else(unknown)?;
-        if wait.instance_id != instance_id || wait.kind != WaitKind::ServerItem {
-            return Err(unknown());
-        }
-        Ok(wait)
-    }
-
     /// Locks the instance a serial names, then reads its server-item wait under the lock,
     /// and checks that `caller` may act on server items of its workflow.
     async fn locked_server_item(
@@ -171,14 +153,12 @@ impl Engine {
         caller: &Caller,
     ) -> Result<(WaitRow, InstanceRow), EngineError> {
         let (instance_id, wait_id) = self.parse_serial(serial)?;
-        let instance = run
+        let (instance, wait) = run
             .tx
-            .lock_instance(instance_id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
-        let wait = self
-            .server_item_wait(run, serial, instance_id, wait_id)
+            .lock_instance_and_get_wait(instance_id, wait_id)
             .await?;
+        let instance = instance.ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))?;
+        let wait = server_item_wait(serial, instance_id, wait)?;
         if !self.check_callback(caller, &instance, &wait, run.now)? {
             self.authorize(caller, &instance.workflow_id, Action::ServerEvent)?;
         }
@@ -208,6 +188,17 @@ impl Engine {
             Err(error) => error.into(),
         }
     }
+}
+
+/// The wait a serial names, as read, when it is a server item of the instance the serial
+/// names (open or closed); else `unknown_serial`.
+fn server_item_wait(
+    serial: &str,
+    instance_id: i64,
+    wait: Option<WaitRow>,
+) -> Result<WaitRow, EngineError> {
+    wait.filter(|wait| wait.instance_id == instance_id && wait.kind == WaitKind::ServerItem)
+        .ok_or_else(|| EngineError::UnknownSerial(serial.to_string()))
 }
 
 fn not_open(serial: &str, state: WaitState) -> EngineError {

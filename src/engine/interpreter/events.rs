@@ -62,12 +62,13 @@ impl Run<'_> {
         waits.sort_by_key(|wait| (wait.instance_id, wait.id));
         let mut woken = Vec::new();
         for listed in waits {
-            let Some(mut instance) = self.tx.lock_instance(listed.instance_id).await? else {
-                continue;
-            };
-            // Read again under the instance lock: a migration that committed since the
-            // listing may have renamed the wait's step.
-            let Some(wait) = self.tx.get_wait(listed.id).await? else {
+            // The wait is read again under the instance lock: a migration that committed
+            // since the listing may have renamed its step.
+            let locked = self
+                .tx
+                .lock_instance_and_get_wait(listed.instance_id, listed.id)
+                .await?;
+            let (Some(mut instance), Some(wait)) = locked else {
                 continue;
             };
             let settlement = Settlement {

@@ -174,6 +174,30 @@ impl Conn for PgConn {
         rows?.iter().map(T::from_row).collect()
     }
 
+    /// Both queries go out together, after the deferred writes: PostgreSQL runs them in
+    /// order, so the second sees what the first locked.
+    async fn rows_of_two<A: FromRow, B: FromRow>(
+        &mut self,
+        first: (Sql, Vec<Param<'_>>),
+        second: (Sql, Vec<Param<'_>>),
+    ) -> Result<(Vec<A>, Vec<B>), StoreError> {
+        let then = self.client()?.prepare_cached(&second.0).await;
+        self.failed |= then.is_err();
+        let then = then?;
+        let (client, statement, pending) = self.prepared(&first.0).await?;
+        let (first_params, second_params) = (bound(&first.1), bound(&second.1));
+        let both = try_join(
+            client.query(&statement, &first_params),
+            client.query(&then, &second_params),
+        );
+        let rows = pipeline::with_pending(client, pending, both).await;
+        self.failed |= rows.is_err();
+        let (rows_a, rows_b) = rows?;
+        let read_a = rows_a.iter().map(A::from_row).collect::<Result<_, _>>()?;
+        let read_b = rows_b.iter().map(B::from_row).collect::<Result<_, _>>()?;
+        Ok((read_a, read_b))
+    }
+
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
         let (client, statement, pending) = self.prepared(&sql).await?;
         let params = bound(&params);

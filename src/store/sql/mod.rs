@@ -54,6 +54,20 @@ pub(crate) trait Conn: Send + 'static {
     /// Its error, if any, fails that statement instead.
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError>;
 
+    /// The rows of `first`, then of `second`, which runs after `first` has (a lock it takes
+    /// is held). A backend that pipelines sends both at once: one round trip.
+    fn rows_of_two<A: FromRow, B: FromRow>(
+        &mut self,
+        first: (Sql, Vec<Param<'_>>),
+        second: (Sql, Vec<Param<'_>>),
+    ) -> impl Future<Output = Result<(Vec<A>, Vec<B>), StoreError>> + Send {
+        async move {
+            let rows_a = self.rows(first.0, first.1).await?;
+            let rows_b = self.rows(second.0, second.1).await?;
+            Ok((rows_a, rows_b))
+        }
+    }
+
     /// Commits and, when `notify`, wakes the runners: this node's at once, every node's
     /// on PostgreSQL (`NOTIFY`). The wake-up holds even when the caller stops waiting
     /// while `COMMIT` runs.

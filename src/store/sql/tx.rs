@@ -71,6 +71,18 @@ impl<C: Conn> Tx for SqlTx<C> {
         self.one(lock, args![id]).await
     }
 
+    async fn lock_instance_and_get_wait(
+        &mut self,
+        instance_id: i64,
+        wait_id: i64,
+    ) -> Result<(Option<InstanceRow>, Option<WaitRow>), StoreError> {
+        let lock = Self::dialected().lock_instance.as_str();
+        let first = (lock.into(), args![instance_id]);
+        let second = (sql::GET_WAIT.into(), args![wait_id]);
+        let (instances, waits) = self.conn.rows_of_two(first, second).await?;
+        Ok((instances.into_iter().next(), waits.into_iter().next()))
+    }
+
     async fn get_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
         self.one(sql::GET_INSTANCE, args![id]).await
     }
