@@ -1217,8 +1217,8 @@ mod cases {
 
     /// The commit that answers with rows (PostgreSQL pipelines the listing with COMMIT):
     /// it sees the transaction's own writes, and a failed transaction returns no rows.
-    pub async fn a_commit_with_waits_lists_its_own_writes_and_commits(store: TestStore) {
-        let mut tx = store.store.begin().await.unwrap();
+    /// A bare instance and an open server-item wait of it, written in `tx`.
+    async fn instance_with_an_item(tx: &mut Box<dyn Tx>) -> (i64, i64) {
         let id = tx.insert_instance(&bare_instance()).await.unwrap();
         let wait = NewWait {
             instance_id: id,
@@ -1229,7 +1229,12 @@ mod cases {
             deadline: T0 + 1_000,
             now: T0,
         };
-        let wait_id = tx.insert_wait(&wait).await.unwrap();
+        (id, tx.insert_wait(&wait).await.unwrap())
+    }
+
+    pub async fn a_commit_with_waits_lists_its_own_writes_and_commits(store: TestStore) {
+        let mut tx = store.store.begin().await.unwrap();
+        let (id, wait_id) = instance_with_an_item(&mut tx).await;
         tx.append_history(&started_history(id)).await.unwrap();
         let filter = WaitFilter {
             scope: ListScope::new(None, 10),
@@ -1265,17 +1270,7 @@ mod cases {
     /// the meantime is seen, as are this transaction's own deferred writes.
     pub async fn a_wait_is_read_under_its_instance_lock(store: TestStore) {
         let mut tx = store.store.begin().await.unwrap();
-        let id = tx.insert_instance(&bare_instance()).await.unwrap();
-        let wait = NewWait {
-            instance_id: id,
-            step_id: "s".into(),
-            kind: WaitKind::ServerItem,
-            event_name: None,
-            scope: None,
-            deadline: T0 + 1_000,
-            now: T0,
-        };
-        let wait_id = tx.insert_wait(&wait).await.unwrap();
+        let (id, wait_id) = instance_with_an_item(&mut tx).await;
         tx.commit().await.unwrap();
 
         let mut holder = store.store.begin().await.unwrap();
