@@ -1215,8 +1215,6 @@ mod cases {
         tx.commit().await.unwrap();
     }
 
-    /// The commit that answers with rows (PostgreSQL pipelines the listing with COMMIT):
-    /// it sees the transaction's own writes, and a failed transaction returns no rows.
     /// A bare instance and an open server-item wait of it, written in `tx`.
     async fn instance_with_an_item(tx: &mut Box<dyn Tx>) -> (i64, i64) {
         let id = tx.insert_instance(&bare_instance()).await.unwrap();
@@ -1232,6 +1230,8 @@ mod cases {
         (id, tx.insert_wait(&wait).await.unwrap())
     }
 
+    /// The commit that answers with rows (PostgreSQL pipelines the listing with COMMIT):
+    /// it sees the transaction's own writes, and a failed transaction returns no rows.
     pub async fn a_commit_with_waits_lists_its_own_writes_and_commits(store: TestStore) {
         let mut tx = store.store.begin().await.unwrap();
         let (id, wait_id) = instance_with_an_item(&mut tx).await;
@@ -1267,7 +1267,7 @@ mod cases {
 
     /// `lock_instance_and_get_wait` (one round trip on PostgreSQL) reads the wait only
     /// once the instance is locked: a command that held the lock and closed the wait in
-    /// the meantime is seen, as are this transaction's own deferred writes.
+    /// the meantime is seen, as are this transaction's own writes.
     pub async fn a_wait_is_read_under_its_instance_lock(store: TestStore) {
         let mut tx = store.store.begin().await.unwrap();
         let (id, wait_id) = instance_with_an_item(&mut tx).await;

@@ -181,6 +181,9 @@ impl Conn for PgConn {
         first: (Sql, Vec<Param<'_>>),
         second: (Sql, Vec<Param<'_>>),
     ) -> Result<(Vec<A>, Vec<B>), StoreError> {
+        if self.failed {
+            return Err(failed_before());
+        }
         let then = self.client()?.prepare_cached(&second.0).await;
         self.failed |= then.is_err();
         let then = then?;

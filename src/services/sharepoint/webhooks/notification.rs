@@ -79,16 +79,26 @@ pub fn parse(body: &[u8]) -> Result<Vec<Notification>, String> {
     Ok(batch.value)
 }
 
-/// Whether a path has a `.` or `..` segment, or hides one (or a separator) behind percent
-/// escapes, which a server would resolve into another site's path.
+/// Whether a path has a segment of dots only (`.`, `..`, `...`: Windows servers trim
+/// trailing dots), or could hide one or a separator behind escapes a server decodes: an
+/// escaped dot, slash, backslash or percent sign (decoded twice), IIS's `%u`, or a `%` not
+/// followed by two hex digits. Such a path would reach another site's.
 fn climbs(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    ["%2e", "%2f", "%5c"]
-        .iter()
-        .any(|escape| lower.contains(escape))
+    let bytes = lower.as_bytes();
+    let bad_escape = bytes.iter().enumerate().any(|(at, byte)| {
+        *byte == b'%'
+            && !bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    bad_escape
+        || ["%2e", "%2f", "%5c", "%25"]
+            .iter()
+            .any(|escape| lower.contains(escape))
         || path
             .split('/')
-            .any(|segment| segment == "." || segment == "..")
+            .any(|segment| !segment.is_empty() && segment.bytes().all(|b| b == b'.'))
 }
 
 impl Notification {
@@ -198,6 +208,10 @@ mod tests {
         for climbing in [
             "/sites/x/../y",
             "/sites/./x",
+            "/sites/.../x",
+            "/sites/%252e%252e/y",
+            "/sites/%u002e%u002e/y",
+            "/sites/x%",
             "/sites/%2E%2E/y",
             "/sites/x%2fy",
             "/..",
