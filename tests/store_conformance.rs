@@ -1207,6 +1207,26 @@ mod cases {
         );
         tx.commit().await.unwrap();
 
+        // The pipelined lock-and-read of a wait sends the deferred writes before it, so it
+        // reports the bad row at the latest (no COMMIT needed to see it).
+        let mut tx = store.store.begin().await.unwrap();
+        let kept = tx.insert_instance(&bare_instance()).await.unwrap();
+        let failed = match tx.append_history(&entry(kept + 1_000_000)).await {
+            Ok(()) => tx.lock_instance_and_get_wait(kept, 1).await.map(drop),
+            Err(error) => Err(error),
+        };
+        assert!(
+            failed.is_err(),
+            "the lock-and-read reports the bad history row"
+        );
+        drop(tx);
+        let mut tx = store.store.begin().await.unwrap();
+        assert!(
+            tx.get_instance(kept).await.unwrap().is_none(),
+            "rolled back"
+        );
+        tx.commit().await.unwrap();
+
         // Deferred writes are visible to reads later in the same transaction.
         let mut tx = store.store.begin().await.unwrap();
         let id = tx.insert_instance(&bare_instance()).await.unwrap();
