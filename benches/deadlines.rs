@@ -59,7 +59,11 @@ fn main() {
 async fn run(waits: usize, loops: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let target = match std::env::var("HOLDPOINT_BENCH_DATABASE_URL") {
-        Ok(url) => StoreTarget::Postgres { url, pool_size: 16 },
+        Ok(url) => StoreTarget::Postgres {
+            url,
+            pool_size: 16,
+            group_commit_lanes: 0,
+        },
         Err(_) => StoreTarget::Sqlite {
             path: dir.path().join("bench.db"),
         },

@@ -57,6 +57,7 @@ async fn a_lost_database_is_store_unavailable_and_recovers() {
     let target = StoreTarget::Postgres {
         url: proxied,
         pool_size: 4,
+        group_commit_lanes: 0,
     };
     let store = holdpoint::store::open(&target)
         .await

@@ -244,6 +244,7 @@ async fn handshake_works_without_the_database() {
     let target = holdpoint::store::StoreTarget::Postgres {
         url: proxied,
         pool_size: 2,
+        group_commit_lanes: 0,
     };
     let store = holdpoint::store::open(&target)
         .await

@@ -37,6 +37,8 @@ store_suite!(
     a_failing_command_inside_a_batch_fails_alone,
     a_command_dropped_inside_a_batch_changes_nothing,
     concurrent_finishes_of_one_item_have_one_winner,
+    closing_a_wait_read_open_that_was_closed_is_a_conflict,
+    a_command_behind_a_long_held_lock_succeeds_once_it_is_free,
     a_commit_with_waits_lists_its_own_writes_and_commits,
     a_wait_is_read_under_its_instance_lock,
     waits_and_failures_are_counted_per_step,
@@ -46,8 +48,10 @@ store_suite!(
 
 mod cases {
     pub use super::batches::{
+        a_command_behind_a_long_held_lock_succeeds_once_it_is_free,
         a_command_dropped_inside_a_batch_changes_nothing,
         a_failing_command_inside_a_batch_fails_alone,
+        closing_a_wait_read_open_that_was_closed_is_a_conflict,
         concurrent_finishes_of_one_item_have_one_winner,
     };
     pub use super::counts::{

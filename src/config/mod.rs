@@ -159,9 +159,20 @@ fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, Path
         .or(raw.url)
         .filter(|url| !url.trim().is_empty());
     let pool_size = at_least_one("[store] pool_size", raw.pool_size, 16)?;
+    let group_commit_lanes = raw.group_commit_lanes.unwrap_or(0);
+    if group_commit_lanes >= pool_size {
+        return Err(format!(
+            "[store] group_commit_lanes ({group_commit_lanes}) must be less than [store] pool_size \
+             ({pool_size}): runners and listings need connections besides the lanes'"
+        ));
+    }
     let store = match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            StoreTarget::Postgres { url, pool_size }
+            StoreTarget::Postgres {
+                url,
+                pool_size,
+                group_commit_lanes,
+            }
         }
         Some(_) => {
             return Err("[store] url: only postgres:// or postgresql:// urls are supported".into());

@@ -58,6 +58,7 @@ raw_sections! {
         url: String,
         data_dir: PathBuf,
         pool_size: usize,
+        group_commit_lanes: usize,
     }
     workflows: RawWorkflows {
         dir: PathBuf,

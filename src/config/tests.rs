@@ -65,6 +65,31 @@ fn file_then_env_then_flags() {
 }
 
 #[test]
+fn group_commit_lanes_leave_connections_to_the_pool() {
+    let (_dir, overrides) = written_file(
+        "[store]\nurl = \"postgres://u@localhost/db\"\npool_size = 4\ngroup_commit_lanes = 2\n",
+    );
+    let config = load(&overrides, &[]).unwrap();
+    assert!(matches!(
+        config.store,
+        StoreTarget::Postgres {
+            pool_size: 4,
+            group_commit_lanes: 2,
+            ..
+        }
+    ));
+    let error = load(
+        &overrides,
+        &env(&[("HOLDPOINT_STORE__GROUP_COMMIT_LANES", "4")]),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("[store] group_commit_lanes (4) must be less than [store] pool_size (4)"),
+        "{error}"
+    );
+}
+
+#[test]
 fn unknown_keys_are_named() {
     let (_dir, overrides) = written_file("[events]\nbufer_ttl = \"5s\"\n");
     let error = load(&overrides, &[]).unwrap_err();

@@ -40,7 +40,8 @@ impl From<tokio_postgres::Error> for StoreError {
             let code = db.code().code();
             let text = format!("{code}: {}", db.message());
             return match code {
-                "40001" | "40P01" => Self::Conflict(text),
+                // 55P03: a lock not obtained within `lock_timeout` (a batch's command).
+                "40001" | "40P01" | "55P03" => Self::Conflict(text),
                 _ if sqlstate_is_unavailable(code) => Self::Unavailable(text),
                 _ => Self::Other(text),
             };

@@ -23,16 +23,19 @@
 //!   connection (`sql::Conn`), with the rules that hold everywhere: the dedup-key claim
 //!   and which writes wake the runners. Two backends stay consistent by construction
 //!   instead of by review.
-//! - [`postgres`]: the pool, migrations under an advisory lock, `LISTEN/NOTIFY`, and the
-//!   pipelining of writes nobody reads.
+//! - [`postgres`]: the pool, migrations under an advisory lock, `LISTEN/NOTIFY`, the
+//!   pipelining of writes nobody reads, and (when configured) group commit on lanes.
 //! - [`sqlite`]: the embedded store, whose `COMMIT` (the fsync) runs on a thread of its
 //!   own (`sqlite::writer`), so that no wait for the disk blocks a runtime worker; the
-//!   module documents why the other statements stay on the command's task and how group
-//!   commit would fit there.
+//!   module documents why the other statements stay on the command's task; its commands
+//!   always share commits.
+//! - [`group_commit`]: the rules of group commit both backends follow: when a batch is
+//!   due, who commits it, and that every command hears its outcome.
 //! - [`model`]: the row types; [`copy`]: moving the embedded store to PostgreSQL.
 
 pub mod copy;
 pub mod errors;
+mod group_commit;
 pub mod model;
 pub mod postgres;
 pub(crate) mod sql;
@@ -75,6 +78,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Opens a read-write transaction.
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+
+    /// Opens the transaction of one engine command: short, and acknowledged only once
+    /// committed. Backends with group commit run it as a savepoint of a batch shared with
+    /// other commands ([`group_commit`]); its `commit` still answers only after the
+    /// `COMMIT` that holds its change.
+    async fn begin_command(&self) -> Result<Box<dyn Tx>, StoreError> {
+        self.begin().await
+    }
 
     /// Checks that the database answers and migrations are applied.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -159,6 +170,18 @@ pub trait Tx: Send {
     async fn get_wait(&mut self, id: i64) -> Result<Option<WaitRow>, StoreError>;
     /// `open` → `to`, conditionally. Returns whether this transaction made the change.
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError>;
+    /// `open` → `to`, for a wait this transaction read `open` under its instance's lock
+    /// ([`Tx::lock_instance_and_get_wait`]). Every command closes waits under that lock, so
+    /// it is still open; PostgreSQL sends the update with the next round trip instead of
+    /// waiting for its row count. Should it have been closed after all, the transaction
+    /// fails with [`StoreError::Conflict`] (at once, or with that round trip, before its
+    /// commit), and the engine runs the command again, which then reads it closed.
+    async fn close_wait_read_open(
+        &mut self,
+        id: i64,
+        to: WaitState,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// `close_wait` for several waits at once (the timer's batch: one statement on
     /// PostgreSQL instead of a round trip each). Returns the ids this transaction closed.
     async fn close_waits(
@@ -388,8 +411,12 @@ pub trait Tx: Send {
 pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
     match target {
         StoreTarget::Sqlite { path } => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
-        StoreTarget::Postgres { url, pool_size } => Ok(Arc::new(
-            postgres::PostgresStore::connect(url, *pool_size).await?,
+        StoreTarget::Postgres {
+            url,
+            pool_size,
+            group_commit_lanes,
+        } => Ok(Arc::new(
+            postgres::PostgresStore::connect(url, *pool_size, *group_commit_lanes).await?,
         )),
     }
 }
@@ -397,6 +424,14 @@ pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
 /// Where the data lives, as resolved from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreTarget {
-    Sqlite { path: std::path::PathBuf },
-    Postgres { url: String, pool_size: usize },
+    Sqlite {
+        path: std::path::PathBuf,
+    },
+    Postgres {
+        url: String,
+        pool_size: usize,
+        /// Connections on which commands share commits (0: none, each command commits
+        /// on its own); see `postgres::batch`.
+        group_commit_lanes: usize,
+    },
 }

@@ -25,6 +25,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::sql::SqlTx;
 use super::{Backend, Store, StoreError, Tx};
 
+mod batch;
 mod conn;
 mod pipeline;
 
@@ -39,6 +40,9 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct PostgresStore {
     pool: Pool,
+    /// Where the engine's commands run, committed in batches; `None`: each command is a
+    /// transaction of its own.
+    lanes: Option<batch::Lanes>,
     work: Arc<Notify>,
     listener: AbortHandle,
 }
@@ -51,7 +55,13 @@ impl Drop for PostgresStore {
 
 impl PostgresStore {
     /// Connects, migrates under the advisory lock, and starts the LISTEN connection.
-    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+    /// With `group_commit_lanes` > 0, the engine's commands share commits on that many
+    /// connections of the pool ([`batch`]).
+    pub async fn connect(
+        url: &str,
+        pool_size: usize,
+        group_commit_lanes: usize,
+    ) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|error| StoreError::Other(format!("invalid database url: {error}")))?;
         if config.get_connect_timeout().is_none() {
@@ -78,8 +88,10 @@ impl PostgresStore {
             .map_err(|error| StoreError::Other(format!("cannot build pool: {error}")))?;
         let work = Arc::new(Notify::new());
         let listener = tokio::spawn(listen_forever(config, work.clone())).abort_handle();
+        let lanes = (group_commit_lanes > 0).then(|| batch::Lanes::new(group_commit_lanes, &work));
         Ok(Self {
             pool,
+            lanes,
             work,
             listener,
         })
@@ -159,6 +171,26 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let conn = conn::PgConn::begin(client, self.work.clone());
         Ok(Box::new(SqlTx::new(conn)))
+    }
+
+    async fn begin_command(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let Some(lanes) = &self.lanes else {
+            return self.begin().await;
+        };
+        let turn = lanes.turn().await;
+        let conn = conn::PgConn::begin_batched(turn, &self.pool, self.work.clone()).await?;
+        Ok(Box::new(SqlTx::new(conn)))
+    }
+
+    fn settle_mark(&self) -> u64 {
+        self.lanes.as_ref().map_or(0, batch::Lanes::failed_batches)
+    }
+
+    async fn settled(&self, mark: u64) -> Result<(), StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.settled(mark).await,
+            None => Ok(()),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -55,7 +55,7 @@ impl SqliteStore {
         let conn = writer.run(move || open_connection(&path)).await?;
         let work = Arc::new(Notify::new());
         Ok(Self {
-            gate: batch::Gate::new(conn, Arc::new(writer), work.clone()),
+            gate: batch::SqliteFlush::gate(conn, Arc::new(writer), work.clone()),
             work,
         })
     }

@@ -1,13 +1,13 @@
-//! Commands committed together (group commit): the embedded store runs the commands that
-//! arrive while one holds the connection in one transaction, each in a savepoint. These
-//! cases start several commands at once so that they share a batch there; on PostgreSQL
-//! they are ordinary concurrent transactions, and the outcome must be the same.
+//! Commands committed together (group commit): both stores run the commands that arrive
+//! while one holds a connection in one transaction, each in a savepoint (the embedded
+//! store on its one connection, PostgreSQL on each of a node's lanes). These cases start
+//! several commands at once so that they share batches.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use holdpoint::engine::EngineError;
-use holdpoint::store::{NewInstance, Store, StoreError, Tx};
+use holdpoint::store::{NewInstance, NewWait, Store, StoreError, Tx, WaitKind, WaitState};
 use serde_json::{Map, json};
 
 use crate::cases::{bare_instance, serial_of, started_history};
@@ -33,7 +33,7 @@ async fn folio_of(tx: &mut dyn Tx, id: i64) -> Option<String> {
 
 /// One command writes an instance and commits.
 async fn write_instance(store: Arc<dyn Store>, folio: &'static str) -> Result<i64, StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_command().await?;
     let id = tx.insert_instance(&instance(folio)).await?;
     tx.append_history(&started_history(id)).await?;
     tx.commit().await?;
@@ -43,7 +43,7 @@ async fn write_instance(store: Arc<dyn Store>, folio: &'static str) -> Result<i6
 /// One command writes an instance, then a history row of no instance (a foreign-key
 /// violation, at once or at commit), and fails.
 async fn write_then_fail(store: Arc<dyn Store>) -> (Option<i64>, Result<(), StoreError>) {
-    let mut tx = match store.begin().await {
+    let mut tx = match store.begin_command().await {
         Ok(tx) => tx,
         Err(error) => return (None, Err(error)),
     };
@@ -64,7 +64,7 @@ async fn write_then_fail(store: Arc<dyn Store>) -> (Option<i64>, Result<(), Stor
 pub async fn a_failing_command_inside_a_batch_fails_alone(store: TestStore) {
     let store = store.store.clone();
     // The first command holds the connection while the others line up behind it.
-    let mut first = store.begin().await.unwrap();
+    let mut first = store.begin_command().await.unwrap();
     let first_id = first.insert_instance(&instance("first")).await.unwrap();
     let before = tokio::spawn(write_instance(store.clone(), "before"));
     let failing = tokio::spawn(write_then_fail(store.clone()));
@@ -98,12 +98,12 @@ pub async fn a_failing_command_inside_a_batch_fails_alone(store: TestStore) {
 /// nothing and keeps nobody waiting.
 pub async fn a_command_dropped_inside_a_batch_changes_nothing(store: TestStore) {
     let store = store.store.clone();
-    let mut first = store.begin().await.unwrap();
+    let mut first = store.begin_command().await.unwrap();
     first.insert_instance(&bare_instance()).await.unwrap();
     let dropped = tokio::spawn({
         let store = store.clone();
         async move {
-            let mut tx = store.begin().await?;
+            let mut tx = store.begin_command().await?;
             let id = tx.insert_instance(&instance("dropped")).await?;
             drop(tx);
             Ok::<i64, StoreError>(id)
@@ -155,5 +155,84 @@ pub async fn concurrent_finishes_of_one_item_have_one_winner(store: TestStore) {
     assert_eq!(winners, 1, "one finish of the contested item wins");
     for bystander in bystanders {
         bystander.await.unwrap().expect("every other item finishes");
+    }
+}
+
+/// A wait read `open` under its instance's lock is closed without waiting for the row
+/// count (on PostgreSQL the update goes out with the next round trip); should it have
+/// been closed after all, the transaction fails with a conflict and stores nothing.
+pub async fn closing_a_wait_read_open_that_was_closed_is_a_conflict(store: TestStore) {
+    let store = store.store.clone();
+    let mut tx = store.begin_command().await.unwrap();
+    let id = tx.insert_instance(&instance("closing")).await.unwrap();
+    let wait_id = tx.insert_wait(&item_of(id)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin_command().await.unwrap();
+    let (_, read) = tx.lock_instance_and_get_wait(id, wait_id).await.unwrap();
+    assert_eq!(read.map(|wait| wait.state), Some(WaitState::Open));
+    // A closer that does not take the instance lock, here in the same transaction.
+    assert!(
+        tx.close_wait(wait_id, WaitState::Cancelled, 2)
+            .await
+            .unwrap()
+    );
+    let outcome = async {
+        tx.close_wait_read_open(wait_id, WaitState::Finished, 3)
+            .await?;
+        tx.append_history(&started_history(id)).await?;
+        tx.commit().await
+    }
+    .await;
+    assert!(
+        matches!(outcome, Err(StoreError::Conflict(_))),
+        "{outcome:?}"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    let wait = tx.get_wait(wait_id).await.unwrap().expect("the wait");
+    assert_eq!(wait.state, WaitState::Open, "nothing of it was stored");
+    assert!(tx.history(id).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+}
+
+/// A command that waits for an instance lock held longer than a group-commit lane lets
+/// a command wait (PostgreSQL's `lock_timeout` there) is run again until it gets it, and
+/// succeeds once the holder commits.
+pub async fn a_command_behind_a_long_held_lock_succeeds_once_it_is_free(store: TestStore) {
+    let te = engine(&store, ALL).await;
+    let started = start(&te, "single-item", json!({})).await;
+    let serial = serial_of(&started);
+    let mut holder = te.engine.store().begin().await.unwrap();
+    holder.lock_instance(started.id).await.unwrap();
+    let finish = tokio::spawn({
+        let engine = te.engine.clone();
+        async move {
+            engine
+                .finish_server_item(&serial, &Map::new(), &caller(), None)
+                .await
+        }
+    });
+    tokio::time::sleep(HELD).await;
+    holder.commit().await.unwrap();
+    finish
+        .await
+        .unwrap()
+        .expect("the finish succeeds once the lock is free");
+}
+
+/// Longer than a lane's lock timeout (200 ms), shorter than the engine's retries.
+const HELD: Duration = Duration::from_millis(450);
+
+/// An open server-item wait of instance `id`.
+fn item_of(id: i64) -> NewWait {
+    NewWait {
+        instance_id: id,
+        step_id: "s".into(),
+        kind: WaitKind::ServerItem,
+        event_name: None,
+        scope: None,
+        deadline: i64::MAX / 2,
+        now: 1,
     }
 }

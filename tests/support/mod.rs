@@ -44,8 +44,17 @@ pub async fn sqlite_store() -> TestStore {
 /// `None` when PostgreSQL is not available here (the test then returns early; under
 /// `CI=true` it panics instead).
 pub async fn postgres_store() -> Option<TestStore> {
+    postgres_store_with_lanes(0).await
+}
+
+/// [`postgres_store`] whose commands share commits on `lanes` connections.
+pub async fn postgres_store_with_lanes(lanes: usize) -> Option<TestStore> {
     let url = pg::fresh_database().await?;
-    let target = StoreTarget::Postgres { url, pool_size: 8 };
+    let target = StoreTarget::Postgres {
+        url,
+        pool_size: 8,
+        group_commit_lanes: lanes,
+    };
     let store = holdpoint::store::open(&target)
         .await
         .expect("open postgres store");
@@ -192,7 +201,8 @@ pub async fn scripted_server(script: fn(usize) -> (u16, &'static str)) -> Script
     }
 }
 
-/// Stamps each named case (an `async fn(TestStore)` in `cases`) as one test per backend.
+/// Stamps each named case (an `async fn(TestStore)` in `cases`) as one test per backend:
+/// SQLite, PostgreSQL, and PostgreSQL with group commit on two lanes.
 #[macro_export]
 macro_rules! store_suite {
     ($($case:ident),* $(,)?) => {
@@ -210,6 +220,17 @@ macro_rules! store_suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(store) = $crate::support::postgres_store().await else { return };
+                    super::cases::$case(store).await;
+                }
+            )*
+        }
+        mod postgres_lanes {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(store) = $crate::support::postgres_store_with_lanes(2).await else {
+                        return;
+                    };
                     super::cases::$case(store).await;
                 }
             )*

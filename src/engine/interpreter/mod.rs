@@ -74,7 +74,7 @@ pub(crate) struct Run<'e> {
 
 impl<'e> Run<'e> {
     pub async fn begin(engine: &'e Engine, caller: &'e Caller) -> Result<Self, EngineError> {
-        let tx = engine.store.begin().await?;
+        let tx = engine.store.begin_command().await?;
         Ok(Self {
             engine,
             tx,

@@ -53,20 +53,20 @@ pub(crate) enum Settled {
 
 impl Run<'_> {
     /// Closes `wait` in `settlement.state` and settles it; nothing else when it was not
-    /// open any more.
+    /// open any more. `wait` was read under `instance`'s lock, which this transaction
+    /// holds: what it says of the wait's state is current.
     pub async fn settle_wait(
         &mut self,
         instance: &mut InstanceRow,
         wait: &WaitRow,
         settlement: Settlement,
     ) -> Result<Settled, EngineError> {
-        if !self
-            .tx
-            .close_wait(wait.id, settlement.state, self.now)
-            .await?
-        {
+        if wait.state != WaitState::Open {
             return Ok(Settled::NotOpen);
         }
+        self.tx
+            .close_wait_read_open(wait.id, settlement.state, self.now)
+            .await?;
         self.settle_closed(instance, wait, settlement.record, settlement.outcome)
             .await
     }

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -13,16 +13,18 @@ use tokio_postgres::types::ToSql;
 use futures_util::future::try_join;
 
 use super::WORK_CHANNEL;
+use super::batch::{self, Turn};
 use super::pipeline::{self, Deferred};
 use crate::store::StoreError;
+use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
 
 const BEGIN: &str = "BEGIN";
 
 pub(super) struct PgConn {
-    /// `None` once committed.
-    client: Option<Object>,
+    /// The connection, on loan from the pool or from a lane's turn.
+    holder: Holder,
     /// A statement failed: the transaction may only roll back now (PostgreSQL refuses
     /// further statements anyway, and a `COMMIT` would answer `ROLLBACK` without an error).
     failed: bool,
@@ -33,26 +35,86 @@ pub(super) struct PgConn {
     work: Arc<Notify>,
 }
 
+/// Where the connection comes from.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per transaction, on its task: boxing the pooled connection would cost an allocation for nothing"
+)]
+enum Holder {
+    /// A transaction of its own on a pooled connection; `None` once committed.
+    Pooled(Option<Object>),
+    /// A command of a lane's batch ([`super::batch`]); `None` once released into it.
+    Batched {
+        turn: Option<Turn>,
+        /// Its `SAVEPOINT` has gone out: dropped uncommitted, it is rolled back to it.
+        savepoint_sent: bool,
+        /// Its pending statements open the batch's transaction.
+        opens_batch: bool,
+    },
+}
+
 impl PgConn {
     /// Starts a transaction: its `BEGIN` goes out with the first statement, in the same
     /// pipeline, which saves a round trip per transaction.
     pub(super) fn begin(client: Object, work: Arc<Notify>) -> Self {
-        let begin = Deferred {
-            sql: BEGIN,
-            params: Vec::new(),
-        };
         Self {
-            client: Some(client),
+            holder: Holder::Pooled(Some(client)),
             failed: false,
-            pending: vec![begin],
+            pending: vec![deferred(BEGIN)],
             work,
         }
     }
 
+    /// Starts a command in the batch of the lane whose turn the caller holds: `BEGIN`
+    /// (when it opens the batch) and its `SAVEPOINT` go out with its first statement.
+    pub(super) async fn begin_batched(
+        mut turn: Turn,
+        pool: &Pool,
+        work: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
+        turn.connect(pool).await?;
+        let opens_batch = turn.opens_batch();
+        let mut pending = Vec::with_capacity(3);
+        if opens_batch {
+            pending.extend([deferred(BEGIN), deferred(batch::LOCK_TIMEOUT)]);
+        }
+        pending.push(deferred(batch::BEGIN_COMMAND));
+        Ok(Self {
+            holder: Holder::Batched {
+                turn: Some(turn),
+                savepoint_sent: false,
+                opens_batch,
+            },
+            failed: false,
+            pending,
+            work,
+        })
+    }
+
+    /// The writes to send with the next statement; what they begin is then under way.
+    fn take_pending(&mut self) -> Vec<Deferred> {
+        if let Holder::Batched {
+            turn: Some(turn),
+            savepoint_sent,
+            opens_batch,
+        } = &mut self.holder
+        {
+            *savepoint_sent = true;
+            if std::mem::take(opens_batch) {
+                turn.session_mut().open = true;
+            }
+        }
+        std::mem::take(&mut self.pending)
+    }
+
     fn client(&self) -> Result<&Object, StoreError> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
+        let client = match &self.holder {
+            Holder::Pooled(client) => client.as_ref(),
+            Holder::Batched { turn, .. } => turn
+                .as_ref()
+                .and_then(|turn| turn.session().client.as_ref()),
+        };
+        client.ok_or_else(|| StoreError::Other("transaction already ended".into()))
     }
 
     /// The statement, prepared once per connection, and the writes to send before it
@@ -66,8 +128,9 @@ impl PgConn {
         }
         let statement = self.client()?.prepare_cached(sql).await;
         self.failed |= statement.is_err();
-        let pending = std::mem::take(&mut self.pending);
-        Ok((self.client()?, statement?, pending))
+        let statement = statement?;
+        let pending = self.take_pending();
+        Ok((self.client()?, statement, pending))
     }
 
     /// The connection, taken for the `COMMIT`: dropping the transaction no longer rolls
@@ -76,10 +139,11 @@ impl PgConn {
         if self.failed {
             return Err(failed_before());
         }
-        self.client
-            .take()
-            .map(|client| Ending(Some(client)))
-            .ok_or_else(|| StoreError::Other("transaction already ended".into()))
+        match &mut self.holder {
+            Holder::Pooled(client) => client.take().map(|client| Ending(Some(client))),
+            Holder::Batched { .. } => None,
+        }
+        .ok_or_else(|| StoreError::Other("transaction already ended".into()))
     }
 
     /// After the pipeline that held `COMMIT`: wakes the runners, or discards a connection
@@ -95,6 +159,40 @@ impl PgConn {
         if notify {
             self.work.notify_waiters();
         }
+        Ok(output)
+    }
+}
+
+impl PgConn {
+    fn is_batched(&self) -> bool {
+        matches!(self.holder, Holder::Batched { .. })
+    }
+
+    fn take_pending_unless_failed(&mut self) -> Result<Vec<Deferred>, StoreError> {
+        if self.failed {
+            return Err(failed_before());
+        }
+        Ok(self.take_pending())
+    }
+
+    /// After the pipeline that held a batched command's `RELEASE`: the command is in its
+    /// batch, and answers once the batch's `COMMIT` is through. Should the pipeline have
+    /// failed, the command is still in its savepoint, rolled back to as it drops.
+    async fn released<T>(
+        &mut self,
+        notify: bool,
+        outcome: Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let output = outcome.inspect_err(|_| self.failed = true)?;
+        let Holder::Batched { turn, .. } = &mut self.holder else {
+            return Err(StoreError::Other("not a command of a batch".into()));
+        };
+        let mut turn = turn
+            .take()
+            .ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
+        let ack = turn.batch().ack(notify);
+        drop(turn); // may commit the batch
+        ack.await.map_err(|_| unanswered())??;
         Ok(output)
     }
 }
@@ -125,6 +223,13 @@ impl Drop for Ending {
     }
 }
 
+fn deferred(sql: &'static str) -> Deferred {
+    Deferred {
+        sql,
+        params: Vec::new(),
+    }
+}
+
 fn failed_before() -> StoreError {
     StoreError::Other("a statement of this transaction failed; it may only roll back".into())
 }
@@ -136,7 +241,21 @@ fn bound<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
 
 impl Drop for PgConn {
     fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
+        let client = match &mut self.holder {
+            Holder::Pooled(client) => client.take(),
+            Holder::Batched {
+                turn,
+                savepoint_sent,
+                ..
+            } => {
+                // Nothing of it sent, dropping the turn lets it go; else back to its savepoint.
+                if let Some(turn) = turn.take().filter(|_| *savepoint_sent) {
+                    turn.undo_command();
+                }
+                None
+            }
+        };
+        let Some(client) = client else {
             return;
         };
         if self.pending.first().is_some_and(|first| first.sql == BEGIN) {
@@ -217,6 +336,13 @@ impl Conn for PgConn {
     }
 
     async fn commit(mut self, notify: bool) -> Result<(), StoreError> {
+        if self.is_batched() {
+            let pending = self.take_pending_unless_failed()?;
+            let client = self.client()?;
+            let release = client.batch_execute(batch::RELEASE_COMMAND);
+            let outcome = pipeline::with_pending(client, pending, release).await;
+            return self.released(notify, outcome).await;
+        }
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
         let commit_sql = commit_sql(notify);
@@ -233,7 +359,18 @@ impl Conn for PgConn {
         params: Vec<Param<'_>>,
         notify: bool,
     ) -> Result<Vec<T>, StoreError> {
-        let (_, statement, pending) = self.prepared(&sql).await?;
+        let batched = self.is_batched();
+        let (client, statement, pending) = self.prepared(&sql).await?;
+        if batched {
+            let params = bound(&params);
+            let query_then_release = try_join(
+                client.query(&statement, &params),
+                client.batch_execute(batch::RELEASE_COMMAND),
+            );
+            let outcome = pipeline::with_pending(client, pending, query_then_release).await;
+            let (rows, ()) = self.released(notify, outcome).await?;
+            return rows.iter().map(T::from_row).collect();
+        }
         self.pending = pending; // they go out with the query, below
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
@@ -252,7 +389,7 @@ impl Conn for PgConn {
 
 /// Ends the transaction; one that gave the runners work also tells every node (the
 /// `NOTIFY` is delivered at commit).
-fn commit_sql(notify: bool) -> Cow<'static, str> {
+pub(super) fn commit_sql(notify: bool) -> Cow<'static, str> {
     if notify {
         Cow::Owned(format!("NOTIFY {WORK_CHANNEL}; COMMIT"))
     } else {

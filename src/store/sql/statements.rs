@@ -103,6 +103,11 @@ pub(crate) const INSERT_WAIT: &str = "INSERT INTO waits (instance_id, step_id, k
 pub(crate) const GET_WAIT: &str = select!(wait_columns, "FROM waits WHERE id = $1");
 pub(crate) const CLOSE_WAIT: &str =
     "UPDATE waits SET state = $2, closed_at = $3 WHERE id = $1 AND state = 'open'";
+/// [`CLOSE_WAIT`] that fails with SQLSTATE 40001 unless it closed the wait, so that it
+/// can go out without anyone reading its row count (PostgreSQL only; migration V7).
+pub(crate) const CLOSE_WAIT_READ_OPEN: &str = "WITH closed AS (UPDATE waits SET state = $2, \
+     closed_at = $3 WHERE id = $1 AND state = 'open' RETURNING 1) \
+     SELECT holdpoint_expect_one(count(*)) FROM closed";
 pub(crate) const EXTEND_WAIT: &str =
     "UPDATE waits SET deadline = $2 WHERE id = $1 AND state = 'open'";
 pub(crate) const OPEN_WAITS_FOR_EVENT: &str = select!(

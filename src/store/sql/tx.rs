@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use super::param::Param;
 use super::statements as sql;
 use super::upkeep::InboundSettlement;
-use super::{Conn, SqlTx, args, filter};
+use super::{Conn, Dialect, SqlTx, args, filter};
 use crate::store::model::{
     AccountRow, BufferedEventRow, DedupClaim, DefinitionRow, DueCount, EventScope, HistoryRow,
     InboundFilter, InboundRow, InstanceFilter, InstanceRow, ListScope, LiveCount, NewBufferedEvent,
@@ -128,6 +128,25 @@ impl<C: Conn> Tx for SqlTx<C> {
     async fn close_wait(&mut self, id: i64, to: WaitState, now: i64) -> Result<bool, StoreError> {
         let params = args![id, to.as_str(), now];
         Ok(self.exec(sql::CLOSE_WAIT, params).await? == 1)
+    }
+
+    async fn close_wait_read_open(
+        &mut self,
+        id: i64,
+        to: WaitState,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let params = args![id, to.as_str(), now];
+        match C::DIALECT {
+            // Checked by the database as it runs, with the next round trip.
+            Dialect::Postgres => self.conn.defer(sql::CLOSE_WAIT_READ_OPEN, params),
+            Dialect::Sqlite => match self.exec(sql::CLOSE_WAIT, params).await? {
+                1 => Ok(()),
+                _ => Err(StoreError::Conflict(format!(
+                    "wait {id} was closed since it was read"
+                ))),
+            },
+        }
     }
 
     async fn close_waits(

@@ -10,8 +10,9 @@
 
 use rusqlite::Statement;
 
-use super::batch::{Turn, unanswered};
+use super::batch::Turn;
 use crate::store::StoreError;
+use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
 

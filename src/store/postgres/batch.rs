@@ -1,0 +1,214 @@
+//! Group commit on PostgreSQL ([`crate::store::group_commit`]) for the engine's commands
+//! ([`crate::store::Store::begin_command`]); other transactions (runners, listings, the
+//! CLI) run on pooled connections of their own, as before.
+//!
+//! A node keeps a few *lanes*, each a gate over one pooled connection that it keeps
+//! between batches (its prepared statements with it). A command takes a free lane, or
+//! waits for the one with the fewest waiting. Its statements go out as on a connection of
+//! its own (`BEGIN` and `SAVEPOINT` with its first statement, deferred writes with the
+//! next one); its commit sends `RELEASE` where a lone command sends `COMMIT`, so a
+//! command costs the same round trips, and a batch one `COMMIT`.
+//!
+//! Lanes of one node, and other nodes' lanes, hold row locks until their batch commits,
+//! so two batches can wait for each other (each has released a command that locked what
+//! the other's running command wants). PostgreSQL would find that deadlock only after
+//! `deadlock_timeout` (1 s) with both lanes stalled; a batch's transaction instead sets
+//! `lock_timeout` to [`LOCK_TIMEOUT`], longer than a healthy batch keeps its locks: the
+//! waiting command fails with a conflict, rolls back to its savepoint, and the engine runs
+//! it again (`Engine::retrying`), after the other batch has committed.
+//!
+//! A command dropped half-way (its client went away) is rolled back to its savepoint by a
+//! task that holds the turn until that is done. Dropped while its `RELEASE` is on the
+//! wire, it cannot know whether the savepoint is still there; the rollback then fails and
+//! the whole batch with it: its other commands hear an error, none is acknowledged.
+//!
+//! Off by default (`[store] group_commit_lanes`): on two cores shared with the database,
+//! a batch's `COMMIT` saves the database about a quarter of its CPU per callback, but the
+//! commands of a lane wait for each other's round trips, and throughput came out the same
+//! as with a transaction per command (BENCHMARKS.md, 2026-12-05).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::{Notify, OwnedMutexGuard};
+
+use super::conn::commit_sql;
+use crate::store::StoreError;
+use crate::store::group_commit::{self, Batch, Flush, settled_since};
+
+/// How long a command of a batch waits for a row lock before it gives up and is run
+/// again (module doc). A batch holds its locks for at most [`group_commit`]'s wait plus
+/// its `COMMIT`, a few milliseconds when the database is healthy.
+pub(super) const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '200ms'";
+pub(super) const BEGIN_COMMAND: &str = "SAVEPOINT command";
+pub(super) const RELEASE_COMMAND: &str = "RELEASE command";
+const UNDO_COMMAND: &str = "ROLLBACK TO command; RELEASE command";
+
+pub(super) type Gate = group_commit::Gate<PgFlush>;
+pub(super) type Turn = group_commit::Turn<PgFlush>;
+
+/// A lane's connection and whether its batch's transaction is open.
+#[derive(Default)]
+pub(super) struct Session {
+    /// Taken from the pool by the first command that needs it; discarded (closed) when
+    /// its state is unknown.
+    pub client: Option<Object>,
+    /// `BEGIN` has been sent and no `COMMIT` or `ROLLBACK` since.
+    pub open: bool,
+}
+
+impl Session {
+    /// Closes the connection (which rolls back whatever it had open) instead of giving it
+    /// back to the pool.
+    fn discard(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+        self.open = false;
+    }
+}
+
+/// Commits a lane's batch on a task of its own.
+pub(super) struct PgFlush;
+
+impl Flush for PgFlush {
+    type Session = Session;
+
+    fn is_idle(session: &mut Session) -> bool {
+        !session.open
+    }
+
+    fn flush(&self, batch: OwnedMutexGuard<Batch<Session>>, work: Arc<Notify>) {
+        let committing = Committing(batch);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(committing.commit(work));
+            }
+            // Dropped unfinished: the batch is rolled back and its commands hear so.
+            Err(_) => drop(committing),
+        }
+    }
+}
+
+/// A batch on its way through `COMMIT`. Dropped before the outcome is known (the runtime
+/// shutting down), its connection is closed, which rolls it back, and its commands hear
+/// that it failed.
+struct Committing(OwnedMutexGuard<Batch<Session>>);
+
+impl Committing {
+    async fn commit(mut self, work: Arc<Notify>) {
+        let batch = &mut *self.0;
+        let sql = commit_sql(batch.wakes_runners());
+        let outcome = match batch.session.client.as_ref() {
+            Some(client) => client.batch_execute(&sql).await.map_err(StoreError::from),
+            None => Err(StoreError::Other("the batch lost its connection".into())),
+        };
+        match &outcome {
+            Ok(()) => batch.session.open = false,
+            // Its outcome is unknown to us: the connection is not used again.
+            Err(_) => batch.session.discard(),
+        }
+        batch.answer_commit(outcome, &work);
+    }
+}
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        let batch = &mut *self.0;
+        if batch.session.open {
+            batch.session.discard();
+            batch.fail("the commit of the batch did not finish".into());
+        }
+    }
+}
+
+impl Turn {
+    /// The lane's connection, taken from the pool if it has none.
+    pub(super) async fn connect(&mut self, pool: &Pool) -> Result<(), StoreError> {
+        if self.session().client.is_none() {
+            self.session_mut().client = Some(pool.get().await?);
+        }
+        Ok(())
+    }
+
+    /// Whether the command opens the batch's transaction (its `BEGIN` goes out with its
+    /// first statement). Commands of a batch the database rolled back hear so here.
+    pub(super) fn opens_batch(&mut self) -> bool {
+        self.batch().lost(PgFlush::is_idle)
+    }
+
+    /// Undoes the command on a task of its own, which holds the turn until it is done:
+    /// back to its savepoint. Should that fail, the whole batch is rolled back and every
+    /// command of it hears so.
+    pub(super) fn undo_command(mut self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.fail_batch("the batch was abandoned without a runtime");
+            return;
+        };
+        runtime.spawn(async move {
+            let undone = match self.session().client.as_ref() {
+                Some(client) => client.batch_execute(UNDO_COMMAND).await.err(),
+                None => return,
+            };
+            if let Some(error) = undone {
+                tracing::warn!(%error, "savepoint rollback failed; rolling back the batch");
+                self.fail_batch("the batch was rolled back");
+            }
+        });
+    }
+
+    fn fail_batch(&mut self, reason: &str) {
+        self.session_mut().discard();
+        self.batch().fail(reason.into());
+    }
+}
+
+/// The lanes of a node.
+pub(super) struct Lanes {
+    gates: Vec<Arc<Gate>>,
+    /// Failed batches of every lane.
+    failed: Arc<AtomicU64>,
+    /// Where a command that finds no free lane starts looking.
+    next: AtomicUsize,
+}
+
+impl Lanes {
+    pub(super) fn new(count: usize, work: &Arc<Notify>) -> Self {
+        let failed = Arc::new(AtomicU64::new(0));
+        let gates = (0..count.max(1))
+            .map(|_| Gate::new(Session::default(), PgFlush, work.clone(), failed.clone()))
+            .collect();
+        Self {
+            gates,
+            failed,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// A free lane's turn, or the turn of the lane with the fewest waiting.
+    pub(super) async fn turn(&self) -> Turn {
+        if let Some(turn) = self.gates.iter().find_map(Gate::try_turn) {
+            return turn;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.gates.len();
+        let gate = (0..count)
+            .map(|offset| &self.gates[(start + offset) % count])
+            .min_by_key(|gate| gate.waiting())
+            .expect("at least one lane");
+        gate.turn().await
+    }
+
+    pub(super) fn failed_batches(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Waits for every lane's open batch, then fails if a batch failed since `mark`.
+    pub(super) async fn settled(&self, mark: u64) -> Result<(), StoreError> {
+        for gate in &self.gates {
+            gate.settle().await?;
+        }
+        settled_since(&self.failed, mark)
+    }
+}
