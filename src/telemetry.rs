@@ -28,6 +28,9 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
 
+mod clock;
+mod line;
+
 /// Lines the queue holds while stderr is slower than the node logs. At a few hundred
 /// bytes a line this bounds the queue's memory to about 5 to 8 MiB, and at 20,000 requests
 /// a second (one `request` line each) it rides out a stall of most of a second. The
@@ -59,9 +62,13 @@ pub fn init(level: &str, format: LogFormat) -> LogGuard {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
+        .with_timer(clock::UtcMicros)
         .with_ansi(ansi);
     let registry = tracing_subscriber::registry().with(filter(level));
     let installed = match format {
+        LogFormat::Text if !ansi => registry
+            .with(lines.event_format(line::PlainLine))
+            .try_init(),
         LogFormat::Text => registry.with(lines).try_init(),
         LogFormat::Json => registry.with(lines.json()).try_init(),
     };
@@ -173,6 +180,48 @@ fn log_writer<W: Write + Send + 'static>(sink: W) -> (LogWriter, LogGuard) {
             _worker: worker,
         },
     )
+}
+
+/// Log lines kept in memory, for tests that read what a subscriber wrote.
+#[cfg(test)]
+pub(crate) mod captured {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    /// A writer for a test subscriber; every clone appends to the same text.
+    #[derive(Clone, Default)]
+    pub(crate) struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Lines {
+        pub(crate) fn text(&self) -> String {
+            let bytes = self.0.lock().expect("not poisoned").clone();
+            String::from_utf8(bytes).expect("log lines are text")
+        }
+    }
+
+    impl Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Lines {
+        type Writer = Lines;
+
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
 }
 
 #[cfg(test)]
