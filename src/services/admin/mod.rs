@@ -55,17 +55,22 @@ pub fn configure(
         // Form posts carry their CSRF token (and the sign-in its password) in the body, so
         // the body is read before the check; a few KiB is all any admin form needs.
         .app_data(web::FormConfig::default().limit(MAX_FORM))
-        .route("/admin", web::get().to(home))
-        .route("/admin/login", web::get().to(login_form))
-        .route("/admin/login", web::post().to(login))
-        .route("/admin/logout", web::post().to(logout))
-        .route("/admin/waits", web::get().to(waits))
-        .route("/admin/instances", web::get().to(instances))
-        .route("/admin/instances/{id}", web::get().to(instance))
-        .route("/admin/inbound", web::get().to(inbound))
-        .route("/admin/inbound/{id}/retry", web::post().to(retry))
-        .route("/admin/workflows", web::get().to(workflows))
-        .route("/admin/workflows/{id}", web::get().to(workflow));
+        // One scope: other requests are told apart from these by its prefix alone, not
+        // tried against each route's pattern (a regex match per `{id}` route).
+        .service(
+            web::scope("/admin")
+                .route("", web::get().to(home))
+                .route("/login", web::get().to(login_form))
+                .route("/login", web::post().to(login))
+                .route("/logout", web::post().to(logout))
+                .route("/waits", web::get().to(waits))
+                .route("/instances", web::get().to(instances))
+                .route("/instances/{id}", web::get().to(instance))
+                .route("/inbound", web::get().to(inbound))
+                .route("/inbound/{id}/retry", web::post().to(retry))
+                .route("/workflows", web::get().to(workflows))
+                .route("/workflows/{id}", web::get().to(workflow)),
+        );
 }
 
 /// The SharePoint receivers, for the URLs to register: the remote event receiver when
