@@ -45,6 +45,20 @@ async fn kill_9_on_postgres_loses_nothing_acknowledged() {
     scenario::crash_and_restart(&setup, &db, "kill -9 on PostgreSQL").await;
 }
 
+/// The same with group commit on two lanes: the kill comes mid-batch (commands released
+/// into a batch, its `COMMIT` not sent or not answered); none of them was acknowledged, and
+/// a batch is applied whole or not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: cargo test --test reliability -- --ignored --test-threads=1"]
+async fn kill_9_on_postgres_with_group_commit_loses_nothing_acknowledged() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let setup = Setup::new(Node::postgres(&cluster.url()), instances()).with_group_commit();
+    let db = Db::Postgres(cluster.client().await);
+    scenario::crash_and_restart(&setup, &db, "kill -9 on PostgreSQL, group commit").await;
+}
+
 /// `kill -9` mid-load on the embedded store (WAL, synchronous=FULL), restart, audit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: cargo test --test reliability -- --ignored --test-threads=1"]

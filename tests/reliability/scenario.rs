@@ -81,6 +81,8 @@ pub struct Setup {
     dir: tempfile::TempDir,
     node: Node,
     pub instances: usize,
+    /// Settings every node of the scenario gets from the environment.
+    settings: Vec<(&'static str, &'static str)>,
 }
 
 impl Setup {
@@ -105,6 +107,7 @@ impl Setup {
             dir,
             node,
             instances,
+            settings: Vec::new(),
         };
         let mut args = setup.store_args();
         args.extend([
@@ -120,6 +123,14 @@ impl Setup {
         let (ok, out, err) = output(&mut holdpoint(&args));
         assert!(ok, "accounts add: {out}{err}");
         setup
+    }
+
+    /// Every node commits the commands that arrive together on two lanes
+    /// (`[store] group_commit_lanes`, PostgreSQL).
+    pub fn with_group_commit(mut self) -> Setup {
+        self.settings
+            .push(("HOLDPOINT_STORE__GROUP_COMMIT_LANES", "2"));
+        self
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -158,6 +169,7 @@ impl Setup {
             ("HOLDPOINT_TIMERS__POLL_INTERVAL", "200ms"),
             ("HOLDPOINT_LOG__LEVEL", "warn"),
         ];
+        env.extend_from_slice(&self.settings);
         env.extend_from_slice(settings);
         Server::start_with(&args, &self.data_dir(), &env)
     }
