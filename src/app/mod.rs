@@ -100,6 +100,13 @@ pub fn create_app(
         .configure(health::configure)
         .configure(openapi::configure)
         .configure(|config| api::configure(config, workflows_dir))
+        .configure(server_items::configure_rest)
+        .configure(|config| crate::http::soap::configure(config, &state.soap_services))
+        .configure(|config| remote_events::configure(config, remote_events))
+        .configure(|config| sharepoint::webhooks::configure(config, &webhook_paths))
+        // Each one scope, tried last: a request for a route above never reaches their
+        // patterns, and a configured SOAP or webhook path under `/admin` or `/callbacks`
+        // is not hidden by their prefix.
         .configure(|config| {
             admin::configure(
                 config,
@@ -107,10 +114,6 @@ pub fn create_app(
                 webhook_paths.clone(),
             )
         })
-        .configure(server_items::configure_rest)
         .configure(callbacks::configure)
-        .configure(|config| crate::http::soap::configure(config, &state.soap_services))
-        .configure(|config| remote_events::configure(config, remote_events))
-        .configure(|config| sharepoint::webhooks::configure(config, &webhook_paths))
         .default_service(web::to(errors::no_route))
 }

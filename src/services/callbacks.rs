@@ -28,7 +28,8 @@ use crate::services::rest::{Committing, Malformed, Missing, idempotency_key};
 pub struct CallbackDoc;
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    // A scope, so that other requests are told apart by its prefix, without a regex.
+    // A scope, so that other requests are told apart by its prefix, without a regex; the
+    // app mounts it after the configured paths (see `app::create_app`).
     config.service(
         web::scope(CALLBACK_PATH)
             .route("/{token}", web::post().to(finish))

@@ -25,7 +25,8 @@
 //! is `SeqCst`, so a release and a cancellation cannot both conclude that the other
 //! will look.
 //!
-//! Reads see the released but not yet committed changes of the batch: a transaction that
+//! Reads see the released but not yet committed changes of their own batch (on PostgreSQL,
+//! of their lane's; other lanes' are other transactions): a transaction that
 //! only read commits like any other, so what it answers waits for the same `COMMIT`. A
 //! command that *fails* may rest on such a change; [`Gate::settle`] waits for it.
 //!

@@ -96,13 +96,15 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Returns once every change this node's transactions have committed is durable.
-    /// Where commands share one `COMMIT` (group commit on SQLite), a command's `commit`
+    /// Where commands share one `COMMIT` (group commit: always on SQLite, on PostgreSQL
+    /// with `[store] group_commit_lanes`), a command's `commit`
     /// answers only after that `COMMIT`, but a command that *fails* may have seen another
     /// command's change that is not on disk yet (an item already closed): the engine
     /// waits here before it answers such an error. Should a shared `COMMIT` have failed
     /// since `mark`, the change may be gone and the error with it: this fails then, and
-    /// the command answers that instead. Stores whose commits are each durable at once
-    /// have nothing to wait for.
+    /// the command answers that instead (on PostgreSQL a failure on any lane counts:
+    /// cautious, and rare). Stores whose commits are each durable at once have nothing to
+    /// wait for.
     async fn settled(&self, mark: u64) -> Result<(), StoreError> {
         let _ = mark;
         Ok(())

@@ -56,7 +56,8 @@ pub fn configure(
         // the body is read before the check; a few KiB is all any admin form needs.
         .app_data(web::FormConfig::default().limit(MAX_FORM))
         // One scope: other requests are told apart from these by its prefix alone, not
-        // tried against each route's pattern (a regex match per `{id}` route).
+        // tried against each route's pattern (a regex match per `{id}` route). The app
+        // mounts it after the configured paths (see `app::create_app`).
         .service(
             web::scope("/admin")
                 .route("", web::get().to(home))

@@ -38,9 +38,17 @@ use crate::store::StoreError;
 use crate::store::group_commit::{self, Batch, Flush, settled_since};
 
 /// How long a command of a batch waits for a row lock before it gives up and is run
-/// again (module doc). A batch holds its locks for at most [`group_commit`]'s wait plus
-/// its `COMMIT`, a few milliseconds when the database is healthy.
+/// again (module doc). A batch keeps its locks while its commands run one after another
+/// (up to [`group_commit`]'s 48, or its 5 ms of waiting, whichever comes first, plus the
+/// command that holds the turn then) and through its `COMMIT`: a few milliseconds when the
+/// database is healthy, longer behind a long command (the timer's batch of expiries).
 pub(super) const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '200ms'";
+
+/// Sent before a batch's `COMMIT`. The timeout is for row locks between commands, not for
+/// the `COMMIT` (whose `NOTIFY` waits for other notifying commits to be flushed). And in a
+/// transaction PostgreSQL has aborted, this fails where a lone `COMMIT` would answer
+/// `ROLLBACK` without an error, telling commands that their batch was lost.
+const BEFORE_COMMIT: &str = "SET LOCAL lock_timeout = 0";
 pub(super) const BEGIN_COMMAND: &str = "SAVEPOINT command";
 pub(super) const RELEASE_COMMAND: &str = "RELEASE command";
 const UNDO_COMMAND: &str = "ROLLBACK TO command; RELEASE command";
@@ -99,7 +107,7 @@ struct Committing(OwnedMutexGuard<Batch<Session>>);
 impl Committing {
     async fn commit(mut self, work: Arc<Notify>) {
         let batch = &mut *self.0;
-        let sql = commit_sql(batch.wakes_runners());
+        let sql = format!("{BEFORE_COMMIT}; {}", commit_sql(batch.wakes_runners()));
         let outcome = match batch.session.client.as_ref() {
             Some(client) => client.batch_execute(&sql).await.map_err(StoreError::from),
             None => Err(StoreError::Other("the batch lost its connection".into())),
@@ -124,8 +132,15 @@ impl Drop for Committing {
 }
 
 impl Turn {
-    /// The lane's connection, taken from the pool if it has none.
+    /// The lane's connection, taken from the pool if it has none or its own was closed
+    /// (the database restarted, an idle session timed out): a lane keeps its connection,
+    /// out of the pool's checks.
     pub(super) async fn connect(&mut self, pool: &Pool) -> Result<(), StoreError> {
+        if let Some(client) = &self.session().client
+            && client.is_closed()
+        {
+            self.fail_batch("the batch's connection was closed");
+        }
         if self.session().client.is_none() {
             self.session_mut().client = Some(pool.get().await?);
         }
@@ -158,7 +173,8 @@ impl Turn {
         });
     }
 
-    fn fail_batch(&mut self, reason: &str) {
+    /// Closes the connection, which rolls the batch back, and tells its commands so.
+    pub(super) fn fail_batch(&mut self, reason: &str) {
         self.session_mut().discard();
         self.batch().fail(reason.into());
     }

@@ -1,6 +1,7 @@
-//! One PostgreSQL transaction on a pooled connection: statements are prepared once per
-//! connection (`prepare_cached`), and deferred writes go out with the next statement or
-//! `COMMIT` in one pipeline (see [`super::pipeline`]).
+//! One PostgreSQL transaction on a pooled connection, or one command in the savepoint of a
+//! lane's batch ([`super::batch`]): statements are prepared once per connection
+//! (`prepare_cached`), and deferred writes go out with the next statement or `COMMIT`
+//! (`RELEASE` for a command of a batch) in one pipeline (see [`super::pipeline`]).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -248,9 +249,15 @@ impl Drop for PgConn {
                 savepoint_sent,
                 ..
             } => {
-                // Nothing of it sent, dropping the turn lets it go; else back to its savepoint.
-                if let Some(turn) = turn.take().filter(|_| *savepoint_sent) {
-                    turn.undo_command();
+                match turn.take() {
+                    Some(turn) if *savepoint_sent => turn.undo_command(),
+                    // A statement failed before its savepoint went out (preparing one runs
+                    // in the batch's transaction): it may have aborted the whole batch.
+                    Some(mut turn) if self.failed => {
+                        turn.fail_batch("a statement failed outside its command's savepoint");
+                    }
+                    // Nothing of it reached the database: letting go of the turn is all.
+                    Some(_) | None => {}
                 }
                 None
             }

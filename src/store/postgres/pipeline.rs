@@ -9,7 +9,9 @@
 //! transaction, its error is the first one the pipeline yields (answers come in order),
 //! and the command fails with it. A `COMMIT` sent after a failed statement ends the
 //! transaction with a rollback, so nothing of it is stored; the connection is then not
-//! reused (see `PgConn::commit`).
+//! reused (see `PgConn::commit`). A command of a batch sends `RELEASE` instead, which
+//! fails too; the command is then rolled back to its savepoint as it is dropped, and the
+//! batch goes on.
 
 use deadpool_postgres::Object;
 use futures_util::future::{try_join, try_join_all};
