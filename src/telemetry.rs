@@ -29,6 +29,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 use crate::config::LogFormat;
 
 mod clock;
+mod fields;
 mod line;
 
 /// Lines the queue holds while stderr is slower than the node logs. At a few hundred
@@ -66,9 +67,12 @@ pub fn init(level: &str, format: LogFormat) -> LogGuard {
         .with_ansi(ansi);
     let registry = tracing_subscriber::registry().with(filter(level));
     let installed = match format {
-        LogFormat::Text if !ansi => registry
-            .with(lines.event_format(line::PlainLine))
-            .try_init(),
+        LogFormat::Text if !ansi => {
+            let plain = lines
+                .event_format(line::PlainLine)
+                .fmt_fields(fields::PlainFields);
+            registry.with(plain).try_init()
+        }
         LogFormat::Text => registry.with(lines).try_init(),
         LogFormat::Json => registry.with(lines.json()).try_init(),
     };

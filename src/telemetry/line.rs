@@ -75,6 +75,7 @@ fn level_text(level: Level) -> &'static str {
 mod tests {
     use super::PlainLine;
     use crate::telemetry::captured::Lines;
+    use crate::telemetry::fields::PlainFields;
 
     /// Every kind of line the server writes: levels, no span, nested spans with and
     /// without fields, an explicit parent, quoted and displayed values, a record.
@@ -94,6 +95,33 @@ mod tests {
         inner.in_scope(|| tracing::info!(n = 3, elapsed_ms = 0.25, "two spans"));
         tracing::trace!(parent: &inner, "explicit parent");
         tracing::info!(parent: None, "no parent");
+        let error = Wrapped(std::io::Error::other("disk \x1b[31mfull"));
+        let error: &(dyn std::error::Error + 'static) = &error;
+        tracing::error!(error, "with sources");
+        let lone = std::io::Error::other("lone");
+        let lone: &(dyn std::error::Error + 'static) = &lone;
+        tracing::warn!(r#type = "raw", error = lone, "bell \x07 and \u{85}");
+        tracing::info!(
+            log.target = "hidden",
+            shown = 1,
+            "a log record's metadata is left out"
+        );
+    }
+
+    /// An error with a source.
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("could not write")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     /// What each format writes for [`log_everything`], timestamps cut off.
@@ -104,10 +132,8 @@ mod tests {
             .with_ansi(false)
             .with_max_level(tracing::Level::TRACE);
         if ours {
-            tracing::subscriber::with_default(
-                builder.event_format(PlainLine).finish(),
-                log_everything,
-            );
+            let plain = builder.event_format(PlainLine).fmt_fields(PlainFields);
+            tracing::subscriber::with_default(plain.finish(), log_everything);
         } else {
             tracing::subscriber::with_default(builder.finish(), log_everything);
         }
@@ -121,7 +147,7 @@ mod tests {
     fn plain_lines_are_the_default_format_without_colours() {
         let ours = lines(true);
         assert_eq!(ours, lines(false));
-        assert_eq!(ours.len(), 6, "{ours:#?}");
+        assert_eq!(ours.len(), 9, "{ours:#?}");
         assert!(
             ours.iter().any(|line| line
                 .starts_with(" WARN request{method=POST path=/vco/webservice status=200}: ")),
