@@ -1240,7 +1240,7 @@ mod cases {
     }
 
     /// A bare instance and an open server-item wait of it, written in `tx`.
-    async fn instance_with_an_item(tx: &mut Box<dyn Tx>) -> (i64, i64) {
+    pub(crate) async fn instance_with_an_item(tx: &mut Box<dyn Tx>) -> (i64, i64) {
         let id = tx.insert_instance(&bare_instance()).await.unwrap();
         let wait = NewWait {
             instance_id: id,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdpoint::engine::EngineError;
-use holdpoint::store::{NewInstance, NewWait, Store, StoreError, Tx, WaitKind, WaitState};
+use holdpoint::store::{NewInstance, Store, StoreError, Tx, WaitState};
 use serde_json::{Map, json};
 
-use crate::cases::{bare_instance, serial_of, started_history};
+use crate::cases::{bare_instance, instance_with_an_item, serial_of, started_history};
 use crate::support::workflows::ALL;
 use crate::support::{TestStore, caller, engine, start};
 
@@ -164,8 +164,7 @@ pub async fn concurrent_finishes_of_one_item_have_one_winner(store: TestStore) {
 pub async fn closing_a_wait_read_open_that_was_closed_is_a_conflict(store: TestStore) {
     let store = store.store.clone();
     let mut tx = store.begin_command().await.unwrap();
-    let id = tx.insert_instance(&instance("closing")).await.unwrap();
-    let wait_id = tx.insert_wait(&item_of(id)).await.unwrap();
+    let (id, wait_id) = instance_with_an_item(&mut tx).await;
     tx.commit().await.unwrap();
 
     let mut tx = store.begin_command().await.unwrap();
@@ -223,16 +222,3 @@ pub async fn a_command_behind_a_long_held_lock_succeeds_once_it_is_free(store: T
 
 /// Longer than a lane's lock timeout (200 ms), shorter than the engine's retries.
 const HELD: Duration = Duration::from_millis(450);
-
-/// An open server-item wait of instance `id`.
-fn item_of(id: i64) -> NewWait {
-    NewWait {
-        instance_id: id,
-        step_id: "s".into(),
-        kind: WaitKind::ServerItem,
-        event_name: None,
-        scope: None,
-        deadline: i64::MAX / 2,
-        now: 1,
-    }
-}
