@@ -83,7 +83,8 @@ async fn json_lines_reach_stderr_up_to_the_last_one_at_sigterm() {
             .iter()
             .any(|line| line["fields"]["message"] == "request"
                 && line["span"]["path"] == "/metrics"
-                && line["span"]["status"] == 200),
+                && line["fields"]["status"] == 200
+                && line["fields"]["dialect"] == "ops"),
         "the scrape's request line: {log}"
     );
     assert!(

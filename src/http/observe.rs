@@ -2,9 +2,12 @@
 //!
 //! - a request id: the caller's `X-Request-Id` when it is a sane token (1 to 128 of
 //!   `A-Z a-z 0-9 . _ : -`), else a new UUID; echoed in the answer's `X-Request-Id`;
-//! - a tracing span per request (`method`, `path`, `request_id`, then `route`, `status`,
-//!   `dialect`, `operation`), so every log line of the request and of the commands it
-//!   runs carries them, and one `request` log line when it is answered;
+//! - a tracing span per request (`method`, `path`, `request_id`), so every log line of the
+//!   request and of the commands it runs carries them, and one `request` log line when it
+//!   is answered, with what the answer settled (`route`, `status`, `dialect`, `operation`,
+//!   `elapsed_ms`). Those are fields of the line, not of the span: they are known only at
+//!   the end, when no other line of the request is left to carry them, and recording
+//!   them on the span cost every request a second formatting of the span's fields;
 //! - the request metrics of [`crate::metrics`], labelled by route *template*.
 //!
 //! SOAP services name their dialect and operation through [`Observed`] in the request's
@@ -18,9 +21,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing::field::{Empty, Field, Value};
-use tracing::span::Record;
-use tracing::{Instrument, Span};
+use tracing::Instrument;
 
 use crate::engine::callback::{CALLBACK_DIALECT, CALLBACK_PATH};
 
@@ -172,10 +173,6 @@ pub async fn observe(
         method = %method,
         path = %logged_path(request.path()),
         request_id = %request_id,
-        route = Empty,
-        status = Empty,
-        dialect = Empty,
-        operation = Empty,
     );
     let mut response = next.call(request).instrument(span.clone()).await?;
     let observed = response.request().extensions().get::<Observed>().copied();
@@ -191,8 +188,15 @@ pub async fn observe(
     let operation = observed.map_or_else(|| method_label(&method), |o| o.operation);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    record_outcome(&span, route, status, dialect, operation);
-    tracing::info!(parent: &span, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    tracing::info!(
+        parent: &span,
+        route,
+        status,
+        dialect,
+        operation,
+        elapsed_ms = elapsed_ms(elapsed),
+        "request"
+    );
     crate::metrics::http_request(route, dialect, operation, status, elapsed);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -200,82 +204,17 @@ pub async fn observe(
     Ok(response)
 }
 
-/// Records what the answer settled on the request's span, in one record: field by field,
-/// each `record` looks the span up again, and the JSON formatter parses and rewrites the
-/// span's fields each time. What is logged is the same.
-fn record_outcome(span: &Span, route: &str, status: u16, dialect: &str, operation: &str) {
-    // A disabled span (below the log level) has nothing to record.
-    let Some(metadata) = span.metadata() else {
-        return;
-    };
-    let fields = metadata.fields();
-    let field = |name: &str| fields.field(name);
-    let (Some(route_field), Some(status_field), Some(dialect_field), Some(operation_field)) = (
-        field("route"),
-        field("status"),
-        field("dialect"),
-        field("operation"),
-    ) else {
-        return;
-    };
-    let values: [(&Field, Option<&dyn Value>); 4] = [
-        (&route_field, Some(&route)),
-        (&status_field, Some(&status)),
-        (&dialect_field, Some(&dialect)),
-        (&operation_field, Some(&operation)),
-    ];
-    let values = fields.value_set(&values);
-    span.with_subscriber(|(id, dispatch)| dispatch.record(id, &Record::new(&values)));
+/// The line's `elapsed_ms`, to the microsecond: a finer fraction says nothing about a
+/// request, and a number of few digits is written without a `core::fmt` round
+/// (`telemetry::fields`).
+fn elapsed_ms(elapsed: std::time::Duration) -> f64 {
+    // Exact below 2^53 microseconds (285 years).
+    elapsed.as_micros() as f64 / 1000.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::captured::Lines;
-
-    /// The `request` line of a span whose outcome `record` writes, in text or JSON.
-    fn request_line(json: bool, record: fn(&Span)) -> String {
-        let lines = Lines::default();
-        let builder = tracing_subscriber::fmt()
-            .with_writer(lines.clone())
-            .with_ansi(false)
-            .without_time();
-        let log = || {
-            let span = tracing::info_span!(
-                "request",
-                method = "POST",
-                route = Empty,
-                status = Empty,
-                dialect = Empty,
-                operation = Empty,
-            );
-            record(&span);
-            tracing::info!(parent: &span, elapsed_ms = 1.5, "request");
-        };
-        if json {
-            tracing::subscriber::with_default(builder.json().finish(), log);
-        } else {
-            tracing::subscriber::with_default(builder.finish(), log);
-        }
-        lines.text()
-    }
-
-    #[test]
-    fn the_outcome_recorded_at_once_logs_as_field_by_field() {
-        for json in [false, true] {
-            let at_once = request_line(json, |span| {
-                record_outcome(span, "/vco/webservice", 200, "orchestrator", "echo");
-            });
-            let one_by_one = request_line(json, |span| {
-                span.record("route", "/vco/webservice")
-                    .record("status", 200u16)
-                    .record("dialect", "orchestrator")
-                    .record("operation", "echo");
-            });
-            assert_eq!(at_once, one_by_one);
-            assert!(at_once.contains("orchestrator"), "{at_once}");
-        }
-    }
 
     #[test]
     fn dialects_follow_route_templates() {

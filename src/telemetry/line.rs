@@ -75,7 +75,12 @@ fn level_text(level: Level) -> &'static str {
 mod tests {
     use super::PlainLine;
     use crate::telemetry::captured::Lines;
-    use crate::telemetry::fields::PlainFields;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::fmt;
+    use tracing_subscriber::fmt::format::{DefaultFields, Format};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use crate::telemetry::fields::{PlainFields, SizedSpanFields};
 
     /// Every kind of line the server writes: levels, no span, nested spans with and
     /// without fields, an explicit parent, quoted and displayed values, a record.
@@ -102,6 +107,15 @@ mod tests {
         let lone: &(dyn std::error::Error + 'static) = &lone;
         tracing::warn!(r#type = "raw", error = lone, "bell \x07 and \u{85}");
         tracing::info!(
+            count = -3i64,
+            big = 1e20,
+            sum = 0.1 + 0.2,
+            elapsed_ms = 0.123,
+            ok = true,
+            text = "é \"quoted\"",
+            "every kind of value"
+        );
+        tracing::info!(
             log.target = "hidden",
             shown = 1,
             "a log record's metadata is left out"
@@ -124,18 +138,23 @@ mod tests {
         }
     }
 
+    /// The library's line layer without colours, writing into `lines`.
+    fn layer<S>(lines: &Lines) -> fmt::Layer<S, DefaultFields, Format, Lines> {
+        fmt::layer().with_writer(lines.clone()).with_ansi(false)
+    }
+
     /// What each format writes for [`log_everything`], timestamps cut off.
     fn lines(ours: bool) -> Vec<String> {
         let lines = Lines::default();
-        let builder = tracing_subscriber::fmt()
-            .with_writer(lines.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE);
+        let registry = tracing_subscriber::registry().with(LevelFilter::TRACE);
         if ours {
-            let plain = builder.event_format(PlainLine).fmt_fields(PlainFields);
-            tracing::subscriber::with_default(plain.finish(), log_everything);
+            let plain = layer(&lines)
+                .event_format(PlainLine)
+                .fmt_fields(PlainFields);
+            let subscriber = registry.with(SizedSpanFields).with(plain);
+            tracing::subscriber::with_default(subscriber, log_everything);
         } else {
-            tracing::subscriber::with_default(builder.finish(), log_everything);
+            tracing::subscriber::with_default(registry.with(layer(&lines)), log_everything);
         }
         let text = lines.text();
         text.lines()
@@ -147,7 +166,7 @@ mod tests {
     fn plain_lines_are_the_default_format_without_colours() {
         let ours = lines(true);
         assert_eq!(ours, lines(false));
-        assert_eq!(ours.len(), 9, "{ours:#?}");
+        assert_eq!(ours.len(), 10, "{ours:#?}");
         assert!(
             ours.iter().any(|line| line
                 .starts_with(" WARN request{method=POST path=/vco/webservice status=200}: ")),
