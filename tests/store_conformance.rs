@@ -5,6 +5,8 @@
 mod batches;
 #[path = "store_conformance/counts.rs"]
 mod counts;
+#[path = "store_conformance/events.rs"]
+mod events;
 mod support;
 
 store_suite!(
@@ -44,6 +46,8 @@ store_suite!(
     waits_and_failures_are_counted_per_step,
     open_waits_are_counted_per_hour_due,
     lists_filter_by_step,
+    the_waiters_of_an_event_are_locked_and_read_in_instance_order,
+    a_waiter_closed_behind_the_lock_is_left_out,
 );
 
 mod cases {
@@ -57,6 +61,10 @@ mod cases {
     pub use super::counts::{
         lists_filter_by_step, open_waits_are_counted_per_hour_due,
         waits_and_failures_are_counted_per_step,
+    };
+    pub use super::events::{
+        a_waiter_closed_behind_the_lock_is_left_out,
+        the_waiters_of_an_event_are_locked_and_read_in_instance_order,
     };
 
     use holdpoint::engine::{CustomEvent, EngineError, StartRequest};

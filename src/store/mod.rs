@@ -202,12 +202,17 @@ pub trait Tx: Send {
     }
     /// Moves the deadline of an open wait. Returns false when the wait is not open.
     async fn extend_wait(&mut self, id: i64, deadline: i64) -> Result<bool, StoreError>;
-    /// Open waits on an event name and scope, oldest first, without locking them.
-    async fn open_waits_for_event(
+    /// Locks, in instance id order, every instance with an open wait on an event name and
+    /// scope, then reads those open waits under the locks: (instance, wait) pairs by
+    /// instance id, then wait id. One round trip on PostgreSQL. A wait opened after the
+    /// locks were taken, by an instance they do not cover, is left out (it opened after the
+    /// event). An instance with two such waits comes twice, with the same row: whoever
+    /// changes it through the first must read it again for the second.
+    async fn lock_open_waits_for_event(
         &mut self,
         name: &str,
         scope: EventScope,
-    ) -> Result<Vec<WaitRow>, StoreError>;
+    ) -> Result<Vec<(InstanceRow, WaitRow)>, StoreError>;
     /// Open waits whose deadline is at or before `now`, oldest deadline first, whose
     /// instances this transaction could lock without waiting (the instance locks are held).
     async fn lock_due_waits(&mut self, now: i64, limit: i64) -> Result<Vec<WaitRow>, StoreError>;

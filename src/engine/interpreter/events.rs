@@ -57,20 +57,25 @@ impl Run<'_> {
         scope: EventScope,
         properties: &Map<String, Value>,
     ) -> Result<Vec<i64>, EngineError> {
-        let mut waits = self.tx.open_waits_for_event(name, scope).await?;
-        // One lock order for every fan-out: by instance id.
-        waits.sort_by_key(|wait| (wait.instance_id, wait.id));
+        let locked = self.tx.lock_open_waits_for_event(name, scope).await?;
         let mut woken = Vec::new();
-        for listed in waits {
-            // The wait is read again under the instance lock: a migration that committed
-            // since the listing may have renamed its step.
-            let locked = self
-                .tx
-                .lock_instance_and_get_wait(listed.instance_id, listed.id)
-                .await?;
-            let (Some(mut instance), Some(wait)) = locked else {
-                continue;
+        let mut previous = None;
+        for (instance, wait) in locked {
+            let (mut instance, wait) = if previous == Some(instance.id) {
+                // A second wait of one instance: the first one's settling may have changed
+                // the instance and closed this wait, so both are read again.
+                match self
+                    .tx
+                    .lock_instance_and_get_wait(instance.id, wait.id)
+                    .await?
+                {
+                    (Some(instance), Some(wait)) => (instance, wait),
+                    _ => continue,
+                }
+            } else {
+                (instance, wait)
             };
+            previous = Some(instance.id);
             let settlement = Settlement {
                 state: WaitState::Finished,
                 record: None,

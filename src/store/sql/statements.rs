@@ -110,9 +110,11 @@ pub(crate) const CLOSE_WAIT_READ_OPEN: &str = "WITH closed AS (UPDATE waits SET 
      SELECT holdpoint_expect_one(count(*)) FROM closed";
 pub(crate) const EXTEND_WAIT: &str =
     "UPDATE waits SET deadline = $2 WHERE id = $1 AND state = 'open'";
+/// Read after [`Dialected::lock_waiting_instances`], in the order that locked them.
 pub(crate) const OPEN_WAITS_FOR_EVENT: &str = select!(
     wait_columns,
-    "FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2 ORDER BY id"
+    "FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2 \
+     ORDER BY instance_id, id"
 );
 pub(crate) const SET_WAIT_STEP: &str = "UPDATE waits SET step_id = $2 WHERE id = $1";
 
@@ -269,6 +271,9 @@ impl Dialect {
 /// Statements with a dialect fragment in them.
 pub(crate) struct Dialected {
     pub lock_instance: String,
+    /// The instances with an open wait on event `$1` in scope `$2`, locked in id order
+    /// (the one lock order of every fan-out).
+    pub lock_waiting_instances: String,
     pub get_instances: String,
     pub close_waits: String,
     pub lock_due_waits: String,
@@ -290,6 +295,11 @@ impl Dialected {
         let ids = |column| dialect.in_list(column, "$1");
         Self {
             lock_instance: format!("{GET_INSTANCE}{lock}"),
+            lock_waiting_instances: format!(
+                "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id IN (SELECT instance_id \
+                 FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2) \
+                 ORDER BY id{lock}"
+            ),
             get_instances: format!(
                 "SELECT {INSTANCE_COLUMNS} FROM instances WHERE {}",
                 ids("id")

@@ -15,6 +15,26 @@ use crate::store::model::{
 };
 use crate::store::{StoreError, Tx};
 
+/// Each wait with its instance, for the waits whose instance is among `instances`; both
+/// lists come sorted by instance id (waits then by id).
+fn pair_waits_with_instances(
+    instances: Vec<InstanceRow>,
+    waits: Vec<WaitRow>,
+) -> Vec<(InstanceRow, WaitRow)> {
+    let mut instances = instances.into_iter().peekable();
+    let mut pairs = Vec::with_capacity(waits.len());
+    for wait in waits {
+        while instances
+            .next_if(|instance| instance.id < wait.instance_id)
+            .is_some()
+        {}
+        if let Some(instance) = instances.peek().filter(|i| i.id == wait.instance_id) {
+            pairs.push((instance.clone(), wait));
+        }
+    }
+    pairs
+}
+
 /// The id an `INSERT … RETURNING id` gave back.
 fn inserted(id: Option<i64>) -> Result<i64, StoreError> {
     id.ok_or_else(|| StoreError::Other("insert returned no row".into()))
@@ -163,13 +183,19 @@ impl<C: Conn> Tx for SqlTx<C> {
         Ok(self.exec(sql::EXTEND_WAIT, args![id, deadline]).await? == 1)
     }
 
-    async fn open_waits_for_event(
+    async fn lock_open_waits_for_event(
         &mut self,
         name: &str,
         scope: EventScope,
-    ) -> Result<Vec<WaitRow>, StoreError> {
-        let params = args![name, scope.as_str()];
-        self.all(sql::OPEN_WAITS_FOR_EVENT, params).await
+    ) -> Result<Vec<(InstanceRow, WaitRow)>, StoreError> {
+        let lock = Self::dialected().lock_waiting_instances.as_str();
+        let first = (lock.into(), args![name, scope.as_str()]);
+        let second = (
+            sql::OPEN_WAITS_FOR_EVENT.into(),
+            args![name, scope.as_str()],
+        );
+        let (instances, waits) = self.conn.rows_of_two(first, second).await?;
+        Ok(pair_waits_with_instances(instances, waits))
     }
 
     async fn lock_due_waits(&mut self, now: i64, limit: i64) -> Result<Vec<WaitRow>, StoreError> {
