@@ -63,6 +63,7 @@ async fn run(waits: usize, loops: usize) {
             url,
             pool_size: 16,
             group_commit_lanes: 0,
+            worker_connections: 0,
         },
         Err(_) => StoreTarget::Sqlite {
             path: dir.path().join("bench.db"),

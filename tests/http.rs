@@ -58,6 +58,7 @@ async fn a_lost_database_is_store_unavailable_and_recovers() {
         url: proxied,
         pool_size: 4,
         group_commit_lanes: 0,
+        worker_connections: 0,
     };
     let store = holdpoint::store::open(&target)
         .await

@@ -245,6 +245,7 @@ async fn handshake_works_without_the_database() {
         url: proxied,
         pool_size: 2,
         group_commit_lanes: 0,
+        worker_connections: 0,
     };
     let store = holdpoint::store::open(&target)
         .await

@@ -295,6 +295,7 @@ async fn the_embedded_store_moves_to_postgresql_and_every_wait_is_released_there
         url: url.clone(),
         pool_size: 4,
         group_commit_lanes: 0,
+        worker_connections: 0,
     };
     let pg = holdpoint::store::open(&target)
         .await

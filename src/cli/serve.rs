@@ -49,16 +49,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let shutdown_secs = http.shutdown_timeout.as_secs().max(1);
     // More workers than connections would let the node hold more than max_connections.
     let workers = http.workers.min(http.max_connections);
-    let mut server = HttpServer::new(move || create_app(state.clone()))
-        .workers(workers)
-        // actix counts connections per worker; the setting is for the node.
-        .max_connections((http.max_connections / workers).max(1))
-        .keep_alive(if http.keep_alive.is_zero() {
-            actix_web::http::KeepAlive::Disabled
-        } else {
-            actix_web::http::KeepAlive::Timeout(http.keep_alive)
-        })
-        .shutdown_timeout(shutdown_secs);
+    let store = engine.store().clone();
+    let mut server = HttpServer::new(move || {
+        // Runs on each worker's thread, before it serves anything.
+        store.serve_on_this_thread();
+        create_app(state.clone())
+    })
+    .workers(workers)
+    // actix counts connections per worker; the setting is for the node.
+    .max_connections((http.max_connections / workers).max(1))
+    .keep_alive(if http.keep_alive.is_zero() {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(http.keep_alive)
+    })
+    .shutdown_timeout(shutdown_secs);
     for address in &http.listen {
         server = server
             .bind(address)

@@ -146,6 +146,12 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     })
 }
 
+/// `[store] worker_connections` by default: on 2 cores, 4 per worker (8 workers) gave the
+/// most K2 finishes a second at 16 and 64 clients (BENCHMARKS.md, 2026-12-05).
+const DEFAULT_WORKER_CONNECTIONS: usize = 4;
+/// Each is a database session on every worker of every node: past this, a typo.
+const MAX_WORKER_CONNECTIONS: usize = 64;
+
 /// `[store]`: PostgreSQL at `url` (flag first), else the embedded store in the data dir.
 fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, PathBuf), String> {
     let data_dir = overrides
@@ -166,12 +172,20 @@ fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, Path
              ({pool_size}): runners and listings need connections besides the lanes'"
         ));
     }
+    let worker_connections = raw.worker_connections.unwrap_or(DEFAULT_WORKER_CONNECTIONS);
+    if worker_connections > MAX_WORKER_CONNECTIONS {
+        return Err(format!(
+            "[store] worker_connections ({worker_connections}) must be at most \
+             {MAX_WORKER_CONNECTIONS}"
+        ));
+    }
     let store = match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             StoreTarget::Postgres {
                 url,
                 pool_size,
                 group_commit_lanes,
+                worker_connections,
             }
         }
         Some(_) => {

@@ -59,6 +59,7 @@ raw_sections! {
         data_dir: PathBuf,
         pool_size: usize,
         group_commit_lanes: usize,
+        worker_connections: usize,
     }
     workflows: RawWorkflows {
         dir: PathBuf,

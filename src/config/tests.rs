@@ -89,6 +89,35 @@ fn group_commit_lanes_leave_connections_to_the_pool() {
     );
 }
 
+/// `[store] worker_connections` of a PostgreSQL configuration.
+fn worker_connections(store: &StoreTarget) -> Option<usize> {
+    match store {
+        StoreTarget::Postgres {
+            worker_connections, ..
+        } => Some(*worker_connections),
+        StoreTarget::Sqlite { .. } => None,
+    }
+}
+
+#[test]
+fn workers_keep_connections_of_their_own_by_default() {
+    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
+    let config = load(&overrides, &[]).unwrap();
+    assert_eq!(worker_connections(&config.store), Some(4));
+    let off = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "0")]);
+    let config = load(&overrides, &off).unwrap();
+    assert_eq!(worker_connections(&config.store), Some(0));
+    let error = load(
+        &overrides,
+        &env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "65")]),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("[store] worker_connections (65) must be at most 64"),
+        "{error}"
+    );
+}
+
 #[test]
 fn unknown_keys_are_named() {
     let (_dir, overrides) = written_file("[events]\nbufer_ttl = \"5s\"\n");

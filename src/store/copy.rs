@@ -113,7 +113,7 @@ impl From<rusqlite::Error> for CopyError {
 /// and verifies the copy; see the module documentation.
 pub async fn sqlite_to_postgres(source: &Path, url: &str) -> Result<CopyReport, CopyError> {
     let source = Source::open(source).await?;
-    let target = PostgresStore::connect(url, 1, 0).await?;
+    let target = PostgresStore::connect(url, 1, 0, 0).await?;
     let mut client = target.client().await?;
     let tx = client.transaction().await?;
     // Writers (a node started by mistake) wait for the copy instead of racing it; a node
@@ -168,7 +168,7 @@ pub async fn sqlite_to_postgres(source: &Path, url: &str) -> Result<CopyReport, 
 /// difference means ([`CopyReport::ok`]).
 pub async fn compare(source: &Path, url: &str) -> Result<CopyReport, CopyError> {
     let source = Source::open(source).await?;
-    let target = PostgresStore::connect(url, 1, 0).await?;
+    let target = PostgresStore::connect(url, 1, 0, 0).await?;
     let mut client = target.client().await?;
     let tx = client
         .build_transaction()

@@ -90,6 +90,11 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers and migrations are applied.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Called on each thread that will serve requests (an HTTP worker, which runs its own
+    /// event loop) before it serves any: a store may keep connections of that thread's own,
+    /// driven by its loop ([`postgres`]: `[store] worker_connections`). Nothing by default.
+    fn serve_on_this_thread(&self) {}
+
     /// A mark for [`Store::settled`], taken before a command starts.
     fn settle_mark(&self) -> u64 {
         0
@@ -422,8 +427,15 @@ pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
             url,
             pool_size,
             group_commit_lanes,
+            worker_connections,
         } => Ok(Arc::new(
-            postgres::PostgresStore::connect(url, *pool_size, *group_commit_lanes).await?,
+            postgres::PostgresStore::connect(
+                url,
+                *pool_size,
+                *group_commit_lanes,
+                *worker_connections,
+            )
+            .await?,
         )),
     }
 }
@@ -440,5 +452,8 @@ pub enum StoreTarget {
         /// Connections on which commands share commits (0: none, each command commits
         /// on its own); see `postgres::batch`.
         group_commit_lanes: usize,
+        /// Connections each HTTP worker keeps of its own (0: none, workers use the pool);
+        /// see `postgres::thread_pool`.
+        worker_connections: usize,
     },
 }

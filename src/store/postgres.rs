@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -28,6 +28,7 @@ use super::{Backend, Store, StoreError, Tx};
 mod batch;
 mod conn;
 mod pipeline;
+mod thread_pool;
 
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
@@ -40,6 +41,11 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct PostgresStore {
     pool: Pool,
+    /// For the pools of the threads that serve requests ([`thread_pool`]).
+    config: tokio_postgres::Config,
+    id: thread_pool::StoreId,
+    /// Connections of each such thread's own; 0: they use `pool`.
+    worker_connections: usize,
     /// Where the engine's commands run, committed in batches; `None`: each command is a
     /// transaction of its own.
     lanes: Option<batch::Lanes>,
@@ -56,11 +62,13 @@ impl Drop for PostgresStore {
 impl PostgresStore {
     /// Connects, migrates under the advisory lock, and starts the LISTEN connection.
     /// With `group_commit_lanes` > 0, the engine's commands share commits on that many
-    /// connections of the pool ([`batch`]).
+    /// connections of the pool ([`batch`]); with `worker_connections` > 0, each thread that
+    /// serves requests keeps that many of its own ([`thread_pool`]).
     pub async fn connect(
         url: &str,
         pool_size: usize,
         group_commit_lanes: usize,
+        worker_connections: usize,
     ) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|error| StoreError::Other(format!("invalid database url: {error}")))?;
@@ -71,26 +79,15 @@ impl PostgresStore {
             config.application_name("holdpoint");
         }
         migrate(&config).await?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .recycle_timeout(Some(POOL_TIMEOUT))
-            .build()
-            .map_err(|error| StoreError::Other(format!("cannot build pool: {error}")))?;
+        let pool = thread_pool::pool(&config, pool_size)?;
         let work = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen_forever(config, work.clone())).abort_handle();
+        let listener = tokio::spawn(listen_forever(config.clone(), work.clone())).abort_handle();
         let lanes = (group_commit_lanes > 0).then(|| batch::Lanes::new(group_commit_lanes, &work));
         Ok(Self {
             pool,
+            config,
+            id: thread_pool::StoreId::next(),
+            worker_connections,
             lanes,
             work,
             listener,
@@ -167,8 +164,19 @@ impl Store for PostgresStore {
         Backend::Postgres
     }
 
+    fn serve_on_this_thread(&self) {
+        if self.worker_connections > 0 {
+            thread_pool::adopt(self.id, || {
+                thread_pool::pool(&self.config, self.worker_connections)
+            });
+        }
+    }
+
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = match thread_pool::of_this_thread(self.id) {
+            Some(own) => own.get().await?,
+            None => self.pool.get().await?,
+        };
         let conn = conn::PgConn::begin(client, self.work.clone());
         Ok(Box::new(SqlTx::new(conn)))
     }

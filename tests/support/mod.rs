@@ -49,11 +49,24 @@ pub async fn postgres_store() -> Option<TestStore> {
 
 /// [`postgres_store`] whose commands share commits on `lanes` connections.
 pub async fn postgres_store_with_lanes(lanes: usize) -> Option<TestStore> {
+    postgres_store_configured(lanes, 0).await
+}
+
+/// [`postgres_store`] whose transactions begun on the calling thread use `connections`
+/// of its own, as on an HTTP worker (`Store::serve_on_this_thread`).
+pub async fn postgres_store_on_this_thread(connections: usize) -> Option<TestStore> {
+    let store = postgres_store_configured(0, connections).await?;
+    store.store.serve_on_this_thread();
+    Some(store)
+}
+
+async fn postgres_store_configured(lanes: usize, worker_connections: usize) -> Option<TestStore> {
     let url = pg::fresh_database().await?;
     let target = StoreTarget::Postgres {
         url,
         pool_size: 8,
         group_commit_lanes: lanes,
+        worker_connections,
     };
     let store = holdpoint::store::open(&target)
         .await
@@ -202,7 +215,8 @@ pub async fn scripted_server(script: fn(usize) -> (u16, &'static str)) -> Script
 }
 
 /// Stamps each named case (an `async fn(TestStore)` in `cases`) as one test per backend:
-/// SQLite, PostgreSQL, and PostgreSQL with group commit on two lanes.
+/// SQLite, PostgreSQL, PostgreSQL on a thread's own connections (an HTTP worker's), and
+/// PostgreSQL with group commit on two lanes.
 #[macro_export]
 macro_rules! store_suite {
     ($($case:ident),* $(,)?) => {
@@ -220,6 +234,19 @@ macro_rules! store_suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let Some(store) = $crate::support::postgres_store().await else { return };
+                    super::cases::$case(store).await;
+                }
+            )*
+        }
+        mod postgres_worker_connections {
+            $(
+                // One thread with its own event loop and connections, as an HTTP worker.
+                #[tokio::test(flavor = "current_thread")]
+                async fn $case() {
+                    let Some(store) = $crate::support::postgres_store_on_this_thread(4).await
+                    else {
+                        return;
+                    };
                     super::cases::$case(store).await;
                 }
             )*
