@@ -8,6 +8,8 @@ mod counts;
 #[path = "store_conformance/events.rs"]
 mod events;
 mod support;
+#[path = "store_conformance/worker_connections.rs"]
+mod worker_connections;
 
 store_suite!(
     start_runs_to_the_first_wait,

@@ -146,9 +146,11 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     })
 }
 
-/// `[store] worker_connections` by default: on 2 cores, 4 per worker (8 workers) gave the
-/// most K2 finishes a second at 16 and 64 clients (BENCHMARKS.md, 2026-12-05).
-const DEFAULT_WORKER_CONNECTIONS: usize = 4;
+/// `[store] worker_connections` by default: 2 per worker (8 workers on small machines)
+/// gave most of the gain of 4 in K2 finishes a second (BENCHMARKS.md, 2026-12-05), a
+/// worker's overflow goes to the node's pool, and two default nodes stay within a default
+/// PostgreSQL's 97 ordinary sessions (16 + 8 × 2 + 1 each).
+const DEFAULT_WORKER_CONNECTIONS: usize = 2;
 /// Each is a database session on every worker of every node: past this, a typo.
 const MAX_WORKER_CONNECTIONS: usize = 64;
 

@@ -103,7 +103,7 @@ fn worker_connections(store: &StoreTarget) -> Option<usize> {
 fn workers_keep_connections_of_their_own_by_default() {
     let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
     let config = load(&overrides, &[]).unwrap();
-    assert_eq!(worker_connections(&config.store), Some(4));
+    assert_eq!(worker_connections(&config.store), Some(2));
     let off = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "0")]);
     let config = load(&overrides, &off).unwrap();
     assert_eq!(worker_connections(&config.store), Some(0));

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{Object, Pool, PoolError, TimeoutType};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -174,7 +174,14 @@ impl Store for PostgresStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         let client = match thread_pool::of_this_thread(self.id) {
-            Some(own) => own.get().await?,
+            Some(own) => match own.timeout_get(&thread_pool::AT_ONCE).await {
+                Ok(client) => client,
+                // Every one of the worker's own is busy (say, behind a row lock): the
+                // node's pool takes the overflow rather than the worker's other requests
+                // waiting.
+                Err(PoolError::Timeout(TimeoutType::Wait)) => self.pool.get().await?,
+                Err(error) => return Err(error.into()),
+            },
             None => self.pool.get().await?,
         };
         let conn = conn::PgConn::begin(client, self.work.clone());

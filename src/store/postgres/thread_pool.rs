@@ -9,18 +9,28 @@
 //! most of Holdpoint's CPU per callback (`perf`, BENCHMARKS.md). A worker's own connections
 //! are created, and so driven, on its own thread: a round trip wakes nobody else.
 //!
-//! The shared pool still serves everything off the workers (runners, listings at start,
-//! lanes of group commit, the store copy). A node opens at most `pool_size` connections
-//! there, plus `worker_connections` on each worker that has needed them.
+//! The shared pool still serves everything off the workers (runners, lanes of group
+//! commit, the readiness check, the store copy), and takes a worker's overflow: when all of
+//! a worker's own connections are busy (behind a row lock, say), its next transaction
+//! takes one of the pool's instead of waiting. A node opens at most `pool_size`
+//! connections there, plus `worker_connections` on each worker that has needed them.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use tokio_postgres::NoTls;
 
 use super::super::StoreError;
 use super::POOL_TIMEOUT;
+
+/// Taking one of a thread's own connections: none free is an answer at once (the caller
+/// then turns to the node's pool); creating or recycling one is bounded as in the pool.
+pub(super) const AT_ONCE: Timeouts = Timeouts {
+    wait: Some(std::time::Duration::ZERO),
+    create: Some(POOL_TIMEOUT),
+    recycle: Some(POOL_TIMEOUT),
+};
 
 thread_local! {
     /// The pools of this thread, one per store that adopted it (tests open several stores).
