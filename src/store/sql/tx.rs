@@ -16,20 +16,30 @@ use crate::store::model::{
 use crate::store::{StoreError, Tx};
 
 /// Each wait with its instance, for the waits whose instance is among `instances`; both
-/// lists come sorted by instance id (waits then by id).
+/// lists come sorted by instance id (waits then by id). An instance's row is moved into
+/// its last pair and copied only for the others (most instances wait once).
 fn pair_waits_with_instances(
     instances: Vec<InstanceRow>,
     waits: Vec<WaitRow>,
 ) -> Vec<(InstanceRow, WaitRow)> {
-    let mut instances = instances.into_iter().peekable();
+    let mut waits = waits.into_iter().peekable();
     let mut pairs = Vec::with_capacity(waits.len());
-    for wait in waits {
-        while instances
-            .next_if(|instance| instance.id < wait.instance_id)
+    for instance in instances {
+        // Waits of instances that were not locked (they opened after the lock) are left out.
+        while waits
+            .next_if(|wait| wait.instance_id < instance.id)
             .is_some()
         {}
-        if let Some(instance) = instances.peek().filter(|i| i.id == wait.instance_id) {
-            pairs.push((instance.clone(), wait));
+        while let Some(wait) = waits.next_if(|wait| wait.instance_id == instance.id) {
+            if waits
+                .peek()
+                .is_some_and(|next| next.instance_id == instance.id)
+            {
+                pairs.push((instance.clone(), wait));
+            } else {
+                pairs.push((instance, wait));
+                break;
+            }
         }
     }
     pairs
