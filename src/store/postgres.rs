@@ -79,7 +79,10 @@ impl PostgresStore {
             config.application_name("holdpoint");
         }
         migrate(&config).await?;
-        let pool = thread_pool::pool(&config, pool_size)?;
+        // Runners and the listener run on this runtime; the pool's connections are driven
+        // here too, whichever thread opened them.
+        let driven_on = thread_pool::DrivenOn::Runtime(tokio::runtime::Handle::current());
+        let pool = thread_pool::pool(&config, pool_size, driven_on)?;
         let work = Arc::new(Notify::new());
         let listener = tokio::spawn(listen_forever(config.clone(), work.clone())).abort_handle();
         let lanes = (group_commit_lanes > 0).then(|| batch::Lanes::new(group_commit_lanes, &work));
@@ -167,7 +170,8 @@ impl Store for PostgresStore {
     fn serve_on_this_thread(&self) {
         if self.worker_connections > 0 {
             thread_pool::adopt(self.id, || {
-                thread_pool::pool(&self.config, self.worker_connections)
+                let driven_on = thread_pool::DrivenOn::ThisThread;
+                thread_pool::pool(&self.config, self.worker_connections, driven_on)
             });
         }
     }

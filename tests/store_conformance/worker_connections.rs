@@ -1,10 +1,14 @@
 //! PostgreSQL only: a thread that serves requests (an HTTP worker) keeps connections of its
-//! own, and takes one of the node's pool when they are all busy instead of waiting.
+//! own, and takes one of the node's pool when they are all busy instead of waiting; the
+//! node's pool outlives the workers.
 
+use std::sync::mpsc;
 use std::time::Duration;
 
+use holdpoint::store::{Store, StoreTarget};
+
 use crate::cases::instance_with_an_item;
-use crate::support::postgres_store_on_this_thread;
+use crate::support::{pg, postgres_store_on_this_thread};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
@@ -21,7 +25,56 @@ async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
         .unwrap();
     drop(second);
     holder.commit().await.unwrap();
-    let mut reader = store.store.begin().await.unwrap();
+    assert_committed(&*store.store, id, wait_id).await;
+}
+
+/// A connection of the node's pool first opened on a worker (its overflow, a readiness
+/// check) may be taken later by a runner; the workers stop first at shutdown, and the
+/// runner's statements must still go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_connection_opened_on_a_worker_outlives_the_worker() {
+    let Some(url) = pg::fresh_database().await else {
+        return;
+    };
+    // One connection, so that the main runtime's transaction takes the worker's.
+    let target = StoreTarget::Postgres {
+        url,
+        pool_size: 1,
+        group_commit_lanes: 0,
+        worker_connections: 0,
+    };
+    let store = holdpoint::store::open(&target).await.unwrap();
+    let (opened, stop) = (mpsc::channel(), mpsc::channel::<()>());
+    let on_worker = store.clone();
+    let worker = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tx = on_worker.begin().await.unwrap();
+            instance_with_an_item(&mut tx).await;
+            tx.commit().await.unwrap();
+        });
+        opened.0.send(()).unwrap();
+        // Lives until the main runtime holds the connection, then stops like a worker.
+        stop.1.recv().unwrap();
+        drop(runtime);
+    });
+    opened.1.recv().unwrap();
+    let mut runner = store.begin().await.unwrap();
+    stop.0.send(()).unwrap();
+    tokio::task::spawn_blocking(move || worker.join().unwrap())
+        .await
+        .unwrap();
+    let (id, wait_id) = instance_with_an_item(&mut runner).await;
+    runner.commit().await.unwrap();
+    assert_committed(&*store, id, wait_id).await;
+}
+
+/// The instance `id` and its wait `wait_id` are there to read.
+async fn assert_committed(store: &dyn Store, id: i64, wait_id: i64) {
+    let mut reader = store.begin().await.unwrap();
     let (instance, wait) = reader
         .lock_instance_and_get_wait(id, wait_id)
         .await

@@ -14,12 +14,21 @@
 //! a worker's own connections are busy (behind a row lock, say), its next transaction
 //! takes one of the pool's instead of waiting. A node opens at most `pool_size`
 //! connections there, plus `worker_connections` on each worker that has needed them.
+//!
+//! The shared pool's connections are opened on the node's main runtime whichever thread
+//! asks ([`DrivenOn::Runtime`]): one opened on a worker would be driven by the worker's
+//! loop, and die with it when the workers stop at shutdown, under a runner still draining.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::NoTls;
+use deadpool_postgres::{
+    ConfigConnectImpl, Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
+};
+use futures_util::future::BoxFuture;
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, NoTls};
 
 use super::super::StoreError;
 use super::POOL_TIMEOUT;
@@ -48,16 +57,30 @@ impl StoreId {
     }
 }
 
-/// A pool of `size` connections to `config`, handing out connections created by the
-/// caller's task (so driven on the caller's runtime).
-pub(super) fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
-    let manager = Manager::from_config(
-        config.clone(),
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+/// Where a pool's connections are opened, and so driven: a socket belongs to the event
+/// loop of the runtime it was opened on, and its driving task is spawned there.
+pub(super) enum DrivenOn {
+    /// The runtime of the task that needs a connection (a worker's own pool).
+    ThisThread,
+    /// One runtime for every caller (the node's shared pool).
+    Runtime(Handle),
+}
+
+/// A pool of `size` connections to `config`, opened and driven as `driven_on` says.
+pub(super) fn pool(
+    config: &tokio_postgres::Config,
+    size: usize,
+    driven_on: DrivenOn,
+) -> Result<Pool, StoreError> {
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match driven_on {
+        DrivenOn::ThisThread => Manager::from_config(config.clone(), NoTls, manager_config),
+        DrivenOn::Runtime(runtime) => {
+            Manager::from_connect(config.clone(), OpenOn { runtime }, manager_config)
+        }
+    };
     Pool::builder(manager)
         .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
@@ -66,6 +89,31 @@ pub(super) fn pool(config: &tokio_postgres::Config, size: usize) -> Result<Pool,
         .recycle_timeout(Some(POOL_TIMEOUT))
         .build()
         .map_err(|error| StoreError::Other(format!("cannot build pool: {error}")))
+}
+
+/// Opens connections on one runtime, whichever thread asks (see [`DrivenOn::Runtime`]).
+struct OpenOn {
+    runtime: Handle,
+}
+
+type Opened = Result<(Client, JoinHandle<()>), tokio_postgres::Error>;
+
+impl Connect for OpenOn {
+    fn connect(&self, config: &tokio_postgres::Config) -> BoxFuture<'_, Opened> {
+        let there = config.clone();
+        let opening = self
+            .runtime
+            .spawn(async move { ConfigConnectImpl { tls: NoTls }.connect(&there).await });
+        let here = config.clone();
+        Box::pin(async move {
+            match opening.await {
+                Ok(opened) => opened,
+                // That runtime is shutting down: open the connection here instead, as the
+                // pool would without this opener, rather than fail the caller.
+                Err(_) => ConfigConnectImpl { tls: NoTls }.connect(&here).await,
+            }
+        })
+    }
 }
 
 /// Gives this thread a pool of its own for store `id` (nothing if it has one).
