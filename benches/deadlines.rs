@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use holdpoint::engine::clock::ManualClock;
 use holdpoint::engine::definition::{Workflows, compile};
 use holdpoint::engine::{Caller, Engine, EngineConfig, StartRequest};
-use holdpoint::store::StoreTarget;
+use holdpoint::store::{Connections, StoreTarget};
 
 const WAITER: &str = r#"
 id = "dededede-dede-4ede-8ede-dededededede"
@@ -61,9 +61,10 @@ async fn run(waits: usize, loops: usize) {
     let target = match std::env::var("HOLDPOINT_BENCH_DATABASE_URL") {
         Ok(url) => StoreTarget::Postgres {
             url,
-            pool_size: 16,
-            group_commit_lanes: 0,
-            worker_connections: 0,
+            connections: Connections {
+                pool_size: 16,
+                ..Connections::ONE
+            },
         },
         Err(_) => StoreTarget::Sqlite {
             path: dir.path().join("bench.db"),

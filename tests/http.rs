@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::{test, web};
 use holdpoint::app::{AppState, create_app};
 use holdpoint::engine::EngineError;
-use holdpoint::store::StoreTarget;
+use holdpoint::store::{Connections, StoreTarget};
 use serde_json::{Map, Value, json};
 use support::proxy::CuttableProxy;
 
@@ -56,9 +56,10 @@ async fn a_lost_database_is_store_unavailable_and_recovers() {
     let proxied = url.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
     let target = StoreTarget::Postgres {
         url: proxied,
-        pool_size: 4,
-        group_commit_lanes: 0,
-        worker_connections: 0,
+        connections: Connections {
+            pool_size: 4,
+            ..Connections::ONE
+        },
     };
     let store = holdpoint::store::open(&target)
         .await

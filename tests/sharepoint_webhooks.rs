@@ -243,9 +243,10 @@ async fn handshake_works_without_the_database() {
     let proxied = url.replace(&format!(":{port}/"), &format!(":{}/", proxy.address.port()));
     let target = holdpoint::store::StoreTarget::Postgres {
         url: proxied,
-        pool_size: 2,
-        group_commit_lanes: 0,
-        worker_connections: 0,
+        connections: holdpoint::store::Connections {
+            pool_size: 2,
+            ..holdpoint::store::Connections::ONE
+        },
     };
     let store = holdpoint::store::open(&target)
         .await

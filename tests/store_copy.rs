@@ -15,7 +15,7 @@ use holdpoint::auth::{Accounts, password};
 use holdpoint::engine::access::Right;
 use holdpoint::engine::{CustomEvent, InstanceView, StartRequest};
 use holdpoint::store::{
-    AccountRow, EventScope, InboundState, InstanceStatus, NewInbound, StoreTarget,
+    AccountRow, Connections, EventScope, InboundState, InstanceStatus, NewInbound, StoreTarget,
 };
 use serde_json::{Map, Value, json};
 use support::process::{holdpoint, output};
@@ -293,9 +293,10 @@ async fn the_embedded_store_moves_to_postgresql_and_every_wait_is_released_there
 
     let target = StoreTarget::Postgres {
         url: url.clone(),
-        pool_size: 4,
-        group_commit_lanes: 0,
-        worker_connections: 0,
+        connections: Connections {
+            pool_size: 4,
+            ..Connections::ONE
+        },
     };
     let pg = holdpoint::store::open(&target)
         .await

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::engine::EngineConfig;
-use crate::store::StoreTarget;
+use crate::store::{Connections, StoreTarget};
 pub use defaults::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_KEEP_ALIVE, DEFAULT_LISTEN, DEFAULT_MAX_BODY,
     DEFAULT_MAX_BUFFERED, DEFAULT_MAX_CONNECTIONS,
@@ -153,19 +153,14 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
 const DEFAULT_WORKER_CONNECTIONS: usize = 2;
 /// Each is a database session on every worker of every node: past this, a typo.
 const MAX_WORKER_CONNECTIONS: usize = 64;
+/// `[store] worker_lanes` by default (when the workers have connections of their own):
+/// one lane, whose batches carry every command of the worker. Two per worker were slower
+/// than one (commands of a worker then wait less for each other, but share fewer
+/// commits); BENCHMARKS.md, 2026-12-05.
+const DEFAULT_WORKER_LANES: usize = 1;
 
-/// `[store]`: PostgreSQL at `url` (flag first), else the embedded store in the data dir.
-fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, PathBuf), String> {
-    let data_dir = overrides
-        .data_dir
-        .clone()
-        .or(raw.data_dir)
-        .unwrap_or_else(|| PathBuf::from("data"));
-    let url = overrides
-        .database_url
-        .clone()
-        .or(raw.url)
-        .filter(|url| !url.trim().is_empty());
+/// `[store]`'s PostgreSQL connections of a node.
+fn connections(raw: &raw::RawStore) -> Result<Connections, String> {
     let pool_size = at_least_one("[store] pool_size", raw.pool_size, 16)?;
     let group_commit_lanes = raw.group_commit_lanes.unwrap_or(0);
     if group_commit_lanes >= pool_size {
@@ -181,14 +176,39 @@ fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, Path
              {MAX_WORKER_CONNECTIONS}"
         ));
     }
+    let worker_lanes = raw
+        .worker_lanes
+        .unwrap_or(DEFAULT_WORKER_LANES.min(worker_connections));
+    if worker_lanes > worker_connections {
+        return Err(format!(
+            "[store] worker_lanes ({worker_lanes}) must be at most [store] worker_connections \
+             ({worker_connections}): each lane keeps one of the worker's connections"
+        ));
+    }
+    Ok(Connections {
+        pool_size,
+        group_commit_lanes,
+        worker_connections,
+        worker_lanes,
+    })
+}
+
+/// `[store]`: PostgreSQL at `url` (flag first), else the embedded store in the data dir.
+fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, PathBuf), String> {
+    let connections = connections(&raw)?;
+    let data_dir = overrides
+        .data_dir
+        .clone()
+        .or(raw.data_dir)
+        .unwrap_or_else(|| PathBuf::from("data"));
+    let url = overrides
+        .database_url
+        .clone()
+        .or(raw.url)
+        .filter(|url| !url.trim().is_empty());
     let store = match url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            StoreTarget::Postgres {
-                url,
-                pool_size,
-                group_commit_lanes,
-                worker_connections,
-            }
+            StoreTarget::Postgres { url, connections }
         }
         Some(_) => {
             return Err("[store] url: only postgres:// or postgresql:// urls are supported".into());

@@ -60,6 +60,7 @@ raw_sections! {
         pool_size: usize,
         group_commit_lanes: usize,
         worker_connections: usize,
+        worker_lanes: usize,
     }
     workflows: RawWorkflows {
         dir: PathBuf,

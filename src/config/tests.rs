@@ -70,14 +70,11 @@ fn group_commit_lanes_leave_connections_to_the_pool() {
         "[store]\nurl = \"postgres://u@localhost/db\"\npool_size = 4\ngroup_commit_lanes = 2\n",
     );
     let config = load(&overrides, &[]).unwrap();
-    assert!(matches!(
-        config.store,
-        StoreTarget::Postgres {
-            pool_size: 4,
-            group_commit_lanes: 2,
-            ..
-        }
-    ));
+    let connections = connections(&config.store).unwrap();
+    assert_eq!(
+        (connections.pool_size, connections.group_commit_lanes),
+        (4, 2)
+    );
     let error = load(
         &overrides,
         &env(&[("HOLDPOINT_STORE__GROUP_COMMIT_LANES", "4")]),
@@ -89,24 +86,27 @@ fn group_commit_lanes_leave_connections_to_the_pool() {
     );
 }
 
-/// `[store] worker_connections` of a PostgreSQL configuration.
-fn worker_connections(store: &StoreTarget) -> Option<usize> {
+/// `[store]`'s connections of a PostgreSQL configuration.
+fn connections(store: &StoreTarget) -> Option<Connections> {
     match store {
-        StoreTarget::Postgres {
-            worker_connections, ..
-        } => Some(*worker_connections),
+        StoreTarget::Postgres { connections, .. } => Some(*connections),
         StoreTarget::Sqlite { .. } => None,
     }
+}
+
+/// `[store] worker_connections` and `worker_lanes` of a PostgreSQL configuration.
+fn worker_connections(store: &StoreTarget) -> Option<(usize, usize)> {
+    connections(store).map(|c| (c.worker_connections, c.worker_lanes))
 }
 
 #[test]
 fn workers_keep_connections_of_their_own_by_default() {
     let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
     let config = load(&overrides, &[]).unwrap();
-    assert_eq!(worker_connections(&config.store), Some(2));
+    assert_eq!(worker_connections(&config.store), Some((2, 1)));
     let off = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "0")]);
     let config = load(&overrides, &off).unwrap();
-    assert_eq!(worker_connections(&config.store), Some(0));
+    assert_eq!(worker_connections(&config.store), Some((0, 0)));
     let error = load(
         &overrides,
         &env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "65")]),
@@ -114,6 +114,19 @@ fn workers_keep_connections_of_their_own_by_default() {
     .unwrap_err();
     assert!(
         error.contains("[store] worker_connections (65) must be at most 64"),
+        "{error}"
+    );
+}
+
+#[test]
+fn worker_lanes_keep_connections_of_the_workers() {
+    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
+    let alone = env(&[("HOLDPOINT_STORE__WORKER_LANES", "0")]);
+    let config = load(&overrides, &alone).unwrap();
+    assert_eq!(worker_connections(&config.store), Some((2, 0)));
+    let error = load(&overrides, &env(&[("HOLDPOINT_STORE__WORKER_LANES", "3")])).unwrap_err();
+    assert!(
+        error.contains("[store] worker_lanes (3) must be at most [store] worker_connections (2)"),
         "{error}"
     );
 }

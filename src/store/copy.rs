@@ -36,8 +36,8 @@ use tokio_postgres::types::ToSql;
 use self::rows::{Cell, Param, Tally};
 use self::source::Source;
 use self::tables::{TABLES, Table};
-use super::StoreError;
 use super::postgres::PostgresStore;
+use super::{Connections, StoreError};
 
 /// How one table compares on both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl From<rusqlite::Error> for CopyError {
 /// and verifies the copy; see the module documentation.
 pub async fn sqlite_to_postgres(source: &Path, url: &str) -> Result<CopyReport, CopyError> {
     let source = Source::open(source).await?;
-    let target = PostgresStore::connect(url, 1, 0, 0).await?;
+    let target = PostgresStore::connect(url, Connections::ONE).await?;
     let mut client = target.client().await?;
     let tx = client.transaction().await?;
     // Writers (a node started by mistake) wait for the copy instead of racing it; a node
@@ -168,7 +168,7 @@ pub async fn sqlite_to_postgres(source: &Path, url: &str) -> Result<CopyReport, 
 /// difference means ([`CopyReport::ok`]).
 pub async fn compare(source: &Path, url: &str) -> Result<CopyReport, CopyError> {
     let source = Source::open(source).await?;
-    let target = PostgresStore::connect(url, 1, 0, 0).await?;
+    let target = PostgresStore::connect(url, Connections::ONE).await?;
     let mut client = target.client().await?;
     let tx = client
         .build_transaction()

@@ -102,8 +102,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns once every change this node's transactions have committed is durable.
     /// Where commands share one `COMMIT` (group commit: always on SQLite, on PostgreSQL
-    /// with `[store] group_commit_lanes`), a command's `commit`
-    /// answers only after that `COMMIT`, but a command that *fails* may have seen another
+    /// on the HTTP workers' lanes and with `[store] group_commit_lanes`), a command's
+    /// `commit` answers only after that `COMMIT`, but a command that *fails* may have seen another
     /// command's change that is not on disk yet (an item already closed): the engine
     /// waits here before it answers such an error. Should a shared `COMMIT` have failed
     /// since `mark`, the change may be gone and the error with it: this fails then, and
@@ -423,19 +423,8 @@ pub trait Tx: Send {
 pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
     match target {
         StoreTarget::Sqlite { path } => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
-        StoreTarget::Postgres {
-            url,
-            pool_size,
-            group_commit_lanes,
-            worker_connections,
-        } => Ok(Arc::new(
-            postgres::PostgresStore::connect(
-                url,
-                *pool_size,
-                *group_commit_lanes,
-                *worker_connections,
-            )
-            .await?,
+        StoreTarget::Postgres { url, connections } => Ok(Arc::new(
+            postgres::PostgresStore::connect(url, *connections).await?,
         )),
     }
 }
@@ -448,12 +437,32 @@ pub enum StoreTarget {
     },
     Postgres {
         url: String,
-        pool_size: usize,
-        /// Connections on which commands share commits (0: none, each command commits
-        /// on its own); see `postgres::batch`.
-        group_commit_lanes: usize,
-        /// Connections each HTTP worker keeps of its own (0: none, workers use the pool);
-        /// see `postgres::thread_pool`.
-        worker_connections: usize,
+        connections: Connections,
     },
+}
+
+/// How many PostgreSQL connections a node keeps, and what for (`[store]` settings; see
+/// `postgres::thread_pool` and `postgres::batch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// The node's shared pool: runners, listings off the workers, the workers' overflow.
+    pub pool_size: usize,
+    /// Lanes of group commit over the shared pool, for commands off the workers (0: each
+    /// such command commits on its own).
+    pub group_commit_lanes: usize,
+    /// Connections each HTTP worker keeps of its own (0: none, workers use the pool).
+    pub worker_connections: usize,
+    /// How many of those carry the worker's commands, committed in batches (0: each
+    /// command commits on its own).
+    pub worker_lanes: usize,
+}
+
+impl Connections {
+    /// One connection, nothing else: a tool's session (the store copy).
+    pub const ONE: Connections = Connections {
+        pool_size: 1,
+        group_commit_lanes: 0,
+        worker_connections: 0,
+        worker_lanes: 0,
+    };
 }

@@ -13,17 +13,19 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool, PoolError, TimeoutType};
+use deadpool_postgres::{Object, Pool};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::group_commit::settled_since;
 use super::sql::SqlTx;
-use super::{Backend, Store, StoreError, Tx};
+use super::{Backend, Connections, Store, StoreError, Tx};
 
 mod batch;
 mod conn;
@@ -46,9 +48,13 @@ pub struct PostgresStore {
     id: thread_pool::StoreId,
     /// Connections of each such thread's own; 0: they use `pool`.
     worker_connections: usize,
-    /// Where the engine's commands run, committed in batches; `None`: each command is a
-    /// transaction of its own.
+    /// Lanes of each such thread's own, over its own connections ([`batch`]).
+    worker_lanes: usize,
+    /// Where the engine's commands run off those threads, committed in batches; `None`:
+    /// each command is a transaction of its own.
     lanes: Option<batch::Lanes>,
+    /// Failed batches of every lane, the node's and the workers'.
+    failed_batches: Arc<AtomicU64>,
     work: Arc<Notify>,
     listener: AbortHandle,
 }
@@ -61,15 +67,11 @@ impl Drop for PostgresStore {
 
 impl PostgresStore {
     /// Connects, migrates under the advisory lock, and starts the LISTEN connection.
-    /// With `group_commit_lanes` > 0, the engine's commands share commits on that many
-    /// connections of the pool ([`batch`]); with `worker_connections` > 0, each thread that
-    /// serves requests keeps that many of its own ([`thread_pool`]).
-    pub async fn connect(
-        url: &str,
-        pool_size: usize,
-        group_commit_lanes: usize,
-        worker_connections: usize,
-    ) -> Result<Self, StoreError> {
+    /// With `worker_connections` > 0, each thread that serves requests keeps that many
+    /// connections of its own ([`thread_pool`]), and its commands share commits on
+    /// `worker_lanes` of them ([`batch`]); with `group_commit_lanes` > 0, commands
+    /// elsewhere share commits on that many connections of the pool.
+    pub async fn connect(url: &str, connections: Connections) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|error| StoreError::Other(format!("invalid database url: {error}")))?;
         if config.get_connect_timeout().is_none() {
@@ -82,19 +84,31 @@ impl PostgresStore {
         // Runners and the listener run on this runtime; the pool's connections are driven
         // here too, whichever thread opened them.
         let driven_on = thread_pool::DrivenOn::Runtime(tokio::runtime::Handle::current());
-        let pool = thread_pool::pool(&config, pool_size, driven_on)?;
+        let pool = thread_pool::pool(&config, connections.pool_size, driven_on)?;
         let work = Arc::new(Notify::new());
         let listener = tokio::spawn(listen_forever(config.clone(), work.clone())).abort_handle();
-        let lanes = (group_commit_lanes > 0).then(|| batch::Lanes::new(group_commit_lanes, &work));
+        let failed_batches = Arc::new(AtomicU64::new(0));
+        let lanes = (connections.group_commit_lanes > 0)
+            .then(|| batch::Lanes::new(connections.group_commit_lanes, &work, &failed_batches));
         Ok(Self {
             pool,
             config,
             id: thread_pool::StoreId::next(),
-            worker_connections,
+            worker_connections: connections.worker_connections,
+            worker_lanes: connections.worker_lanes,
             lanes,
+            failed_batches,
             work,
             listener,
         })
+    }
+
+    /// Where a transaction begun on this thread takes its connection.
+    fn pools<'a>(&'a self, own: Option<&'a thread_pool::Own>) -> thread_pool::Pools<'a> {
+        thread_pool::Pools {
+            own: own.map(|own| &own.pool),
+            shared: &self.pool,
+        }
     }
 
     /// A connection of the pool, for work outside the [`Tx`] methods (the store copy).
@@ -168,48 +182,58 @@ impl Store for PostgresStore {
     }
 
     fn serve_on_this_thread(&self) {
-        if self.worker_connections > 0 {
-            thread_pool::adopt(self.id, || {
-                let driven_on = thread_pool::DrivenOn::ThisThread;
-                thread_pool::pool(&self.config, self.worker_connections, driven_on)
-            });
+        if self.worker_connections == 0 {
+            return;
         }
+        thread_pool::adopt(self.id, || {
+            let driven_on = thread_pool::DrivenOn::ThisThread;
+            let pool = thread_pool::pool(&self.config, self.worker_connections, driven_on)?;
+            let lanes = (self.worker_lanes > 0).then(|| {
+                Arc::new(batch::Lanes::new(
+                    self.worker_lanes,
+                    &self.work,
+                    &self.failed_batches,
+                ))
+            });
+            Ok(thread_pool::Own { pool, lanes })
+        });
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let client = match thread_pool::of_this_thread(self.id) {
-            Some(own) => match own.timeout_get(&thread_pool::AT_ONCE).await {
-                Ok(client) => client,
-                // Every one of the worker's own is busy (say, behind a row lock): the
-                // node's pool takes the overflow rather than the worker's other requests
-                // waiting.
-                Err(PoolError::Timeout(TimeoutType::Wait)) => self.pool.get().await?,
-                Err(error) => return Err(error.into()),
-            },
-            None => self.pool.get().await?,
-        };
+        let own = thread_pool::of_this_thread(self.id);
+        let client = self.pools(own.as_ref()).take().await?;
         let conn = conn::PgConn::begin(client, self.work.clone());
         Ok(Box::new(SqlTx::new(conn)))
     }
 
     async fn begin_command(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let Some(lanes) = &self.lanes else {
-            return self.begin().await;
+        let own = thread_pool::of_this_thread(self.id);
+        // A worker's lanes keep connections of its own; the node's, of the shared pool.
+        let (lanes, pools) = match own.as_ref().and_then(|own| own.lanes.as_deref()) {
+            Some(lanes) => (lanes, self.pools(own.as_ref())),
+            None => match &self.lanes {
+                Some(lanes) => (lanes, self.pools(None)),
+                None => return self.begin().await,
+            },
         };
         let turn = lanes.turn().await;
-        let conn = conn::PgConn::begin_batched(turn, &self.pool, self.work.clone()).await?;
+        let conn = conn::PgConn::begin_batched(turn, pools, self.work.clone()).await?;
         Ok(Box::new(SqlTx::new(conn)))
     }
 
     fn settle_mark(&self) -> u64 {
-        self.lanes.as_ref().map_or(0, batch::Lanes::failed_batches)
+        self.failed_batches.load(Ordering::SeqCst)
     }
 
     async fn settled(&self, mark: u64) -> Result<(), StoreError> {
-        match &self.lanes {
-            Some(lanes) => lanes.settled(mark).await,
-            None => Ok(()),
+        // A command's own batch is on its thread's lanes or on the node's.
+        if let Some(lanes) = thread_pool::of_this_thread(self.id).and_then(|own| own.lanes) {
+            lanes.settle().await?;
         }
+        if let Some(lanes) = &self.lanes {
+            lanes.settle().await?;
+        }
+        settled_since(&self.failed_batches, mark)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use holdpoint::store::{Store, StoreTarget};
+use holdpoint::store::{Connections, Store, StoreTarget};
 
 use crate::cases::instance_with_an_item;
 use crate::support::{pg, postgres_store_on_this_thread};
@@ -39,9 +39,10 @@ async fn a_pool_connection_opened_on_a_worker_outlives_the_worker() {
     // One connection, so that the main runtime's transaction takes the worker's.
     let target = StoreTarget::Postgres {
         url,
-        pool_size: 1,
-        group_commit_lanes: 0,
-        worker_connections: 0,
+        connections: Connections {
+            pool_size: 1,
+            ..Connections::ONE
+        },
     };
     let store = holdpoint::store::open(&target).await.unwrap();
     let (opened, stop) = (mpsc::channel(), mpsc::channel::<()>());

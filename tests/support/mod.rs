@@ -17,7 +17,7 @@ use std::time::Duration;
 use holdpoint::engine::clock::ManualClock;
 use holdpoint::engine::definition::{Workflows, compile};
 use holdpoint::engine::{Caller, Engine, EngineConfig, InstanceView, StartRequest};
-use holdpoint::store::{Store, StoreTarget};
+use holdpoint::store::{Connections, Store, StoreTarget};
 
 /// A store under test and what keeps it alive.
 pub struct TestStore {
@@ -53,7 +53,8 @@ pub async fn postgres_store_with_lanes(lanes: usize) -> Option<TestStore> {
 }
 
 /// [`postgres_store`] whose transactions begun on the calling thread use `connections`
-/// of its own, as on an HTTP worker (`Store::serve_on_this_thread`).
+/// of its own, as on an HTTP worker (`Store::serve_on_this_thread`), and whose commands
+/// there share commits on one lane of them, as by default.
 pub async fn postgres_store_on_this_thread(connections: usize) -> Option<TestStore> {
     let store = postgres_store_configured(0, connections).await?;
     store.store.serve_on_this_thread();
@@ -64,9 +65,12 @@ async fn postgres_store_configured(lanes: usize, worker_connections: usize) -> O
     let url = pg::fresh_database().await?;
     let target = StoreTarget::Postgres {
         url,
-        pool_size: 8,
-        group_commit_lanes: lanes,
-        worker_connections,
+        connections: Connections {
+            pool_size: 8,
+            group_commit_lanes: lanes,
+            worker_connections,
+            worker_lanes: worker_connections.min(1),
+        },
     };
     let store = holdpoint::store::open(&target)
         .await

@@ -2,40 +2,45 @@
 //! ([`crate::store::Store::begin_command`]); other transactions (runners, listings, the
 //! CLI) run on pooled connections of their own, as before.
 //!
-//! A node keeps a few *lanes*, each a gate over one pooled connection that it keeps
-//! between batches (its prepared statements with it). A command takes a free lane, or
-//! waits for the one with the fewest waiting. Its statements go out as on a connection of
-//! its own (`BEGIN` and `SAVEPOINT` with its first statement, deferred writes with the
-//! next one); its commit sends `RELEASE` where a lone command sends `COMMIT`, so a
-//! command costs the same round trips, and a batch one `COMMIT`.
+//! Each HTTP worker keeps *lanes* (`[store] worker_lanes`, default 1), each a gate over one
+//! of the worker's own connections ([`super::thread_pool`]) that it keeps between batches
+//! (its prepared statements with it); a node may keep lanes over its shared pool too, for
+//! commands run off the workers. A command takes a free lane, or waits for the one with the
+//! fewest waiting. Its statements go out as on a connection of its own (`BEGIN` and
+//! `SAVEPOINT` with its first statement, deferred writes with the next one); its commit
+//! sends `RELEASE` where a lone command sends `COMMIT`, so a command costs the same round
+//! trips, and a batch one `COMMIT`.
 //!
-//! Lanes of one node, and other nodes' lanes, hold row locks until their batch commits,
-//! so two batches can wait for each other (each has released a command that locked what
-//! the other's running command wants). PostgreSQL would find that deadlock only after
-//! `deadlock_timeout` (1 s) with both lanes stalled; a batch's transaction instead sets
-//! `lock_timeout` to [`LOCK_TIMEOUT`], longer than a healthy batch keeps its locks: the
-//! waiting command fails with a conflict, rolls back to its savepoint, and the engine runs
-//! it again (`Engine::retrying`), after the other batch has committed.
+//! Lanes of one node (its workers' too) and other nodes' lanes hold row locks until their
+//! batch commits, so two batches can wait for each other (each has released a command that
+//! locked what the other's running command wants). PostgreSQL would find that deadlock only
+//! after `deadlock_timeout` (1 s) with both lanes stalled; a batch's transaction instead
+//! sets `lock_timeout` to [`LOCK_TIMEOUT`], longer than a healthy batch keeps its locks:
+//! the waiting command fails with a conflict, rolls back to its savepoint, and the engine
+//! runs it again (`Engine::retrying`), after the other batch has committed.
 //!
 //! A command dropped half-way (its client went away) is rolled back to its savepoint by a
 //! task that holds the turn until that is done. Dropped while its `RELEASE` is on the
 //! wire, it cannot know whether the savepoint is still there; the rollback then fails and
 //! the whole batch with it: its other commands hear an error, none is acknowledged.
 //!
-//! Off by default (`[store] group_commit_lanes`): on two cores shared with the database,
-//! a batch's `COMMIT` saves the database about a quarter of its CPU per callback, but the
-//! commands of a lane wait for each other's round trips, and throughput came out the same
-//! as with a transaction per command (BENCHMARKS.md, 2026-12-05).
+//! On the workers' lanes a command's every round trip stays on its thread, and a batch's
+//! `COMMIT` saves the database a share of its CPU per callback: at 64 clients on two cores
+//! shared with the database, K2 finishes rose by about a quarter. The node's lanes
+//! (`[store] group_commit_lanes`) are off by default: their connections are driven by
+//! another thread than the command's, which cost what the fewer commits saved
+//! (BENCHMARKS.md, 2026-12-05).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Object;
 use tokio::sync::{Notify, OwnedMutexGuard};
 
 use super::conn::commit_sql;
+use super::thread_pool::Pools;
 use crate::store::StoreError;
-use crate::store::group_commit::{self, Batch, Flush, settled_since};
+use crate::store::group_commit::{self, Batch, Flush};
 
 /// How long a command of a batch waits for a row lock before it gives up and is run
 /// again (module doc). A batch keeps its locks while its commands run one after another
@@ -135,14 +140,14 @@ impl Turn {
     /// The lane's connection, taken from the pool if it has none or its own was closed
     /// (the database restarted, an idle session timed out): a lane keeps its connection,
     /// out of the pool's checks.
-    pub(super) async fn connect(&mut self, pool: &Pool) -> Result<(), StoreError> {
+    pub(super) async fn connect(&mut self, pools: Pools<'_>) -> Result<(), StoreError> {
         if let Some(client) = &self.session().client
             && client.is_closed()
         {
             self.fail_batch("the batch's connection was closed");
         }
         if self.session().client.is_none() {
-            self.session_mut().client = Some(pool.get().await?);
+            self.session_mut().client = Some(pools.take().await?);
         }
         Ok(())
     }
@@ -180,24 +185,22 @@ impl Turn {
     }
 }
 
-/// The lanes of a node.
+/// The lanes of a node, or of one of its HTTP workers.
 pub(super) struct Lanes {
     gates: Vec<Arc<Gate>>,
-    /// Failed batches of every lane.
-    failed: Arc<AtomicU64>,
     /// Where a command that finds no free lane starts looking.
     next: AtomicUsize,
 }
 
 impl Lanes {
-    pub(super) fn new(count: usize, work: &Arc<Notify>) -> Self {
-        let failed = Arc::new(AtomicU64::new(0));
+    /// `count` lanes whose failed batches are counted in `failed` (one count for a node's
+    /// every lane: see [`crate::store::Store::settled`]).
+    pub(super) fn new(count: usize, work: &Arc<Notify>, failed: &Arc<AtomicU64>) -> Self {
         let gates = (0..count.max(1))
             .map(|_| Gate::new(Session::default(), PgFlush, work.clone(), failed.clone()))
             .collect();
         Self {
             gates,
-            failed,
             next: AtomicUsize::new(0),
         }
     }
@@ -216,15 +219,11 @@ impl Lanes {
         gate.turn().await
     }
 
-    pub(super) fn failed_batches(&self) -> u64 {
-        self.failed.load(Ordering::SeqCst)
-    }
-
-    /// Waits for every lane's open batch, then fails if a batch failed since `mark`.
-    pub(super) async fn settled(&self, mark: u64) -> Result<(), StoreError> {
+    /// Waits for every lane's open batch to be committed or rolled back.
+    pub(super) async fn settle(&self) -> Result<(), StoreError> {
         for gate in &self.gates {
             gate.settle().await?;
         }
-        settled_since(&self.failed, mark)
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Object;
 use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -16,6 +16,7 @@ use futures_util::future::try_join;
 use super::WORK_CHANNEL;
 use super::batch::{self, Turn};
 use super::pipeline::{self, Deferred};
+use super::thread_pool::Pools;
 use crate::store::StoreError;
 use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
@@ -70,10 +71,10 @@ impl PgConn {
     /// (when it opens the batch) and its `SAVEPOINT` go out with its first statement.
     pub(super) async fn begin_batched(
         mut turn: Turn,
-        pool: &Pool,
+        pools: Pools<'_>,
         work: Arc<Notify>,
     ) -> Result<Self, StoreError> {
-        turn.connect(pool).await?;
+        turn.connect(pools).await?;
         let opens_batch = turn.opens_batch();
         let mut pending = Vec::with_capacity(3);
         if opens_batch {

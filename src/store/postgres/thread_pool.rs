@@ -7,7 +7,8 @@
 //! and is woken from there when the answer comes: two thread wake-ups per round trip, on
 //! top of the socket's. On two cores shared with the database those context switches were
 //! most of Holdpoint's CPU per callback (`perf`, BENCHMARKS.md). A worker's own connections
-//! are created, and so driven, on its own thread: a round trip wakes nobody else.
+//! are created, and so driven, on its own thread: a round trip wakes nobody else. The
+//! worker's commands share commits on lanes over some of them ([`super::batch`]).
 //!
 //! The shared pool still serves everything off the workers (runners, lanes of group
 //! commit, the readiness check, the store copy), and takes a worker's overflow: when all of
@@ -20,10 +21,12 @@
 //! loop, and die with it when the workers stop at shutdown, under a runner still draining.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{
-    ConfigConnectImpl, Connect, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts,
+    ConfigConnectImpl, Connect, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod,
+    Runtime, TimeoutType, Timeouts,
 };
 use futures_util::future::BoxFuture;
 use tokio::runtime::Handle;
@@ -32,18 +35,50 @@ use tokio_postgres::{Client, NoTls};
 
 use super::super::StoreError;
 use super::POOL_TIMEOUT;
+use super::batch::Lanes;
 
 /// Taking one of a thread's own connections: none free is an answer at once (the caller
 /// then turns to the node's pool); creating or recycling one is bounded as in the pool.
-pub(super) const AT_ONCE: Timeouts = Timeouts {
+const AT_ONCE: Timeouts = Timeouts {
     wait: Some(std::time::Duration::ZERO),
     create: Some(POOL_TIMEOUT),
     recycle: Some(POOL_TIMEOUT),
 };
 
 thread_local! {
-    /// The pools of this thread, one per store that adopted it (tests open several stores).
-    static POOLS: RefCell<Vec<(StoreId, Pool)>> = const { RefCell::new(Vec::new()) };
+    /// What this thread keeps of its own, per store that adopted it (tests open several).
+    static OWN: RefCell<Vec<(StoreId, Own)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A thread's own connections, and the lanes its commands share commits on.
+#[derive(Clone)]
+pub(super) struct Own {
+    pub pool: Pool,
+    /// `[store] worker_lanes`; `None`: each command is a transaction of its own.
+    pub lanes: Option<Arc<Lanes>>,
+}
+
+/// Where a transaction takes its connection: the thread's own pool first, if it has one,
+/// and the node's when none of its own is free at once.
+#[derive(Clone, Copy)]
+pub(super) struct Pools<'a> {
+    pub own: Option<&'a Pool>,
+    pub shared: &'a Pool,
+}
+
+impl Pools<'_> {
+    pub(super) async fn take(self) -> Result<Object, StoreError> {
+        let Some(own) = self.own else {
+            return Ok(self.shared.get().await?);
+        };
+        match own.timeout_get(&AT_ONCE).await {
+            Ok(client) => Ok(client),
+            // Every one of the thread's own is busy (say, behind a row lock): the node's
+            // pool takes the overflow rather than the thread's other requests waiting.
+            Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(self.shared.get().await?),
+            Err(error) => Err(error.into()),
+        }
+    }
 }
 
 /// Tells one store's pools from another's on a thread.
@@ -116,28 +151,27 @@ impl Connect for OpenOn {
     }
 }
 
-/// Gives this thread a pool of its own for store `id` (nothing if it has one).
-pub(super) fn adopt(id: StoreId, make: impl FnOnce() -> Result<Pool, StoreError>) {
-    POOLS.with(|pools| {
-        let mut pools = pools.borrow_mut();
-        if pools.iter().any(|(owner, _)| *owner == id) {
+/// Gives this thread connections (and lanes) of its own for store `id`, unless it has them.
+pub(super) fn adopt(id: StoreId, make: impl FnOnce() -> Result<Own, StoreError>) {
+    OWN.with(|own| {
+        let mut own = own.borrow_mut();
+        if own.iter().any(|(owner, _)| *owner == id) {
             return;
         }
         match make() {
-            Ok(pool) => pools.push((id, pool)),
+            Ok(made) => own.push((id, made)),
             // The thread then uses the shared pool, as it would without the setting.
             Err(error) => tracing::warn!(%error, "no connections of the worker's own"),
         }
     });
 }
 
-/// This thread's pool for store `id`, if it adopted one.
-pub(super) fn of_this_thread(id: StoreId) -> Option<Pool> {
-    POOLS.with(|pools| {
-        pools
-            .borrow()
+/// What this thread keeps of its own for store `id`, if it adopted any.
+pub(super) fn of_this_thread(id: StoreId) -> Option<Own> {
+    OWN.with(|own| {
+        own.borrow()
             .iter()
             .find(|(owner, _)| *owner == id)
-            .map(|(_, pool)| pool.clone())
+            .map(|(_, own)| own.clone())
     })
 }
