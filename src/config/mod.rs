@@ -153,8 +153,8 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
 const DEFAULT_WORKER_CONNECTIONS: usize = 2;
 /// Each is a database session on every worker of every node: past this, a typo.
 const MAX_WORKER_CONNECTIONS: usize = 64;
-/// `[store] worker_lanes` by default (when the workers have connections of their own):
-/// one lane, whose batches carry every command of the worker. Two per worker were slower
+/// `[store] worker_lanes` by default (when the workers have two connections of their own
+/// or more): one lane, whose batches carry every command of the worker. Two per worker were slower
 /// than one (commands of a worker then wait less for each other, but share fewer
 /// commits); BENCHMARKS.md, 2026-12-05.
 const DEFAULT_WORKER_LANES: usize = 1;
@@ -176,13 +176,14 @@ fn connections(raw: &raw::RawStore) -> Result<Connections, String> {
              {MAX_WORKER_CONNECTIONS}"
         ));
     }
-    let worker_lanes = raw
-        .worker_lanes
-        .unwrap_or(DEFAULT_WORKER_LANES.min(worker_connections));
-    if worker_lanes > worker_connections {
+    // A lane keeps one of the worker's connections; its other transactions need one more.
+    let spare = worker_connections.saturating_sub(1);
+    let worker_lanes = raw.worker_lanes.unwrap_or(DEFAULT_WORKER_LANES.min(spare));
+    if worker_lanes > spare {
         return Err(format!(
-            "[store] worker_lanes ({worker_lanes}) must be at most [store] worker_connections \
-             ({worker_connections}): each lane keeps one of the worker's connections"
+            "[store] worker_lanes ({worker_lanes}) must be less than [store] worker_connections \
+             ({worker_connections}): each lane keeps one of the worker's connections, and its \
+             other transactions need one"
         ));
     }
     Ok(Connections {

@@ -124,9 +124,12 @@ fn worker_lanes_keep_connections_of_the_workers() {
     let alone = env(&[("HOLDPOINT_STORE__WORKER_LANES", "0")]);
     let config = load(&overrides, &alone).unwrap();
     assert_eq!(worker_connections(&config.store), Some((2, 0)));
-    let error = load(&overrides, &env(&[("HOLDPOINT_STORE__WORKER_LANES", "3")])).unwrap_err();
+    let one = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "1")]);
+    let config = load(&overrides, &one).unwrap();
+    assert_eq!(worker_connections(&config.store), Some((1, 0)));
+    let error = load(&overrides, &env(&[("HOLDPOINT_STORE__WORKER_LANES", "2")])).unwrap_err();
     assert!(
-        error.contains("[store] worker_lanes (3) must be at most [store] worker_connections (2)"),
+        error.contains("[store] worker_lanes (2) must be less than [store] worker_connections (2)"),
         "{error}"
     );
 }

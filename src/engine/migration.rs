@@ -239,7 +239,7 @@ impl Engine {
         request: &MigrationRequest,
         to: &Workflow,
     ) -> Result<MigrationReport, EngineError> {
-        let mut run = Run::begin(self, &request.caller).await?;
+        let mut run = Run::reading(self, &request.caller).await?;
         let ids = run.tx.live_instance_ids(&to.id, &to.hash).await?;
         let mut instances = Vec::with_capacity(ids.len());
         for id in ids {

@@ -92,7 +92,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Called on each thread that will serve requests (an HTTP worker, which runs its own
     /// event loop) before it serves any: a store may keep connections of that thread's own,
-    /// driven by its loop ([`postgres`]: `[store] worker_connections`). Nothing by default.
+    /// driven by its loop, and lanes of group commit over them ([`postgres`]: `[store]
+    /// worker_connections`, `worker_lanes`). Nothing by default.
     fn serve_on_this_thread(&self) {}
 
     /// A mark for [`Store::settled`], taken before a command starts.
@@ -101,15 +102,16 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Returns once every change this node's transactions have committed is durable.
-    /// Where commands share one `COMMIT` (group commit: always on SQLite, on PostgreSQL
-    /// on the HTTP workers' lanes and with `[store] group_commit_lanes`), a command's
-    /// `commit` answers only after that `COMMIT`, but a command that *fails* may have seen another
+    /// Where commands share one `COMMIT` (group commit: always on SQLite; on PostgreSQL on
+    /// the HTTP workers' lanes and with `[store] group_commit_lanes`), a command's `commit`
+    /// answers only after that `COMMIT`, but a command that *fails* may have seen another
     /// command's change that is not on disk yet (an item already closed): the engine
     /// waits here before it answers such an error. Should a shared `COMMIT` have failed
     /// since `mark`, the change may be gone and the error with it: this fails then, and
     /// the command answers that instead (on PostgreSQL a failure on any lane counts:
     /// cautious, and rare). Stores whose commits are each durable at once have nothing to
-    /// wait for.
+    /// wait for. Called on the thread the command ran on: a worker's lanes are that
+    /// thread's (an actix handler's future never leaves its worker).
     async fn settled(&self, mark: u64) -> Result<(), StoreError> {
         let _ = mark;
         Ok(())

@@ -208,16 +208,20 @@ impl Store for PostgresStore {
 
     async fn begin_command(&self) -> Result<Box<dyn Tx>, StoreError> {
         let own = thread_pool::of_this_thread(self.id);
-        // A worker's lanes keep connections of its own; the node's, of the shared pool.
-        let (lanes, pools) = match own.as_ref().and_then(|own| own.lanes.as_deref()) {
-            Some(lanes) => (lanes, self.pools(own.as_ref())),
-            None => match &self.lanes {
-                Some(lanes) => (lanes, self.pools(None)),
+        // A worker's lanes keep connections of its own (waiting for one, never taking the
+        // node's for good); the node's lanes, of the shared pool.
+        let (lanes, pool) = match &own {
+            Some(thread_pool::Own {
+                pool,
+                lanes: Some(lanes),
+            }) => (&**lanes, pool),
+            _ => match &self.lanes {
+                Some(lanes) => (lanes, &self.pool),
                 None => return self.begin().await,
             },
         };
         let turn = lanes.turn().await;
-        let conn = conn::PgConn::begin_batched(turn, pools, self.work.clone()).await?;
+        let conn = conn::PgConn::begin_batched(turn, pool, self.work.clone()).await?;
         Ok(Box::new(SqlTx::new(conn)))
     }
 

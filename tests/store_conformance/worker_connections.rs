@@ -12,7 +12,7 @@ use crate::support::{pg, postgres_store_on_this_thread};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
-    let Some(store) = postgres_store_on_this_thread(1).await else {
+    let Some(store) = postgres_store_on_this_thread(1, 0).await else {
         return;
     };
     let mut holder = store.store.begin().await.unwrap();
@@ -45,7 +45,8 @@ async fn a_pool_connection_opened_on_a_worker_outlives_the_worker() {
         },
     };
     let store = holdpoint::store::open(&target).await.unwrap();
-    let (opened, stop) = (mpsc::channel(), mpsc::channel::<()>());
+    let (opened, was_opened) = mpsc::channel();
+    let (stop, stopping) = mpsc::channel::<()>();
     let on_worker = store.clone();
     let worker = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -57,14 +58,14 @@ async fn a_pool_connection_opened_on_a_worker_outlives_the_worker() {
             instance_with_an_item(&mut tx).await;
             tx.commit().await.unwrap();
         });
-        opened.0.send(()).unwrap();
+        opened.send(()).unwrap();
         // Lives until the main runtime holds the connection, then stops like a worker.
-        stop.1.recv().unwrap();
+        stopping.recv().unwrap();
         drop(runtime);
     });
-    opened.1.recv().unwrap();
+    was_opened.recv().unwrap();
     let mut runner = store.begin().await.unwrap();
-    stop.0.send(()).unwrap();
+    stop.send(()).unwrap();
     tokio::task::spawn_blocking(move || worker.join().unwrap())
         .await
         .unwrap();

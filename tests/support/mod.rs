@@ -49,27 +49,34 @@ pub async fn postgres_store() -> Option<TestStore> {
 
 /// [`postgres_store`] whose commands share commits on `lanes` connections.
 pub async fn postgres_store_with_lanes(lanes: usize) -> Option<TestStore> {
-    postgres_store_configured(lanes, 0).await
+    postgres_store_configured(Connections {
+        group_commit_lanes: lanes,
+        ..Connections::ONE
+    })
+    .await
 }
 
 /// [`postgres_store`] whose transactions begun on the calling thread use `connections`
 /// of its own, as on an HTTP worker (`Store::serve_on_this_thread`), and whose commands
-/// there share commits on one lane of them, as by default.
-pub async fn postgres_store_on_this_thread(connections: usize) -> Option<TestStore> {
-    let store = postgres_store_configured(0, connections).await?;
+/// there share commits on `lanes` of them.
+pub async fn postgres_store_on_this_thread(connections: usize, lanes: usize) -> Option<TestStore> {
+    let store = postgres_store_configured(Connections {
+        worker_connections: connections,
+        worker_lanes: lanes,
+        ..Connections::ONE
+    })
+    .await?;
     store.store.serve_on_this_thread();
     Some(store)
 }
 
-async fn postgres_store_configured(lanes: usize, worker_connections: usize) -> Option<TestStore> {
+async fn postgres_store_configured(connections: Connections) -> Option<TestStore> {
     let url = pg::fresh_database().await?;
     let target = StoreTarget::Postgres {
         url,
         connections: Connections {
             pool_size: 8,
-            group_commit_lanes: lanes,
-            worker_connections,
-            worker_lanes: worker_connections.min(1),
+            ..connections
         },
     };
     let store = holdpoint::store::open(&target)
@@ -244,10 +251,11 @@ macro_rules! store_suite {
         }
         mod postgres_worker_connections {
             $(
-                // One thread with its own event loop and connections, as an HTTP worker.
+                // One thread with its own event loop, connections and lane, as an HTTP
+                // worker by default.
                 #[tokio::test(flavor = "current_thread")]
                 async fn $case() {
-                    let Some(store) = $crate::support::postgres_store_on_this_thread(4).await
+                    let Some(store) = $crate::support::postgres_store_on_this_thread(4, 1).await
                     else {
                         return;
                     };

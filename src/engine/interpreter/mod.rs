@@ -75,14 +75,25 @@ pub(crate) struct Run<'e> {
 impl<'e> Run<'e> {
     pub async fn begin(engine: &'e Engine, caller: &'e Caller) -> Result<Self, EngineError> {
         let tx = engine.store.begin_command().await?;
-        Ok(Self {
+        Ok(Self::on(engine, caller, tx))
+    }
+
+    /// A pass that only reads, however long: in a transaction of its own rather than in a
+    /// batch of group commit, whose other commands would wait for it.
+    pub async fn reading(engine: &'e Engine, caller: &'e Caller) -> Result<Self, EngineError> {
+        let tx = engine.store.begin().await?;
+        Ok(Self::on(engine, caller, tx))
+    }
+
+    fn on(engine: &'e Engine, caller: &'e Caller, tx: Box<dyn Tx>) -> Self {
+        Self {
             engine,
             tx,
             now: engine.clock.now_ms(),
             caller,
             steps_left: engine.config.max_steps,
             emitted: VecDeque::new(),
-        })
+        }
     }
 
     /// Delivers pending internal events, then commits.

@@ -34,11 +34,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::{Notify, OwnedMutexGuard};
 
 use super::conn::commit_sql;
-use super::thread_pool::Pools;
 use crate::store::StoreError;
 use crate::store::group_commit::{self, Batch, Flush};
 
@@ -140,14 +139,14 @@ impl Turn {
     /// The lane's connection, taken from the pool if it has none or its own was closed
     /// (the database restarted, an idle session timed out): a lane keeps its connection,
     /// out of the pool's checks.
-    pub(super) async fn connect(&mut self, pools: Pools<'_>) -> Result<(), StoreError> {
+    pub(super) async fn connect(&mut self, pool: &Pool) -> Result<(), StoreError> {
         if let Some(client) = &self.session().client
             && client.is_closed()
         {
             self.fail_batch("the batch's connection was closed");
         }
         if self.session().client.is_none() {
-            self.session_mut().client = Some(pools.take().await?);
+            self.session_mut().client = Some(pool.get().await?);
         }
         Ok(())
     }

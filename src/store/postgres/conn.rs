@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -16,7 +16,6 @@ use futures_util::future::try_join;
 use super::WORK_CHANNEL;
 use super::batch::{self, Turn};
 use super::pipeline::{self, Deferred};
-use super::thread_pool::Pools;
 use crate::store::StoreError;
 use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
@@ -71,10 +70,10 @@ impl PgConn {
     /// (when it opens the batch) and its `SAVEPOINT` go out with its first statement.
     pub(super) async fn begin_batched(
         mut turn: Turn,
-        pools: Pools<'_>,
+        pool: &Pool,
         work: Arc<Notify>,
     ) -> Result<Self, StoreError> {
-        turn.connect(pools).await?;
+        turn.connect(pool).await?;
         let opens_batch = turn.opens_batch();
         let mut pending = Vec::with_capacity(3);
         if opens_batch {

@@ -143,9 +143,13 @@ impl Connect for OpenOn {
         Box::pin(async move {
             match opening.await {
                 Ok(opened) => opened,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
                 // That runtime is shutting down: open the connection here instead, as the
                 // pool would without this opener, rather than fail the caller.
-                Err(_) => ConfigConnectImpl { tls: NoTls }.connect(&here).await,
+                Err(_) => {
+                    tracing::debug!("node runtime stopping; connection opened on this thread");
+                    ConfigConnectImpl { tls: NoTls }.connect(&here).await
+                }
             }
         })
     }
