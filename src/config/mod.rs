@@ -146,10 +146,11 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     })
 }
 
-/// `[store] worker_connections` by default: 2 per worker (8 workers on small machines)
-/// gave most of the gain of 4 in K2 finishes a second (BENCHMARKS.md, 2026-12-05), a
-/// worker's overflow goes to the node's pool, and two default nodes stay within a default
-/// PostgreSQL's 97 ordinary sessions (16 + 8 × 2 + 1 each).
+/// `[store] worker_connections` by default: 2 per worker gave most of the gain of 4 in K2
+/// finishes a second (BENCHMARKS.md, 2026-12-05), one for the worker's lane and one for
+/// its other transactions; a worker's overflow goes to the node's pool, and two default
+/// nodes of up to 8 cores stay within a default PostgreSQL's 97 ordinary sessions (16 +
+/// 8 × 2 + 1 each).
 const DEFAULT_WORKER_CONNECTIONS: usize = 2;
 /// Each is a database session on every worker of every node: past this, a typo.
 const MAX_WORKER_CONNECTIONS: usize = 64;
