@@ -124,9 +124,9 @@ fn public_url(text: &str) -> Result<String, String> {
 /// (p99) are those. With more workers than cores a preempted worker holds up fewer
 /// connections: on 2 cores, 8 workers cut echo p99 from about 3.6 ms to 1.5 ms against 2.
 /// But a worker's PostgreSQL commands share commits on its lane (`[store] worker_lanes`),
-/// so fewer workers make larger batches: on 2 cores 4 workers served 25-30 % more K2
-/// finishes than 8 and as much echo at 16 connections (p99 0.6 ms against 0.5; at 64, 8 %
-/// less echo). Hence at least 4 (BENCHMARKS.md, 2026-12-05).
+/// so fewer workers make larger batches: on 2 cores 4 workers served a quarter to a third
+/// more K2 finishes than 8 and as much echo at 16 connections (p99 0.6 ms against 0.5; at
+/// 64, 8 % less echo). Hence at least 4 (BENCHMARKS.md, 2026-12-05).
 fn workers(configured: Option<usize>) -> Result<usize, String> {
     match configured {
         Some(workers) if workers > MAX_WORKERS => Err(format!(
