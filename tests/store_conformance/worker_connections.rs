@@ -1,14 +1,18 @@
 //! PostgreSQL only: a thread that serves requests (an HTTP worker) keeps connections of its
 //! own, and takes one of the node's pool when they are all busy instead of waiting; the
-//! node's pool outlives the workers.
+//! node's pool outlives the workers; the lanes of two workers settle a contested item.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use holdpoint::engine::{Engine, EngineError};
+use serde_json::{Map, json};
 
 use holdpoint::store::{Connections, Store, StoreTarget};
 
-use crate::cases::instance_with_an_item;
-use crate::support::{pg, postgres_store_on_this_thread};
+use crate::cases::{instance_with_an_item, serial_of};
+use crate::support::workflows::ALL;
+use crate::support::{caller, engine, pg, postgres_store_on_this_thread, start};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
@@ -84,4 +88,71 @@ async fn assert_committed(store: &dyn Store, id: i64, wait_id: i64) {
     assert_eq!(instance.map(|i| i.id), Some(id));
     assert_eq!(wait.map(|w| w.id), Some(wait_id));
     reader.commit().await.unwrap();
+}
+
+/// Finishes of one item sent at once from two workers, each on its own lane: a lane's
+/// batch keeps its row locks until its `COMMIT`, so a finish on the other lane waits for
+/// it (or times out and is run again). Exactly one wins; every other item finishes.
+#[tokio::test(flavor = "current_thread")]
+async fn finishes_from_two_workers_lanes_have_one_winner() {
+    let Some(store) = postgres_store_on_this_thread(2, 1).await else {
+        return;
+    };
+    let te = engine(&store, ALL).await;
+    let contested = serial_of(&start(&te, "single-item", json!({})).await);
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let bystander = serial_of(&start(&te, "single-item", json!({})).await);
+        let (engine, contested) = (te.engine.clone(), contested.clone());
+        let worker = std::thread::spawn(move || finish_on_a_worker(engine, contested, bystander));
+        // The node's pool is driven by this runtime: wait without blocking it.
+        workers.push(tokio::task::spawn_blocking(move || worker.join().unwrap()));
+    }
+    let mut winners = 0;
+    for worker in workers {
+        let (contenders, bystander) = worker.await.unwrap();
+        bystander.expect("the worker's other item finishes");
+        for outcome in contenders {
+            match outcome {
+                Ok(_) => winners += 1,
+                Err(EngineError::ItemNotOpen(_)) => {}
+                Err(other) => panic!("a losing finish: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(winners, 1, "one finish of the contested item wins");
+}
+
+type Finished = Result<(), EngineError>;
+
+/// On a thread of its own with a lane, as an HTTP worker: four finishes of `contested`
+/// and one of `bystander`, all at once.
+fn finish_on_a_worker(
+    engine: Arc<Engine>,
+    contested: String,
+    bystander: String,
+) -> (Vec<Finished>, Finished) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    engine.store().serve_on_this_thread();
+    runtime.block_on(async move {
+        let finish = |serial: String| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .finish_server_item(&serial, &Map::new(), &caller(), None)
+                    .await
+                    .map(drop)
+            })
+        };
+        let contenders: Vec<_> = (0..4).map(|_| finish(contested.clone())).collect();
+        let bystander = finish(bystander);
+        let mut outcomes = Vec::new();
+        for contender in contenders {
+            outcomes.push(contender.await.unwrap());
+        }
+        (outcomes, bystander.await.unwrap())
+    })
 }
