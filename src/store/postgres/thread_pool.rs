@@ -10,10 +10,11 @@
 //! are created, and so driven, on its own thread: a round trip wakes nobody else. The
 //! worker's commands share commits on lanes over some of them ([`super::batch`]).
 //!
-//! The shared pool still serves everything off the workers (runners, lanes of group
-//! commit, the readiness check, the store copy), and takes a worker's overflow: when all of
-//! a worker's own connections are busy (behind a row lock, say), its next transaction
-//! takes one of the pool's instead of waiting. A node opens at most `pool_size`
+//! The shared pool still serves everything off the workers (runners, the node's lanes of
+//! group commit, the readiness check, the store copy), and takes a worker's overflow: when
+//! all of a worker's own connections are busy (behind a row lock, say), its next
+//! transaction takes one of the pool's instead of waiting; a worker's lane waits for one of
+//! the worker's own instead. A node opens at most `pool_size`
 //! connections there, plus `worker_connections` on each worker that has needed them.
 //!
 //! The shared pool's connections are opened on the node's main runtime whichever thread
