@@ -155,9 +155,9 @@ const DEFAULT_WORKER_CONNECTIONS: usize = 2;
 /// Each is a database session on every worker of every node: past this, a typo.
 const MAX_WORKER_CONNECTIONS: usize = 64;
 /// `[store] worker_lanes` by default (when the workers have two connections of their own
-/// or more): one lane, whose batches carry every command of the worker. Two per worker were slower
-/// than one (commands of a worker then wait less for each other, but share fewer
-/// commits); BENCHMARKS.md, 2026-12-05.
+/// or more): one lane, whose batches carry every command of the worker. Two per worker
+/// were slower than one (commands of a worker then wait less for each other, but share
+/// fewer commits); BENCHMARKS.md, 2026-12-05.
 const DEFAULT_WORKER_LANES: usize = 1;
 
 /// `[store]`'s PostgreSQL connections of a node.

@@ -94,24 +94,21 @@ fn connections(store: &StoreTarget) -> Option<Connections> {
     }
 }
 
-/// `[store] worker_connections` and `worker_lanes` of a PostgreSQL configuration.
-fn worker_connections(store: &StoreTarget) -> Option<(usize, usize)> {
-    connections(store).map(|c| (c.worker_connections, c.worker_lanes))
+/// `[store] worker_connections` and `worker_lanes` of a PostgreSQL configuration loaded
+/// with the environment `vars`, or why it was refused.
+fn worker_settings(vars: &[(&str, &str)]) -> Result<(usize, usize), String> {
+    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
+    let config = load(&overrides, &env(vars))?;
+    let connections = connections(&config.store).expect("a postgres configuration");
+    Ok((connections.worker_connections, connections.worker_lanes))
 }
 
 #[test]
 fn workers_keep_connections_of_their_own_by_default() {
-    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
-    let config = load(&overrides, &[]).unwrap();
-    assert_eq!(worker_connections(&config.store), Some((2, 1)));
-    let off = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "0")]);
-    let config = load(&overrides, &off).unwrap();
-    assert_eq!(worker_connections(&config.store), Some((0, 0)));
-    let error = load(
-        &overrides,
-        &env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "65")]),
-    )
-    .unwrap_err();
+    assert_eq!(worker_settings(&[]), Ok((2, 1)));
+    let off = [("HOLDPOINT_STORE__WORKER_CONNECTIONS", "0")];
+    assert_eq!(worker_settings(&off), Ok((0, 0)));
+    let error = worker_settings(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "65")]).unwrap_err();
     assert!(
         error.contains("[store] worker_connections (65) must be at most 64"),
         "{error}"
@@ -120,14 +117,11 @@ fn workers_keep_connections_of_their_own_by_default() {
 
 #[test]
 fn worker_lanes_keep_connections_of_the_workers() {
-    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
-    let alone = env(&[("HOLDPOINT_STORE__WORKER_LANES", "0")]);
-    let config = load(&overrides, &alone).unwrap();
-    assert_eq!(worker_connections(&config.store), Some((2, 0)));
-    let one = env(&[("HOLDPOINT_STORE__WORKER_CONNECTIONS", "1")]);
-    let config = load(&overrides, &one).unwrap();
-    assert_eq!(worker_connections(&config.store), Some((1, 0)));
-    let error = load(&overrides, &env(&[("HOLDPOINT_STORE__WORKER_LANES", "2")])).unwrap_err();
+    let alone = [("HOLDPOINT_STORE__WORKER_LANES", "0")];
+    assert_eq!(worker_settings(&alone), Ok((2, 0)));
+    let one = [("HOLDPOINT_STORE__WORKER_CONNECTIONS", "1")];
+    assert_eq!(worker_settings(&one), Ok((1, 0)));
+    let error = worker_settings(&[("HOLDPOINT_STORE__WORKER_LANES", "2")]).unwrap_err();
     assert!(
         error.contains("[store] worker_lanes (2) must be less than [store] worker_connections (2)"),
         "{error}"

@@ -103,12 +103,12 @@ impl PostgresStore {
         })
     }
 
-    /// Where a transaction begun on this thread takes its connection.
-    fn pools<'a>(&'a self, own: Option<&'a thread_pool::Own>) -> thread_pool::Pools<'a> {
-        thread_pool::Pools {
-            own: own.map(|own| &own.pool),
-            shared: &self.pool,
-        }
+    /// A transaction on this thread's own connections if it has them (`own`), else on the
+    /// node's pool.
+    async fn begin_on(&self, own: Option<&thread_pool::Own>) -> Result<Box<dyn Tx>, StoreError> {
+        let client = thread_pool::take(own.map(|own| &own.pool), &self.pool).await?;
+        let conn = conn::PgConn::begin(client, self.work.clone());
+        Ok(Box::new(SqlTx::new(conn)))
     }
 
     /// A connection of the pool, for work outside the [`Tx`] methods (the store copy).
@@ -200,10 +200,8 @@ impl Store for PostgresStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let own = thread_pool::of_this_thread(self.id);
-        let client = self.pools(own.as_ref()).take().await?;
-        let conn = conn::PgConn::begin(client, self.work.clone());
-        Ok(Box::new(SqlTx::new(conn)))
+        self.begin_on(thread_pool::of_this_thread(self.id).as_ref())
+            .await
     }
 
     async fn begin_command(&self) -> Result<Box<dyn Tx>, StoreError> {
@@ -217,7 +215,7 @@ impl Store for PostgresStore {
             }) => (&**lanes, pool),
             _ => match &self.lanes {
                 Some(lanes) => (lanes, &self.pool),
-                None => return self.begin().await,
+                None => return self.begin_on(own.as_ref()).await,
             },
         };
         let turn = lanes.turn().await;

@@ -59,26 +59,18 @@ pub(super) struct Own {
     pub lanes: Option<Arc<Lanes>>,
 }
 
-/// Where a transaction takes its connection: the thread's own pool first, if it has one,
-/// and the node's when none of its own is free at once.
-#[derive(Clone, Copy)]
-pub(super) struct Pools<'a> {
-    pub own: Option<&'a Pool>,
-    pub shared: &'a Pool,
-}
-
-impl Pools<'_> {
-    pub(super) async fn take(self) -> Result<Object, StoreError> {
-        let Some(own) = self.own else {
-            return Ok(self.shared.get().await?);
-        };
-        match own.timeout_get(&AT_ONCE).await {
-            Ok(client) => Ok(client),
-            // Every one of the thread's own is busy (say, behind a row lock): the node's
-            // pool takes the overflow rather than the thread's other requests waiting.
-            Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(self.shared.get().await?),
-            Err(error) => Err(error.into()),
-        }
+/// A transaction's connection: one of the thread's `own`, if it has a pool and one is free
+/// at once, else one of the node's `shared` pool.
+pub(super) async fn take(own: Option<&Pool>, shared: &Pool) -> Result<Object, StoreError> {
+    let Some(own) = own else {
+        return Ok(shared.get().await?);
+    };
+    match own.timeout_get(&AT_ONCE).await {
+        Ok(client) => Ok(client),
+        // Every one of the thread's own is busy (say, behind a row lock): the node's pool
+        // takes the overflow rather than the thread's other requests waiting.
+        Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(shared.get().await?),
+        Err(error) => Err(error.into()),
     }
 }
 
