@@ -1,6 +1,9 @@
 //! Logging setup: `RUST_LOG` wins over the configured level; text or JSON lines on stderr,
 //! written by a thread of their own so that no request ever waits on stderr.
 //!
+//! A request's span is made only when something is logged inside the request, and its
+//! `request` line is written without it ([`scope`], [`request_line`]).
+//!
 //! A log line is formatted where it is logged, then copied into a bounded buffer that the
 //! writer thread empties into few large writes ([`queue`]: lossy under overload, never
 //! blocking; dropped lines are counted in [`log_lines_dropped`], exported as a metric).
@@ -24,6 +27,11 @@ mod clock;
 mod fields;
 mod line;
 mod queue;
+mod request_line;
+mod scope;
+
+pub use request_line::Answered;
+pub use scope::{InRequest, RequestScope};
 
 /// The writer of the installed subscriber, whose dropped-lines count the exporter reads.
 static INSTALLED: OnceLock<queue::LineQueue> = OnceLock::new();
@@ -42,20 +50,22 @@ pub fn init(level: &str, format: LogFormat) -> LogGuard {
     let (writer, guard) = queue::line_queue(std::io::stderr());
     // Colours only on a terminal; log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let registry = tracing_subscriber::registry().with(filter(level));
-    let installed = match format {
+    let (filter, spans) = filter(level);
+    let registry = tracing_subscriber::registry().with(filter);
+    let scopes = match format {
         LogFormat::Text if !ansi => {
             let plain = lines(&writer, ansi)
                 .event_format(line::PlainLine)
                 .fmt_fields(fields::PlainFields);
-            registry
-                .with(fields::SizedSpanFields)
-                .with(plain)
-                .try_init()
+            let subscriber = registry.with(fields::SizedSpanFields).with(plain);
+            scope::Scopes::new(subscriber, spans, Some(writer.clone()))
         }
-        LogFormat::Text => registry.with(lines(&writer, ansi)).try_init(),
-        LogFormat::Json => registry.with(lines(&writer, ansi).json()).try_init(),
+        LogFormat::Text => scope::Scopes::new(registry.with(lines(&writer, ansi)), spans, None),
+        LogFormat::Json => {
+            scope::Scopes::new(registry.with(lines(&writer, ansi).json()), spans, None)
+        }
     };
+    let installed = scopes.try_init();
     if installed.is_ok() {
         let _ = INSTALLED.set(writer);
     }
@@ -78,14 +88,19 @@ fn lines<S>(
 /// becomes a static [`Targets`] filter, decided once per call site: `EnvFilter` takes a
 /// lock shared by every worker on each span's creation, entry, exit and field record,
 /// which is several times per request.
-fn filter(level: &str) -> Box<dyn Layer<Registry> + Send + Sync> {
+///
+/// Request spans may be made late ([`scope`]) under a static filter only: an `EnvFilter`
+/// may enable a line by the spans it is logged in (`[request{path=/x}]=debug`), so it must
+/// find the request's span entered when it decides.
+fn filter(level: &str) -> (Box<dyn Layer<Registry> + Send + Sync>, scope::RequestSpans) {
+    use scope::RequestSpans::{Eager, Lazy};
     if let Ok(from_env) = EnvFilter::try_from_default_env() {
-        return Box::new(from_env);
+        return (Box::new(from_env), Eager);
     }
     let directives = directives(level);
     match directives.parse::<Targets>() {
-        Ok(targets) => Box::new(targets),
-        Err(_) => Box::new(EnvFilter::new(directives)),
+        Ok(targets) => (Box::new(targets), Lazy),
+        Err(_) => (Box::new(EnvFilter::new(directives)), Eager),
     }
 }
 

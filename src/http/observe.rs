@@ -3,7 +3,8 @@
 //! - a request id: the caller's `X-Request-Id` when it is a sane token (1 to 128 of
 //!   `A-Z a-z 0-9 . _ : -`), else a new UUID; echoed in the answer's `X-Request-Id`;
 //! - a tracing span per request (`method`, `path`, `request_id`), so every log line of the
-//!   request and of the commands it runs carries them, and one `request` log line when it
+//!   request and of the commands it runs carries them (a [`RequestScope`], which makes the
+//!   span when the first such line is logged), and one `request` log line when it
 //!   is answered, with what the answer settled (`route`, `status`, `dialect`, `operation`,
 //!   `elapsed_ms`). Those are fields of the line, not of the span: they are known only at
 //!   the end, when no other line of the request is left to carry them, and recording
@@ -21,9 +22,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use tracing::Instrument;
 
 use crate::engine::callback::{CALLBACK_DIALECT, CALLBACK_PATH};
+use crate::telemetry::{Answered, RequestScope};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -168,13 +169,8 @@ pub async fn observe(
     let started = Instant::now();
     let request_id = incoming_id(&request).unwrap_or_else(new_request_id);
     let method = request.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        path = %logged_path(request.path()),
-        request_id = %request_id,
-    );
-    let mut response = next.call(request).instrument(span.clone()).await?;
+    let scope = RequestScope::new(method.as_str(), &logged_path(request.path()), &request_id);
+    let mut response = scope.instrument(next.call(request)).await?;
     let observed = response.request().extensions().get::<Observed>().copied();
     // Route templates are a bounded set; paths that matched none share one label.
     let route = match observed.and_then(|o| o.route) {
@@ -188,15 +184,14 @@ pub async fn observe(
     let operation = observed.map_or_else(|| method_label(&method), |o| o.operation);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    tracing::info!(
-        parent: &span,
+    let answered = Answered {
         route,
         status,
         dialect,
         operation,
-        elapsed_ms = elapsed_ms(elapsed),
-        "request"
-    );
+        elapsed_ms: elapsed_ms(elapsed),
+    };
+    scope.log_answered(&answered);
     crate::metrics::http_request(route, dialect, operation, status, elapsed);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);

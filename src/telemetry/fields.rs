@@ -100,14 +100,8 @@ impl Visit for PlainVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.record_debug(field, &format_args!("{value}"));
-        } else if debug_leaves_alone(value) {
-            self.write_field(field, |writer| {
-                writer.write_char('"')?;
-                writer.write_str(value)?;
-                writer.write_char('"')
-            });
         } else {
-            self.record_debug(field, &value);
+            self.write_field(field, |writer| write_debug_str(writer, value));
         }
     }
 
@@ -130,11 +124,7 @@ impl Visit for PlainVisitor<'_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let mut buffer = ryu::Buffer::new();
-        match debug_of_f64(&mut buffer, value) {
-            Some(text) => self.write_field(field, |writer| writer.write_str(text)),
-            None => self.record_debug(field, &value),
-        }
+        self.write_field(field, |writer| write_debug_f64(writer, value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
@@ -168,6 +158,25 @@ impl Visit for PlainVisitor<'_> {
         self.result = self
             .result
             .and_then(|()| write!(self.writer, "{:?}", EscapedDebug(value, sanitize)));
+    }
+}
+
+/// `value` as `str`'s `Debug` writes it (quoted, escaped), without `core::fmt` when it can.
+pub(super) fn write_debug_str(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+    if debug_leaves_alone(value) {
+        writer.write_char('"')?;
+        writer.write_str(value)?;
+        writer.write_char('"')
+    } else {
+        write!(writer, "{value:?}")
+    }
+}
+
+/// `value` as `f64`'s `Debug` writes it, without `core::fmt` when it can.
+pub(super) fn write_debug_f64(writer: &mut Writer<'_>, value: f64) -> fmt::Result {
+    match debug_of_f64(&mut ryu::Buffer::new(), value) {
+        Some(text) => writer.write_str(text),
+        None => write!(writer, "{value:?}"),
     }
 }
 

@@ -61,7 +61,7 @@ where
 }
 
 /// The level between the time and the rest, padded as the default format pads it.
-fn level_text(level: Level) -> &'static str {
+pub(super) fn level_text(level: Level) -> &'static str {
     match level {
         Level::TRACE => " TRACE ",
         Level::DEBUG => " DEBUG ",

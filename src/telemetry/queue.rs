@@ -97,6 +97,11 @@ pub struct LineQueue {
 }
 
 impl LineQueue {
+    /// Queues one whole line (its newline included).
+    pub(super) fn push(&self, line: &[u8]) {
+        self.shared.push(line);
+    }
+
     /// Lines dropped so far because the buffer was full.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)

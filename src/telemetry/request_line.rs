@@ -1,0 +1,275 @@
+//! The `request` line of an answered request, written by hand: exactly the line that the
+//! plain text format ([`super::line::PlainLine`], [`super::fields::PlainFields`]) writes
+//! for the `request` event inside the request's span, without the event, the span or
+//! the visitor. A request that logs nothing else then costs its worker no span at all
+//! (`scope`'s module doc) and a line of some 200 bytes written straight into a buffer.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use tracing::Level;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+use super::clock::UtcMicros;
+use super::fields::{write_debug_f64, write_debug_str};
+use super::line::level_text;
+
+/// What a request's answer settled: the fields of its `request` line.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    /// The route template (a bounded set), not the path.
+    pub route: &'a str,
+    pub status: u16,
+    pub dialect: &'a str,
+    pub operation: &'a str,
+    /// Milliseconds, to the microsecond.
+    pub elapsed_ms: f64,
+}
+
+/// The line's target: it is the HTTP edge's line (`http::observe`), and kept its target
+/// when its writing moved here, so filters and readers of the logs see no change.
+pub(super) const TARGET: &str = "holdpoint::http::observe";
+
+impl Answered<'_> {
+    /// Logs the `request` line through `tracing`, inside `parent` (the request's span):
+    /// what the other formats, and the plain one when the span is disabled, write.
+    pub fn log_in(&self, parent: Option<tracing::Id>) {
+        tracing::info!(
+            target: TARGET,
+            parent: parent,
+            route = self.route,
+            status = self.status,
+            dialect = self.dialect,
+            operation = self.operation,
+            elapsed_ms = self.elapsed_ms,
+            "request"
+        );
+    }
+}
+
+/// Whether the `request` line is enabled, as `log_in` would find it.
+pub(super) fn enabled() -> bool {
+    tracing::event_enabled!(target: TARGET, Level::INFO)
+}
+
+/// The values of the request's span, as its line shows them.
+pub(super) struct SpanValues<'a> {
+    pub(super) method: &'a str,
+    pub(super) path: &'a str,
+    pub(super) request_id: &'a str,
+}
+
+thread_local! {
+    /// The line being written on this thread (kept to keep its capacity).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Hands `write` the request line with the span's and the answer's values.
+pub(super) fn with_line(span: &SpanValues<'_>, answered: &Answered<'_>, write: impl FnOnce(&[u8])) {
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        // Writing into a `String` fails only if a value's `Debug` does, which ours do not.
+        if format(line, span, answered).is_ok() {
+            write(line.as_bytes());
+        }
+    });
+}
+
+/// `TIME  INFO request{method=M path=P request_id=I}: TARGET: request route="R" …`
+fn format(line: &mut String, span: &SpanValues<'_>, answered: &Answered<'_>) -> fmt::Result {
+    let mut writer = Writer::new(line);
+    UtcMicros.format_time(&mut writer)?;
+    writer.write_str(level_text(Level::INFO))?;
+    // The span's fields are displayed (`%value`), so written as they are.
+    writer.write_str("request{method=")?;
+    writer.write_str(span.method)?;
+    writer.write_str(" path=")?;
+    writer.write_str(span.path)?;
+    writer.write_str(" request_id=")?;
+    writer.write_str(span.request_id)?;
+    writer.write_str("}: ")?;
+    writer.write_str(TARGET)?;
+    writer.write_str(": request route=")?;
+    write_debug_str(&mut writer, answered.route)?;
+    writer.write_str(" status=")?;
+    writer.write_str(itoa::Buffer::new().format(answered.status))?;
+    writer.write_str(" dialect=")?;
+    write_debug_str(&mut writer, answered.dialect)?;
+    writer.write_str(" operation=")?;
+    write_debug_str(&mut writer, answered.operation)?;
+    writer.write_str(" elapsed_ms=")?;
+    write_elapsed_ms(&mut writer, answered.elapsed_ms)?;
+    writer.write_char('\n')
+}
+
+/// `ms` as `f64`'s `Debug` writes it. A whole number of microseconds (what `observe`
+/// passes) is written from that integer, without `ryu`: `Debug` writes the shortest
+/// decimal that reads back as `ms`, and below 10^15 microseconds the exact quotient, of
+/// at most 15 significant digits, is the only such decimal of its length or shorter.
+fn write_elapsed_ms(writer: &mut Writer<'_>, ms: f64) -> fmt::Result {
+    let micros = (ms * 1000.0).round();
+    if !(ms.is_sign_positive() && micros < 1e15 && micros / 1000.0 == ms) {
+        return write_debug_f64(writer, ms);
+    }
+    // Whole and below 10^15: exact as an integer.
+    let micros = micros as u64;
+    writer.write_str(itoa::Buffer::new().format(micros / 1000))?;
+    let fraction = micros % 1000;
+    if fraction == 0 {
+        return writer.write_str(".0");
+    }
+    let digits = [
+        b'.',
+        b'0' + (fraction / 100) as u8,
+        b'0' + (fraction / 10 % 10) as u8,
+        b'0' + (fraction % 10) as u8,
+    ];
+    let zeros = if fraction.is_multiple_of(100) {
+        2
+    } else {
+        usize::from(fraction.is_multiple_of(10))
+    };
+    // Only ASCII was written.
+    writer.write_str(std::str::from_utf8(&digits[..4 - zeros]).map_err(|_| fmt::Error)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::{ProptestConfig, proptest};
+    use tracing::Level;
+    use tracing_subscriber::fmt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::{Answered, SpanValues, with_line, write_elapsed_ms};
+    use crate::telemetry::captured::Lines;
+    use crate::telemetry::fields::{PlainFields, SizedSpanFields};
+    use crate::telemetry::line::PlainLine;
+    use tracing_subscriber::fmt::format::Writer;
+
+    /// The line the plain text format writes for the same span and event.
+    fn through_tracing(span: &SpanValues<'_>, answered: &Answered<'_>) -> String {
+        let lines = Lines::default();
+        let plain = fmt::layer()
+            .with_writer(lines.clone())
+            .with_ansi(false)
+            .event_format(PlainLine)
+            .fmt_fields(PlainFields);
+        let subscriber = tracing_subscriber::registry()
+            .with(SizedSpanFields)
+            .with(plain);
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::span!(
+                Level::INFO,
+                "request",
+                method = %span.method,
+                path = %span.path,
+                request_id = %span.request_id,
+            );
+            answered.log_in(request.id());
+        });
+        lines.text()
+    }
+
+    fn by_hand(span: &SpanValues<'_>, answered: &Answered<'_>) -> String {
+        let mut text = String::new();
+        with_line(span, answered, |line| {
+            text = String::from_utf8(line.to_vec()).expect("text");
+        });
+        text
+    }
+
+    /// The line without its timestamp (the two are written microseconds apart).
+    fn untimed(line: &str) -> &str {
+        line.split_once(' ').map_or(line, |(_, rest)| rest)
+    }
+
+    #[test]
+    fn the_hand_written_line_is_the_plain_format_s() {
+        let span = SpanValues {
+            method: "POST",
+            path: "/vmware-vmo-webcontrol/webservice",
+            request_id: "0123456789ab-42",
+        };
+        let odd_span = SpanValues {
+            method: "PROPFIND",
+            path: "/a%20b/é",
+            request_id: "caller:id.1_2-3",
+        };
+        let answers = [
+            (
+                "/vmware-vmo-webcontrol/webservice",
+                200,
+                "vco",
+                "echo",
+                0.123,
+            ),
+            ("unmatched", 404, "none", "GET", 12.0),
+            ("/q\"uote\\d", 500, "é", "tab\there", 1e20),
+            ("/callbacks/{token}", 204, "callback_url", "POST", 0.0),
+            ("/x", 200, "api", "GET", 1234.5678901234567),
+        ];
+        for span in [&span, &odd_span] {
+            for (route, status, dialect, operation, elapsed_ms) in answers {
+                let answered = Answered {
+                    route,
+                    status,
+                    dialect,
+                    operation,
+                    elapsed_ms,
+                };
+                let expected = through_tracing(span, &answered);
+                let written = by_hand(span, &answered);
+                assert_eq!(untimed(&written), untimed(&expected));
+                assert_eq!(written.len(), expected.len(), "{written}");
+            }
+        }
+    }
+
+    fn elapsed_text(ms: f64) -> String {
+        let mut text = String::new();
+        write_elapsed_ms(&mut Writer::new(&mut text), ms).expect("written");
+        text
+    }
+
+    #[test]
+    fn elapsed_milliseconds_are_written_as_debug_writes_them() {
+        for ms in [
+            0.0,
+            -0.0,
+            0.001,
+            0.01,
+            0.1,
+            0.15,
+            1.0,
+            12.0,
+            12.5,
+            999.999,
+            1000.0,
+            1234.5678901234567,
+            1e12,
+            999_999_999_999.999,
+            1e13,
+            0.0001,
+            1e-9,
+            -3.5,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert_eq!(elapsed_text(ms), format!("{ms:?}"), "{ms:?}");
+        }
+    }
+
+    /// Where whole microseconds stop being written from the integer.
+    const BELOW: u64 = 1_000_000_000_000_000;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn whole_microseconds_are_written_as_debug_writes_them(micros in 0u64..BELOW) {
+            let ms = micros as f64 / 1000.0;
+            assert_eq!(elapsed_text(ms), format!("{ms:?}"));
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The request span made lazily under [`Scopes`], at once under any other subscriber.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use tracing::span::{Attributes, Id};
+use tracing::{Dispatch, Span, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt;
+use tracing_subscriber::layer::{self, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::{RequestScope, RequestSpans, Scopes};
+use crate::telemetry::captured::Lines;
+use crate::telemetry::fields::{PlainFields, SizedSpanFields};
+use crate::telemetry::line::PlainLine;
+use crate::telemetry::queue;
+use crate::telemetry::request_line::Answered;
+
+/// Counts the spans made.
+struct CountSpans(Arc<AtomicUsize>);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountSpans {
+    fn on_new_span(&self, _: &Attributes<'_>, _: &Id, _: layer::Context<'_, S>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Plain text lines into `lines`, spans counted into `spans`, under [`Scopes`] when
+/// `scoped` says how (as the node logs), else as a test subscriber would.
+fn subscriber(lines: &Lines, spans: &Arc<AtomicUsize>, scoped: Option<RequestSpans>) -> Dispatch {
+    let plain = fmt::layer()
+        .with_writer(lines.clone())
+        .with_ansi(false)
+        .event_format(PlainLine)
+        .fmt_fields(PlainFields);
+    let inner = tracing_subscriber::registry()
+        .with(LevelFilter::INFO)
+        .with(CountSpans(spans.clone()))
+        .with(SizedSpanFields)
+        .with(plain);
+    match scoped {
+        Some(request_spans) => Dispatch::new(Scopes::new(inner, request_spans, None)),
+        None => Dispatch::new(inner),
+    }
+}
+
+/// Pending once, then ready: a request that waits for something once.
+#[derive(Default)]
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+fn run<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn scope() -> RequestScope {
+    RequestScope::new("POST", "/p", "id-1")
+}
+
+const PREFIX: &str = "request{method=POST path=/p request_id=id-1}:";
+
+/// The lines written, each without its timestamp and level.
+fn logged(lines: &Lines) -> Vec<String> {
+    lines
+        .text()
+        .lines()
+        .map(|line| line.splitn(4, ' ').last().unwrap_or_default().trim().into())
+        .collect()
+}
+
+#[test]
+fn a_request_that_logs_nothing_makes_no_span() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            let scope = scope();
+            run(scope.instrument(YieldOnce::default()));
+            assert_eq!(spans.load(Ordering::Relaxed), 0);
+            let span = scope.span().expect("the span is enabled");
+            assert_eq!(span.metadata().map(|meta| meta.name()), Some("request"));
+            assert_eq!(spans.load(Ordering::Relaxed), 1);
+        },
+    );
+}
+
+#[test]
+fn lines_in_a_request_carry_its_span_from_the_first_on() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            let scope = scope();
+            run(scope.instrument(async {
+                tracing::info!("first");
+                YieldOnce::default().await;
+                tracing::info!("second");
+                tracing::info_span!("command").in_scope(|| tracing::info!("third"));
+            }));
+            tracing::info!("outside");
+        },
+    );
+    let target = "holdpoint::telemetry::scope::tests:";
+    assert_eq!(
+        logged(&lines),
+        [
+            format!("{PREFIX} {target} first"),
+            format!("{PREFIX} {target} second"),
+            format!("{PREFIX}command: {target} third"),
+            format!("{target} outside"),
+        ]
+    );
+    assert_eq!(
+        spans.load(Ordering::Relaxed),
+        2,
+        "the request's and the command's"
+    );
+}
+
+#[test]
+fn a_span_without_the_request_as_parent_keeps_its_own_scope() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            run(scope().instrument(async {
+                tracing::info_span!(parent: None, "job").in_scope(|| tracing::info!("in job"));
+                tracing::info!("after job");
+            }));
+        },
+    );
+    let target = "holdpoint::telemetry::scope::tests:";
+    assert_eq!(
+        logged(&lines),
+        [
+            format!("job: {target} in job"),
+            format!("{PREFIX} {target} after job"),
+        ]
+    );
+}
+
+#[test]
+fn the_current_span_in_a_request_is_the_request_s() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            let name = run(scope().instrument(async {
+                YieldOnce::default().await;
+                Span::current().metadata().map(|meta| meta.name())
+            }));
+            assert_eq!(name, Some("request"));
+        },
+    );
+}
+
+#[test]
+fn under_another_subscriber_or_eager_scopes_the_span_is_made_at_once() {
+    for scoped in [None, Some(RequestSpans::Eager)] {
+        let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+        tracing::dispatcher::with_default(&subscriber(&lines, &spans, scoped), || {
+            let scope = scope();
+            assert_eq!(spans.load(Ordering::Relaxed), 1, "{scoped:?}");
+            run(scope.instrument(async {
+                YieldOnce::default().await;
+                tracing::info!("inside");
+            }));
+        });
+        let target = "holdpoint::telemetry::scope::tests:";
+        assert_eq!(logged(&lines), [format!("{PREFIX} {target} inside")]);
+    }
+}
+
+#[test]
+fn a_disabled_span_leaves_nothing_to_make_or_write() {
+    let lines = Lines::default();
+    let filtered = tracing_subscriber::registry()
+        .with(LevelFilter::WARN)
+        .with(fmt::layer().with_writer(lines.clone()));
+    let (queue, _guard) = queue::line_queue(lines.clone());
+    let dispatch = Dispatch::new(Scopes::new(filtered, RequestSpans::Lazy, Some(queue)));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let scope = scope();
+        assert!(scope.span().is_none());
+        assert!(!scope.write_request_line(&answered()));
+    });
+}
+
+fn answered() -> Answered<'static> {
+    Answered {
+        route: "/p",
+        status: 200,
+        dialect: "api",
+        operation: "POST",
+        elapsed_ms: 0.5,
+    }
+}
+
+#[test]
+fn the_request_line_goes_into_the_plain_queue_without_a_span() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    let written = Lines::default();
+    let (queue, guard) = queue::line_queue(written.clone());
+    let inner = tracing_subscriber::registry()
+        .with(LevelFilter::INFO)
+        .with(CountSpans(spans.clone()))
+        .with(fmt::layer().with_writer(lines.clone()));
+    let dispatch = Dispatch::new(Scopes::new(inner, RequestSpans::Lazy, Some(queue)));
+    tracing::dispatcher::with_default(&dispatch, || {
+        let scope = scope();
+        run(scope.instrument(YieldOnce::default()));
+        scope.log_answered(&answered());
+    });
+    drop(guard);
+    assert_eq!(spans.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        logged(&written),
+        [format!(
+            "{PREFIX} holdpoint::http::observe: request route=\"/p\" status=200 \
+             dialect=\"api\" operation=\"POST\" elapsed_ms=0.5"
+        )]
+    );
+}
