@@ -51,7 +51,13 @@ pub(super) const MAX_COMMANDS: usize = 48;
 /// arriving; without it a steady stream of commands would postpone it indefinitely. It is
 /// checked whenever the turn is let go, so a batch can wait longer by as much as one
 /// command holds the turn (including the time the OS does not run that command's task).
-const MAX_WAIT: Duration = Duration::from_millis(5);
+///
+/// It only matters when commands queue for the turn (a batch is due as soon as nobody
+/// waits), and then a longer wait is the shorter tail: each `COMMIT` holds the turn, so
+/// fewer of them leave more of it to commands. K2 finishes at 64 clients on PostgreSQL:
+/// 2 ms gave 4,500 req/s and a p99 of 22–24 ms, 5 ms 5,500–5,700 and 20–24 ms, 10 ms
+/// 5,800–6,100 and 16–21 ms (BENCHMARKS.md, 2026-12-05, fifth pass).
+const MAX_WAIT: Duration = Duration::from_millis(10);
 
 /// What a command waits for after it committed: the outcome of its batch's `COMMIT`.
 pub(super) type Ack = oneshot::Receiver<Result<(), StoreError>>;
