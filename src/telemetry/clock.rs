@@ -28,6 +28,13 @@ thread_local! {
 
 impl FormatTime for UtcMicros {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        Self::write_now(w)
+    }
+}
+
+impl UtcMicros {
+    /// Writes the time now into `w`.
+    pub(super) fn write_now(w: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
         // A clock before 1970 is written as 1970: log lines are not where to find that out.
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)

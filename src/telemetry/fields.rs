@@ -162,7 +162,7 @@ impl Visit for PlainVisitor<'_> {
 }
 
 /// `value` as `str`'s `Debug` writes it (quoted, escaped), without `core::fmt` when it can.
-pub(super) fn write_debug_str(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+pub(super) fn write_debug_str(writer: &mut (impl fmt::Write + ?Sized), value: &str) -> fmt::Result {
     if debug_leaves_alone(value) {
         writer.write_char('"')?;
         writer.write_str(value)?;
@@ -173,7 +173,7 @@ pub(super) fn write_debug_str(writer: &mut Writer<'_>, value: &str) -> fmt::Resu
 }
 
 /// `value` as `f64`'s `Debug` writes it, without `core::fmt` when it can.
-pub(super) fn write_debug_f64(writer: &mut Writer<'_>, value: f64) -> fmt::Result {
+pub(super) fn write_debug_f64(writer: &mut (impl fmt::Write + ?Sized), value: f64) -> fmt::Result {
     match debug_of_f64(&mut ryu::Buffer::new(), value) {
         Some(text) => writer.write_str(text),
         None => write!(writer, "{value:?}"),

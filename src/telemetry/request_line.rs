@@ -8,8 +8,6 @@ use std::cell::RefCell;
 use std::fmt;
 
 use tracing::Level;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
 
 use super::clock::UtcMicros;
 use super::fields::{write_debug_f64, write_debug_str};
@@ -78,46 +76,49 @@ pub(super) fn with_line(span: &SpanValues<'_>, answered: &Answered<'_>, write: i
 
 /// `TIME  INFO request{method=M path=P request_id=I}: TARGET: request route="R" …`
 fn format(line: &mut String, span: &SpanValues<'_>, answered: &Answered<'_>) -> fmt::Result {
-    let mut writer = Writer::new(line);
-    UtcMicros.format_time(&mut writer)?;
-    writer.write_str(level_text(Level::INFO))?;
+    // Into the `String` itself: through a `Writer`, each piece was a dynamic call.
+    UtcMicros::write_now(line)?;
+    line.push_str(level_text(Level::INFO));
     // The span's fields are displayed (`%value`), so written as they are.
-    writer.write_str("request{method=")?;
-    writer.write_str(span.method)?;
-    writer.write_str(" path=")?;
-    writer.write_str(span.path)?;
-    writer.write_str(" request_id=")?;
-    writer.write_str(span.request_id)?;
-    writer.write_str("}: ")?;
-    writer.write_str(TARGET)?;
-    writer.write_str(": request route=")?;
-    write_debug_str(&mut writer, answered.route)?;
-    writer.write_str(" status=")?;
-    writer.write_str(itoa::Buffer::new().format(answered.status))?;
-    writer.write_str(" dialect=")?;
-    write_debug_str(&mut writer, answered.dialect)?;
-    writer.write_str(" operation=")?;
-    write_debug_str(&mut writer, answered.operation)?;
-    writer.write_str(" elapsed_ms=")?;
-    write_elapsed_ms(&mut writer, answered.elapsed_ms)?;
-    writer.write_char('\n')
+    for (piece, value) in [
+        ("request{method=", span.method),
+        (" path=", span.path),
+        (" request_id=", span.request_id),
+        ("}: ", TARGET),
+    ] {
+        line.push_str(piece);
+        line.push_str(value);
+    }
+    line.push_str(": request route=");
+    write_debug_str(line, answered.route)?;
+    line.push_str(" status=");
+    line.push_str(itoa::Buffer::new().format(answered.status));
+    line.push_str(" dialect=");
+    write_debug_str(line, answered.dialect)?;
+    line.push_str(" operation=");
+    write_debug_str(line, answered.operation)?;
+    line.push_str(" elapsed_ms=");
+    write_elapsed_ms(line, answered.elapsed_ms)?;
+    line.push('\n');
+    Ok(())
 }
 
 /// `ms` as `f64`'s `Debug` writes it. A whole number of microseconds (what `observe`
 /// passes) is written from that integer, without `ryu`: `Debug` writes the shortest
 /// decimal that reads back as `ms`, and below 10^15 microseconds the exact quotient, of
 /// at most 15 significant digits, is the only such decimal of its length or shorter.
-fn write_elapsed_ms(writer: &mut Writer<'_>, ms: f64) -> fmt::Result {
+fn write_elapsed_ms(line: &mut String, ms: f64) -> fmt::Result {
     let micros = (ms * 1000.0).round();
     if !(ms.is_sign_positive() && micros < 1e15 && micros / 1000.0 == ms) {
-        return write_debug_f64(writer, ms);
+        return write_debug_f64(line, ms);
     }
     // Whole and below 10^15: exact as an integer.
     let micros = micros as u64;
-    writer.write_str(itoa::Buffer::new().format(micros / 1000))?;
+    line.push_str(itoa::Buffer::new().format(micros / 1000));
     let fraction = micros % 1000;
     if fraction == 0 {
-        return writer.write_str(".0");
+        line.push_str(".0");
+        return Ok(());
     }
     let digits = [
         b'.',
@@ -131,7 +132,8 @@ fn write_elapsed_ms(writer: &mut Writer<'_>, ms: f64) -> fmt::Result {
         usize::from(fraction.is_multiple_of(10))
     };
     // Only ASCII was written.
-    writer.write_str(std::str::from_utf8(&digits[..4 - zeros]).map_err(|_| fmt::Error)?)
+    line.push_str(std::str::from_utf8(&digits[..4 - zeros]).map_err(|_| fmt::Error)?);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -145,7 +147,6 @@ mod tests {
     use crate::telemetry::captured::Lines;
     use crate::telemetry::fields::{PlainFields, SizedSpanFields};
     use crate::telemetry::line::PlainLine;
-    use tracing_subscriber::fmt::format::Writer;
 
     /// The line the plain text format writes for the same span and event.
     fn through_tracing(span: &SpanValues<'_>, answered: &Answered<'_>) -> String {
@@ -228,7 +229,7 @@ mod tests {
 
     fn elapsed_text(ms: f64) -> String {
         let mut text = String::new();
-        write_elapsed_ms(&mut Writer::new(&mut text), ms).expect("written");
+        write_elapsed_ms(&mut text, ms).expect("written");
         text
     }
 
