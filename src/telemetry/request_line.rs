@@ -58,6 +58,9 @@ pub(super) struct SpanValues<'a> {
     pub(super) request_id: &'a str,
 }
 
+/// The capacity a thread's line buffer keeps: a line with a path of some 2 KiB.
+const RETAINED_CAPACITY: usize = 2048;
+
 thread_local! {
     /// The line being written on this thread (kept to keep its capacity).
     static LINE: RefCell<String> = const { RefCell::new(String::new()) };
@@ -70,6 +73,10 @@ pub(super) fn with_line(span: &SpanValues<'_>, answered: &Answered<'_>, write: i
         // Writing into a `String` fails only if a value's `Debug` does, which ours do not.
         if format(line, span, answered).is_ok() {
             write(line.as_bytes());
+        }
+        // A stranger's long path must not keep a worker's buffer large.
+        if line.capacity() > RETAINED_CAPACITY {
+            *line = String::new();
         }
     });
 }

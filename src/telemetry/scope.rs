@@ -22,12 +22,9 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::OnceLock;
-use std::task::{Context, Poll};
 
-use pin_project_lite::pin_project;
 use tracing::field::{Field, Value, display};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -46,7 +43,8 @@ static CALLSITE: DefaultCallsite = DefaultCallsite::new(&REQUEST_SPAN);
 
 static REQUEST_SPAN: Metadata<'static> = tracing_core::metadata! {
     name: "request",
-    target: module_path!(),
+    // The span's filters name the HTTP edge, as they did when `http::observe` made it.
+    target: request_line::TARGET,
     level: Level::INFO,
     fields: &["method", "path", "request_id"],
     callsite: &CALLSITE,
@@ -153,10 +151,7 @@ impl RequestScope {
 
     /// `future`, run inside this scope.
     pub fn instrument<F: Future>(&self, future: F) -> InRequest<F> {
-        InRequest {
-            inner: future,
-            state: self.state.clone(),
-        }
+        InRequest::new(future, self.state.clone())
     }
 
     /// The request's span, made now if nothing inside the request made it.
@@ -212,55 +207,6 @@ fn span_interest() -> Interest {
     CALLSITE.interest()
 }
 
-pin_project! {
-    /// A request's future in its [`RequestScope`].
-    pub struct InRequest<F> {
-        #[pin]
-        inner: F,
-        state: Option<Rc<ScopeState>>,
-    }
-}
-
-impl<F: Future> Future for InRequest<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let Some(state) = this.state else {
-            return this.inner.poll(cx);
-        };
-        if let Some(span) = state.span.get() {
-            let _entered = span.enter();
-            return this.inner.poll(cx);
-        }
-        let _pending = Pending::set(state);
-        this.inner.poll(cx)
-    }
-}
-
-/// `state` pending on this thread for one poll; afterwards the previous one is restored,
-/// and the span, if [`Scopes`] made and entered it meanwhile, exited (a panic included).
-struct Pending<'a> {
-    previous: Option<Rc<ScopeState>>,
-    state: &'a ScopeState,
-}
-
-impl<'a> Pending<'a> {
-    fn set(state: &'a Rc<ScopeState>) -> Self {
-        let previous = PENDING.replace(Some(state.clone()));
-        Self { previous, state }
-    }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        PENDING.set(self.previous.take());
-        if let Some(span) = self.state.span.get() {
-            span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
-        }
-    }
-}
-
 /// When [`Scopes`] makes a request's span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RequestSpans {
@@ -302,8 +248,12 @@ impl Scopes {
         let Some(state) = PENDING.with(|pending| pending.borrow_mut().take()) else {
             return;
         };
+        // Made already (the request's future polled inside itself): its poll entered it.
+        let unmade = state.span.get().is_none();
         let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
-        let Some(dispatch) = dispatch.filter(|_| self.inner.current_span().id().is_none()) else {
+        let Some(dispatch) =
+            dispatch.filter(|_| unmade && self.inner.current_span().id().is_none())
+        else {
             PENDING.set(Some(state));
             return;
         };
@@ -387,5 +337,8 @@ impl Subscriber for Scopes {
     }
 }
 
+mod in_request;
 #[cfg(test)]
 mod tests;
+
+pub use in_request::InRequest;

@@ -243,3 +243,66 @@ fn the_request_line_goes_into_the_plain_queue_without_a_span() {
         )]
     );
 }
+
+/// Logs when dropped, as a command undone by a request cut short does.
+struct LogsOnDrop;
+
+impl Drop for LogsOnDrop {
+    fn drop(&mut self) {
+        tracing::info!("undone");
+    }
+}
+
+#[test]
+fn what_a_request_cut_short_logs_is_the_request_s() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            let scope = scope();
+            let mut request = Box::pin(scope.instrument(async {
+                let _undo = LogsOnDrop;
+                YieldOnce::default().await;
+                std::future::pending::<()>().await;
+            }));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(request.as_mut().poll(&mut cx).is_pending());
+            drop(request);
+            tracing::info!("after");
+        },
+    );
+    let target = "holdpoint::telemetry::scope::tests:";
+    assert_eq!(
+        logged(&lines),
+        [
+            format!("{PREFIX} {target} undone"),
+            format!("{target} after")
+        ]
+    );
+}
+
+#[test]
+fn a_scope_polled_inside_itself_makes_one_span() {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(
+        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
+        || {
+            let scope = scope();
+            run(scope.instrument(async {
+                tracing::info!("outer");
+                scope.instrument(async { tracing::info!("inner") }).await;
+            }));
+            tracing::info!("after");
+        },
+    );
+    let target = "holdpoint::telemetry::scope::tests:";
+    assert_eq!(
+        logged(&lines),
+        [
+            format!("{PREFIX} {target} outer"),
+            format!("{PREFIX} {target} inner"),
+            format!("{target} after"),
+        ]
+    );
+    assert_eq!(spans.load(Ordering::Relaxed), 1);
+}
