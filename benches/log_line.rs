@@ -31,11 +31,11 @@ fn main() {
     let _guard = holdpoint::telemetry::init(&level, holdpoint::config::LogFormat::Text);
     for round in 1..=2 {
         let scope = per_request(|n| {
-            let scope = RequestScope::new("POST", PATH, REQUEST_ID);
+            let scope = RequestScope::new("POST", || PATH, REQUEST_ID);
             poll_once(scope.instrument(std::future::ready(n)));
         });
         let scope_and_line = per_request(|n| {
-            let scope = RequestScope::new("POST", PATH, REQUEST_ID);
+            let scope = RequestScope::new("POST", || PATH, REQUEST_ID);
             poll_once(scope.instrument(std::future::ready(n)));
             scope.log_answered(&answered(n));
         });

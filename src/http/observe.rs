@@ -169,7 +169,7 @@ pub async fn observe(
     let started = Instant::now();
     let request_id = incoming_id(&request).unwrap_or_else(new_request_id);
     let method = request.method().clone();
-    let scope = RequestScope::new(method.as_str(), &logged_path(request.path()), &request_id);
+    let scope = RequestScope::new(method.as_str(), || logged_path(request.path()), &request_id);
     let mut response = scope.instrument(next.call(request)).await?;
     let observed = response.request().extensions().get::<Observed>().copied();
     // Route templates are a bounded set; paths that matched none share one label.

@@ -116,37 +116,44 @@ impl SpanFields {
 }
 
 impl RequestScope {
-    /// The scope of a request; `path` as it may be logged.
-    pub fn new(method: &str, path: &str, request_id: &str) -> Self {
+    /// The scope of a request; `path` gives the path as it may be logged, asked only when
+    /// the span is enabled (at `warn` no request spends anything on it).
+    pub fn new<P: AsRef<str>>(method: &str, path: impl FnOnce() -> P, request_id: &str) -> Self {
         // Asked outside `get_default`: registering the callsite may look the dispatcher up.
         let interest = span_interest();
-        let state = tracing::dispatcher::get_default(|dispatch| {
-            if !(interest.is_always() || interest.is_sometimes() && dispatch.enabled(&REQUEST_SPAN))
-            {
-                return None;
-            }
-            let mut text = String::with_capacity(method.len() + path.len() + request_id.len());
-            text.push_str(method);
-            text.push_str(path);
-            let (method_end, path_end) = (method.len(), text.len());
-            text.push_str(request_id);
-            let state = ScopeState {
-                fields: SpanFields {
-                    text,
-                    method_end,
-                    path_end,
-                },
-                span: OnceCell::new(),
-            };
+        let (enabled, lazy) = tracing::dispatcher::get_default(|dispatch| {
+            let enabled =
+                interest.is_always() || interest.is_sometimes() && dispatch.enabled(&REQUEST_SPAN);
             let lazy = dispatch
                 .downcast_ref::<Scopes>()
                 .is_some_and(|scopes| scopes.spans == RequestSpans::Lazy);
-            if !lazy {
-                let _ = state.span.set(state.fields.span(dispatch));
-            }
-            Some(Rc::new(state))
+            (enabled, lazy)
         });
-        Self { state }
+        if !enabled {
+            return Self { state: None };
+        }
+        let path = path();
+        let path = path.as_ref();
+        let mut text = String::with_capacity(method.len() + path.len() + request_id.len());
+        text.push_str(method);
+        text.push_str(path);
+        let (method_end, path_end) = (method.len(), text.len());
+        text.push_str(request_id);
+        let state = ScopeState {
+            fields: SpanFields {
+                text,
+                method_end,
+                path_end,
+            },
+            span: OnceCell::new(),
+        };
+        if !lazy {
+            let span = tracing::dispatcher::get_default(|dispatch| state.fields.span(dispatch));
+            let _ = state.span.set(span);
+        }
+        Self {
+            state: Some(Rc::new(state)),
+        }
     }
 
     /// `future`, run inside this scope.

@@ -76,7 +76,7 @@ fn run<F: Future>(future: F) -> F::Output {
 }
 
 fn scope() -> RequestScope {
-    RequestScope::new("POST", "/p", "id-1")
+    RequestScope::new("POST", || "/p", "id-1")
 }
 
 const PREFIX: &str = "request{method=POST path=/p request_id=id-1}:";
