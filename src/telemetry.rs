@@ -114,7 +114,26 @@ pub(crate) mod captured {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 
-    use tracing_subscriber::fmt::MakeWriter;
+    use tracing::Subscriber;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::fmt::{self, MakeWriter};
+    use tracing_subscriber::registry::LookupSpan;
+
+    use super::fields::{PlainFields, SizedSpanFields};
+    use super::line::PlainLine;
+
+    /// The node's plain text lines (`init` without colours), written into `lines`.
+    pub(crate) fn plain_lines<S>(lines: &Lines) -> impl Layer<S> + Send + Sync
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let plain = fmt::layer()
+            .with_writer(lines.clone())
+            .with_ansi(false)
+            .event_format(PlainLine)
+            .fmt_fields(PlainFields);
+        SizedSpanFields.and_then(plain)
+    }
 
     /// A writer for a test subscriber; every clone appends to the same text.
     #[derive(Clone, Default)]

@@ -73,14 +73,12 @@ pub(super) fn level_text(level: Level) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::PlainLine;
-    use crate::telemetry::captured::Lines;
     use tracing_subscriber::filter::LevelFilter;
     use tracing_subscriber::fmt;
     use tracing_subscriber::fmt::format::{DefaultFields, Format};
     use tracing_subscriber::layer::SubscriberExt;
 
-    use crate::telemetry::fields::{PlainFields, SizedSpanFields};
+    use crate::telemetry::captured::{Lines, plain_lines};
 
     /// Every kind of line the server writes: levels, no span, nested spans with and
     /// without fields, an explicit parent, quoted and displayed values, a record.
@@ -148,10 +146,7 @@ mod tests {
         let lines = Lines::default();
         let registry = tracing_subscriber::registry().with(LevelFilter::TRACE);
         if ours {
-            let plain = layer(&lines)
-                .event_format(PlainLine)
-                .fmt_fields(PlainFields);
-            let subscriber = registry.with(SizedSpanFields).with(plain);
+            let subscriber = registry.with(plain_lines(&lines));
             tracing::subscriber::with_default(subscriber, log_everything);
         } else {
             tracing::subscriber::with_default(registry.with(layer(&lines)), log_everything);

@@ -147,25 +147,15 @@ fn write_elapsed_ms(line: &mut String, ms: f64) -> fmt::Result {
 mod tests {
     use proptest::prelude::{ProptestConfig, proptest};
     use tracing::Level;
-    use tracing_subscriber::fmt;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::{Answered, SpanValues, with_line, write_elapsed_ms};
-    use crate::telemetry::captured::Lines;
-    use crate::telemetry::fields::{PlainFields, SizedSpanFields};
-    use crate::telemetry::line::PlainLine;
+    use crate::telemetry::captured::{Lines, plain_lines};
 
     /// The line the plain text format writes for the same span and event.
     fn through_tracing(span: &SpanValues<'_>, answered: &Answered<'_>) -> String {
         let lines = Lines::default();
-        let plain = fmt::layer()
-            .with_writer(lines.clone())
-            .with_ansi(false)
-            .event_format(PlainLine)
-            .fmt_fields(PlainFields);
-        let subscriber = tracing_subscriber::registry()
-            .with(SizedSpanFields)
-            .with(plain);
+        let subscriber = tracing_subscriber::registry().with(plain_lines(&lines));
         tracing::subscriber::with_default(subscriber, || {
             let request = tracing::span!(
                 Level::INFO,

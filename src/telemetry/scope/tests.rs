@@ -14,9 +14,7 @@ use tracing_subscriber::layer::{self, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{RequestScope, RequestSpans, Scopes};
-use crate::telemetry::captured::Lines;
-use crate::telemetry::fields::{PlainFields, SizedSpanFields};
-use crate::telemetry::line::PlainLine;
+use crate::telemetry::captured::{Lines, plain_lines};
 use crate::telemetry::queue;
 use crate::telemetry::request_line::Answered;
 
@@ -32,16 +30,10 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for CountSpans {
 /// Plain text lines into `lines`, spans counted into `spans`, under [`Scopes`] when
 /// `scoped` says how (as the node logs), else as a test subscriber would.
 fn subscriber(lines: &Lines, spans: &Arc<AtomicUsize>, scoped: Option<RequestSpans>) -> Dispatch {
-    let plain = fmt::layer()
-        .with_writer(lines.clone())
-        .with_ansi(false)
-        .event_format(PlainLine)
-        .fmt_fields(PlainFields);
     let inner = tracing_subscriber::registry()
         .with(LevelFilter::INFO)
         .with(CountSpans(spans.clone()))
-        .with(SizedSpanFields)
-        .with(plain);
+        .with(plain_lines(lines));
     match scoped {
         Some(request_spans) => Dispatch::new(Scopes::new(inner, request_spans, None)),
         None => Dispatch::new(inner),
@@ -81,6 +73,27 @@ fn scope() -> RequestScope {
 
 const PREFIX: &str = "request{method=POST path=/p request_id=id-1}:";
 
+/// Request spans as the node makes them.
+const LAZY: Option<RequestSpans> = Some(RequestSpans::Lazy);
+
+/// This module's target, as a line shows it.
+const TARGET: &str = "holdpoint::telemetry::scope::tests:";
+
+/// Runs `body` under [`subscriber`] (`scoped` as there), which it hands the count of spans
+/// made; returns the lines it logged and the spans made in all.
+fn logged_under(
+    scoped: Option<RequestSpans>,
+    body: impl FnOnce(&AtomicUsize),
+) -> (Vec<String>, usize) {
+    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
+    tracing::dispatcher::with_default(&subscriber(&lines, &spans, scoped), || body(&spans));
+    (logged(&lines), spans.load(Ordering::Relaxed))
+}
+
+fn made(spans: &AtomicUsize) -> usize {
+    spans.load(Ordering::Relaxed)
+}
+
 /// The lines written, each without its timestamp and level.
 fn logged(lines: &Lines) -> Vec<String> {
     lines
@@ -92,104 +105,80 @@ fn logged(lines: &Lines) -> Vec<String> {
 
 #[test]
 fn a_request_that_logs_nothing_makes_no_span() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            let scope = scope();
-            run(scope.instrument(YieldOnce::default()));
-            assert_eq!(spans.load(Ordering::Relaxed), 0);
-            let span = scope.span().expect("the span is enabled");
-            assert_eq!(span.metadata().map(|meta| meta.name()), Some("request"));
-            assert_eq!(spans.load(Ordering::Relaxed), 1);
-        },
-    );
+    logged_under(LAZY, |spans| {
+        let scope = scope();
+        run(scope.instrument(YieldOnce::default()));
+        assert_eq!(made(spans), 0);
+        let span = scope.span().expect("the span is enabled");
+        assert_eq!(span.metadata().map(|meta| meta.name()), Some("request"));
+        assert_eq!(made(spans), 1);
+    });
 }
 
 #[test]
 fn lines_in_a_request_carry_its_span_from_the_first_on() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            let scope = scope();
-            run(scope.instrument(async {
-                tracing::info!("first");
-                YieldOnce::default().await;
-                tracing::info!("second");
-                tracing::info_span!("command").in_scope(|| tracing::info!("third"));
-            }));
-            tracing::info!("outside");
-        },
-    );
-    let target = "holdpoint::telemetry::scope::tests:";
+    let (lines, spans) = logged_under(LAZY, |_| {
+        let scope = scope();
+        run(scope.instrument(async {
+            tracing::info!("first");
+            YieldOnce::default().await;
+            tracing::info!("second");
+            tracing::info_span!("command").in_scope(|| tracing::info!("third"));
+        }));
+        tracing::info!("outside");
+    });
     assert_eq!(
-        logged(&lines),
+        lines,
         [
-            format!("{PREFIX} {target} first"),
-            format!("{PREFIX} {target} second"),
-            format!("{PREFIX}command: {target} third"),
-            format!("{target} outside"),
+            format!("{PREFIX} {TARGET} first"),
+            format!("{PREFIX} {TARGET} second"),
+            format!("{PREFIX}command: {TARGET} third"),
+            format!("{TARGET} outside"),
         ]
     );
-    assert_eq!(
-        spans.load(Ordering::Relaxed),
-        2,
-        "the request's and the command's"
-    );
+    assert_eq!(spans, 2, "the request's and the command's");
 }
 
 #[test]
 fn a_span_without_the_request_as_parent_keeps_its_own_scope() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            run(scope().instrument(async {
-                tracing::info_span!(parent: None, "job").in_scope(|| tracing::info!("in job"));
-                tracing::info!("after job");
-            }));
-        },
-    );
-    let target = "holdpoint::telemetry::scope::tests:";
+    let (lines, _) = logged_under(LAZY, |_| {
+        run(scope().instrument(async {
+            tracing::info_span!(parent: None, "job").in_scope(|| tracing::info!("in job"));
+            tracing::info!("after job");
+        }));
+    });
     assert_eq!(
-        logged(&lines),
+        lines,
         [
-            format!("job: {target} in job"),
-            format!("{PREFIX} {target} after job"),
+            format!("job: {TARGET} in job"),
+            format!("{PREFIX} {TARGET} after job"),
         ]
     );
 }
 
 #[test]
 fn the_current_span_in_a_request_is_the_request_s() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            let name = run(scope().instrument(async {
-                YieldOnce::default().await;
-                Span::current().metadata().map(|meta| meta.name())
-            }));
-            assert_eq!(name, Some("request"));
-        },
-    );
+    logged_under(LAZY, |_| {
+        let name = run(scope().instrument(async {
+            YieldOnce::default().await;
+            Span::current().metadata().map(|meta| meta.name())
+        }));
+        assert_eq!(name, Some("request"));
+    });
 }
 
 #[test]
 fn under_another_subscriber_or_eager_scopes_the_span_is_made_at_once() {
     for scoped in [None, Some(RequestSpans::Eager)] {
-        let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-        tracing::dispatcher::with_default(&subscriber(&lines, &spans, scoped), || {
+        let (lines, _) = logged_under(scoped, |spans| {
             let scope = scope();
-            assert_eq!(spans.load(Ordering::Relaxed), 1, "{scoped:?}");
+            assert_eq!(made(spans), 1, "{scoped:?}");
             run(scope.instrument(async {
                 YieldOnce::default().await;
                 tracing::info!("inside");
             }));
         });
-        let target = "holdpoint::telemetry::scope::tests:";
-        assert_eq!(logged(&lines), [format!("{PREFIX} {target} inside")]);
+        assert_eq!(lines, [format!("{PREFIX} {TARGET} inside")]);
     }
 }
 
@@ -255,54 +244,44 @@ impl Drop for LogsOnDrop {
 
 #[test]
 fn what_a_request_cut_short_logs_is_the_request_s() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            let scope = scope();
-            let mut request = Box::pin(scope.instrument(async {
-                let _undo = LogsOnDrop;
-                YieldOnce::default().await;
-                std::future::pending::<()>().await;
-            }));
-            let mut cx = Context::from_waker(Waker::noop());
-            assert!(request.as_mut().poll(&mut cx).is_pending());
-            drop(request);
-            tracing::info!("after");
-        },
-    );
-    let target = "holdpoint::telemetry::scope::tests:";
+    let (lines, _) = logged_under(LAZY, |_| {
+        let scope = scope();
+        let mut request = Box::pin(scope.instrument(async {
+            let _undo = LogsOnDrop;
+            YieldOnce::default().await;
+            std::future::pending::<()>().await;
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(request.as_mut().poll(&mut cx).is_pending());
+        drop(request);
+        tracing::info!("after");
+    });
     assert_eq!(
-        logged(&lines),
+        lines,
         [
-            format!("{PREFIX} {target} undone"),
-            format!("{target} after")
+            format!("{PREFIX} {TARGET} undone"),
+            format!("{TARGET} after")
         ]
     );
 }
 
 #[test]
 fn a_scope_polled_inside_itself_makes_one_span() {
-    let (lines, spans) = (Lines::default(), Arc::new(AtomicUsize::new(0)));
-    tracing::dispatcher::with_default(
-        &subscriber(&lines, &spans, Some(RequestSpans::Lazy)),
-        || {
-            let scope = scope();
-            run(scope.instrument(async {
-                tracing::info!("outer");
-                scope.instrument(async { tracing::info!("inner") }).await;
-            }));
-            tracing::info!("after");
-        },
-    );
-    let target = "holdpoint::telemetry::scope::tests:";
+    let (lines, spans) = logged_under(LAZY, |_| {
+        let scope = scope();
+        run(scope.instrument(async {
+            tracing::info!("outer");
+            scope.instrument(async { tracing::info!("inner") }).await;
+        }));
+        tracing::info!("after");
+    });
     assert_eq!(
-        logged(&lines),
+        lines,
         [
-            format!("{PREFIX} {target} outer"),
-            format!("{PREFIX} {target} inner"),
-            format!("{target} after"),
+            format!("{PREFIX} {TARGET} outer"),
+            format!("{PREFIX} {TARGET} inner"),
+            format!("{TARGET} after"),
         ]
     );
-    assert_eq!(spans.load(Ordering::Relaxed), 1);
+    assert_eq!(spans, 1);
 }
