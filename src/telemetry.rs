@@ -93,8 +93,16 @@ fn lines<S>(
 /// may enable a line by the spans it is logged in (`[request{path=/x}]=debug`), so it must
 /// find the request's span entered when it decides.
 fn filter(level: &str) -> (Box<dyn Layer<Registry> + Send + Sync>, scope::RequestSpans) {
+    filter_of(EnvFilter::try_from_default_env().ok(), level)
+}
+
+/// [`filter`], given what `RUST_LOG` made (`None`: unset or invalid).
+fn filter_of(
+    from_env: Option<EnvFilter>,
+    level: &str,
+) -> (Box<dyn Layer<Registry> + Send + Sync>, scope::RequestSpans) {
     use scope::RequestSpans::{Eager, Lazy};
-    if let Ok(from_env) = EnvFilter::try_from_default_env() {
+    if let Some(from_env) = from_env {
         return (Box::new(from_env), Eager);
     }
     let directives = directives(level);
@@ -172,6 +180,17 @@ pub(crate) mod captured {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_spans_are_made_late_under_a_static_filter_only() {
+        use scope::RequestSpans::{Eager, Lazy};
+        assert_eq!(filter_of(None, "info").1, Lazy);
+        assert_eq!(filter_of(None, "warn,holdpoint::http=info").1, Lazy);
+        // A span's fields in a directive: not a static list.
+        assert_eq!(filter_of(None, "info,[request{path=/x}]=debug").1, Eager);
+        let from_env = EnvFilter::new("info");
+        assert_eq!(filter_of(Some(from_env), "info").1, Eager);
+    }
 
     #[test]
     fn a_level_list_is_a_static_filter() {
