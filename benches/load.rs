@@ -104,12 +104,16 @@ fn main() {
         totals.errors
     );
     println!(
-        "load_result rps={:.1} p50_ms={:.3} p99_ms={:.3} requests={count} non2xx={} errors={}",
+        "load_result rps={:.1} p50_ms={:.3} p99_ms={:.3} requests={count} non2xx={} errors={} \
+         p90_ms={:.3} p999_ms={:.3} max_ms={:.3}",
         latencies.len() as f64 / seconds,
         percentile(0.50),
         percentile(0.99),
         totals.non2xx,
-        totals.errors
+        totals.errors,
+        percentile(0.90),
+        percentile(0.999),
+        percentile(1.0),
     );
 }
 
