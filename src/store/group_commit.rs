@@ -12,7 +12,7 @@
 //!
 //! Whoever lets go of the turn decides whether the batch is *due*: it is when an outer
 //! transaction is open and nobody is waiting for the turn, or it holds
-//! [`MAX_COMMANDS`] acknowledgements, or the oldest of them has waited [`MAX_WAIT`].
+//! [`Flush::MAX_COMMANDS`] acknowledgements, or the oldest of them has waited [`MAX_WAIT`].
 //! A due batch is handed, with the turn, to the backend's [`Flush`], which commits it (or
 //! rolls it back, failing every acknowledgement), answers every command of it, wakes
 //! the runners if one of them wrote work for them, and only then lets the turn go.
@@ -41,23 +41,23 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 use crate::store::StoreError;
 
-/// Commands acknowledged by one `COMMIT` at most: bounds the latency a full batch adds
-/// to its first command, and the work a failed `COMMIT` undoes. It stays within the 64
-/// subtransactions PostgreSQL caches per backend, past which every snapshot in the
-/// database gets slower.
-pub(super) const MAX_COMMANDS: usize = 48;
-
 /// How long the oldest command of a batch may wait for its `COMMIT` while others keep
-/// arriving; without it a steady stream of commands would postpone it indefinitely. It is
-/// checked whenever the turn is let go, so a batch can wait longer by as much as one
-/// command holds the turn (including the time the OS does not run that command's task).
+/// taking the turn: a bound on how long a batch keeps its locks when its commands are
+/// slow. It is checked whenever the turn is let go, so a batch can wait longer by as much
+/// as one command holds the turn (including the time the OS does not run that command's
+/// task).
 ///
-/// It only matters when commands queue for the turn (a batch is due as soon as nobody
-/// waits), and then a longer wait is the shorter tail: each `COMMIT` holds the turn, so
-/// fewer of them leave more of it to commands. K2 finishes at 64 clients on PostgreSQL:
-/// 2 ms gave 4,500 req/s and a p99 of 22–24 ms, 5 ms 5,500–5,700 and 20–24 ms, 10 ms
-/// 5,800–6,100 and 16–21 ms (BENCHMARKS.md, 2026-12-05, fifth pass).
-const MAX_WAIT: Duration = Duration::from_millis(10);
+/// A batch is due as soon as nobody waits for the turn, so this only matters when
+/// commands queue for it, and then cutting the batch short lengthens the tail: the
+/// commands still queued run first in the next batch, whose own wait starts only when
+/// they are released, so they wait for two commits. With a fixed number of clients (each
+/// sends its next callback once answered) a batch ends by itself when every waiting
+/// client's command has run, and [`Flush::MAX_COMMANDS`] bounds it when more keep coming;
+/// this is a backstop above both. K2 finishes at 64 clients on PostgreSQL (16 a worker's
+/// lane), in runs side by side when the host was slow enough that those 16 commands took
+/// longer than 10 ms: 10 ms gave a p99 of 21–29 ms, 20 and 40 ms 17–22 ms at the same
+/// throughput (BENCHMARKS.md, 2026-12-05, sixth pass).
+const MAX_WAIT: Duration = Duration::from_millis(40);
 
 /// What a command waits for after it committed: the outcome of its batch's `COMMIT`.
 pub(super) type Ack = oneshot::Receiver<Result<(), StoreError>>;
@@ -66,6 +66,10 @@ pub(super) type Ack = oneshot::Receiver<Result<(), StoreError>>;
 pub(super) trait Flush: Send + Sync + Sized + 'static {
     /// The backend's connection, and what it knows of the outer transaction.
     type Session: Send + 'static;
+
+    /// Commands acknowledged by one `COMMIT` at most: bounds the latency a full batch
+    /// adds to its first command, and the work a failed `COMMIT` undoes.
+    const MAX_COMMANDS: usize;
 
     /// True when no outer transaction is open: none was begun, or the backend rolled it
     /// back on its own (SQLite does on some I/O and memory errors).
@@ -180,7 +184,7 @@ impl<F: Flush> Gate<F> {
             if guard.lost(F::is_idle) {
                 return;
             }
-            if guard.is_due(self.waiting.load(Ordering::SeqCst)) {
+            if guard.is_due(self.waiting.load(Ordering::SeqCst), F::MAX_COMMANDS) {
                 self.flush.flush(guard, self.work.clone());
                 return;
             }
@@ -292,9 +296,9 @@ impl<S> Batch<S> {
         true
     }
 
-    fn is_due(&self, waiting: usize) -> bool {
+    fn is_due(&self, waiting: usize, max_commands: usize) -> bool {
         waiting == 0
-            || self.acks.len() >= MAX_COMMANDS
+            || self.acks.len() >= max_commands
             || self
                 .oldest
                 .is_some_and(|oldest| oldest.elapsed() >= MAX_WAIT)
@@ -348,4 +352,46 @@ impl<S> Batch<S> {
 
 pub(super) fn unanswered() -> StoreError {
     StoreError::Unavailable("the batch's commit was not answered".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::{Batch, MAX_WAIT};
+
+    fn batch_of(commands: usize) -> (Batch<()>, Vec<super::Ack>) {
+        let mut batch = Batch {
+            session: (),
+            acks: Vec::new(),
+            oldest: None,
+            wake_runners: false,
+            failed: Arc::default(),
+        };
+        let acks = (0..commands).map(|_| batch.ack(false)).collect();
+        (batch, acks)
+    }
+
+    #[test]
+    fn a_batch_is_due_when_nobody_waits_for_the_turn() {
+        let (batch, _acks) = batch_of(3);
+        assert!(batch.is_due(0, 48));
+        assert!(!batch.is_due(5, 48), "others wait and it is young");
+    }
+
+    #[test]
+    fn a_full_batch_is_due_while_others_wait() {
+        let (batch, _acks) = batch_of(4);
+        assert!(!batch.is_due(9, 5));
+        assert!(batch.is_due(9, 4));
+    }
+
+    #[test]
+    fn a_batch_is_due_once_its_oldest_command_waited_long_enough() {
+        let (mut batch, _acks) = batch_of(1);
+        batch.oldest = Instant::now().checked_sub(MAX_WAIT);
+        assert!(batch.oldest.is_some(), "the clock goes back that far");
+        assert!(batch.is_due(9, 48));
+    }
 }

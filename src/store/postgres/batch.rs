@@ -43,7 +43,7 @@ use crate::store::group_commit::{self, Batch, Flush};
 
 /// How long a command of a batch waits for a row lock before it gives up and is run
 /// again (module doc). A batch keeps its locks while its commands run one after another
-/// (up to [`group_commit`]'s 48, or its 10 ms of waiting, whichever comes first, plus the
+/// (up to [`PgFlush`]'s 48, or [`group_commit`]'s 40 ms of waiting, whichever comes first, plus the
 /// command that holds the turn then) and through its `COMMIT`: a few milliseconds when the
 /// database is healthy, longer behind a long command (the timer's batch of expiries).
 pub(super) const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '200ms'";
@@ -86,6 +86,10 @@ pub(super) struct PgFlush;
 
 impl Flush for PgFlush {
     type Session = Session;
+
+    /// Within the 64 subtransactions PostgreSQL caches per backend, past which every
+    /// snapshot in the database gets slower.
+    const MAX_COMMANDS: usize = 48;
 
     fn is_idle(session: &mut Session) -> bool {
         !session.open

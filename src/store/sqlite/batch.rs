@@ -38,6 +38,13 @@ impl SqliteFlush {
 impl Flush for SqliteFlush {
     type Session = Connection;
 
+    /// SQLite's savepoints cost nothing past their own statements, so a batch may take a
+    /// turn from every client of a busy node: at 48, the 64 clients of a benchmark left 16
+    /// commands to every next batch, which waited for two commits (BENCHMARKS.md,
+    /// 2026-12-05, sixth pass). 40 ms of commands ([`group_commit`]'s backstop) is fewer
+    /// than this on any disk that can keep up.
+    const MAX_COMMANDS: usize = 256;
+
     fn is_idle(conn: &mut Connection) -> bool {
         conn.is_autocommit()
     }
