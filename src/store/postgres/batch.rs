@@ -15,7 +15,7 @@
 //! batch commits, so two batches can wait for each other (each has released a command that
 //! locked what the other's running command wants). PostgreSQL would find that deadlock only
 //! after `deadlock_timeout` (1 s) with both lanes stalled; a batch's transaction instead
-//! sets `lock_timeout` to [`LOCK_TIMEOUT`], longer than a healthy batch keeps its locks:
+//! sets `lock_timeout` ([`OPEN_BATCH`]) to 200 ms, longer than a healthy batch keeps its locks:
 //! the waiting command fails with a conflict, rolls back to its savepoint, and the engine
 //! runs it again (`Engine::retrying`), after the other batch has committed.
 //!
@@ -41,12 +41,14 @@ use super::conn::commit_sql;
 use crate::store::StoreError;
 use crate::store::group_commit::{self, Batch, Flush};
 
-/// How long a command of a batch waits for a row lock before it gives up and is run
-/// again (module doc). A batch keeps its locks while its commands run one after another
-/// (up to [`PgFlush`]'s 48, or [`group_commit`]'s 40 ms of waiting, whichever comes first, plus the
-/// command that holds the turn then) and through its `COMMIT`: a few milliseconds when the
-/// database is healthy, longer behind a long command (the timer's batch of expiries).
-pub(super) const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '200ms'";
+/// How a batch begins, in one request: its transaction, how long a command of it waits
+/// for a row lock before it gives up and is run again (module doc), and the first
+/// command's savepoint. A batch keeps its locks while its commands run one after another
+/// (up to [`PgFlush`]'s 48, or [`group_commit`]'s 40 ms of waiting, whichever comes first,
+/// plus the command that holds the turn then) and through its `COMMIT`: a few
+/// milliseconds when the database is healthy, longer behind a long command (the timer's
+/// batch of expiries). 200 ms is above that.
+pub(super) const OPEN_BATCH: &str = "BEGIN; SET LOCAL lock_timeout = '200ms'; SAVEPOINT command";
 
 /// Sent before a batch's `COMMIT`. The timeout is for row locks between commands, not for
 /// the `COMMIT` (whose `NOTIFY` waits for other notifying commits to be flushed). And in a

@@ -61,7 +61,7 @@ impl PgConn {
         Self {
             holder: Holder::Pooled(Some(client)),
             failed: false,
-            pending: vec![deferred(BEGIN)],
+            pending: vec![Deferred::Control(BEGIN)],
             work,
         }
     }
@@ -75,11 +75,11 @@ impl PgConn {
     ) -> Result<Self, StoreError> {
         turn.connect(pool).await?;
         let opens_batch = turn.opens_batch();
-        let mut pending = Vec::with_capacity(3);
-        if opens_batch {
-            pending.extend([deferred(BEGIN), deferred(batch::LOCK_TIMEOUT)]);
-        }
-        pending.push(deferred(batch::BEGIN_COMMAND));
+        let opening = if opens_batch {
+            batch::OPEN_BATCH
+        } else {
+            batch::BEGIN_COMMAND
+        };
         Ok(Self {
             holder: Holder::Batched {
                 turn: Some(turn),
@@ -87,7 +87,7 @@ impl PgConn {
                 opens_batch,
             },
             failed: false,
-            pending,
+            pending: vec![Deferred::Control(opening)],
             work,
         })
     }
@@ -224,13 +224,6 @@ impl Drop for Ending {
     }
 }
 
-fn deferred(sql: &'static str) -> Deferred {
-    Deferred {
-        sql,
-        params: Vec::new(),
-    }
-}
-
 fn failed_before() -> StoreError {
     StoreError::Other("a statement of this transaction failed; it may only roll back".into())
 }
@@ -265,7 +258,7 @@ impl Drop for PgConn {
         let Some(client) = client else {
             return;
         };
-        if self.pending.first().is_some_and(|first| first.sql == BEGIN) {
+        if matches!(self.pending.first(), Some(Deferred::Control(BEGIN))) {
             return; // nothing was sent: the connection is idle, back to the pool
         }
         // Not committed: roll back before the connection goes back to the pool (should the
@@ -338,7 +331,7 @@ impl Conn for PgConn {
 
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
         let params = params.into_iter().map(Param::into_owned).collect();
-        self.pending.push(Deferred { sql, params });
+        self.pending.push(Deferred::Write { sql, params });
         Ok(())
     }
 

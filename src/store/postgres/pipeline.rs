@@ -15,19 +15,29 @@
 
 use deadpool_postgres::Object;
 use futures_util::future::{try_join, try_join_all};
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use crate::store::sql::Param;
 
-/// One write whose row count nobody checks; its parameters are owned by the transaction
-/// until the statement is sent.
-pub(super) struct Deferred {
-    pub sql: &'static str,
-    pub params: Vec<Param<'static>>,
+/// A statement whose outcome nobody reads, waiting to go out with the next one.
+pub(super) enum Deferred {
+    /// One write whose row count nobody checks; its parameters are owned by the
+    /// transaction until the statement is sent. Prepared once per connection.
+    Write {
+        sql: &'static str,
+        params: Vec<Param<'static>>,
+    },
+    /// Transaction control without parameters (`BEGIN`, a savepoint), possibly several
+    /// statements: one simple query, so one answer for all of them. PostgreSQL answers
+    /// each request of a pipeline on its own, flushing its socket each time: a batch's
+    /// opening `BEGIN`, `SET LOCAL` and `SAVEPOINT` are one answer instead of three.
+    Control(&'static str),
 }
 
-/// Prepares (from the connection's cache after the first time) and sends `pending`, then
-/// runs `next` in the same pipeline; `next`'s output when everything succeeded.
+/// Prepares the writes (from the connection's cache after the first time) and sends
+/// `pending`, then runs `next` in the same pipeline; `next`'s output when everything
+/// succeeded.
 pub(super) async fn with_pending<T, F>(
     client: &Object,
     pending: Vec<Deferred>,
@@ -39,18 +49,31 @@ where
     if pending.is_empty() {
         return next.await;
     }
-    let mut statements = Vec::with_capacity(pending.len());
+    let mut ready = Vec::with_capacity(pending.len());
     for deferred in &pending {
-        statements.push(client.prepare_cached(deferred.sql).await?);
-    }
-    let sends = pending
-        .iter()
-        .zip(&statements)
-        .map(|(deferred, statement)| async move {
-            let params: Vec<&(dyn ToSql + Sync)> =
-                deferred.params.iter().map(Param::as_postgres).collect();
-            client.execute(statement, &params).await
+        ready.push(match deferred {
+            Deferred::Write { sql, params } => {
+                Ready::Write(client.prepare_cached(sql).await?, params)
+            }
+            Deferred::Control(sql) => Ready::Control(sql),
         });
+    }
+    let sends = ready.iter().map(|ready| async move {
+        match ready {
+            Ready::Write(statement, params) => {
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(Param::as_postgres).collect();
+                client.execute(statement, &params).await.map(drop)
+            }
+            Ready::Control(sql) => client.batch_execute(sql).await,
+        }
+    });
     let (_, output) = try_join(try_join_all(sends), next).await?;
     Ok(output)
+}
+
+/// A deferred statement, its write prepared.
+enum Ready<'a> {
+    Write(Statement, &'a [Param<'static>]),
+    Control(&'static str),
 }

@@ -38,11 +38,12 @@ impl SqliteFlush {
 impl Flush for SqliteFlush {
     type Session = Connection;
 
-    /// SQLite's savepoints cost nothing past their own statements, so a batch may take a
-    /// turn from every client of a busy node: at 48, the 64 clients of a benchmark left 16
-    /// commands to every next batch, which waited for two commits (BENCHMARKS.md,
-    /// 2026-12-05, sixth pass). 40 ms of commands ([`group_commit`]'s backstop) is fewer
-    /// than this on any disk that can keep up.
+    /// SQLite keeps no per-savepoint state past a command's own statements, so a batch
+    /// may take one command from each client of a busy node: at 48, the 64 clients of the
+    /// callbacks benchmark left 16 commands to every next batch, and those waited for two
+    /// commits (p99 12–15 ms against 10–12 ms at 256; BENCHMARKS.md, 2026-12-05, sixth
+    /// pass). At the 0.1 ms a command holds the turn there, 256 of them take about as
+    /// long as [`group_commit`]'s 40 ms backstop.
     const MAX_COMMANDS: usize = 256;
 
     fn is_idle(conn: &mut Connection) -> bool {
