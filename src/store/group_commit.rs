@@ -184,7 +184,8 @@ impl<F: Flush> Gate<F> {
             if guard.lost(F::is_idle) {
                 return;
             }
-            if guard.is_due(self.waiting.load(Ordering::SeqCst), F::MAX_COMMANDS) {
+            let waiting = self.waiting.load(Ordering::SeqCst);
+            if guard.is_due(waiting, F::MAX_COMMANDS, Instant::now()) {
                 self.flush.flush(guard, self.work.clone());
                 return;
             }
@@ -296,12 +297,12 @@ impl<S> Batch<S> {
         true
     }
 
-    fn is_due(&self, waiting: usize, max_commands: usize) -> bool {
+    fn is_due(&self, waiting: usize, max_commands: usize, now: Instant) -> bool {
         waiting == 0
             || self.acks.len() >= max_commands
             || self
                 .oldest
-                .is_some_and(|oldest| oldest.elapsed() >= MAX_WAIT)
+                .is_some_and(|oldest| now.saturating_duration_since(oldest) >= MAX_WAIT)
     }
 
     /// Adds a released command; what it returns is answered after the batch's `COMMIT`.
@@ -361,7 +362,8 @@ mod tests {
 
     use super::{Batch, MAX_WAIT};
 
-    fn batch_of(commands: usize) -> (Batch<()>, Vec<super::Ack>) {
+    /// A batch of `commands` acknowledgements, and when its oldest was added.
+    fn batch_of(commands: usize) -> (Batch<()>, Vec<super::Ack>, Instant) {
         let mut batch = Batch {
             session: (),
             acks: Vec::new(),
@@ -370,28 +372,28 @@ mod tests {
             failed: Arc::default(),
         };
         let acks = (0..commands).map(|_| batch.ack(false)).collect();
-        (batch, acks)
+        let oldest = batch.oldest.expect("a command was added");
+        (batch, acks, oldest)
     }
 
     #[test]
     fn a_batch_is_due_when_nobody_waits_for_the_turn() {
-        let (batch, _acks) = batch_of(3);
-        assert!(batch.is_due(0, 48));
-        assert!(!batch.is_due(5, 48), "others wait and it is young");
+        let (batch, _acks, added) = batch_of(3);
+        assert!(batch.is_due(0, 48, added));
+        assert!(!batch.is_due(5, 48, added), "others wait and it is young");
     }
 
     #[test]
     fn a_full_batch_is_due_while_others_wait() {
-        let (batch, _acks) = batch_of(4);
-        assert!(!batch.is_due(9, 5));
-        assert!(batch.is_due(9, 4));
+        let (batch, _acks, added) = batch_of(4);
+        assert!(!batch.is_due(9, 5, added));
+        assert!(batch.is_due(9, 4, added));
     }
 
     #[test]
     fn a_batch_is_due_once_its_oldest_command_waited_long_enough() {
-        let (mut batch, _acks) = batch_of(1);
-        batch.oldest = Instant::now().checked_sub(MAX_WAIT);
-        assert!(batch.oldest.is_some(), "the clock goes back that far");
-        assert!(batch.is_due(9, 48));
+        let (batch, _acks, added) = batch_of(1);
+        assert!(!batch.is_due(9, 48, added + MAX_WAIT / 2));
+        assert!(batch.is_due(9, 48, added + MAX_WAIT));
     }
 }

@@ -109,6 +109,12 @@ impl Flush for PgFlush {
     }
 }
 
+// The bound's reason, checked where the bound is set.
+const _: () = assert!(
+    PgFlush::MAX_COMMANDS < 64,
+    "a batch stays within the subtransactions postgresql caches per backend"
+);
+
 /// A batch on its way through `COMMIT`. Dropped before the outcome is known (the runtime
 /// shutting down), its connection is closed, which rolls it back, and its commands hear
 /// that it failed.

@@ -42,8 +42,8 @@ impl Flush for SqliteFlush {
     /// may take one command from each client of a busy node: at 48, the 64 clients of the
     /// callbacks benchmark left 16 commands to every next batch, and those waited for two
     /// commits (p99 12–15 ms against 10–12 ms at 256; BENCHMARKS.md, 2026-12-05, sixth
-    /// pass). At the 0.1 ms a command holds the turn there, 256 of them take about as
-    /// long as [`group_commit`]'s 40 ms backstop.
+    /// pass). At the 0.1 ms a command holds the turn there, 256 of them take some 26 ms,
+    /// under [`group_commit`]'s 40 ms backstop.
     const MAX_COMMANDS: usize = 256;
 
     fn is_idle(conn: &mut Connection) -> bool {
