@@ -15,9 +15,9 @@
 //! batch commits, so two batches can wait for each other (each has released a command that
 //! locked what the other's running command wants). PostgreSQL would find that deadlock only
 //! after `deadlock_timeout` (1 s) with both lanes stalled; a batch's transaction instead
-//! sets `lock_timeout` ([`OPEN_BATCH`]) to 200 ms, longer than a healthy batch keeps its locks:
-//! the waiting command fails with a conflict, rolls back to its savepoint, and the engine
-//! runs it again (`Engine::retrying`), after the other batch has committed.
+//! sets `lock_timeout` to 200 ms ([`OPEN_BATCH`]), longer than a healthy batch keeps its
+//! locks: the waiting command fails with a conflict, rolls back to its savepoint, and the
+//! engine runs it again (`Engine::retrying`), after the other batch has committed.
 //!
 //! A command dropped half-way (its client went away) is rolled back to its savepoint by a
 //! task that holds the turn until that is done. Dropped while its `RELEASE` is on the
