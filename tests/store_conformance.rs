@@ -5,6 +5,8 @@
 mod batches;
 #[path = "store_conformance/counts.rs"]
 mod counts;
+#[path = "store_conformance/deferred.rs"]
+mod deferred;
 #[path = "store_conformance/events.rs"]
 mod events;
 mod support;
@@ -50,6 +52,7 @@ store_suite!(
     lists_filter_by_step,
     the_waiters_of_an_event_are_locked_and_read_in_instance_order,
     a_waiter_closed_behind_the_lock_is_left_out,
+    deferred_writes_keep_their_order_and_effect,
 );
 
 mod cases {
@@ -64,6 +67,7 @@ mod cases {
         lists_filter_by_step, open_waits_are_counted_per_hour_due,
         waits_and_failures_are_counted_per_step,
     };
+    pub use super::deferred::deferred_writes_keep_their_order_and_effect;
     pub use super::events::{
         a_waiter_closed_behind_the_lock_is_left_out,
         the_waiters_of_an_event_are_locked_and_read_in_instance_order,
