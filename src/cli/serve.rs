@@ -47,8 +47,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let state = web::Data::new(app_state(&config, engine.clone(), accounts));
     let http = &config.http;
     let shutdown_secs = http.shutdown_timeout.as_secs().max(1);
-    // More workers than connections would let the node hold more than max_connections.
-    let workers = http.workers.min(http.max_connections);
+    let workers = http.workers;
     let store = engine.store().clone();
     let mut server = HttpServer::new(move || {
         // Runs on each worker's thread, before it serves anything.

@@ -27,7 +27,8 @@ pub struct HttpSettings {
     pub max_buffered: usize,
     /// Connections the node holds at once; more wait in the listen backlog.
     pub max_connections: usize,
-    /// Threads serving HTTP; each connection stays on the one that accepted it.
+    /// Threads serving HTTP, at most `max_connections`; each connection stays on the one
+    /// that accepted it.
     pub workers: usize,
     /// How long an idle keep-alive connection stays open (0: closed after each answer).
     pub keep_alive: Duration,
@@ -70,6 +71,11 @@ impl HttpSettings {
                 "[http] max_buffered ({max_buffered}) must be at least [http] max_body ({max_body}), or no body of the largest size could ever be read"
             ));
         }
+        let max_connections = at_least_one(
+            "[http] max_connections",
+            raw.max_connections,
+            DEFAULT_MAX_CONNECTIONS,
+        )?;
         Ok(Self {
             listen,
             shutdown_timeout: duration(
@@ -84,12 +90,9 @@ impl HttpSettings {
                 DEFAULT_BODY_TIMEOUT,
             )?,
             max_buffered,
-            max_connections: at_least_one(
-                "[http] max_connections",
-                raw.max_connections,
-                DEFAULT_MAX_CONNECTIONS,
-            )?,
-            workers: workers(raw.workers)?,
+            max_connections,
+            // Each worker holds at least one connection: no more workers than connections.
+            workers: workers(raw.workers)?.min(max_connections),
             keep_alive: duration("[http] keep_alive", raw.keep_alive, DEFAULT_KEEP_ALIVE)?,
             trusted_proxies: networks("[http] trusted_proxies", raw.trusted_proxies)?,
             public_url: raw.public_url.as_deref().map(public_url).transpose()?,

@@ -115,6 +115,29 @@ fn workers_keep_connections_of_their_own_by_default() {
     );
 }
 
+/// The sessions a node may open are counted with its HTTP workers, which never outnumber
+/// its HTTP connections (each holds at least one).
+#[test]
+fn sessions_count_every_workers_connections() {
+    let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
+    let vars = [
+        ("HOLDPOINT_HTTP__WORKERS", "6"),
+        ("HOLDPOINT_STORE__POOL_SIZE", "10"),
+        ("HOLDPOINT_STORE__WORKER_CONNECTIONS", "3"),
+    ];
+    let config = load(&overrides, &env(&vars)).unwrap();
+    let node = connections(&config.store).expect("a postgres configuration");
+    assert_eq!((node.workers, node.sessions()), (6, 10 + 1 + 6 * 3));
+    let capped = [
+        ("HOLDPOINT_HTTP__WORKERS", "6"),
+        ("HOLDPOINT_HTTP__MAX_CONNECTIONS", "4"),
+    ];
+    let config = load(&overrides, &env(&capped)).unwrap();
+    assert_eq!(config.http.workers, 4);
+    let node = connections(&config.store).expect("a postgres configuration");
+    assert_eq!(node.workers, 4);
+}
+
 #[test]
 fn worker_lanes_keep_connections_of_the_workers() {
     let alone = [("HOLDPOINT_STORE__WORKER_LANES", "0")];

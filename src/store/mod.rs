@@ -452,6 +452,8 @@ pub struct Connections {
     /// Lanes of group commit over the shared pool, for commands off the workers (0: each
     /// such command commits on its own).
     pub group_commit_lanes: usize,
+    /// HTTP workers of the node: each keeps `worker_connections` of its own.
+    pub workers: usize,
     /// Connections each HTTP worker keeps of its own (0: none, workers use the pool).
     pub worker_connections: usize,
     /// How many of those carry the worker's commands, committed in batches (0: each
@@ -464,7 +466,15 @@ impl Connections {
     pub const ONE: Connections = Connections {
         pool_size: 1,
         group_commit_lanes: 0,
+        workers: 0,
         worker_connections: 0,
         worker_lanes: 0,
     };
+
+    /// The most PostgreSQL sessions the node opens: its pool, its `LISTEN` session and
+    /// every worker's own connections. The migration's session is closed before any of
+    /// them opens.
+    pub fn sessions(&self) -> usize {
+        self.pool_size + 1 + self.workers * self.worker_connections
+    }
 }

@@ -21,7 +21,7 @@ use deadpool_postgres::{Object, Pool};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 
 use super::group_commit::settled_since;
 use super::sql::SqlTx;
@@ -80,7 +80,7 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("holdpoint");
         }
-        migrate(&config).await?;
+        migrate(&config, &connections).await?;
         // Runners and the listener run on this runtime; the pool's connections are driven
         // here too, whichever thread opened them.
         let driven_on = thread_pool::DrivenOn::Runtime(tokio::runtime::Handle::current());
@@ -117,9 +117,13 @@ impl PostgresStore {
     }
 }
 
-async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
+async fn migrate(
+    config: &tokio_postgres::Config,
+    connections: &Connections,
+) -> Result<(), StoreError> {
     let (mut client, connection) = config.connect(NoTls).await?;
     let driver = tokio::spawn(connection);
+    check_sessions(&client, connections).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -133,6 +137,32 @@ async fn migrate(config: &tokio_postgres::Config) -> Result<(), StoreError> {
     outcome?;
     Ok(())
 }
+
+/// Refuses a node that may open more sessions than the server accepts from ordinary
+/// users: it would start, then fail with "too many clients" under load, when its pools
+/// grow. Sessions of other nodes and clients vary, so only the node's own need is checked.
+async fn check_sessions(client: &Client, connections: &Connections) -> Result<(), StoreError> {
+    let row = client.query_one(SESSION_LIMITS, &[]).await?;
+    let (max, reserved): (i32, i32) = (row.try_get(0)?, row.try_get(1)?);
+    let allowed = usize::try_from(max.saturating_sub(reserved)).unwrap_or(0);
+    let need = connections.sessions();
+    if need <= allowed {
+        return Ok(());
+    }
+    Err(StoreError::Other(format!(
+        "this node may open {need} PostgreSQL sessions ([store] pool_size {}, 1 to listen, \
+         [http] workers {} × [store] worker_connections {}) but the server accepts {allowed} \
+         (max_connections {max} less {reserved} reserved): lower those settings or raise \
+         max_connections",
+        connections.pool_size, connections.workers, connections.worker_connections,
+    )))
+}
+
+/// The server's `max_connections`, and how many of them ordinary users cannot take
+/// (`reserved_connections` exists from PostgreSQL 16 on).
+const SESSION_LIMITS: &str = "SELECT current_setting('max_connections')::int, \
+     current_setting('superuser_reserved_connections')::int \
+     + COALESCE(current_setting('reserved_connections', true)::int, 0)";
 
 /// Keeps one connection LISTENing and turns notifications into wake-ups; reconnects with
 /// a pause when the database goes away.

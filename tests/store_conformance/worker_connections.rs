@@ -32,6 +32,33 @@ async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
     assert_committed(&*store.store, id, wait_id).await;
 }
 
+/// A node that may open more sessions than the server accepts does not start: it would
+/// fail with "too many clients" only under load.
+#[tokio::test(flavor = "current_thread")]
+async fn a_node_that_may_open_more_sessions_than_the_server_accepts_is_refused() {
+    let Some(url) = pg::fresh_database().await else {
+        return;
+    };
+    let target = StoreTarget::Postgres {
+        url,
+        connections: Connections {
+            pool_size: 8,
+            workers: 4,
+            worker_connections: 10_000,
+            ..Connections::ONE
+        },
+    };
+    let Err(error) = holdpoint::store::open(&target).await else {
+        panic!("a node needing 40,009 sessions was started");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("this node may open 40009 PostgreSQL sessions ([store] pool_size 8, 1 to listen, [http] workers 4 × [store] worker_connections 10000) but the server accepts"),
+        "{message}"
+    );
+    assert!(message.contains("raise max_connections"), "{message}");
+}
+
 /// A connection of the node's pool first opened on a worker (its overflow, a readiness
 /// check) may be taken later by a runner; the workers stop first at shutdown, and the
 /// runner's statements must still go through.
