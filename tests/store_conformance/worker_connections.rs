@@ -32,21 +32,25 @@ async fn a_worker_whose_own_connections_are_busy_borrows_from_the_pool() {
     assert_committed(&*store.store, id, wait_id).await;
 }
 
+/// A PostgreSQL target with `connections` on a database of its own; `None` without
+/// PostgreSQL here.
+async fn on_a_fresh_database(connections: Connections) -> Option<StoreTarget> {
+    let url = pg::fresh_database().await?;
+    Some(StoreTarget::Postgres { url, connections })
+}
+
 /// A node that may open more sessions than the server accepts does not start: it would
 /// fail with "too many clients" only under load.
 #[tokio::test(flavor = "current_thread")]
 async fn a_node_that_may_open_more_sessions_than_the_server_accepts_is_refused() {
-    let Some(url) = pg::fresh_database().await else {
-        return;
+    let sessions = Connections {
+        pool_size: 8,
+        workers: 4,
+        worker_connections: 10_000,
+        ..Connections::ONE
     };
-    let target = StoreTarget::Postgres {
-        url,
-        connections: Connections {
-            pool_size: 8,
-            workers: 4,
-            worker_connections: 10_000,
-            ..Connections::ONE
-        },
+    let Some(target) = on_a_fresh_database(sessions).await else {
+        return;
     };
     let Err(error) = holdpoint::store::open(&target).await else {
         panic!("a node needing 40,009 sessions was started");
@@ -64,16 +68,13 @@ async fn a_node_that_may_open_more_sessions_than_the_server_accepts_is_refused()
 /// runner's statements must still go through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_connection_opened_on_a_worker_outlives_the_worker() {
-    let Some(url) = pg::fresh_database().await else {
-        return;
-    };
     // One connection, so that the main runtime's transaction takes the worker's.
-    let target = StoreTarget::Postgres {
-        url,
-        connections: Connections {
-            pool_size: 1,
-            ..Connections::ONE
-        },
+    let one = Connections {
+        pool_size: 1,
+        ..Connections::ONE
+    };
+    let Some(target) = on_a_fresh_database(one).await else {
+        return;
     };
     let store = holdpoint::store::open(&target).await.unwrap();
     let (opened, was_opened) = mpsc::channel();

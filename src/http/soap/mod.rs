@@ -12,6 +12,7 @@
 //! before the body is read.
 //! `GET {path}?wsdl` serves the WSDL with `soap:address` set to the URL it was reached at.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use actix_web::http::header;
@@ -70,32 +71,33 @@ pub fn configure(config: &mut web::ServiceConfig, services: &[Arc<dyn SoapServic
     }
 }
 
-/// The Content-Type's media type (lowercase) and parameters.
-fn content_type(request: &HttpRequest) -> (String, Vec<(String, String)>) {
+/// The Content-Type's media type and parameter names (lowercase), and the parameters'
+/// values. Borrowed from the header unless it has capitals: this runs on every request.
+fn content_type(request: &HttpRequest) -> (Cow<'_, str>, Vec<(Cow<'_, str>, &str)>) {
     let raw = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let mut parts = raw.split(';');
-    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = lowercase(parts.next().unwrap_or("").trim());
     let params = parts
         .filter_map(|part| part.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.trim().to_ascii_lowercase(),
-                v.trim().trim_matches('"').to_string(),
-            )
-        })
+        .map(|(k, v)| (lowercase(k.trim()), v.trim().trim_matches('"')))
         .collect();
     (media, params)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+fn param<'a>(params: &'a [(Cow<'_, str>, &str)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
 }
 
 async fn post(
@@ -207,7 +209,7 @@ struct Answered {
 async fn dispatch(
     request: &HttpRequest,
     bytes: &[u8],
-    (media, params): (&str, &[(String, String)]),
+    (media, params): (&str, &[(Cow<'_, str>, &str)]),
     state: &EdgeState,
     service: &dyn SoapService,
     verified: Option<Principal>,

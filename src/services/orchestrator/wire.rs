@@ -18,7 +18,7 @@ use crate::store::{InstanceStatus, WaitKind};
 
 /// Starts the wrapper of an answer: `<{operation}Response xmlns=… xmlns:xsi=…>`.
 pub fn response(operation: &str) -> (XmlWriter, String) {
-    let wrapper = format!("{operation}Response");
+    let wrapper = [operation, "Response"].concat();
     let mut out = XmlWriter::new();
     out.start(&wrapper, &[("xmlns", NAMESPACE), ("xmlns:xsi", XSI_NS)]);
     (out, wrapper)
