@@ -157,6 +157,48 @@ async fn serve_and_migrate_on_postgresql() {
     assert!(server.terminate());
 }
 
+/// Only `serve` starts HTTP workers, so only it counts their connections against the
+/// server's `max_connections` (300 on the tests' PostgreSQL, 3 reserved): the same
+/// configuration migrates, and does not serve.
+#[tokio::test]
+async fn serve_refuses_more_sessions_than_postgresql_accepts_and_migrate_does_not() {
+    let Some(url) = support::pg::fresh_database().await else {
+        return;
+    };
+    // 16 of the pool, 1 to listen, 200 workers × 2 of their own.
+    let with_workers = |args: &[&str]| {
+        let mut command = holdpoint(args);
+        command.env("HOLDPOINT_HTTP__WORKERS", "200");
+        command
+    };
+    let (ok, _, stderr) = output(&mut with_workers(&["--database-url", &url, "migrate"]));
+    assert!(ok, "{stderr}");
+    let mut serve = with_workers(&["--database-url", &url, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start holdpoint serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = serve.try_wait().expect("wait for holdpoint serve") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = serve.kill();
+            panic!("serve started although it may open 417 sessions");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("this node may open 417 PostgreSQL sessions"),
+        "{stderr}"
+    );
+}
+
 /// The README walk-through: first start prints the admin password once; an account is
 /// added with the CLI; an example workflow is started over the API, its wait listed,
 /// its server item finished through the K2 route and its custom event sent with the CLI.

@@ -14,7 +14,9 @@ use crate::engine::{Engine, runners};
 use crate::http::EdgeState;
 use crate::services::sharepoint;
 
-pub async fn serve(config: Config) -> Result<(), String> {
+pub async fn serve(mut config: Config) -> Result<(), String> {
+    // This command alone starts the HTTP workers and their connections.
+    config.store = config.store.served_by(config.http.workers);
     // Certificates are checked before anything starts, so a bad one stops the start.
     let tls_config = config
         .tls
@@ -47,16 +49,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let state = web::Data::new(app_state(&config, engine.clone(), accounts));
     let http = &config.http;
     let shutdown_secs = http.shutdown_timeout.as_secs().max(1);
-    let workers = http.workers;
     let store = engine.store().clone();
     let mut server = HttpServer::new(move || {
         // Runs on each worker's thread, before it serves anything.
         store.serve_on_this_thread();
         create_app(state.clone())
     })
-    .workers(workers)
+    .workers(http.workers)
     // actix counts connections per worker; the setting is for the node.
-    .max_connections((http.max_connections / workers).max(1))
+    .max_connections((http.max_connections / http.workers).max(1))
     .keep_alive(if http.keep_alive.is_zero() {
         actix_web::http::KeepAlive::Disabled
     } else {

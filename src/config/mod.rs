@@ -102,7 +102,7 @@ fn resolve(raw: RawConfig, overrides: &Overrides) -> Result<Config, String> {
     if http.listen.is_empty() && tls.is_none() {
         return Err("[http] listen: give at least one address (or [tls] listen)".into());
     }
-    let (store, data_dir) = store(raw.store, overrides, http.workers)?;
+    let (store, data_dir) = store(raw.store, overrides)?;
     let mut engine = engine::resolve(engine::RawEngineSections {
         engine: raw.engine,
         events: raw.events,
@@ -160,8 +160,9 @@ const MAX_WORKER_CONNECTIONS: usize = 64;
 /// fewer commits); BENCHMARKS.md, 2026-12-05.
 const DEFAULT_WORKER_LANES: usize = 1;
 
-/// `[store]`'s PostgreSQL connections of a node whose HTTP has `workers`.
-fn connections(raw: &raw::RawStore, workers: usize) -> Result<Connections, String> {
+/// `[store]`'s PostgreSQL connections of a node; its HTTP workers' own are counted by
+/// `serve` ([`StoreTarget::served_by`]), the one command that starts them.
+fn connections(raw: &raw::RawStore) -> Result<Connections, String> {
     let pool_size = at_least_one("[store] pool_size", raw.pool_size, 16)?;
     let group_commit_lanes = raw.group_commit_lanes.unwrap_or(0);
     if group_commit_lanes >= pool_size {
@@ -190,19 +191,15 @@ fn connections(raw: &raw::RawStore, workers: usize) -> Result<Connections, Strin
     Ok(Connections {
         pool_size,
         group_commit_lanes,
-        workers,
+        workers: 0,
         worker_connections,
         worker_lanes,
     })
 }
 
 /// `[store]`: PostgreSQL at `url` (flag first), else the embedded store in the data dir.
-fn store(
-    raw: raw::RawStore,
-    overrides: &Overrides,
-    workers: usize,
-) -> Result<(StoreTarget, PathBuf), String> {
-    let connections = connections(&raw, workers)?;
+fn store(raw: raw::RawStore, overrides: &Overrides) -> Result<(StoreTarget, PathBuf), String> {
+    let connections = connections(&raw)?;
     let data_dir = overrides
         .data_dir
         .clone()

@@ -115,10 +115,11 @@ fn workers_keep_connections_of_their_own_by_default() {
     );
 }
 
-/// The sessions a node may open are counted with its HTTP workers, which never outnumber
-/// its HTTP connections (each holds at least one).
+/// The sessions a node may open count its HTTP workers' own connections once `serve`
+/// says how many workers it starts; other commands start none. Workers never outnumber
+/// the HTTP connections (each holds at least one).
 #[test]
-fn sessions_count_every_workers_connections() {
+fn sessions_count_the_workers_that_serve() {
     let (_dir, overrides) = written_file("[store]\nurl = \"postgres://u@localhost/db\"\n");
     let vars = [
         ("HOLDPOINT_HTTP__WORKERS", "6"),
@@ -126,16 +127,16 @@ fn sessions_count_every_workers_connections() {
         ("HOLDPOINT_STORE__WORKER_CONNECTIONS", "3"),
     ];
     let config = load(&overrides, &env(&vars)).unwrap();
-    let node = connections(&config.store).expect("a postgres configuration");
+    let command = connections(&config.store).expect("a postgres configuration");
+    assert_eq!((command.workers, command.sessions()), (0, 10 + 1));
+    let served = config.store.served_by(config.http.workers);
+    let node = connections(&served).expect("a postgres configuration");
     assert_eq!((node.workers, node.sessions()), (6, 10 + 1 + 6 * 3));
     let capped = [
         ("HOLDPOINT_HTTP__WORKERS", "6"),
         ("HOLDPOINT_HTTP__MAX_CONNECTIONS", "4"),
     ];
-    let config = load(&overrides, &env(&capped)).unwrap();
-    assert_eq!(config.http.workers, 4);
-    let node = connections(&config.store).expect("a postgres configuration");
-    assert_eq!(node.workers, 4);
+    assert_eq!(load(&overrides, &env(&capped)).unwrap().http.workers, 4);
 }
 
 #[test]

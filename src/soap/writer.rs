@@ -10,7 +10,7 @@ use super::{FAULT_DETAIL_NS, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, 
 use crate::error::FaultClass;
 
 /// A small streaming writer of well-formed XML.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct XmlWriter {
     out: String,
 }
@@ -18,6 +18,12 @@ pub struct XmlWriter {
 /// What a writer reserves at first: most answers' bodies fit, so growing them costs no
 /// copies (several reallocations per answer showed in `perf` of the echo benchmark).
 const INITIAL_CAPACITY: usize = 512;
+
+impl Default for XmlWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl XmlWriter {
     pub fn new() -> Self {
@@ -128,6 +134,7 @@ fn prefix(version: SoapVersion) -> &'static str {
 /// A complete envelope around `body` (and optional `header`) markup.
 pub fn envelope(version: SoapVersion, header: Option<&str>, body: &str) -> String {
     let p = prefix(version);
+    // Room for the markup around the body and the header (tags, declaration, namespace).
     let header_len = header.map_or(0, |header| header.len() + 40);
     let mut out = String::with_capacity(body.len() + header_len + 200);
     // Pieces appended one by one: `format!` would copy the body into a string of its own

@@ -443,6 +443,24 @@ pub enum StoreTarget {
     },
 }
 
+impl StoreTarget {
+    /// The target of a node that serves HTTP on `workers` threads, each of which keeps
+    /// `worker_connections` of its own: the sessions it may open count them
+    /// ([`Connections::sessions`]). Other commands open no worker connections.
+    pub fn served_by(self, workers: usize) -> Self {
+        match self {
+            Self::Postgres { url, connections } => Self::Postgres {
+                url,
+                connections: Connections {
+                    workers,
+                    ..connections
+                },
+            },
+            sqlite @ Self::Sqlite { .. } => sqlite,
+        }
+    }
+}
+
 /// How many PostgreSQL connections a node keeps, and what for (`[store]` settings; see
 /// `postgres::thread_pool` and `postgres::batch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -452,7 +470,8 @@ pub struct Connections {
     /// Lanes of group commit over the shared pool, for commands off the workers (0: each
     /// such command commits on its own).
     pub group_commit_lanes: usize,
-    /// HTTP workers of the node: each keeps `worker_connections` of its own.
+    /// HTTP workers of the node, each keeping `worker_connections` of its own; 0 for a
+    /// command that serves nothing ([`StoreTarget::served_by`]).
     pub workers: usize,
     /// Connections each HTTP worker keeps of its own (0: none, workers use the pool).
     pub worker_connections: usize,

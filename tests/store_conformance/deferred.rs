@@ -48,6 +48,9 @@ pub async fn deferred_writes_keep_their_order_and_effect(store: TestStore) {
             instance.status = InstanceStatus::Running;
             instance.current_step = Some("middle".into());
             tx.update_instance(&instance).await.unwrap();
+            // Read back in the transaction: the earlier update took effect too.
+            let read = tx.get_instance(id).await.unwrap().expect("the instance");
+            assert_eq!(read.current_step.as_deref(), Some("middle"));
         }
     }
     instance.status = InstanceStatus::Completed;

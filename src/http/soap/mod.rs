@@ -349,3 +349,38 @@ fn get(request: HttpRequest, service: Arc<dyn SoapService>) -> HttpResponse {
         .content_type("text/xml; charset=utf-8")
         .body(service.descriptor().wsdl_for(&address))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::{content_type, param};
+
+    #[test]
+    fn content_type_names_are_lowercased_and_values_kept() {
+        let request = TestRequest::default()
+            .insert_header((
+                "Content-Type",
+                "Application/SOAP+XML; Charset=\"UTF-8\"; action=\"urn:x:Op\"; stray",
+            ))
+            .to_http_request();
+        let (media, params) = content_type(&request);
+        assert_eq!(media, "application/soap+xml");
+        assert_eq!(param(&params, "charset"), Some("UTF-8"));
+        assert_eq!(param(&params, "action"), Some("urn:x:Op"));
+        assert_eq!(params.len(), 2, "a part without `=` is no parameter");
+
+        let request = TestRequest::default()
+            .insert_header(("Content-Type", "text/xml; charset=utf-8"))
+            .to_http_request();
+        let (media, params) = content_type(&request);
+        assert_eq!(
+            (media.as_ref(), param(&params, "charset")),
+            ("text/xml", Some("utf-8"))
+        );
+
+        let bare = TestRequest::default().to_http_request();
+        let (media, params) = content_type(&bare);
+        assert_eq!((media.as_ref(), params.len()), ("", 0));
+    }
+}
