@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::process::{Server, holdpoint, output};
+use support::process::{Server, exit_within, holdpoint, output};
 
 #[test]
 fn check_accepts_the_example_workflows() {
@@ -178,17 +178,8 @@ async fn serve_refuses_more_sessions_than_postgresql_accepts_and_migrate_does_no
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start holdpoint serve");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = serve.try_wait().expect("wait for holdpoint serve") {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = serve.kill();
-            panic!("serve started although it may open 417 sessions");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = exit_within(&mut serve, std::time::Duration::from_secs(30))
+        .expect("serve started although it may open 417 sessions");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut serve.stderr.take().expect("stderr"), &mut stderr)
         .expect("read stderr");
