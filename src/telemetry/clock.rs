@@ -14,6 +14,9 @@ use tracing_subscriber::fmt::time::FormatTime;
 /// `YYYY-MM-DDTHH:MM:SS`
 const SECOND_LEN: usize = 19;
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`
+const TIMESTAMP_LEN: usize = SECOND_LEN + 8;
+
 /// UTC with microseconds, the second's text cached per thread.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct UtcMicros;
@@ -35,6 +38,12 @@ impl FormatTime for UtcMicros {
 impl UtcMicros {
     /// Writes the time now into `w`.
     pub(super) fn write_now(w: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
+        // Only ASCII digits and separators are written.
+        w.write_str(std::str::from_utf8(&Self::now()).map_err(|_| fmt::Error)?)
+    }
+
+    /// The time now, as text.
+    pub(super) fn now() -> [u8; TIMESTAMP_LEN] {
         // A clock before 1970 is written as 1970: log lines are not where to find that out.
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -45,7 +54,7 @@ impl UtcMicros {
             text = second_text(seconds);
             LAST_SECOND.set((seconds, text));
         }
-        let mut line = [0u8; SECOND_LEN + 8];
+        let mut line = [0u8; TIMESTAMP_LEN];
         line[..SECOND_LEN].copy_from_slice(&text);
         line[SECOND_LEN] = b'.';
         put_digits(
@@ -53,8 +62,7 @@ impl UtcMicros {
             since_epoch.subsec_micros().into(),
         );
         line[SECOND_LEN + 7] = b'Z';
-        // Only ASCII digits and separators were written.
-        w.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
+        line
     }
 }
 

@@ -162,7 +162,7 @@ impl Visit for PlainVisitor<'_> {
 }
 
 /// `value` as `str`'s `Debug` writes it (quoted, escaped), without `core::fmt` when it can.
-pub(super) fn write_debug_str(writer: &mut (impl fmt::Write + ?Sized), value: &str) -> fmt::Result {
+fn write_debug_str(writer: &mut (impl fmt::Write + ?Sized), value: &str) -> fmt::Result {
     if debug_leaves_alone(value) {
         writer.write_char('"')?;
         writer.write_str(value)?;
@@ -173,7 +173,7 @@ pub(super) fn write_debug_str(writer: &mut (impl fmt::Write + ?Sized), value: &s
 }
 
 /// `value` as `f64`'s `Debug` writes it, without `core::fmt` when it can.
-pub(super) fn write_debug_f64(writer: &mut (impl fmt::Write + ?Sized), value: f64) -> fmt::Result {
+fn write_debug_f64(writer: &mut (impl fmt::Write + ?Sized), value: f64) -> fmt::Result {
     match debug_of_f64(&mut ryu::Buffer::new(), value) {
         Some(text) => writer.write_str(text),
         None => write!(writer, "{value:?}"),
@@ -181,10 +181,13 @@ pub(super) fn write_debug_f64(writer: &mut (impl fmt::Write + ?Sized), value: f6
 }
 
 /// Text that `str`'s `Debug` writes unchanged between its quotes: printable ASCII
-/// without `"` and `\`.
-fn debug_leaves_alone(text: &str) -> bool {
-    text.bytes()
-        .all(|byte| (b' '..=b'~').contains(&byte) && byte != b'"' && byte != b'\\')
+/// without `"` and `\`. Every byte is looked at, without stopping at the first that is
+/// not: the loop is then vectorized, a third of the time on the `request` line's values
+/// (2026-12-05), and text that needs escaping is rare in a log.
+pub(super) fn debug_leaves_alone(text: &str) -> bool {
+    !text.bytes().fold(false, |escaped, byte| {
+        escaped | (byte.wrapping_sub(b' ') > b'~' - b' ') | (byte == b'"') | (byte == b'\\')
+    })
 }
 
 /// `value` as `f64`'s `Debug` writes it, when `ryu` is sure to write the same: both write
@@ -352,6 +355,12 @@ mod tests {
             if let Some(text) = fast(value) {
                 assert_eq!(text, format!("{value:?}"));
             }
+        }
+
+        #[test]
+        fn ascii_is_left_alone_exactly_when_debug_leaves_it(text in "[\\x00-\\x7f]{0,40}") {
+            let unchanged = format!("{text:?}") == format!("\"{text}\"");
+            assert_eq!(debug_leaves_alone(&text), unchanged, "{text:?}");
         }
 
         #[test]

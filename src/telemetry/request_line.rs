@@ -5,12 +5,12 @@
 //! (`scope`'s module doc) and a line of some 200 bytes written straight into a buffer.
 
 use std::cell::RefCell;
-use std::fmt;
+use std::io::Write as _;
 
 use tracing::Level;
 
 use super::clock::UtcMicros;
-use super::fields::{write_debug_f64, write_debug_str};
+use super::fields::debug_leaves_alone;
 use super::line::level_text;
 
 /// What a request's answer settled: the fields of its `request` line.
@@ -63,29 +63,29 @@ const RETAINED_CAPACITY: usize = 2048;
 
 thread_local! {
     /// The line being written on this thread (kept to keep its capacity).
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Hands `write` the request line with the span's and the answer's values.
 pub(super) fn with_line(span: &SpanValues<'_>, answered: &Answered<'_>, write: impl FnOnce(&[u8])) {
     LINE.with_borrow_mut(|line| {
         line.clear();
-        // Writing into a `String` fails only if a value's `Debug` does, which ours do not.
-        if format(line, span, answered).is_ok() {
-            write(line.as_bytes());
-        }
+        format(line, span, answered);
+        write(line);
         // A stranger's long path must not keep a worker's buffer large.
         if line.capacity() > RETAINED_CAPACITY {
-            *line = String::new();
+            *line = Vec::new();
         }
     });
 }
 
 /// `TIME  INFO request{method=M path=P request_id=I}: TARGET: request route="R" …`
-fn format(line: &mut String, span: &SpanValues<'_>, answered: &Answered<'_>) -> fmt::Result {
-    // Into the `String` itself: through a `Writer`, each piece was a dynamic call.
-    UtcMicros::write_now(line)?;
-    line.push_str(level_text(Level::INFO));
+///
+/// Bytes, not a `String` or a `fmt::Write`: each piece is copied as it is, without a
+/// dynamic call or a check that ASCII digits are UTF-8.
+fn format(line: &mut Vec<u8>, span: &SpanValues<'_>, answered: &Answered<'_>) {
+    line.extend_from_slice(&UtcMicros::now());
+    line.extend_from_slice(level_text(Level::INFO).as_bytes());
     // The span's fields are displayed (`%value`), so written as they are.
     for (piece, value) in [
         ("request{method=", span.method),
@@ -93,39 +93,52 @@ fn format(line: &mut String, span: &SpanValues<'_>, answered: &Answered<'_>) -> 
         (" request_id=", span.request_id),
         ("}: ", TARGET),
     ] {
-        line.push_str(piece);
-        line.push_str(value);
+        line.extend_from_slice(piece.as_bytes());
+        line.extend_from_slice(value.as_bytes());
     }
-    line.push_str(": request route=");
-    write_debug_str(line, answered.route)?;
-    line.push_str(" status=");
-    line.push_str(itoa::Buffer::new().format(answered.status));
-    line.push_str(" dialect=");
-    write_debug_str(line, answered.dialect)?;
-    line.push_str(" operation=");
-    write_debug_str(line, answered.operation)?;
-    line.push_str(" elapsed_ms=");
-    write_elapsed_ms(line, answered.elapsed_ms)?;
-    line.push('\n');
-    Ok(())
+    line.extend_from_slice(b": request route=");
+    write_debug_str(line, answered.route);
+    line.extend_from_slice(b" status=");
+    line.extend_from_slice(itoa::Buffer::new().format(answered.status).as_bytes());
+    line.extend_from_slice(b" dialect=");
+    write_debug_str(line, answered.dialect);
+    line.extend_from_slice(b" operation=");
+    write_debug_str(line, answered.operation);
+    line.extend_from_slice(b" elapsed_ms=");
+    write_elapsed_ms(line, answered.elapsed_ms);
+    line.push(b'\n');
+}
+
+/// `value` as `str`'s `Debug` writes it: quoted, escaped if it needs to be.
+fn write_debug_str(line: &mut Vec<u8>, value: &str) {
+    if debug_leaves_alone(value) {
+        line.push(b'"');
+        line.extend_from_slice(value.as_bytes());
+        line.push(b'"');
+    } else {
+        // Writing into a `Vec` cannot fail.
+        let _ = write!(line, "{value:?}");
+    }
 }
 
 /// `ms` as `f64`'s `Debug` writes it. A whole number of microseconds (what `observe`
 /// passes) is written from that integer, without `ryu`: `Debug` writes the shortest
 /// decimal that reads back as `ms`, and below 10^15 microseconds the exact quotient, of
 /// at most 15 significant digits, is the only such decimal of its length or shorter.
-fn write_elapsed_ms(line: &mut String, ms: f64) -> fmt::Result {
+fn write_elapsed_ms(line: &mut Vec<u8>, ms: f64) {
     let micros = (ms * 1000.0).round();
     if !(ms.is_sign_positive() && micros < 1e15 && micros / 1000.0 == ms) {
-        return write_debug_f64(line, ms);
+        // Writing into a `Vec` cannot fail.
+        let _ = write!(line, "{ms:?}");
+        return;
     }
     // Whole and below 10^15: exact as an integer.
     let micros = micros as u64;
-    line.push_str(itoa::Buffer::new().format(micros / 1000));
+    line.extend_from_slice(itoa::Buffer::new().format(micros / 1000).as_bytes());
     let fraction = micros % 1000;
     if fraction == 0 {
-        line.push_str(".0");
-        return Ok(());
+        line.extend_from_slice(b".0");
+        return;
     }
     let digits = [
         b'.',
@@ -138,9 +151,7 @@ fn write_elapsed_ms(line: &mut String, ms: f64) -> fmt::Result {
     } else {
         usize::from(fraction.is_multiple_of(10))
     };
-    // Only ASCII was written.
-    line.push_str(std::str::from_utf8(&digits[..4 - zeros]).map_err(|_| fmt::Error)?);
-    Ok(())
+    line.extend_from_slice(&digits[..4 - zeros]);
 }
 
 #[cfg(test)]
@@ -225,9 +236,9 @@ mod tests {
     }
 
     fn elapsed_text(ms: f64) -> String {
-        let mut text = String::new();
-        write_elapsed_ms(&mut text, ms).expect("written");
-        text
+        let mut text = Vec::new();
+        write_elapsed_ms(&mut text, ms);
+        String::from_utf8(text).expect("text")
     }
 
     #[test]
