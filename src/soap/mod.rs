@@ -13,6 +13,7 @@
 pub mod addressing;
 pub mod decode;
 pub mod element;
+mod escape;
 pub mod reader;
 mod scope;
 pub mod service;

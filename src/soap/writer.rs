@@ -1,11 +1,9 @@
 //! Writing responses and faults. Every text and attribute value goes through the escapers
-//! here, so nothing a caller sent can break the markup: `&`, `<`, `>` and quotes are
-//! escaped, carriage returns and (in attributes) tabs and newlines become character
-//! references so they survive a reader's normalisation, and characters XML 1.0 cannot
-//! carry at all (most C0 controls, U+FFFE, U+FFFF) become U+FFFD.
+//! ([`super::escape`]), so nothing a caller sent can break the markup.
 //!
 //! Output is UTF-8 without a byte-order mark, with an XML declaration.
 
+pub use super::escape::{escape_attribute, escape_text};
 use super::{FAULT_DETAIL_NS, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS, SoapError, SoapVersion};
 use crate::error::FaultClass;
 
@@ -86,41 +84,6 @@ impl XmlWriter {
     /// The markup written so far.
     pub fn finish_ref(&self) -> &str {
         &self.out
-    }
-}
-
-/// Whether XML 1.0 can carry this character at all.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-pub fn escape_text(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
-    }
-}
-
-pub fn escape_attribute(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#9;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
     }
 }
 
@@ -285,16 +248,6 @@ fn fault_header(version: SoapVersion, error: &SoapError) -> Option<String> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-
-    #[test]
-    fn escaping() {
-        let mut out = String::new();
-        escape_text(&mut out, "a<b & c>\r\n\u{1}\u{FFFF}\"'");
-        assert_eq!(out, "a&lt;b &amp; c&gt;&#13;\n\u{FFFD}\u{FFFD}\"'");
-        let mut out = String::new();
-        escape_attribute(&mut out, "\"'\t\n");
-        assert_eq!(out, "&quot;&apos;&#9;&#10;");
-    }
 
     #[test]
     fn faults_per_version() {
