@@ -27,9 +27,28 @@ enum Place {
     Attribute,
 }
 
+/// [`may_need_escaping`] of every byte, looked up rather than worked out: a third of the
+/// instructions per byte (callgrind).
+const TEXT_BYTES: [bool; 256] = byte_table(Place::Text);
+const ATTRIBUTE_BYTES: [bool; 256] = byte_table(Place::Attribute);
+
+const fn byte_table(place: Place) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < table.len() {
+        table[byte] = may_need_escaping(byte as u8, place);
+        byte += 1;
+    }
+    table
+}
+
 fn escape(out: &mut String, text: &str, place: Place) {
+    let special = match place {
+        Place::Text => &TEXT_BYTES,
+        Place::Attribute => &ATTRIBUTE_BYTES,
+    };
     let mut rest = text;
-    while let Some(at) = rest.bytes().position(|byte| may_need_escaping(byte, place)) {
+    while let Some(at) = rest.bytes().position(|byte| special[usize::from(byte)]) {
         // `at` is an ASCII byte or a lead byte: a character boundary.
         let (plain, from) = rest.split_at(at);
         out.push_str(plain);
@@ -46,11 +65,11 @@ fn escape(out: &mut String, text: &str, place: Place) {
 }
 
 /// Whether `byte` may start a character that [`replacement`] replaces.
-fn may_need_escaping(byte: u8, place: Place) -> bool {
+const fn may_need_escaping(byte: u8, place: Place) -> bool {
     match byte {
         // Controls (tab, newline and carriage return included), markup, U+FFFE / U+FFFF.
         0x00..=0x1f | b'&' | b'<' | b'>' | 0xef => true,
-        b'"' | b'\'' => place == Place::Attribute,
+        b'"' | b'\'' => matches!(place, Place::Attribute),
         _ => false,
     }
 }
