@@ -25,26 +25,32 @@ pub fn to_utf8<'a>(bytes: &'a [u8], charset: Option<&str>) -> Result<Cow<'a, str
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
         return utf16(rest, Utf16::Be).map(Cow::Owned);
     }
-    let charset = charset.map(|c| c.trim().trim_matches('"').to_ascii_lowercase());
-    match charset.as_deref() {
-        None | Some("utf-8" | "utf8" | "us-ascii" | "ascii") => {
-            if looks_like_utf16(bytes) {
-                return Err(malformed(
-                    "the body looks like UTF-16 but has neither a byte-order mark nor a charset parameter",
-                ));
-            }
-            utf8(bytes, 0)
+    // Compared without regard to case rather than lowercased: no allocation per request.
+    let charset = charset.map(|c| c.trim().trim_matches('"'));
+    let named =
+        |names: &[&str]| charset.is_some_and(|c| names.iter().any(|n| c.eq_ignore_ascii_case(n)));
+    if charset.is_none() || named(&["utf-8", "utf8", "us-ascii", "ascii"]) {
+        if looks_like_utf16(bytes) {
+            return Err(malformed(
+                "the body looks like UTF-16 but has neither a byte-order mark nor a charset parameter",
+            ));
         }
-        // RFC 2781: UTF-16 without a BOM is big-endian.
-        Some("utf-16" | "utf-16be" | "utf16") => utf16(bytes, Utf16::Be).map(Cow::Owned),
-        Some("utf-16le") => utf16(bytes, Utf16::Le).map(Cow::Owned),
-        Some("iso-8859-1" | "latin1" | "latin-1") => {
-            Ok(Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()))
-        }
-        Some(other) => Err(malformed(format!(
-            "unsupported charset `{other}`: send UTF-8 or UTF-16"
-        ))),
+        return utf8(bytes, 0);
     }
+    if named(&["utf-16", "utf-16be", "utf16"]) {
+        // RFC 2781: UTF-16 without a BOM is big-endian.
+        return utf16(bytes, Utf16::Be).map(Cow::Owned);
+    }
+    if named(&["utf-16le"]) {
+        return utf16(bytes, Utf16::Le).map(Cow::Owned);
+    }
+    if named(&["iso-8859-1", "latin1", "latin-1"]) {
+        return Ok(Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()));
+    }
+    Err(malformed(format!(
+        "unsupported charset `{}`: send UTF-8 or UTF-16",
+        charset.unwrap_or_default().to_ascii_lowercase()
+    )))
 }
 
 fn malformed(message: impl Into<String>) -> SoapError {
@@ -54,8 +60,11 @@ fn malformed(message: impl Into<String>) -> SoapError {
 /// `<` followed or preceded by a NUL in the first bytes: UTF-16 of an ASCII `<`.
 fn looks_like_utf16(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(64)];
-    head.windows(2)
-        .any(|pair| pair == [b'<', 0] || pair == [0, b'<'])
+    // Most bodies have no NUL at all, found by one vectorised search.
+    head.contains(&0)
+        && head
+            .windows(2)
+            .any(|pair| pair == [b'<', 0] || pair == [0, b'<'])
 }
 
 fn utf8(bytes: &[u8], offset: usize) -> Result<Cow<'_, str>, SoapError> {
@@ -107,6 +116,9 @@ mod tests {
             "<a/>"
         );
         assert_eq!(to_utf8(b"<\xE4/>", Some("iso-8859-1")).unwrap(), "<ä/>");
+        assert_eq!(to_utf8(b"<\xE4/>", Some(" Latin1")).unwrap(), "<ä/>");
+        assert_eq!(to_utf8(b"<a/>", Some("\"UTF-8\"")).unwrap(), "<a/>");
+        assert_eq!(to_utf8(b"<a/>", Some("US-ASCII")).unwrap(), "<a/>");
     }
 
     #[test]
@@ -119,7 +131,13 @@ mod tests {
         );
         let error = to_utf8(b"<a>\xFF</a>", None).unwrap_err();
         assert_eq!(error.message, "the body is not valid UTF-8 (at byte 3)");
-        assert!(to_utf8(b"<a/>", Some("ebcdic")).is_err());
+        let error = to_utf8(b"<a/>", Some("\"EBCDIC\"")).unwrap_err();
+        assert_eq!(
+            error.message,
+            "unsupported charset `ebcdic`: send UTF-8 or UTF-16"
+        );
+        let nul_without_utf16 = b"<a>x\0y</a>";
+        assert!(to_utf8(nul_without_utf16, None).is_ok());
         assert!(to_utf8(&[0xFF, 0xFE, 0x3C], None).is_err());
     }
 }

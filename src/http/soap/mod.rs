@@ -79,11 +79,13 @@ fn content_type(request: &HttpRequest) -> (Cow<'_, str>, Vec<(Cow<'_, str>, &str
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
+    // `to_str` let through visible ASCII, spaces and tabs only: trimming ASCII whitespace
+    // is trimming all of it, without decoding characters.
     let mut parts = raw.split(';');
-    let media = lowercase(parts.next().unwrap_or("").trim());
+    let media = lowercase(parts.next().unwrap_or("").trim_ascii());
     let params = parts
         .filter_map(|part| part.split_once('='))
-        .map(|(k, v)| (lowercase(k.trim()), v.trim().trim_matches('"')))
+        .map(|(k, v)| (lowercase(k.trim_ascii()), v.trim_ascii().trim_matches('"')))
         .collect();
     (media, params)
 }
