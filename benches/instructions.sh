@@ -16,7 +16,7 @@
 # Counts the HTTP workers' threads (those that ran actix's HTTP dispatcher) and the log
 # writer thread, not the engine's runners, whose work follows the clock rather than the
 # requests. Prints, per level, instructions per request and the TOP functions whose own
-# instructions differ most from the first level's.
+# instructions differ most (either way) from the first level's.
 set -euo pipefail
 export LC_ALL=C
 WORK=$(mktemp -d)
@@ -29,18 +29,17 @@ BODY=$ROOT/../shared/peers/requests/${REQUEST:-echo.xml}
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(warn info)
 
-die() { echo "instructions.sh: $*" >&2; exit 1; }
-[ -f "$BODY" ] || die "no request body at $BODY (../shared beside the clone)"
-for tool in valgrind callgrind_annotate curl; do
-    command -v "$tool" >/dev/null || die "$tool not found (apt-get install valgrind curl)"
-done
-build_all
-
 cleanup() {
     if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+die() { echo "instructions.sh: $*" >&2; exit 1; }
+[ -f "$BODY" ] || die "no request body at $BODY (../shared beside the clone)"
+for tool in valgrind callgrind_annotate callgrind_control curl; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install valgrind curl)"
+done
+build_all
 URL=$BASE/vmware-vmo-webcontrol/webservice
 
 # Instructions of one run's counted threads: the workers' and the log writer's files.
@@ -88,18 +87,22 @@ run_level() {
         curl -fs -o /dev/null "$BASE/healthz" && break
         sleep 1
     done
-    curl -fs -o /dev/null "$BASE/healthz" || die "the server did not start ($level)"
+    curl -fs -o /dev/null "$BASE/healthz" ||
+        die "the server did not start ($level): $(tail -5 "$WORK/valgrind-$level.log")"
     # Warm: the first requests fill caches and pools that later requests reuse.
     send "$WORK/warm-$level.txt" 1000
-    callgrind_control -i on "$SERVER_PID" >/dev/null 2>&1
+    callgrind_control -i on "$SERVER_PID" >/dev/null 2>&1 || die "callgrind_control could not start counting"
     send "$WORK/load-$level.txt" "$REQUESTS"
-    callgrind_control -i off "$SERVER_PID" >/dev/null 2>&1
+    callgrind_control -i off "$SERVER_PID" >/dev/null 2>&1 || die "callgrind_control could not stop counting"
     kill "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
-    local requests
+    local requests failed
     requests=$(sed -n 's/^load_result .*requests=\([0-9]*\).*/\1/p' "$WORK/load-$level.txt")
-    [ "${requests:-0}" -gt 0 ] || die "no requests answered ($level): $(tail -3 "$WORK/load-$level.txt")"
+    failed=$(sed -n 's/^load_result .*non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1 + \2/p' \
+        "$WORK/load-$level.txt")
+    [ "${requests:-0}" -gt 0 ] && [ "$((${failed:-1}))" -eq 0 ] ||
+        die "not every request was answered well ($level): $(tail -3 "$WORK/load-$level.txt")"
     per_function "$out" "$requests" | sort -t$'\t' -k2 >"$WORK/functions-$level.tsv"
     awk -v level="$level" -v total="$(counted_threads "$out")" -v n="$requests" \
         'BEGIN { printf "instructions level=%s requests=%d per_request=%.0f\n", level, n, total / n }'
@@ -112,6 +115,8 @@ for level in "${LEVELS[@]:1}"; do
     echo "largest differences, $level against $first (a function's own instructions per request):"
     join -t$'\t' -1 2 -2 2 -a 1 -a 2 -e 0 -o 0,1.1,2.1 \
         "$WORK/functions-$level.tsv" "$WORK/functions-$first.tsv" |
-        awk -F'\t' '{ d = $2 - $3; printf "%+9.0f  %9.0f  %s\n", d, $2, substr($1, 1, 110) }' |
-        grep -v 'PROGRAM TOTALS' | sort -k1,1 -g -r | head -"${TOP:-8}"
+        awk -F'\t' '{ d = $2 - $3; printf "%.0f\t%+9.0f  %9.0f  %s\n", d < 0 ? -d : d, d, $2,
+            substr($1, 1, 110) }' |
+        grep -v 'PROGRAM TOTALS' | sort -t$'\t' -k1,1 -g -r | awk -F'\t' -v top="${TOP:-8}" \
+        'NR <= top { print $2 }' # not `head`: under pipefail, `sort` would die of SIGPIPE
 done

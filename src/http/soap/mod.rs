@@ -79,7 +79,7 @@ fn content_type(request: &HttpRequest) -> (Cow<'_, str>, Vec<(Cow<'_, str>, &str
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    // `to_str` let through visible ASCII, spaces and tabs only: trimming ASCII whitespace
+    // `to_str` lets through only visible ASCII, spaces and tabs: trimming ASCII whitespace
     // is trimming all of it, without decoding characters.
     let mut parts = raw.split(';');
     let media = lowercase(parts.next().unwrap_or("").trim_ascii());

@@ -86,6 +86,37 @@ impl OrchestratorService {
             settings,
         }
     }
+
+    /// The operations that reach the engine, in a future of their own. Awaited inline,
+    /// their state (kilobytes: a command's) made every call's future as large, and
+    /// `echo`, which needs none of it, paid for it: the future is built and then moved
+    /// into its box on every call (callgrind: copying it was a sixth of an echo's
+    /// instructions). One allocation more for a call that goes to the database is nothing.
+    fn call_engine<'a>(
+        &'a self,
+        call: &'a SoapCall<'_>,
+    ) -> BoxFuture<'a, Result<String, SoapError>> {
+        Box::pin(async move {
+            match call.operation.name {
+                "sendCustomEvent" => operations::send_custom_event(call, &self.settings).await,
+                "getWorkflowForId" => operations::get_workflow_for_id(call).await,
+                "getAllWorkflows" => operations::get_all_workflows(call).await,
+                "getWorkflowsWithName" => operations::get_workflows_with_name(call).await,
+                "hasRights" => operations::has_rights(call).await,
+                "executeWorkflow" => operations::execute_workflow(call).await,
+                "simpleExecuteWorkflow" => operations::simple_execute_workflow(call).await,
+                "cancelWorkflow" => operations::cancel_workflow(call).await,
+                "getWorkflowTokenResult" => operations::get_workflow_token_result(call).await,
+                "getWorkflowTokenForId" => operations::get_workflow_token_for_id(call).await,
+                "getWorkflowTokenStatus" => operations::get_workflow_token_status(call).await,
+                "answerWorkflowInput" => operations::answer_workflow_input(call).await,
+                other => Err(SoapError::new(
+                    ErrorCode::UnknownOperation,
+                    format!("`{other}` is not an operation of VSOWebControl"),
+                )),
+            }
+        })
+    }
 }
 
 #[async_trait]
@@ -118,39 +149,6 @@ impl SoapService for OrchestratorService {
             _ => self.call_engine(&call).await,
         }?;
         Ok(Some(answer))
-    }
-}
-
-impl OrchestratorService {
-    /// The operations that reach the engine, in a future of their own. Awaited inline,
-    /// their state (kilobytes: a command's) made every call's future as large, and
-    /// `echo`, which needs none of it, paid for it: the future is built and then moved
-    /// into its box on every call (callgrind: copying it was a sixth of an echo's
-    /// instructions). One allocation more for a call that goes to the database is nothing.
-    fn call_engine<'a>(
-        &'a self,
-        call: &'a SoapCall<'_>,
-    ) -> BoxFuture<'a, Result<String, SoapError>> {
-        Box::pin(async move {
-            match call.operation.name {
-                "sendCustomEvent" => operations::send_custom_event(call, &self.settings).await,
-                "getWorkflowForId" => operations::get_workflow_for_id(call).await,
-                "getAllWorkflows" => operations::get_all_workflows(call).await,
-                "getWorkflowsWithName" => operations::get_workflows_with_name(call).await,
-                "hasRights" => operations::has_rights(call).await,
-                "executeWorkflow" => operations::execute_workflow(call).await,
-                "simpleExecuteWorkflow" => operations::simple_execute_workflow(call).await,
-                "cancelWorkflow" => operations::cancel_workflow(call).await,
-                "getWorkflowTokenResult" => operations::get_workflow_token_result(call).await,
-                "getWorkflowTokenForId" => operations::get_workflow_token_for_id(call).await,
-                "getWorkflowTokenStatus" => operations::get_workflow_token_status(call).await,
-                "answerWorkflowInput" => operations::answer_workflow_input(call).await,
-                other => Err(SoapError::new(
-                    ErrorCode::UnknownOperation,
-                    format!("`{other}` is not an operation of VSOWebControl"),
-                )),
-            }
-        })
     }
 }
 
