@@ -1,29 +1,47 @@
 //! The bounded buffer between the threads that log and the writer thread that writes
 //! their lines to stderr.
 //!
-//! A line is appended to one shared buffer under a lock held for the copy only; the writer
-//! thread swaps that buffer for the one it has just written and writes the whole batch in
-//! one `write`. In a steady state no line allocates (the two buffers keep their capacity)
-//! and no log call clones a handle or touches a shared reference count: the channel of
-//! `tracing-appender` we used before cost every line an allocation, a copy and four
-//! contended atomic operations (`perf` of the echo benchmark, 2026-12-06).
+//! A thread appends its lines to a small buffer of its own, its stage ([`stage`]), under a
+//! lock that only it and the writer thread take. The writer thread moves each stage into
+//! the shared buffer in turn, swaps that buffer for the one it has just written and writes
+//! the whole batch in one `write`; a thread whose stage is full moves it itself. With one
+//! shared buffer every line took the same lock, whose cache line went from core to core
+//! on each line: on the echo benchmark that lock was the largest single cost of the
+//! default level in time (`perf`, 2026-12-06), for 72 instructions. In a steady state no
+//! line allocates (the buffers keep their capacity) and no log call clones a handle or
+//! touches a shared reference count.
+//!
+//! A thread's lines are written in the order it logged them: a stage is moved into the
+//! shared buffer under both locks, after whatever its thread moved before. Lines of
+//! different threads keep the order of the writer's passes (a few milliseconds), as lines
+//! taken under one lock kept the order in which their threads got it.
 //!
 //! After writing a batch the thread rests a moment ([`WRITE_PAUSE`]), so that a busy
-//! node's lines gather instead of waking the thread once per line; when it finds the
-//! buffer empty it sleeps until a line arrives, so a quiet node's line appears at once.
+//! node's lines gather instead of waking the thread once per line; when it finds nothing
+//! staged or buffered it sleeps until a line arrives, so a quiet node's line appears at
+//! once.
 //!
-//! Lossy, never blocking: when the buffer holds [`BUFFERED_LINES`] lines or
-//! [`BUFFERED_BYTES`] (stderr stalls: a slow pipe, a stopped log collector) new lines are
-//! dropped and counted. Dropping the [`QueueGuard`] writes out what is buffered (waiting at
-//! most [`CLOSING_GRACE`] for a stuck sink) and sends later lines to stderr directly.
+//! Lossy, never blocking: the shared buffer holds at most [`BUFFERED_LINES`] lines and
+//! [`BUFFERED_BYTES`] (stderr stalls: a slow pipe, a stopped log collector); the lines of a
+//! stage that do not fit when it is moved are dropped and counted, so a line is counted
+//! when its stage is moved, not when it is logged. A stalled stderr costs at most the
+//! shared bound and a stage ([`STAGE_BYTES`]) per thread that logs. Dropping the
+//! [`QueueGuard`] writes out what is staged and buffered (waiting at most
+//! [`CLOSING_GRACE`] for a stuck sink) and sends later lines to stderr directly.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{self, AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
+
+use self::stage::{Stage, Staged};
+
+mod stage;
+#[cfg(test)]
+mod tests;
 
 /// Lines the buffer holds while stderr is slower than the node logs: at 20,000 requests a
 /// second (one `request` line each) it rides out a stall of most of a second.
@@ -32,6 +50,11 @@ pub const BUFFERED_LINES: usize = 16_384;
 /// Bytes the buffer holds at most, whatever the number of lines: it bounds the memory a
 /// stalled stderr can cost (lines of 10 KB, say, would reach the line bound at 160 MiB).
 pub const BUFFERED_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bytes a thread stages before it moves them into the shared buffer itself: more than a
+/// busy worker logs in one [`WRITE_PAUSE`] (some 150 `request` lines), so that the writer
+/// thread's passes move nearly every stage.
+pub const STAGE_BYTES: usize = 32 * 1024;
 
 /// Capacity a buffer keeps after its batch is written: some 2 ms of lines of a busy node.
 const RETAINED_BYTES: usize = 256 * 1024;
@@ -42,12 +65,21 @@ const WRITE_PAUSE: Duration = Duration::from_millis(2);
 /// How long dropping the guard waits for the writer thread to write out the buffer.
 const CLOSING_GRACE: Duration = Duration::from_secs(1);
 
+/// Tells one queue's stages from another's in a thread's list (tests make many queues).
+static NEXT_QUEUE_ID: AtomicU64 = AtomicU64::new(0);
+
 /// What the loggers and the writer thread share.
-#[derive(Default)]
 struct Shared {
+    id: u64,
     state: Mutex<State>,
     /// Signalled when a line arrives while the writer thread sleeps, and at closing.
     wake: Condvar,
+    /// `State::idle`, readable without the lock: a logger that staged a line reads it to
+    /// know whether the writer thread must be woken (`next_batch` says why that is safe).
+    writer_idle: AtomicBool,
+    /// `State::closed`, readable without the lock: once the guard is gone no line is
+    /// staged, even if the writer thread, stuck in the sink, never closes the stages.
+    closed: AtomicBool,
     dropped: AtomicU64,
 }
 
@@ -55,10 +87,40 @@ struct Shared {
 struct State {
     lines: Vec<u8>,
     count: usize,
-    /// The writer thread is asleep on `wake` (the next line must wake it).
+    /// Every thread's stage; the stage of a thread that has ended goes once it is empty.
+    stages: Vec<Arc<Stage>>,
+    /// The writer thread is asleep on `wake`, or about to be (the next line must wake it).
     idle: bool,
     /// The guard is gone: lines go to stderr directly.
     closed: bool,
+}
+
+impl State {
+    /// Appends `count` whole lines (`lines`), as many of them as the bounds leave room
+    /// for, in order; the rest are counted in `dropped`.
+    fn take_in(&mut self, lines: &[u8], count: usize, dropped: &AtomicU64) {
+        let fits = |len: usize, bytes: usize| len + bytes <= BUFFERED_BYTES.max(bytes);
+        if self.count + count <= BUFFERED_LINES && fits(self.lines.len(), lines.len()) {
+            self.lines.extend_from_slice(lines);
+            self.count += count;
+            return;
+        }
+        // Only while stderr stalls: line by line, as a line on its own is judged (a
+        // line longer than the byte bound fits an empty buffer).
+        let (mut kept, mut kept_bytes) = (0, 0);
+        for line in lines.split_inclusive(|&byte| byte == b'\n') {
+            if self.count + kept == BUFFERED_LINES
+                || !fits(self.lines.len() + kept_bytes, line.len())
+            {
+                break;
+            }
+            kept += 1;
+            kept_bytes += line.len();
+        }
+        self.lines.extend_from_slice(&lines[..kept_bytes]);
+        self.count += kept;
+        dropped.fetch_add(count.saturating_sub(kept) as u64, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -70,27 +132,139 @@ impl Shared {
     }
 
     fn push(&self, line: &[u8]) {
+        let staged = stage::with_stage(
+            self.id,
+            || self.register_stage(),
+            |stage| self.push_staged(stage, line),
+        );
+        if staged != Some(true) {
+            self.push_shared(line);
+        }
+    }
+
+    /// Stages `line` on this thread's stage; false once the guard is gone.
+    fn push_staged(&self, stage: &Stage, line: &[u8]) -> bool {
+        let mut staged = stage.lock();
+        if staged.closed || self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if staged.lines.len() + line.len() > STAGE_BYTES {
+            // Full: the stage, then this line, into the shared buffer, in order.
+            let mut state = self.state();
+            self.move_stage(&mut state, &mut staged);
+            state.take_in(line, 1, &self.dropped);
+            self.wake_if_idle(&mut state);
+            return true;
+        }
+        staged.push(line);
+        drop(staged);
+        // Pairs with the fence in `next_batch`: either the writer thread's last look at
+        // the stages finds this line, or this finds the writer thread idle.
+        atomic::fence(Ordering::SeqCst);
+        if self.writer_idle.load(Ordering::Relaxed) {
+            self.wake_if_idle(&mut self.state());
+        }
+        true
+    }
+
+    /// Appends `line` to the shared buffer, or writes it to stderr once the guard is gone.
+    fn push_shared(&self, line: &[u8]) {
         let mut state = self.state();
         if state.closed {
             drop(state);
             let _ = std::io::stderr().write_all(line);
             return;
         }
-        let full = state.count >= BUFFERED_LINES
-            || state.lines.len() + line.len() > BUFFERED_BYTES.max(line.len());
-        if full {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        state.lines.extend_from_slice(line);
-        state.count += 1;
+        state.take_in(line, 1, &self.dropped);
+        self.wake_if_idle(&mut state);
+    }
+
+    fn wake_if_idle(&self, state: &mut State) {
         if std::mem::take(&mut state.idle) {
             self.wake.notify_one();
         }
     }
+
+    /// Sends later lines to stderr directly (module doc).
+    fn close(&self) {
+        self.state().closed = true;
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// A stage for the calling thread, unless the guard is gone.
+    fn register_stage(&self) -> Option<Arc<Stage>> {
+        let mut state = self.state();
+        if state.closed {
+            return None;
+        }
+        let stage = Arc::new(Stage::default());
+        state.stages.push(stage.clone());
+        Some(stage)
+    }
+
+    fn move_stage(&self, state: &mut State, staged: &mut Staged) {
+        state.take_in(&staged.lines, staged.count, &self.dropped);
+        staged.clear();
+    }
+
+    /// Moves every stage into the shared buffer (closing them too when `closing`), then
+    /// forgets the stages of threads that have ended. `stages` is the caller's to reuse.
+    fn move_stages(&self, stages: &mut Vec<Arc<Stage>>, closing: bool) {
+        stages.clone_from(&self.state().stages);
+        // A stage's lock before the shared one, as its thread takes them.
+        for stage in stages.iter() {
+            let mut staged = stage.lock();
+            staged.closed |= closing;
+            if !staged.lines.is_empty() {
+                self.move_stage(&mut self.state(), &mut staged);
+            }
+        }
+        stages.clear();
+        // Held by the list alone, a stage has no thread left to stage on it.
+        self.state()
+            .stages
+            .retain(|stage| Arc::strong_count(stage) > 1 || !stage.is_empty());
+    }
+
+    /// Waits for lines, then swaps them into `batch`; true once the guard is gone (the
+    /// batch is then the last). `stages` is the caller's to reuse.
+    fn next_batch(&self, stages: &mut Vec<Arc<Stage>>, batch: &mut Vec<u8>) -> bool {
+        loop {
+            let closing = self.state().closed;
+            self.move_stages(stages, closing);
+            let mut state = self.state();
+            if closing || !state.lines.is_empty() {
+                state.idle = false;
+                self.writer_idle.store(false, Ordering::Relaxed);
+                std::mem::swap(&mut state.lines, batch);
+                state.count = 0;
+                return closing;
+            }
+            if state.closed {
+                // Closed since this pass began: one more, to close every stage.
+                continue;
+            }
+            if !state.idle {
+                // Say so, then look at the stages once more before sleeping: a logger
+                // that staged a line after the pass above finds `writer_idle` set, or
+                // that look finds its line (the fence pairs with `push_staged`'s).
+                state.idle = true;
+                self.writer_idle.store(true, Ordering::Relaxed);
+                drop(state);
+                atomic::fence(Ordering::SeqCst);
+                continue;
+            }
+            while state.idle && !state.closed {
+                state = self
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
 }
 
-/// The subscriber's writer: every line it is given goes into the shared buffer.
+/// The subscriber's writer: every line it is given goes into the queue.
 #[derive(Clone)]
 pub struct LineQueue {
     shared: Arc<Shared>,
@@ -140,7 +314,7 @@ pub struct QueueGuard {
 
 impl Drop for QueueGuard {
     fn drop(&mut self) {
-        self.shared.state().closed = true;
+        self.shared.close();
         self.shared.wake.notify_one();
         let _ = self.finished.recv_timeout(CLOSING_GRACE);
     }
@@ -148,7 +322,14 @@ impl Drop for QueueGuard {
 
 /// A queue in front of `sink` and the guard of the thread that writes into it.
 pub fn line_queue<W: Write + Send + 'static>(sink: W) -> (LineQueue, QueueGuard) {
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
+        state: Mutex::default(),
+        wake: Condvar::new(),
+        writer_idle: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
+    });
     let (finish, finished) = mpsc::sync_channel(1);
     let writer = shared.clone();
     let spawned = std::thread::Builder::new()
@@ -159,7 +340,7 @@ pub fn line_queue<W: Write + Send + 'static>(sink: W) -> (LineQueue, QueueGuard)
         });
     if spawned.is_err() {
         // No thread to write the buffer: log to stderr directly rather than not at all.
-        shared.state().closed = true;
+        shared.close();
     }
     (
         LineQueue {
@@ -169,23 +350,12 @@ pub fn line_queue<W: Write + Send + 'static>(sink: W) -> (LineQueue, QueueGuard)
     )
 }
 
-/// The writer thread: takes the buffer whole, writes it, rests; sleeps while nothing comes.
+/// The writer thread: takes every line staged or buffered, writes them, rests; sleeps
+/// while nothing comes.
 fn write_until_closed<W: Write>(shared: &Shared, mut sink: W) {
-    let mut batch = Vec::new();
+    let (mut batch, mut stages) = (Vec::new(), Vec::new());
     loop {
-        let closed = {
-            let mut state = shared.state();
-            while state.lines.is_empty() && !state.closed {
-                state.idle = true;
-                state = shared
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-            }
-            std::mem::swap(&mut state.lines, &mut batch);
-            state.count = 0;
-            state.closed
-        };
+        let closed = shared.next_batch(&mut stages, &mut batch);
         // A failing stderr has nobody left to tell: the lines are given up.
         let _ = sink.write_all(&batch).and_then(|()| sink.flush());
         batch.clear();
@@ -195,143 +365,5 @@ fn write_until_closed<W: Write>(shared: &Shared, mut sink: W) {
             return;
         }
         std::thread::sleep(WRITE_PAUSE);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-
-    use super::*;
-
-    type Written = Arc<Mutex<Vec<u8>>>;
-
-    /// A sink whose first write blocks until the test lets it go, then keeps every line.
-    struct SlowSink {
-        entered: Option<mpsc::Sender<()>>,
-        release: mpsc::Receiver<()>,
-        written: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl SlowSink {
-        /// A sink stuck in its first write until `release`, which `on_entered` announces.
-        fn stuck() -> (SlowSink, mpsc::Receiver<()>, mpsc::Sender<()>, Written) {
-            let (entered, on_entered) = mpsc::channel();
-            let (release, on_release) = mpsc::channel();
-            let written = Written::default();
-            let sink = SlowSink {
-                entered: Some(entered),
-                release: on_release,
-                written: written.clone(),
-            };
-            (sink, on_entered, release, written)
-        }
-
-        fn fast(written: &Arc<Mutex<Vec<u8>>>) -> SlowSink {
-            SlowSink {
-                entered: None,
-                release: mpsc::channel().1,
-                written: written.clone(),
-            }
-        }
-    }
-
-    impl Write for SlowSink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            if let Some(entered) = self.entered.take() {
-                let _ = entered.send(());
-                let _ = self.release.recv();
-            }
-            self.written.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn log_line(queue: &LineQueue, line: &str) {
-        queue.make_writer().write_all(line.as_bytes()).unwrap();
-    }
-
-    fn text(written: &Arc<Mutex<Vec<u8>>>) -> String {
-        String::from_utf8(written.lock().unwrap().clone()).unwrap()
-    }
-
-    #[test]
-    fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
-        let (sink, on_entered, release, written) = SlowSink::stuck();
-        let (queue, guard) = line_queue(sink);
-        log_line(&queue, "first\n");
-        // The writer thread holds the first line and is stuck in the sink: the buffer is empty.
-        on_entered
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the writer thread takes the first line");
-        const OVER: usize = 25;
-        for n in 0..BUFFERED_LINES + OVER {
-            log_line(&queue, &format!("line {n}\n"));
-        }
-        assert_eq!(queue.dropped(), OVER as u64);
-        release.send(()).unwrap();
-        drop(guard);
-        // Everything that was buffered is written by the time the guard is gone, in order.
-        let written = text(&written);
-        let lines: Vec<&str> = written.lines().collect();
-        assert_eq!(lines.len(), 1 + BUFFERED_LINES);
-        assert_eq!(lines[0], "first");
-        assert_eq!(
-            lines[BUFFERED_LINES],
-            format!("line {}", BUFFERED_LINES - 1)
-        );
-    }
-
-    #[test]
-    fn the_byte_bound_holds_whatever_the_number_of_lines() {
-        let (sink, on_entered, release, written) = SlowSink::stuck();
-        let (queue, guard) = line_queue(sink);
-        log_line(&queue, "first\n");
-        on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
-        let long = format!("{}\n", "x".repeat(BUFFERED_BYTES / 4 - 1));
-        for _ in 0..6 {
-            log_line(&queue, &long);
-        }
-        assert_eq!(queue.dropped(), 2, "four lines fill the buffer");
-        release.send(()).unwrap();
-        drop(guard);
-        assert_eq!(text(&written).lines().count(), 5);
-    }
-
-    #[test]
-    fn a_quiet_nodes_line_is_written_at_once() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let (queue, _guard) = line_queue(SlowSink::fast(&written));
-        for n in 0..3 {
-            // Each time the thread has gone back to sleep on an empty buffer first.
-            std::thread::sleep(Duration::from_millis(20));
-            log_line(&queue, &format!("line {n}\n"));
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while text(&written).lines().count() <= n {
-                assert!(std::time::Instant::now() < deadline, "line {n} not written");
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-    }
-
-    #[test]
-    fn dropping_the_guard_writes_out_the_buffer_then_lines_bypass_it() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let (queue, guard) = line_queue(SlowSink::fast(&written));
-        for n in 0..1000 {
-            log_line(&queue, &format!("line {n}\n"));
-        }
-        drop(guard);
-        let all = text(&written);
-        assert_eq!(all.lines().count(), 1000);
-        assert!(all.ends_with("line 999\n"));
-        // After the guard the line goes to stderr, not into a buffer nobody writes.
-        log_line(&queue, "after the guard\n");
-        assert_eq!(queue.dropped(), 0);
-        assert!(queue.shared.state().lines.is_empty());
     }
 }
