@@ -13,8 +13,10 @@
 //!
 //! A thread's lines are written in the order it logged them: a stage is moved into the
 //! shared buffer under both locks, after whatever its thread moved before. Lines of
-//! different threads keep the order of the writer's passes (a few milliseconds), as lines
-//! taken under one lock kept the order in which their threads got it.
+//! different threads are written in the order of the writer's passes (a few
+//! milliseconds), and within a pass thread by thread: their timestamps may go back by up
+//! to a pass where one thread's lines follow another's, and a line that another thread's
+//! line caused may come out before it.
 //!
 //! After writing a batch the thread rests a moment ([`WRITE_PAUSE`]), so that a busy
 //! node's lines gather instead of waking the thread once per line; when it finds nothing
@@ -25,12 +27,13 @@
 //! [`BUFFERED_BYTES`] (stderr stalls: a slow pipe, a stopped log collector); the lines of a
 //! stage that do not fit when it is moved are dropped and counted, so a line is counted
 //! when its stage is moved, not when it is logged. A stalled stderr costs at most the
-//! shared bound and a stage ([`STAGE_BYTES`]) per thread that logs. Dropping the
+//! shared bound and a stage ([`STAGE_BYTES`], twice that in capacity) per live thread
+//! that logs: a thread that ends moves its stage ([`stage`]). Dropping the
 //! [`QueueGuard`] writes out what is staged and buffered (waiting at most
 //! [`CLOSING_GRACE`] for a stuck sink) and sends later lines to stderr directly.
 
 use std::io::Write;
-use std::sync::atomic::{self, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -75,7 +78,7 @@ struct Shared {
     /// Signalled when a line arrives while the writer thread sleeps, and at closing.
     wake: Condvar,
     /// `State::idle`, readable without the lock: a logger that staged a line reads it to
-    /// know whether the writer thread must be woken (`next_batch` says why that is safe).
+    /// know whether the writer thread must be woken (`push_staged` says why that is safe).
     writer_idle: AtomicBool,
     /// `State::closed`, readable without the lock: once the guard is gone no line is
     /// staged, even if the writer thread, stuck in the sink, never closes the stages.
@@ -96,30 +99,37 @@ struct State {
 }
 
 impl State {
-    /// Appends `count` whole lines (`lines`), as many of them as the bounds leave room
-    /// for, in order; the rest are counted in `dropped`.
-    fn take_in(&mut self, lines: &[u8], count: usize, dropped: &AtomicU64) {
+    /// Appends the lines in `lines` (each ending where `ends` says), as many of them as
+    /// the bounds leave room for, in order; the rest are counted in `dropped`.
+    fn take_in(&mut self, lines: &[u8], ends: &[usize], dropped: &AtomicU64) {
+        // A line longer than the byte bound fits an empty buffer: it is not lost for good.
         let fits = |len: usize, bytes: usize| len + bytes <= BUFFERED_BYTES.max(bytes);
-        if self.count + count <= BUFFERED_LINES && fits(self.lines.len(), lines.len()) {
+        if self.count + ends.len() <= BUFFERED_LINES && fits(self.lines.len(), lines.len()) {
             self.lines.extend_from_slice(lines);
-            self.count += count;
+            self.count += ends.len();
             return;
         }
-        // Only while stderr stalls: line by line, as a line on its own is judged (a
-        // line longer than the byte bound fits an empty buffer).
+        // Only while stderr stalls: line by line, up to the first that does not fit (the
+        // rest is newer still, and one slice keeps the copy whole).
         let (mut kept, mut kept_bytes) = (0, 0);
-        for line in lines.split_inclusive(|&byte| byte == b'\n') {
-            if self.count + kept == BUFFERED_LINES
-                || !fits(self.lines.len() + kept_bytes, line.len())
-            {
+        for &end in ends {
+            if self.count + kept >= BUFFERED_LINES || !fits(self.lines.len(), end) {
                 break;
             }
             kept += 1;
-            kept_bytes += line.len();
+            kept_bytes = end;
         }
         self.lines.extend_from_slice(&lines[..kept_bytes]);
         self.count += kept;
-        dropped.fetch_add(count.saturating_sub(kept) as u64, Ordering::Relaxed);
+        dropped.fetch_add((ends.len() - kept) as u64, Ordering::Relaxed);
+    }
+
+    /// Forgets the stages of threads that have ended: held by the list alone, a stage has
+    /// no thread left to stage on it (and its thread moved its lines when it ended).
+    fn forget_ended_stages(&mut self) {
+        // Locking a stage under the shared lock is safe only here: nobody else holds it.
+        self.stages
+            .retain(|stage| Arc::strong_count(stage) > 1 || !stage.is_empty());
     }
 }
 
@@ -131,12 +141,8 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn push(&self, line: &[u8]) {
-        let staged = stage::with_stage(
-            self.id,
-            || self.register_stage(),
-            |stage| self.push_staged(stage, line),
-        );
+    fn push(self: &Arc<Self>, line: &[u8]) {
+        let staged = stage::with_stage(self, |stage| self.push_staged(stage, line));
         if staged != Some(true) {
             self.push_shared(line);
         }
@@ -149,18 +155,20 @@ impl Shared {
             return false;
         }
         if staged.lines.len() + line.len() > STAGE_BYTES {
-            // Full: the stage, then this line, into the shared buffer, in order.
+            // The thread moves its stage itself, so that a stage stays small whatever the
+            // writer thread does; this line follows the stage's.
             let mut state = self.state();
             self.move_stage(&mut state, &mut staged);
-            state.take_in(line, 1, &self.dropped);
+            state.take_in(line, &[line.len()], &self.dropped);
             self.wake_if_idle(&mut state);
             return true;
         }
         staged.push(line);
         drop(staged);
-        // Pairs with the fence in `next_batch`: either the writer thread's last look at
-        // the stages finds this line, or this finds the writer thread idle.
-        atomic::fence(Ordering::SeqCst);
+        // No line is left asleep: the writer thread sets `writer_idle`, then looks at every
+        // stage under its lock (`next_batch`). If it took this stage's lock after the
+        // line was staged, it saw the line; if before, that lock ordered its setting of
+        // `writer_idle` before this read.
         if self.writer_idle.load(Ordering::Relaxed) {
             self.wake_if_idle(&mut self.state());
         }
@@ -175,7 +183,7 @@ impl Shared {
             let _ = std::io::stderr().write_all(line);
             return;
         }
-        state.take_in(line, 1, &self.dropped);
+        state.take_in(line, &[line.len()], &self.dropped);
         self.wake_if_idle(&mut state);
     }
 
@@ -197,13 +205,30 @@ impl Shared {
         if state.closed {
             return None;
         }
+        // Here too, not only on the writer's passes: threads may come and go while the
+        // writer thread is stuck in the sink.
+        state.forget_ended_stages();
         let stage = Arc::new(Stage::default());
         state.stages.push(stage.clone());
         Some(stage)
     }
 
+    /// Moves the stage of a thread that is ending, and gives back its capacity.
+    fn retire_stage(&self, stage: &Stage) {
+        let mut staged = stage.lock();
+        if !staged.lines.is_empty() {
+            let mut state = self.state();
+            self.move_stage(&mut state, &mut staged);
+            self.wake_if_idle(&mut state);
+        }
+        *staged = Staged {
+            closed: staged.closed,
+            ..Staged::default()
+        };
+    }
+
     fn move_stage(&self, state: &mut State, staged: &mut Staged) {
-        state.take_in(&staged.lines, staged.count, &self.dropped);
+        state.take_in(&staged.lines, &staged.ends, &self.dropped);
         staged.clear();
     }
 
@@ -220,10 +245,7 @@ impl Shared {
             }
         }
         stages.clear();
-        // Held by the list alone, a stage has no thread left to stage on it.
-        self.state()
-            .stages
-            .retain(|stage| Arc::strong_count(stage) > 1 || !stage.is_empty());
+        self.state().forget_ended_stages();
     }
 
     /// Waits for lines, then swaps them into `batch`; true once the guard is gone (the
@@ -245,13 +267,11 @@ impl Shared {
                 continue;
             }
             if !state.idle {
-                // Say so, then look at the stages once more before sleeping: a logger
+                // Say so, then look at every stage once more before sleeping: a logger
                 // that staged a line after the pass above finds `writer_idle` set, or
-                // that look finds its line (the fence pairs with `push_staged`'s).
+                // that look finds its line (`push_staged`).
                 state.idle = true;
                 self.writer_idle.store(true, Ordering::Relaxed);
-                drop(state);
-                atomic::fence(Ordering::SeqCst);
                 continue;
             }
             while state.idle && !state.closed {
@@ -283,7 +303,7 @@ impl LineQueue {
 }
 
 /// One line's writer, borrowed from the queue (nothing to clone per line).
-pub struct QueuedLine<'a>(&'a Shared);
+pub struct QueuedLine<'a>(&'a Arc<Shared>);
 
 impl Write for QueuedLine<'_> {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::{BUFFERED_BYTES, BUFFERED_LINES, LineQueue, STAGE_BYTES, line_queue};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{BUFFERED_BYTES, BUFFERED_LINES, LineQueue, STAGE_BYTES, State, line_queue};
 
 type Written = Arc<Mutex<Vec<u8>>>;
 
@@ -12,7 +14,7 @@ type Written = Arc<Mutex<Vec<u8>>>;
 struct SlowSink {
     entered: Option<mpsc::Sender<()>>,
     release: mpsc::Receiver<()>,
-    written: Arc<Mutex<Vec<u8>>>,
+    written: Written,
 }
 
 impl SlowSink {
@@ -29,7 +31,7 @@ impl SlowSink {
         (sink, on_entered, release, written)
     }
 
-    fn fast(written: &Arc<Mutex<Vec<u8>>>) -> SlowSink {
+    fn fast(written: &Written) -> SlowSink {
         SlowSink {
             entered: None,
             release: mpsc::channel().1,
@@ -57,7 +59,7 @@ fn log_line(queue: &LineQueue, line: &str) {
     queue.make_writer().write_all(line.as_bytes()).unwrap();
 }
 
-fn text(written: &Arc<Mutex<Vec<u8>>>) -> String {
+fn text(written: &Written) -> String {
     String::from_utf8(written.lock().unwrap().clone()).unwrap()
 }
 
@@ -70,13 +72,20 @@ fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
     on_entered
         .recv_timeout(Duration::from_secs(10))
         .expect("the writer thread takes the first line");
-    const OVER: usize = 25;
+    // More than a stage holds beyond the bound: full stages are moved, and dropped.
+    const OVER: usize = 3 * STAGE_BYTES / "line 99999\n".len();
     for n in 0..BUFFERED_LINES + OVER {
         log_line(&queue, &format!("line {n}\n"));
     }
-    // A stage is moved, its lines dropped beyond the bound, once it is full.
-    let staged_at_most = STAGE_BYTES / "line 0\n".len();
-    assert!(queue.dropped() + staged_at_most as u64 >= OVER as u64);
+    let staged: usize = queue
+        .shared
+        .state()
+        .stages
+        .iter()
+        .map(|stage| stage.lock().ends.len())
+        .sum();
+    assert!(queue.dropped() > 0);
+    assert_eq!(queue.dropped() as usize + staged, OVER);
     release.send(()).unwrap();
     drop(guard);
     // The last stage moved at closing, every line beyond the bound is counted.
@@ -110,7 +119,7 @@ fn the_byte_bound_holds_whatever_the_number_of_lines() {
 
 #[test]
 fn a_quiet_nodes_line_is_written_at_once() {
-    let written = Arc::new(Mutex::new(Vec::new()));
+    let written = Written::default();
     let (queue, _guard) = line_queue(SlowSink::fast(&written));
     for n in 0..3 {
         // Each time the thread has gone back to sleep on an empty buffer first.
@@ -126,7 +135,7 @@ fn a_quiet_nodes_line_is_written_at_once() {
 
 #[test]
 fn dropping_the_guard_writes_out_the_buffer_then_lines_bypass_it() {
-    let written = Arc::new(Mutex::new(Vec::new()));
+    let written = Written::default();
     let (queue, guard) = line_queue(SlowSink::fast(&written));
     for n in 0..1000 {
         log_line(&queue, &format!("line {n}\n"));
@@ -138,7 +147,9 @@ fn dropping_the_guard_writes_out_the_buffer_then_lines_bypass_it() {
     // After the guard the line goes to stderr, not into a buffer nobody writes.
     log_line(&queue, "after the guard\n");
     assert_eq!(queue.dropped(), 0);
-    assert!(queue.shared.state().lines.is_empty());
+    let state = queue.shared.state();
+    assert!(state.lines.is_empty());
+    assert!(state.stages.iter().all(|stage| stage.is_empty()));
 }
 
 #[test]
@@ -146,7 +157,7 @@ fn each_threads_lines_are_written_whole_and_in_order() {
     // Fewer lines than the bound, so that none may be dropped however slow the writer.
     const THREADS: usize = 4;
     const LINES: usize = BUFFERED_LINES / THREADS - 10;
-    let written = Arc::new(Mutex::new(Vec::new()));
+    let written = Written::default();
     let (queue, guard) = line_queue(SlowSink::fast(&written));
     let loggers: Vec<_> = (0..THREADS)
         .map(|thread| {
@@ -175,7 +186,7 @@ fn each_threads_lines_are_written_whole_and_in_order() {
 
 #[test]
 fn a_thread_that_ends_leaves_its_lines_and_then_its_stage() {
-    let written = Arc::new(Mutex::new(Vec::new()));
+    let written = Written::default();
     let (queue, _guard) = line_queue(SlowSink::fast(&written));
     log_line(&queue, "tick\n");
     let logger = queue.clone();
@@ -206,4 +217,42 @@ fn lines_bypass_the_stages_once_the_guard_is_gone_even_with_the_sink_stuck() {
     assert!(stages.iter().all(|stage| stage.is_empty()));
     assert!(queue.shared.state().lines.is_empty());
     release.send(()).unwrap();
+}
+
+#[test]
+fn a_thread_that_ends_while_the_sink_is_stuck_moves_its_lines_and_leaves_no_stage() {
+    let (sink, on_entered, release, written) = SlowSink::stuck();
+    let (queue, guard) = line_queue(sink);
+    log_line(&queue, "first\n");
+    on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    for n in 0..5 {
+        let logger = queue.clone();
+        std::thread::spawn(move || log_line(&logger, &format!("from thread {n}\n")))
+            .join()
+            .unwrap();
+    }
+    {
+        let state = queue.shared.state();
+        assert_eq!(state.count, 5, "each thread moved its line as it ended");
+        // This thread's stage, and the last ended thread's (forgotten at the next).
+        assert!(state.stages.len() <= 2, "{} stages", state.stages.len());
+    }
+    release.send(()).unwrap();
+    drop(guard);
+    let expected: String = (0..5).map(|n| format!("from thread {n}\n")).collect();
+    assert_eq!(text(&written), format!("first\n{expected}"));
+}
+
+#[test]
+fn a_line_with_newlines_of_its_own_is_kept_or_dropped_whole() {
+    let dropped = AtomicU64::new(0);
+    let mut state = State {
+        count: BUFFERED_LINES - 1,
+        ..State::default()
+    };
+    // Two lines: an error's text over three, then a short one; room for one.
+    state.take_in(b"failed:\n  cause\n  cause\nnext\n", &[24, 29], &dropped);
+    assert_eq!(state.lines, b"failed:\n  cause\n  cause\n");
+    assert_eq!(state.count, BUFFERED_LINES);
+    assert_eq!(dropped.load(Ordering::Relaxed), 1);
 }
