@@ -25,8 +25,10 @@
 //!
 //! Lossy, never blocking: the shared buffer holds at most [`BUFFERED_LINES`] lines and
 //! [`BUFFERED_BYTES`] (stderr stalls: a slow pipe, a stopped log collector); the lines of a
-//! stage that do not fit when it is moved are dropped and counted, so a line is counted
-//! when its stage is moved, not when it is logged. A stalled stderr costs at most the
+//! stage that do not fit when it is moved are dropped and counted. Once a line has been
+//! dropped, and until the writer thread takes the buffer, threads stage nothing: each line
+//! goes to the shared buffer at once, so that while stderr is stuck every line logged is
+//! counted as it is dropped, not when its stage fills. A stalled stderr costs at most the
 //! shared bound and a stage ([`STAGE_BYTES`], twice that in capacity) per live thread
 //! that logs: a thread that ends moves its stage ([`stage`]). Dropping the
 //! [`QueueGuard`] writes out what is staged and buffered (waiting at most
@@ -83,7 +85,15 @@ struct Shared {
     /// `State::closed`, readable without the lock: once the guard is gone no line is
     /// staged, even if the writer thread, stuck in the sink, never closes the stages.
     closed: AtomicBool,
+    overflow: Overflow,
+}
+
+/// What the loggers learn of lines dropped.
+#[derive(Default)]
+struct Overflow {
     dropped: AtomicU64,
+    /// A line was dropped since the writer thread last took the buffer: stage nothing.
+    full: AtomicBool,
 }
 
 #[derive(Default)]
@@ -101,7 +111,7 @@ struct State {
 impl State {
     /// Appends the lines in `lines` (each ending where `ends` says), as many of them as
     /// the bounds leave room for, in order; the rest are counted in `dropped`.
-    fn take_in(&mut self, lines: &[u8], ends: &[usize], dropped: &AtomicU64) {
+    fn take_in(&mut self, lines: &[u8], ends: &[usize], overflow: &Overflow) {
         // A line longer than the byte bound fits an empty buffer: it is not lost for good.
         let fits = |len: usize, bytes: usize| len + bytes <= BUFFERED_BYTES.max(bytes);
         if self.count + ends.len() <= BUFFERED_LINES && fits(self.lines.len(), lines.len()) {
@@ -121,7 +131,12 @@ impl State {
         }
         self.lines.extend_from_slice(&lines[..kept_bytes]);
         self.count += kept;
-        dropped.fetch_add((ends.len() - kept) as u64, Ordering::Relaxed);
+        if kept < ends.len() {
+            overflow
+                .dropped
+                .fetch_add((ends.len() - kept) as u64, Ordering::Relaxed);
+            overflow.full.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Forgets the stages of threads that have ended: held by the list alone, a stage has
@@ -154,12 +169,13 @@ impl Shared {
         if staged.closed || self.closed.load(Ordering::Relaxed) {
             return false;
         }
-        if staged.lines.len() + line.len() > STAGE_BYTES {
+        let full = self.overflow.full.load(Ordering::Relaxed);
+        if full || staged.lines.len() + line.len() > STAGE_BYTES {
             // The thread moves its stage itself, so that a stage stays small whatever the
             // writer thread does; this line follows the stage's.
             let mut state = self.state();
             self.move_stage(&mut state, &mut staged);
-            state.take_in(line, &[line.len()], &self.dropped);
+            state.take_in(line, &[line.len()], &self.overflow);
             self.wake_if_idle(&mut state);
             return true;
         }
@@ -183,7 +199,7 @@ impl Shared {
             let _ = std::io::stderr().write_all(line);
             return;
         }
-        state.take_in(line, &[line.len()], &self.dropped);
+        state.take_in(line, &[line.len()], &self.overflow);
         self.wake_if_idle(&mut state);
     }
 
@@ -228,7 +244,7 @@ impl Shared {
     }
 
     fn move_stage(&self, state: &mut State, staged: &mut Staged) {
-        state.take_in(&staged.lines, &staged.ends, &self.dropped);
+        state.take_in(&staged.lines, &staged.ends, &self.overflow);
         staged.clear();
     }
 
@@ -260,6 +276,7 @@ impl Shared {
                 self.writer_idle.store(false, Ordering::Relaxed);
                 std::mem::swap(&mut state.lines, batch);
                 state.count = 0;
+                self.overflow.full.store(false, Ordering::Relaxed);
                 return closing;
             }
             if state.closed {
@@ -298,7 +315,7 @@ impl LineQueue {
 
     /// Lines dropped so far because the buffer was full.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.overflow.dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -348,7 +365,7 @@ pub fn line_queue<W: Write + Send + 'static>(sink: W) -> (LineQueue, QueueGuard)
         wake: Condvar::new(),
         writer_idle: AtomicBool::new(false),
         closed: AtomicBool::new(false),
-        dropped: AtomicU64::new(0),
+        overflow: Overflow::default(),
     });
     let (finish, finished) = mpsc::sync_channel(1);
     let writer = shared.clone();
