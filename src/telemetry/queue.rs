@@ -4,7 +4,8 @@
 //! A thread appends its lines to a small buffer of its own, its stage ([`stage`]), under a
 //! lock that only it and the writer thread take. The writer thread moves each stage into
 //! the shared buffer in turn, swaps that buffer for the one it has just written and writes
-//! the whole batch in one `write`; a thread whose stage is full moves it itself. With one
+//! the whole batch in one `write`; a thread whose stage is full (or while lines are being
+//! dropped, below) moves it itself. With one
 //! shared buffer every line took the same lock, whose cache line went from core to core
 //! on each line: on the echo benchmark that lock was the largest single cost of the
 //! default level in time (`perf`, 2026-12-06), for 72 instructions. In a steady state no
@@ -26,13 +27,15 @@
 //! Lossy, never blocking: the shared buffer holds at most [`BUFFERED_LINES`] lines and
 //! [`BUFFERED_BYTES`] (stderr stalls: a slow pipe, a stopped log collector); the lines of a
 //! stage that do not fit when it is moved are dropped and counted. Once a line has been
-//! dropped, and until the writer thread takes the buffer, threads stage nothing: each line
-//! goes to the shared buffer at once, so that while stderr is stuck every line logged is
-//! counted as it is dropped, not when its stage fills. A stalled stderr costs at most the
+//! dropped, and until the writer thread's next pass, threads stage nothing: each line
+//! logged after the first drop goes to the shared buffer at once and is counted as it is
+//! dropped, while stderr stays stuck; lines staged before are counted when their stage is
+//! moved (by its thread's next line, its end, or the writer). A stalled stderr costs at most the
 //! shared bound and a stage ([`STAGE_BYTES`], twice that in capacity) per live thread
 //! that logs: a thread that ends moves its stage ([`stage`]). Dropping the
 //! [`QueueGuard`] writes out what is staged and buffered (waiting at most
-//! [`CLOSING_GRACE`] for a stuck sink) and sends later lines to stderr directly.
+//! [`CLOSING_GRACE`] for a stuck sink) and sends later lines to stderr directly, a thread's
+//! staged lines before its line (they may overtake the writer's last batch).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -110,7 +113,8 @@ struct State {
 
 impl State {
     /// Appends the lines in `lines` (each ending where `ends` says), as many of them as
-    /// the bounds leave room for, in order; the rest are counted in `dropped`.
+    /// the bounds leave room for, in order; the rest are counted as dropped, and while
+    /// any are, loggers stage nothing (module doc).
     fn take_in(&mut self, lines: &[u8], ends: &[usize], overflow: &Overflow) {
         // A line longer than the byte bound fits an empty buffer: it is not lost for good.
         let fits = |len: usize, bytes: usize| len + bytes <= BUFFERED_BYTES.max(bytes);
@@ -167,6 +171,12 @@ impl Shared {
     fn push_staged(&self, stage: &Stage, line: &[u8]) -> bool {
         let mut staged = stage.lock();
         if staged.closed || self.closed.load(Ordering::Relaxed) {
+            // The writer thread may be stuck and never close this stage: its lines go to
+            // stderr first, ahead of the line that follows them there.
+            if !staged.lines.is_empty() {
+                let _ = std::io::stderr().write_all(&staged.lines);
+                staged.clear();
+            }
             return false;
         }
         let full = self.overflow.full.load(Ordering::Relaxed);
@@ -268,7 +278,14 @@ impl Shared {
     /// batch is then the last). `stages` is the caller's to reuse.
     fn next_batch(&self, stages: &mut Vec<Arc<Stage>>, batch: &mut Vec<u8>) -> bool {
         loop {
-            let closing = self.state().closed;
+            let closing = {
+                let state = self.state();
+                // Lines may be staged again from here: this pass moves what was staged
+                // before it, and a line logged after the stage's turn goes into the next
+                // pass rather than into a buffer that is still full (and dropped).
+                self.overflow.full.store(false, Ordering::Relaxed);
+                state.closed
+            };
             self.move_stages(stages, closing);
             let mut state = self.state();
             if closing || !state.lines.is_empty() {

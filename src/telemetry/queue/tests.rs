@@ -89,7 +89,7 @@ fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
     assert_eq!(queue.dropped(), OVER as u64);
     release.send(()).unwrap();
     drop(guard);
-    // The last stage moved at closing, every line beyond the bound is counted.
+    // Closing moves no line that was not counted already.
     assert_eq!(queue.dropped(), OVER as u64);
     // Everything that was buffered is written by the time the guard is gone, in order.
     let written = text(&written);
@@ -211,8 +211,10 @@ fn lines_bypass_the_stages_once_the_guard_is_gone_even_with_the_sink_stuck() {
     let (queue, guard) = line_queue(sink);
     log_line(&queue, "first\n");
     on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    log_line(&queue, "staged while the sink is stuck\n");
     // The writer thread never gets to close the stages: the guard gives up after its grace.
     drop(guard);
+    // To stderr, after the staged line, which would otherwise stay in its stage for good.
     log_line(&queue, "after the guard\n");
     let stages = queue.shared.state().stages.clone();
     assert!(stages.iter().all(|stage| stage.is_empty()));
