@@ -1,12 +1,13 @@
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use std::sync::atomic::Ordering;
-
-use super::{BUFFERED_BYTES, BUFFERED_LINES, LineQueue, Overflow, STAGE_BYTES, State, line_queue};
+use super::{
+    BUFFERED_BYTES, BUFFERED_LINES, LineQueue, Overflow, QueueGuard, STAGE_BYTES, State, line_queue,
+};
 
 type Written = Arc<Mutex<Vec<u8>>>;
 
@@ -63,15 +64,21 @@ fn text(written: &Written) -> String {
     String::from_utf8(written.lock().unwrap().clone()).unwrap()
 }
 
-#[test]
-fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
+/// A queue whose writer thread holds the line "first" and is stuck in the sink until
+/// `release`: the shared buffer and the stages are empty.
+fn stuck_after_first_line() -> (LineQueue, QueueGuard, mpsc::Sender<()>, Written) {
     let (sink, on_entered, release, written) = SlowSink::stuck();
     let (queue, guard) = line_queue(sink);
     log_line(&queue, "first\n");
-    // The writer thread holds the first line and is stuck in the sink: the buffer is empty.
     on_entered
         .recv_timeout(Duration::from_secs(10))
         .expect("the writer thread takes the first line");
+    (queue, guard, release, written)
+}
+
+#[test]
+fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
+    let (queue, guard, release, written) = stuck_after_first_line();
     // More than a stage holds beyond the bound: full stages are moved, and dropped.
     const OVER: usize = 3 * STAGE_BYTES / "line 99999\n".len();
     for n in 0..BUFFERED_LINES + OVER {
@@ -104,10 +111,7 @@ fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
 
 #[test]
 fn the_byte_bound_holds_whatever_the_number_of_lines() {
-    let (sink, on_entered, release, written) = SlowSink::stuck();
-    let (queue, guard) = line_queue(sink);
-    log_line(&queue, "first\n");
-    on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (queue, guard, release, written) = stuck_after_first_line();
     let long = format!("{}\n", "x".repeat(BUFFERED_BYTES / 4 - 1));
     for _ in 0..6 {
         log_line(&queue, &long);
@@ -207,10 +211,7 @@ fn a_thread_that_ends_leaves_its_lines_and_then_its_stage() {
 
 #[test]
 fn lines_bypass_the_stages_once_the_guard_is_gone_even_with_the_sink_stuck() {
-    let (sink, on_entered, release, _written) = SlowSink::stuck();
-    let (queue, guard) = line_queue(sink);
-    log_line(&queue, "first\n");
-    on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (queue, guard, release, _written) = stuck_after_first_line();
     log_line(&queue, "staged while the sink is stuck\n");
     // The writer thread never gets to close the stages: the guard gives up after its grace.
     drop(guard);
@@ -224,10 +225,7 @@ fn lines_bypass_the_stages_once_the_guard_is_gone_even_with_the_sink_stuck() {
 
 #[test]
 fn a_thread_that_ends_while_the_sink_is_stuck_moves_its_lines_and_leaves_no_stage() {
-    let (sink, on_entered, release, written) = SlowSink::stuck();
-    let (queue, guard) = line_queue(sink);
-    log_line(&queue, "first\n");
-    on_entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (queue, guard, release, written) = stuck_after_first_line();
     for n in 0..5 {
         let logger = queue.clone();
         std::thread::spawn(move || log_line(&logger, &format!("from thread {n}\n")))
