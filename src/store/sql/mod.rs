@@ -50,6 +50,21 @@ pub(crate) trait Conn: Send + 'static {
         params: Vec<Param<'_>>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Runs an `INSERT … RETURNING id` of one row (a statement ending in
+    /// [`statements::RETURNING_ID`]) and gives back the id.
+    fn insert(
+        &mut self,
+        sql: &'static str,
+        params: Vec<Param<'_>>,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send {
+        async move {
+            let ids: Vec<i64> = self.rows(sql.into(), params).await?;
+            ids.into_iter()
+                .next()
+                .ok_or_else(|| StoreError::Other("insert returned no row".into()))
+        }
+    }
+
     /// A write whose row count nobody reads: sent with the next statement or `COMMIT`.
     /// Its error, if any, fails that statement instead.
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError>;

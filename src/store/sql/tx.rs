@@ -45,11 +45,6 @@ fn pair_waits_with_instances(
     pairs
 }
 
-/// The id an `INSERT … RETURNING id` gave back.
-fn inserted(id: Option<i64>) -> Result<i64, StoreError> {
-    id.ok_or_else(|| StoreError::Other("insert returned no row".into()))
-}
-
 #[async_trait]
 impl<C: Conn> Tx for SqlTx<C> {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
@@ -93,7 +88,7 @@ impl<C: Conn> Tx for SqlTx<C> {
             Param::json(&new.trigger_event),
             new.now,
         ];
-        inserted(self.one(sql::INSERT_INSTANCE, params).await?)
+        self.conn.insert(sql::INSERT_INSTANCE, params).await
     }
 
     async fn lock_instance(&mut self, id: i64) -> Result<Option<InstanceRow>, StoreError> {
@@ -146,7 +141,7 @@ impl<C: Conn> Tx for SqlTx<C> {
             new.deadline,
             new.now,
         ];
-        let id = inserted(self.one(sql::INSERT_WAIT, params).await?)?;
+        let id = self.conn.insert(sql::INSERT_WAIT, params).await?;
         self.gives_runners_work();
         Ok(id)
     }
@@ -247,7 +242,7 @@ impl<C: Conn> Tx for SqlTx<C> {
             event.now,
             event.expires_at,
         ];
-        inserted(self.one(sql::BUFFER_EVENT, params).await?)
+        self.conn.insert(sql::BUFFER_EVENT, params).await
     }
 
     async fn take_buffered_event(
@@ -288,7 +283,7 @@ impl<C: Conn> Tx for SqlTx<C> {
             Param::json(&new.request),
             new.now,
         ];
-        let id = inserted(self.one(sql::INSERT_OUTBOX, params).await?)?;
+        let id = self.conn.insert(sql::INSERT_OUTBOX, params).await?;
         self.gives_runners_work();
         Ok(id)
     }
@@ -383,7 +378,7 @@ impl<C: Conn> Tx for SqlTx<C> {
             new.now,
             new.expires_at,
         ];
-        let id = inserted(self.one(sql::INSERT_INBOUND, params).await?)?;
+        let id = self.conn.insert(sql::INSERT_INBOUND, params).await?;
         self.gives_runners_work();
         Ok(id)
     }

@@ -1,0 +1,102 @@
+//! The statements every command runs, checked against SQLite's own plans on a migrated
+//! database: none builds a temporary b-tree (a page allocated and cleared per statement),
+//! and the purge of ended instances still uses their partial index.
+
+use rusqlite::{Connection, StatementStatus};
+
+use super::open_connection;
+use crate::store::sql::Dialect;
+use crate::store::sql::statements::{self as sql, RETURNING_ID};
+
+fn migrated() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conn = open_connection(&dir.path().join("holdpoint.db")).expect("open");
+    (dir, conn)
+}
+
+/// Column `column` of each row `EXPLAIN {what}` gives, its parameters left unbound.
+fn explained(conn: &Connection, what: &str, column: usize) -> Vec<String> {
+    let mut explain = conn
+        .prepare(&format!("EXPLAIN {what}"))
+        .unwrap_or_else(|error| panic!("{error}: {what}"));
+    let mut rows = explain.raw_query();
+    let mut values = Vec::new();
+    while let Some(row) = rows.next().expect("explain") {
+        values.push(row.get(column).expect("a text column"));
+    }
+    values
+}
+
+fn temporary_btrees(conn: &Connection, statement: &str) -> usize {
+    let opcodes = explained(conn, statement, 1);
+    opcodes.iter().filter(|op| *op == "OpenEphemeral").count()
+}
+
+fn without_returning(statement: &'static str) -> &'static str {
+    statement
+        .strip_suffix(RETURNING_ID)
+        .expect("an insert returning its id")
+}
+
+#[test]
+fn a_command_s_writes_build_no_temporary_btree() {
+    let (_dir, conn) = migrated();
+    let writes = [
+        without_returning(sql::INSERT_INSTANCE),
+        sql::UPDATE_INSTANCE,
+        sql::SET_INSTANCE_DEFINITION,
+        without_returning(sql::INSERT_WAIT),
+        sql::CLOSE_WAIT,
+        sql::EXTEND_WAIT,
+        sql::APPEND_HISTORY,
+        without_returning(sql::INSERT_OUTBOX),
+        sql::CANCEL_OUTBOX_FOR_WAIT,
+        without_returning(sql::BUFFER_EVENT),
+        without_returning(sql::INSERT_INBOUND),
+        sql::INSERT_KEY,
+        sql::DROP_EXPIRED_KEY,
+    ];
+    for statement in writes {
+        assert_eq!(temporary_btrees(&conn, statement), 0, "{statement}");
+    }
+}
+
+/// What the two changes of 2026-12-06 removed, so that the test above can fail: a
+/// `RETURNING` clause, and an `IN` list of three values in a partial index's condition.
+#[test]
+fn returning_and_an_in_list_of_three_do_build_one() {
+    let (_dir, conn) = migrated();
+    assert_eq!(temporary_btrees(&conn, sql::INSERT_WAIT), 1);
+    conn.execute_batch("CREATE INDEX probe ON waits (deadline) WHERE state IN ('a', 'b', 'c')")
+        .expect("index");
+    assert_eq!(temporary_btrees(&conn, sql::CLOSE_WAIT), 2);
+}
+
+#[test]
+fn the_purge_of_ended_instances_uses_their_index() {
+    let (_dir, conn) = migrated();
+    let query = &Dialect::Sqlite.statements().ended_instances;
+    let steps = explained(&conn, &format!("QUERY PLAN {query}"), 3);
+    assert_eq!(
+        steps,
+        ["SEARCH instances USING INDEX instances_ended (updated_at<?)"]
+    );
+}
+
+/// A statement prepared once is never prepared again for the values bound to it: with a
+/// bound `LIMIT`, SQLite 3.54 would re-plan it on every run unless the planner's
+/// stability guarantee is on (`open_connection`).
+#[test]
+fn a_statement_is_not_prepared_again_for_new_values() {
+    let (_dir, conn) = migrated();
+    let listing = "SELECT id FROM waits WHERE state = 'open' AND instance_id = $1 \
+                   ORDER BY id LIMIT $2";
+    let mut statement = conn.prepare(listing).expect("prepare");
+    for run in 0..3_i64 {
+        statement.raw_bind_parameter(1, run).expect("bind");
+        statement.raw_bind_parameter(2, 100 + run).expect("bind");
+        let mut rows = statement.raw_query();
+        while rows.next().expect("step").is_some() {}
+    }
+    assert_eq!(statement.get_status(StatementStatus::RePrepare), 0);
+}
