@@ -20,7 +20,8 @@ use super::Principal;
 type Key = [u8; 32];
 
 pub struct CredentialCache {
-    secret: [u8; 32],
+    /// HMAC-SHA256 keyed with the secret once; each key starts from a copy of it.
+    keyed: Hmac<Sha256>,
     ttl: Duration,
     capacity: usize,
     entries: Mutex<HashMap<Key, (Instant, Principal)>>,
@@ -31,7 +32,8 @@ impl CredentialCache {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         Self {
-            secret,
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(&secret)
+                .expect("hmac takes keys of any length"),
             ttl,
             capacity: capacity.max(1),
             entries: Mutex::new(HashMap::new()),
@@ -39,8 +41,7 @@ impl CredentialCache {
     }
 
     fn key(&self, name: &str, password: &str) -> Key {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
-            .expect("hmac takes keys of any length");
+        let mut mac = self.keyed.clone();
         // The length prefix keeps ("ab", "c") and ("a", "bc") apart.
         mac.update(&(name.len() as u64).to_be_bytes());
         mac.update(name.as_bytes());
