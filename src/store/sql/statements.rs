@@ -328,11 +328,7 @@ impl Dialected {
         let ids = |column| dialect.in_list(column, "$1");
         Self {
             lock_instance: format!("{GET_INSTANCE}{lock}"),
-            lock_waiting_instances: format!(
-                "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id IN (SELECT instance_id \
-                 FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2) \
-                 ORDER BY id{lock}"
-            ),
+            lock_waiting_instances: lock_waiting_instances(dialect),
             get_instances: format!(
                 "SELECT {INSTANCE_COLUMNS} FROM instances WHERE {}",
                 ids("id")
@@ -376,6 +372,35 @@ fn claim(table: &str, ready: &str, columns: &str, skip_locked: &str) -> String {
          OR (state = 'running' AND lease_until <= $1) ORDER BY next_attempt_at, id \
          LIMIT $4{skip_locked}) RETURNING {columns}"
     )
+}
+
+/// The instances with an open wait on event `$1` in scope `$2`, in id order. PostgreSQL
+/// locks them through an `IN` subquery. SQLite, with nothing to lock, walks the open-wait
+/// index by event, which is in instance order (migration V8), and joins: it would
+/// materialise the subquery in a temporary b-tree on every event.
+fn lock_waiting_instances(dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => format!(
+            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id IN (SELECT instance_id \
+             FROM waits WHERE state = 'open' AND event_name = $1 AND scope = $2) \
+             ORDER BY id FOR UPDATE"
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT {} FROM waits w JOIN instances i ON i.id = w.instance_id \
+             WHERE w.state = 'open' AND w.event_name = $1 AND w.scope = $2 \
+             GROUP BY w.instance_id ORDER BY w.instance_id",
+            qualified("i", INSTANCE_COLUMNS)
+        ),
+    }
+}
+
+/// `columns` (`a, b`), each prefixed with `table` (`t.a, t.b`).
+fn qualified(table: &str, columns: &str) -> String {
+    let prefixed: Vec<String> = columns
+        .split(", ")
+        .map(|column| format!("{table}.{column}"))
+        .collect();
+    prefixed.join(", ")
 }
 
 /// Due waits, oldest deadline first. PostgreSQL locks their instances (not the waits):

@@ -27,9 +27,14 @@ fn explained(conn: &Connection, what: &str, column: usize) -> Vec<String> {
     values
 }
 
+/// Temporary b-trees the statement's program opens: for a result, a list or a sort.
 fn temporary_btrees(conn: &Connection, statement: &str) -> usize {
     let opcodes = explained(conn, statement, 1);
-    opcodes.iter().filter(|op| *op == "OpenEphemeral").count()
+    let temporary = ["OpenEphemeral", "SorterOpen"];
+    opcodes
+        .iter()
+        .filter(|op| temporary.contains(&op.as_str()))
+        .count()
 }
 
 fn without_returning(statement: &'static str) -> &'static str {
@@ -61,7 +66,23 @@ fn a_command_s_writes_build_no_temporary_btree() {
     }
 }
 
-/// What the two changes of 2026-12-06 removed, so that the test above can fail: a
+#[test]
+fn a_command_s_reads_build_no_temporary_btree() {
+    let (_dir, conn) = migrated();
+    let reads = [
+        sql::GET_INSTANCE,
+        sql::GET_WAIT,
+        sql::KEY_OUTCOME,
+        &Dialect::Sqlite.statements().lock_instance,
+        &Dialect::Sqlite.statements().lock_waiting_instances,
+        sql::OPEN_WAITS_FOR_EVENT,
+    ];
+    for statement in reads {
+        assert_eq!(temporary_btrees(&conn, statement), 0, "{statement}");
+    }
+}
+
+/// What the changes of 2026-12-06 removed, so that the test above can fail: a
 /// `RETURNING` clause, and an `IN` list of three values in a partial index's condition.
 #[test]
 fn returning_and_an_in_list_of_three_do_build_one() {
