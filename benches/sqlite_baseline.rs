@@ -163,7 +163,7 @@ fn callback(
     let wait = if event {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {WAIT_COLUMNS} FROM waits WHERE state = 'open' AND event_name = ?1 \
-             AND scope = ?2 ORDER BY id"
+             AND scope = ?2 ORDER BY instance_id, id"
         ))?;
         let rows: Vec<WaitValues> = stmt
             .query_map(params![format!("bench-{n}"), "external"], read_wait)?

@@ -14,7 +14,7 @@
 //! ([`SqlTx::claim_key`]) and which writes wake the runners
 //! ([`SqlTx::gives_runners_work`]).
 
-mod filter;
+pub(crate) mod filter;
 pub(crate) mod param;
 pub(crate) mod row;
 pub(crate) mod statements;
@@ -51,7 +51,9 @@ pub(crate) trait Conn: Send + 'static {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Runs an `INSERT … RETURNING id` of one row (a statement ending in
-    /// [`statements::RETURNING_ID`]) and gives back the id.
+    /// [`statements::RETURNING_ID`]) and gives back the id. A plain insert only: an upsert
+    /// (`ON CONFLICT … DO UPDATE`) that updates moves no "last inserted row", which is
+    /// what SQLite answers with.
     fn insert(
         &mut self,
         sql: &'static str,
@@ -139,7 +141,7 @@ impl<C: Conn> SqlTx<C> {
     }
 
     /// The first row, if any: the store's single-row statements select by key, or
-    /// return what one insert or delete gave back.
+    /// return what one delete gave back.
     async fn one<T: FromRow>(
         &mut self,
         sql: impl Into<Sql>,

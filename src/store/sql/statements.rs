@@ -6,8 +6,9 @@
 //! Column lists are macros so that statements stay `&'static str` constants, prepared
 //! once per connection and never formatted per call; each list matches a
 //! [`super::row::FromRow`] mapper. The few real dialect differences (row locks with
-//! `SKIP LOCKED`, list parameters) are [`Dialect`] fragments, assembled once per dialect
-//! in [`Dialected`].
+//! `SKIP LOCKED`, list parameters, conditions spelled as a partial index is declared,
+//! SQLite's join for an event's waiters) are [`Dialect`] fragments and statements,
+//! assembled once per dialect in [`Dialected`].
 
 use std::sync::LazyLock;
 
@@ -117,7 +118,7 @@ pub(crate) const GET_WAIT: &str = select!(wait_columns, "FROM waits WHERE id = $
 pub(crate) const CLOSE_WAIT: &str =
     "UPDATE waits SET state = $2, closed_at = $3 WHERE id = $1 AND state = 'open'";
 /// [`CLOSE_WAIT`] that fails with SQLSTATE 40001 unless it closed the wait, so that it
-/// can go out without anyone reading its row count (PostgreSQL only; migration V7).
+/// can go out without anyone reading its row count (PostgreSQL only; its migration V7).
 pub(crate) const CLOSE_WAIT_READ_OPEN: &str = "WITH closed AS (UPDATE waits SET state = $2, \
      closed_at = $3 WHERE id = $1 AND state = 'open' RETURNING 1) \
      SELECT holdpoint_expect_one(count(*)) FROM closed";

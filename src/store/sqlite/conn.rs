@@ -104,7 +104,10 @@ impl Conn for SqliteConn {
     ) -> Result<i64, StoreError> {
         let plain = sql
             .strip_suffix(RETURNING_ID)
-            .ok_or_else(|| StoreError::Other(format!("not an insert returning its id: {sql}")))?;
+            .filter(|plain| !plain.contains(" ON CONFLICT ") && !plain.starts_with("INSERT OR"))
+            .ok_or_else(|| {
+                StoreError::Other(format!("not a plain insert returning its id: {sql}"))
+            })?;
         let changed =
             self.on_statement(plain, &params, |statement| Ok(statement.raw_execute()?))?;
         if changed != 1 {

@@ -1,12 +1,15 @@
 //! The statements every command runs, checked against SQLite's own plans on a migrated
-//! database: none builds a temporary b-tree (a page allocated and cleared per statement),
-//! and the purge of ended instances still uses their partial index.
+//! database: none builds a temporary b-tree (a page allocated and cleared per statement)
+//! or is prepared again for new values, an event's waiters and the purge of ended
+//! instances are read through their indexes.
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, StatementStatus};
 
 use super::open_connection;
-use crate::store::sql::Dialect;
+use crate::store::model::{ListScope, WaitFilter, WaitState};
 use crate::store::sql::statements::{self as sql, RETURNING_ID};
+use crate::store::sql::{Dialect, filter};
 
 fn migrated() -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -27,10 +30,11 @@ fn explained(conn: &Connection, what: &str, column: usize) -> Vec<String> {
     values
 }
 
-/// Temporary b-trees the statement's program opens: for a result, a list or a sort.
+/// Temporary b-trees the statement's program opens: for a result, a list, a sort or an
+/// index built on the fly.
 fn temporary_btrees(conn: &Connection, statement: &str) -> usize {
     let opcodes = explained(conn, statement, 1);
-    let temporary = ["OpenEphemeral", "SorterOpen"];
+    let temporary = ["OpenEphemeral", "SorterOpen", "OpenAutoindex"];
     opcodes
         .iter()
         .filter(|op| temporary.contains(&op.as_str()))
@@ -66,10 +70,23 @@ fn a_command_s_writes_build_no_temporary_btree() {
     }
 }
 
+/// The steps of the statement's plan (`EXPLAIN QUERY PLAN`).
+fn plan(conn: &Connection, query: &str) -> Vec<String> {
+    explained(conn, &format!("QUERY PLAN {query}"), 3)
+}
+
 #[test]
 fn a_command_s_reads_build_no_temporary_btree() {
     let (_dir, conn) = migrated();
+    let open_waits = WaitFilter {
+        scope: ListScope::new(None, 100),
+        instance_id: Some(1),
+        state: Some(WaitState::Open),
+        ..WaitFilter::default()
+    };
+    let (answer, _) = filter::waits(Dialect::Sqlite, &open_waits);
     let reads = [
+        answer.as_str(),
         sql::GET_INSTANCE,
         sql::GET_WAIT,
         sql::KEY_OUTCOME,
@@ -80,6 +97,23 @@ fn a_command_s_reads_build_no_temporary_btree() {
     for statement in reads {
         assert_eq!(temporary_btrees(&conn, statement), 0, "{statement}");
     }
+}
+
+/// An event's waiters are found through the open-wait index by event, not by a scan.
+#[test]
+fn an_event_s_waiters_are_read_through_the_index_by_event() {
+    let (_dir, conn) = migrated();
+    assert_eq!(
+        plan(&conn, &Dialect::Sqlite.statements().lock_waiting_instances),
+        [
+            "SEARCH w USING COVERING INDEX waits_event (event_name=? AND scope=?)",
+            "SEARCH i USING INTEGER PRIMARY KEY (rowid=?)"
+        ]
+    );
+    assert_eq!(
+        plan(&conn, sql::OPEN_WAITS_FOR_EVENT),
+        ["SEARCH waits USING INDEX waits_event (event_name=? AND scope=?)"]
+    );
 }
 
 /// What the changes of 2026-12-06 removed, so that the test above can fail: a
@@ -97,7 +131,7 @@ fn returning_and_an_in_list_of_three_do_build_one() {
 fn the_purge_of_ended_instances_uses_their_index() {
     let (_dir, conn) = migrated();
     let query = &Dialect::Sqlite.statements().ended_instances;
-    let steps = explained(&conn, &format!("QUERY PLAN {query}"), 3);
+    let steps = plan(&conn, query);
     assert_eq!(
         steps,
         ["SEARCH instances USING INDEX instances_ended (updated_at<?)"]
@@ -112,12 +146,18 @@ fn a_statement_is_not_prepared_again_for_new_values() {
     let (_dir, conn) = migrated();
     let listing = "SELECT id FROM waits WHERE state = 'open' AND instance_id = $1 \
                    ORDER BY id LIMIT $2";
-    let mut statement = conn.prepare(listing).expect("prepare");
-    for run in 0..3_i64 {
-        statement.raw_bind_parameter(1, run).expect("bind");
-        statement.raw_bind_parameter(2, 100 + run).expect("bind");
-        let mut rows = statement.raw_query();
-        while rows.next().expect("step").is_some() {}
-    }
-    assert_eq!(statement.get_status(StatementStatus::RePrepare), 0);
+    let prepared_again = |conn: &Connection| {
+        let mut statement = conn.prepare(listing).expect("prepare");
+        for run in 0..3_i64 {
+            statement.raw_bind_parameter(1, run).expect("bind");
+            statement.raw_bind_parameter(2, 100 + run).expect("bind");
+            let mut rows = statement.raw_query();
+            while rows.next().expect("step").is_some() {}
+        }
+        statement.get_status(StatementStatus::RePrepare)
+    };
+    assert_eq!(prepared_again(&conn), 0);
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, false)
+        .expect("config");
+    assert_eq!(prepared_again(&conn), 3, "what the guarantee prevents");
 }
