@@ -116,6 +116,34 @@ fn an_event_s_waiters_are_read_through_the_index_by_event() {
     );
 }
 
+/// The runners' claims read only the rows they can claim, through an index per state,
+/// whatever the tables hold besides (delivered rows stay until retention purges them).
+#[test]
+fn the_runners_claims_read_only_claimable_rows() {
+    let (_dir, conn) = migrated();
+    let statements = Dialect::Sqlite.statements();
+    for (claim, ready, running) in [
+        (&statements.claim_outbox, "outbox_pending", "outbox_running"),
+        (
+            &statements.claim_inbound,
+            "inbound_events_queued",
+            "inbound_events_running",
+        ),
+    ] {
+        let steps = plan(&conn, claim);
+        assert!(
+            !steps.iter().any(|step| step.starts_with("SCAN")),
+            "{steps:?}"
+        );
+        for index in [ready, running] {
+            assert!(
+                steps.iter().any(|step| step.contains(index)),
+                "{index}: {steps:?}"
+            );
+        }
+    }
+}
+
 /// What the changes of 2026-12-06 removed, so that the test above can fail: a
 /// `RETURNING` clause, and an `IN` list of three values in a partial index's condition.
 #[test]
