@@ -1,7 +1,7 @@
 //! The statements every command runs, checked against SQLite's own plans on a migrated
 //! database: none builds a temporary b-tree (a page allocated and cleared per statement)
-//! or is prepared again for new values, an event's waiters and the purge of ended
-//! instances are read through their indexes.
+//! or is prepared again for new values, and an event's waiters, the runners' claims and
+//! the purge of ended instances are read through their indexes.
 
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, StatementStatus};
@@ -144,7 +144,7 @@ fn the_runners_claims_read_only_claimable_rows() {
     }
 }
 
-/// What the changes of 2026-12-06 removed, so that the test above can fail: a
+/// What the changes of 2026-12-06 removed, so that the tests of temporary b-trees can fail: a
 /// `RETURNING` clause, and an `IN` list of three values in a partial index's condition.
 #[test]
 fn returning_and_an_in_list_of_three_do_build_one() {
@@ -187,5 +187,5 @@ fn a_statement_is_not_prepared_again_for_new_values() {
     assert_eq!(prepared_again(&conn), 0);
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, false)
         .expect("config");
-    assert_eq!(prepared_again(&conn), 3, "what the guarantee prevents");
+    assert!(prepared_again(&conn) > 0, "what the guarantee prevents");
 }
