@@ -145,6 +145,17 @@ fn bad_key_material_stops_the_start_with_a_clear_error() {
 
 const ECHO: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><echo xmlns="http://webservice.vso.dunes.ch"><message>still here</message></echo></s:Body></s:Envelope>"#;
 
+/// A node stopped the moment it says `ready` (a supervisor's quick restart) still stops
+/// gracefully: its signal handlers are in place before it says so.
+#[test]
+fn a_sigterm_right_after_ready_stops_gracefully() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(&[], dir.path());
+        assert!(server.terminate(), "clean exit after an early SIGTERM");
+    }
+}
+
 #[test]
 fn a_request_in_flight_at_sigterm_completes() {
     let dir = tempfile::tempdir().unwrap();

@@ -63,7 +63,8 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     } else {
         actix_web::http::KeepAlive::Timeout(http.keep_alive)
     })
-    .shutdown_timeout(shutdown_secs);
+    .shutdown_timeout(shutdown_secs)
+    .shutdown_signal(stop_signal()?);
     for address in &http.listen {
         server = server
             .bind(address)
@@ -90,7 +91,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         &config.soap.sharepoint.webhook_paths,
     );
     println!("ready; SIGHUP re-reads the workflows, SIGTERM or Ctrl-C stops gracefully");
-    // actix handles SIGINT/SIGTERM: it stops accepting and drains in-flight requests.
+    // On SIGTERM or SIGINT (`stop_signal`) actix stops accepting and drains in-flight requests.
     let outcome = server.run().await;
     tracing::info!("http stopped; stopping runners");
     let _ = stop.send(true);
@@ -121,6 +122,26 @@ fn app_state(config: &Config, engine: Arc<Engine>, accounts: Arc<Accounts>) -> A
     state.workflows_dir = Some(config.workflows_dir.clone());
     state.soap_services = crate::services::soap_services(&config.soap);
     state
+}
+
+/// SIGTERM or SIGINT, watched from now on: what starts the graceful stop. Watched before
+/// the node says `ready`, where actix's own handlers come only once its server task first
+/// runs: a SIGTERM in between (a supervisor stopping a node that had just started) ended
+/// the process at once, without draining anything (`tests/serve.rs`, under load).
+fn stop_signal() -> Result<impl Future<Output = ()> + Send + 'static, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watch = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|error| format!("cannot watch {name}: {error}"))
+    };
+    let mut terminate = watch(SignalKind::terminate(), "SIGTERM")?;
+    let mut interrupt = watch(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        let received = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = received, "stopping gracefully");
+    })
 }
 
 /// Re-reads the workflows folder on each `SIGHUP` (a deploy without downtime) until the
