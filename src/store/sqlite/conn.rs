@@ -102,12 +102,7 @@ impl Conn for SqliteConn {
         sql: &'static str,
         params: Vec<Param<'_>>,
     ) -> Result<i64, StoreError> {
-        let plain = sql
-            .strip_suffix(RETURNING_ID)
-            .filter(|plain| !plain.contains(" ON CONFLICT ") && !plain.starts_with("INSERT OR"))
-            .ok_or_else(|| {
-                StoreError::Other(format!("not a plain insert returning its id: {sql}"))
-            })?;
+        let plain = without_returning_id(sql)?;
         let changed =
             self.on_statement(plain, &params, |statement| Ok(statement.raw_execute()?))?;
         if changed != 1 {
@@ -151,6 +146,15 @@ impl Conn for SqliteConn {
     }
 }
 
+/// `sql`, a plain insert of one row ending in [`RETURNING_ID`], without that ending. An
+/// upsert is refused: its update moves no last rowid, so the id read after it would be
+/// another row's.
+fn without_returning_id(sql: &str) -> Result<&str, StoreError> {
+    sql.strip_suffix(RETURNING_ID)
+        .filter(|plain| !plain.contains(" ON CONFLICT ") && !plain.starts_with("INSERT OR"))
+        .ok_or_else(|| StoreError::Other(format!("not a plain insert returning its id: {sql}")))
+}
+
 fn committed() -> StoreError {
     StoreError::Other("the transaction was released into its batch".into())
 }
@@ -173,8 +177,9 @@ fn bind(statement: &mut Statement<'_>, params: &[Param<'_>]) -> Result<(), Store
 mod tests {
     use rusqlite::Connection;
 
-    use super::bind;
+    use super::{bind, without_returning_id};
     use crate::store::sql::Param;
+    use crate::store::sql::statements as sql;
 
     #[test]
     fn parameters_bind_by_their_number_not_their_position() {
@@ -196,5 +201,26 @@ mod tests {
         let conn = Connection::open_in_memory().expect("open");
         let mut statement = conn.prepare("SELECT $1, $3").expect("prepare");
         assert!(bind(&mut statement, &[Param::from(1_i64), Param::from(2_i64)]).is_err());
+    }
+
+    #[test]
+    fn the_store_s_inserts_run_without_returning_and_an_upsert_is_refused() {
+        for insert in [
+            sql::INSERT_INSTANCE,
+            sql::INSERT_WAIT,
+            sql::BUFFER_EVENT,
+            sql::INSERT_OUTBOX,
+            sql::INSERT_INBOUND,
+        ] {
+            let plain = without_returning_id(insert).expect("a plain insert");
+            assert!(plain.starts_with("INSERT INTO") && !plain.contains("RETURNING"));
+        }
+        for refused in [
+            "INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = $1 RETURNING id",
+            "INSERT OR REPLACE INTO t (a) VALUES ($1) RETURNING id",
+            "INSERT INTO t (a) VALUES ($1)",
+        ] {
+            assert!(without_returning_id(refused).is_err(), "{refused}");
+        }
     }
 }
