@@ -15,8 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
 use clap::Parser;
 
+#[path = "common/http1.rs"]
+mod http1;
 #[path = "common/loopback.rs"]
 mod loopback;
 
@@ -124,23 +128,12 @@ async fn run(
     warmup: Duration,
     duration: Duration,
 ) -> Totals {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
-        .build()
-        .expect("client");
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("soapaction", "\"\"".parse().expect("header"));
-    for header in &args.headers {
-        let (name, value) = header.split_once(':').expect("--header Name: value");
-        headers.insert(
-            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).expect("header name"),
-            value.trim().parse().expect("header value"),
-        );
-    }
-    let user = args.user.as_ref().map(|user| {
-        let (name, password) = user.split_once(':').expect("--user name:password");
-        (name.to_string(), password.to_string())
-    });
+    let address = *url
+        .socket_addrs(|| None)
+        .expect("--url: an address")
+        .first()
+        .expect("--url: an address");
+    let request = Arc::new(request_of(args, &url, body.as_deref()));
     let values: Arc<Vec<String>> = Arc::new(match &args.values {
         Some(path) => std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -149,7 +142,6 @@ async fn run(
             .collect(),
         None => Vec::new(),
     });
-    let shared = Arc::new((client, url, body, headers, user, args.content_type.clone()));
     let use_values = args.values.is_some();
     let counter = Arc::new(AtomicU64::new(0));
     let measured_count = Arc::new(AtomicU64::new(0));
@@ -158,18 +150,19 @@ async fn run(
     let stop_at = warm_until + duration;
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| {
-            let shared = shared.clone();
+            let request = request.clone();
             let counter = counter.clone();
             let measured_count = measured_count.clone();
             let values = values.clone();
             tokio::spawn(async move {
-                let (client, url, body, headers, user, content_type) = &*shared;
                 let mut totals = Totals {
                     latencies: Vec::new(),
                     measured: Duration::ZERO,
                     non2xx: 0,
                     errors: 0,
                 };
+                let (mut wire, mut scratch) = (Vec::new(), Vec::new());
+                let mut connection: Option<http1::Connection> = None;
                 loop {
                     let now = Instant::now();
                     if now >= stop_at {
@@ -181,38 +174,29 @@ async fn run(
                     }
                     // Unique across warm-up and measurement alike.
                     let n = counter.fetch_add(1, Ordering::Relaxed);
-                    let number = n.to_string();
                     let value = match values.get(n as usize) {
                         Some(value) => value.as_str(),
                         None if use_values => break,
                         None => "",
                     };
-                    let fill = |text: &str| {
-                        text.replace("%7Bn%7D", &number)
-                            .replace("{n}", &number)
-                            .replace("%7Bv%7D", value)
-                            .replace("{v}", value)
-                    };
-                    let target = fill(url.as_str());
-                    let mut request = match body {
-                        Some(body) => client
-                            .post(target)
-                            .header("content-type", content_type.as_str())
-                            .body(fill(body)),
-                        None => client.get(target),
-                    }
-                    .headers(headers.clone());
-                    if let Some((name, password)) = user {
-                        request = request.basic_auth(name, Some(password));
-                    }
+                    request.write(
+                        &mut wire,
+                        &mut scratch,
+                        n.to_string().as_bytes(),
+                        value.as_bytes(),
+                    );
                     let started = Instant::now();
-                    let outcome = match request.send().await {
-                        Ok(response) => {
-                            let ok = response.status().is_success();
-                            // Read the whole answer: the latency includes the body.
-                            response.bytes().await.map(|_| ok).map_err(|_| ())
+                    let outcome = match exchange(&mut connection, address, &wire).await {
+                        Ok(answer) => {
+                            if answer.closes {
+                                connection = None;
+                            }
+                            Ok((200..300).contains(&answer.status))
                         }
-                        Err(_) => Err(()),
+                        Err(_) => {
+                            connection = None;
+                            Err(())
+                        }
                     };
                     if !measured {
                         continue;
@@ -242,4 +226,59 @@ async fn run(
         all.errors += totals.errors;
     }
     all
+}
+
+/// Sends one request on the client's connection, opening one if it has none (the
+/// latency then includes the connect, as with any client).
+async fn exchange(
+    connection: &mut Option<http1::Connection>,
+    address: std::net::SocketAddr,
+    request: &[u8],
+) -> std::io::Result<http1::Answer> {
+    if connection.is_none() {
+        *connection = Some(http1::Connection::open(address).await?);
+    }
+    match connection {
+        Some(connection) => connection.exchange(request).await,
+        None => unreachable!("opened above"),
+    }
+}
+
+/// The request every client sends: `POST` with the body or `GET`, the headers of the
+/// arguments, `SOAPAction: ""` unless given, and Basic credentials.
+fn request_of(args: &Args, url: &reqwest::Url, body: Option<&str>) -> http1::Request {
+    let mut headers: Vec<String> = args
+        .headers
+        .iter()
+        .map(|h| {
+            let (name, value) = h.split_once(':').expect("--header Name: value");
+            format!("{}: {}", name.trim(), value.trim())
+        })
+        .collect();
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("soapaction:"))
+    {
+        headers.push("SOAPAction: \"\"".into());
+    }
+    if let Some(user) = &args.user {
+        assert!(user.contains(':'), "--user name:password");
+        headers.push(format!(
+            "Authorization: Basic {}",
+            BASE64_STANDARD.encode(user)
+        ));
+    }
+    if body.is_some() {
+        headers.push(format!("Content-Type: {}", args.content_type));
+    }
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let host = match url.port_or_known_default() {
+        Some(port) => format!("{}:{port}", url.host_str().expect("--url: a host")),
+        None => url.host_str().expect("--url: a host").to_string(),
+    };
+    let method = if body.is_some() { "POST" } else { "GET" };
+    http1::Request::new(method, &target, &host, &headers, body)
 }
