@@ -5,10 +5,10 @@
 //!     cargo bench --bench load -- --url http://127.0.0.1:8080/vco/vmware-vmo-webcontrol/webservice \
 //!         --body ../shared/peers/requests/echo.xml --connections 16 --duration 10s
 //!
-//! `{n}` in the body (or URL) becomes a number unique to each request, so that every
-//! request can carry its own message id or event name; with `--values FILE`, `{v}` becomes
-//! line n of that file (serial numbers written by `benches/callback_setup.rs`) and the run
-//! ends when the lines run out. The last line is machine-readable:
+//! `{n}` in the body, the URL or a header becomes a number unique to each request, so that
+//! every request can carry its own message id or event name; with `--values FILE`, `{v}`
+//! becomes line n of that file (serial numbers written by `benches/callback_setup.rs`, put
+//! in as they are: URL-safe) and the run ends when the lines run out. The last line is machine-readable:
 //! `load_result rps=… p50_ms=… p99_ms=… requests=… non2xx=… errors=…`.
 
 use std::sync::Arc;
@@ -128,11 +128,8 @@ async fn run(
     warmup: Duration,
     duration: Duration,
 ) -> Totals {
-    let address = *url
-        .socket_addrs(|| None)
-        .expect("--url: an address")
-        .first()
-        .expect("--url: an address");
+    let addresses: Arc<[std::net::SocketAddr]> =
+        url.socket_addrs(|| None).expect("--url: an address").into();
     let request = Arc::new(request_of(args, &url, body.as_deref()));
     let values: Arc<Vec<String>> = Arc::new(match &args.values {
         Some(path) => std::fs::read_to_string(path)
@@ -151,6 +148,7 @@ async fn run(
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| {
             let request = request.clone();
+            let addresses = addresses.clone();
             let counter = counter.clone();
             let measured_count = measured_count.clone();
             let values = values.clone();
@@ -182,11 +180,11 @@ async fn run(
                     request.write(
                         &mut wire,
                         &mut scratch,
-                        n.to_string().as_bytes(),
+                        itoa::Buffer::new().format(n).as_bytes(),
                         value.as_bytes(),
                     );
                     let started = Instant::now();
-                    let outcome = match exchange(&mut connection, address, &wire).await {
+                    let outcome = match exchange(&mut connection, &addresses, &wire).await {
                         Ok(answer) => {
                             if answer.closes {
                                 connection = None;
@@ -230,52 +228,69 @@ async fn run(
 
 /// Sends one request on the client's connection, opening one if it has none (the
 /// latency then includes the connect, as with any client).
+/// A connection the server closed while it was idle is replaced and the request sent
+/// once more, as hyper's pool does.
 async fn exchange(
     connection: &mut Option<http1::Connection>,
-    address: std::net::SocketAddr,
+    addresses: &[std::net::SocketAddr],
     request: &[u8],
 ) -> std::io::Result<http1::Answer> {
-    if connection.is_none() {
-        *connection = Some(http1::Connection::open(address).await?);
+    for _ in 0..2 {
+        let open = match connection {
+            Some(open) => open,
+            None => connection.insert(http1::Connection::open(addresses).await?),
+        };
+        match open.exchange(request).await {
+            Ok(answer) => return Ok(answer),
+            Err(http1::Failed::Stale) => *connection = None,
+            Err(http1::Failed::Io(error)) => return Err(error),
+        }
     }
-    match connection {
-        Some(connection) => connection.exchange(request).await,
-        None => unreachable!("opened above"),
-    }
+    Err(std::io::Error::other(
+        "the server closed two connections in a row",
+    ))
 }
 
 /// The request every client sends: `POST` with the body or `GET`, the headers of the
-/// arguments, `SOAPAction: ""` unless given, and Basic credentials.
+/// arguments, and unless they give them, `SOAPAction: ""`, Basic credentials and the
+/// content type.
 fn request_of(args: &Args, url: &reqwest::Url, body: Option<&str>) -> http1::Request {
-    let mut headers: Vec<String> = args
+    let mut headers: Vec<(String, String)> = args
         .headers
         .iter()
         .map(|h| {
             let (name, value) = h.split_once(':').expect("--header Name: value");
-            format!("{}: {}", name.trim(), value.trim())
+            (name.trim().to_string(), value.trim().to_string())
         })
         .collect();
-    if !headers
-        .iter()
-        .any(|h| h.to_ascii_lowercase().starts_with("soapaction:"))
-    {
-        headers.push("SOAPAction: \"\"".into());
-    }
+    let mut unless_given = |name: &str, value: String| {
+        if !headers
+            .iter()
+            .any(|(given, _)| given.eq_ignore_ascii_case(name))
+        {
+            headers.push((name.to_string(), value));
+        }
+    };
+    unless_given("SOAPAction", "\"\"".into());
     if let Some(user) = &args.user {
         assert!(user.contains(':'), "--user name:password");
-        headers.push(format!(
-            "Authorization: Basic {}",
-            BASE64_STANDARD.encode(user)
-        ));
+        unless_given(
+            "Authorization",
+            format!("Basic {}", BASE64_STANDARD.encode(user)),
+        );
     }
     if body.is_some() {
-        headers.push(format!("Content-Type: {}", args.content_type));
+        unless_given("Content-Type", args.content_type.clone());
     }
+    let headers: Vec<String> = headers
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
     let target = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_string(),
     };
-    let host = match url.port_or_known_default() {
+    let host = match url.port() {
         Some(port) => format!("{}:{port}", url.host_str().expect("--url: a host")),
         None => url.host_str().expect("--url: a host").to_string(),
     };

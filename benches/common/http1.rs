@@ -4,8 +4,12 @@
 //! The load generator shares the machine's cores with the server and the database it
 //! measures, so what it costs per request is taken from them: a general client (reqwest:
 //! a URL parsed, a header map cloned and the credentials encoded per request, a pool and
-//! its channels) cost some 27 µs of CPU a request on the 2-vCPU host of BENCHMARKS.md, a
-//! tenth of a durable callback's whole budget; this costs a few.
+//! its channels) cost 26–33 µs of CPU a durable callback on the 2-vCPU host of
+//! BENCHMARKS.md, a tenth of the callback's whole budget; this costs 6–7.
+//!
+//! Values go into the request as they are: they must be valid where they go (the serial
+//! numbers of `callback_setup` are URL-safe). No request is pipelined, so an answer's
+//! every byte belongs to the request just sent.
 
 use std::net::SocketAddr;
 
@@ -102,7 +106,7 @@ impl Request {
             scratch.clear();
             body.write(scratch, number, value);
             out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(scratch.len().to_string().as_bytes());
+            out.extend_from_slice(itoa::Buffer::new().format(scratch.len()).as_bytes());
             out.extend_from_slice(b"\r\n\r\n");
             out.extend_from_slice(scratch);
         }
@@ -113,6 +117,9 @@ impl Request {
 pub struct Connection {
     stream: TcpStream,
     read: Vec<u8>,
+    /// Answers read on it: a connection that answered before and fails before the first
+    /// byte of the next answer was closed by the server while idle.
+    answered: u64,
 }
 
 /// What came back: the status, and whether the server closes the connection after it.
@@ -121,59 +128,111 @@ pub struct Answer {
     pub closes: bool,
 }
 
+/// Why an exchange failed.
+pub enum Failed {
+    /// The connection had answered before and broke before any byte of this answer (the
+    /// server closed it while idle, as hyper's pool would have noticed): the request may
+    /// go again on a new connection.
+    Stale,
+    Io(std::io::Error),
+}
+
 /// Larger answers are refused: the load generator measures callbacks and echoes.
 const MAX_ANSWER: usize = 16 << 20;
 
 impl Connection {
-    pub async fn open(address: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(address).await?;
+    /// Connects to the first of `addresses` that accepts.
+    pub async fn open(addresses: &[SocketAddr]) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addresses).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
             read: Vec::with_capacity(16 * 1024),
+            answered: 0,
         })
     }
 
     /// Sends `request` and reads the whole answer, its body included.
-    pub async fn exchange(&mut self, request: &[u8]) -> std::io::Result<Answer> {
-        self.stream.write_all(request).await?;
+    pub async fn exchange(&mut self, request: &[u8]) -> Result<Answer, Failed> {
         self.read.clear();
-        let (status, closes, head_len, framing) = loop {
-            if let Some(head) = parse_head(&self.read)? {
-                break head;
+        let answer = self.send_and_read(request).await;
+        match answer {
+            Ok(answer) => {
+                self.answered += 1;
+                Ok(answer)
             }
-            self.fill().await?;
-        };
-        match framing {
+            Err(_) if self.answered > 0 && self.read.is_empty() => Err(Failed::Stale),
+            Err(error) => Err(Failed::Io(error)),
+        }
+    }
+
+    async fn send_and_read(&mut self, request: &[u8]) -> std::io::Result<Answer> {
+        self.stream.write_all(request).await?;
+        let head = self.read_final_head().await?;
+        let end = match head.framing {
             Framing::Length(length) => {
-                let end = head_len
+                let end = head
+                    .length
                     .checked_add(length)
                     .filter(|end| *end <= MAX_ANSWER)
                     .ok_or_else(|| invalid("answer too large"))?;
                 while self.read.len() < end {
                     self.fill().await?;
                 }
+                end
             }
-            Framing::Chunked => self.read_chunks(head_len).await?,
-            Framing::UntilClose => while self.fill().await.is_ok() {},
+            Framing::Chunked => self.read_chunks(head.length).await?,
+            Framing::UntilClose => self.read_to_close().await?,
+        };
+        if self.read.len() > end {
+            return Err(invalid("bytes after the answer (none was asked for)"));
         }
-        let closes = closes || matches!(framing, Framing::UntilClose);
-        Ok(Answer { status, closes })
+        let closes = head.closes || matches!(head.framing, Framing::UntilClose);
+        Ok(Answer {
+            status: head.status,
+            closes,
+        })
+    }
+
+    /// The answer's head, past any interim (1xx) answers, which are dropped from the
+    /// buffer; `length` is then the head's.
+    async fn read_final_head(&mut self) -> std::io::Result<Head> {
+        loop {
+            match parse_head(&self.read)? {
+                Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
+                    self.read.drain(..head.length);
+                }
+                Some(head) => return Ok(head),
+                None => self.fill().await?,
+            }
+        }
     }
 
     /// Reads more of the answer; the end of the stream is an error.
     async fn fill(&mut self) -> std::io::Result<()> {
+        if self.fill_or_end().await? {
+            Ok(())
+        } else {
+            Err(std::io::ErrorKind::UnexpectedEof.into())
+        }
+    }
+
+    /// Reads more of the answer: false at the end of the stream.
+    async fn fill_or_end(&mut self) -> std::io::Result<bool> {
         if self.read.len() >= MAX_ANSWER {
             return Err(invalid("answer too large"));
         }
         self.read.reserve(8 * 1024);
-        if self.stream.read_buf(&mut self.read).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(())
+        Ok(self.stream.read_buf(&mut self.read).await? > 0)
     }
 
-    async fn read_chunks(&mut self, mut at: usize) -> std::io::Result<()> {
+    async fn read_to_close(&mut self) -> std::io::Result<usize> {
+        while self.fill_or_end().await? {}
+        Ok(self.read.len())
+    }
+
+    /// Reads a chunked body starting at `at`; returns where the answer ends.
+    async fn read_chunks(&mut self, mut at: usize) -> std::io::Result<usize> {
         loop {
             let (start, size) = loop {
                 match httparse::parse_chunk_size(&self.read[at..]) {
@@ -182,21 +241,45 @@ impl Connection {
                     Err(_) => return Err(invalid("bad chunk size")),
                 }
             };
+            at += start;
+            if size == 0 {
+                return self.read_trailers(at).await;
+            }
             let size = usize::try_from(size).map_err(|_| invalid("chunk too large"))?;
-            // The chunk and its line end; the last chunk is followed by an empty line
-            // (trailers are not expected).
-            at = at
-                .checked_add(start + size + 2)
+            let data_end = at
+                .checked_add(size)
                 .filter(|end| *end <= MAX_ANSWER)
                 .ok_or_else(|| invalid("answer too large"))?;
-            while self.read.len() < at {
+            while self.read.len() < data_end + 2 {
                 self.fill().await?;
             }
-            if size == 0 {
-                return Ok(());
+            if &self.read[data_end..data_end + 2] != b"\r\n" {
+                return Err(invalid("a chunk does not end with CRLF"));
+            }
+            at = data_end + 2;
+        }
+    }
+
+    /// Reads the trailer section after the last chunk, up to its empty line.
+    async fn read_trailers(&mut self, at: usize) -> std::io::Result<usize> {
+        loop {
+            let mut trailers = [httparse::EMPTY_HEADER; 16];
+            match httparse::parse_headers(&self.read[at..], &mut trailers) {
+                Ok(httparse::Status::Complete((length, _))) => return Ok(at + length),
+                Ok(httparse::Status::Partial) => self.fill().await?,
+                Err(_) => return Err(invalid("bad trailers")),
             }
         }
     }
+}
+
+/// An answer's head: its status, whether the connection closes after it, its length and
+/// how its body ends.
+struct Head {
+    status: u16,
+    closes: bool,
+    length: usize,
+    framing: Framing,
 }
 
 enum Framing {
@@ -205,37 +288,59 @@ enum Framing {
     UntilClose,
 }
 
-/// The status, whether the connection closes, the head's length and how the body ends;
-/// `None` while the head is incomplete.
-fn parse_head(bytes: &[u8]) -> std::io::Result<Option<(u16, bool, usize, Framing)>> {
+/// The head at the start of `bytes`; `None` while it is incomplete.
+fn parse_head(bytes: &[u8]) -> std::io::Result<Option<Head>> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(bytes) {
+    let length = match response.parse(bytes) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(error) => return Err(invalid(&format!("bad answer: {error}"))),
     };
     let status = response.code.unwrap_or(0);
-    let mut closes = false;
-    let mut framing = if matches!(status, 100..=199 | 204 | 304) {
-        Framing::Length(0)
-    } else {
-        Framing::UntilClose
-    };
+    // HTTP/1.0 closes unless it says otherwise.
+    let mut closes = response.version == Some(0);
+    let (mut content_length, mut transfer_encoding) = (None, None);
     for header in response.headers.iter() {
+        let value = std::str::from_utf8(header.value).map_err(|_| invalid("bad header"))?;
         if header.name.eq_ignore_ascii_case("content-length") {
-            let length = std::str::from_utf8(header.value)
-                .ok()
-                .and_then(|text| text.trim().parse().ok())
-                .ok_or_else(|| invalid("bad content-length"))?;
-            framing = Framing::Length(length);
+            let length = value
+                .trim()
+                .parse()
+                .map_err(|_| invalid("bad content-length"))?;
+            content_length = Some(length);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            framing = Framing::Chunked;
+            transfer_encoding = Some(value);
         } else if header.name.eq_ignore_ascii_case("connection") {
-            closes = header.value.eq_ignore_ascii_case(b"close");
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    closes = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    closes = false;
+                }
+            }
         }
     }
-    Ok(Some((status, closes, head_len, framing)))
+    let framing = if matches!(status, 100..=199 | 204 | 304) {
+        Framing::Length(0)
+    } else if let Some(codings) = transfer_encoding {
+        // A transfer coding outranks a length; one that does not end in `chunked` is
+        // read to the end of the stream.
+        let last = codings.rsplit(',').next().unwrap_or("").trim();
+        if last.eq_ignore_ascii_case("chunked") {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else {
+        content_length.map_or(Framing::UntilClose, Framing::Length)
+    };
+    Ok(Some(Head {
+        status,
+        closes,
+        length,
+        framing,
+    }))
 }
 
 fn invalid(message: &str) -> std::io::Error {
