@@ -8,8 +8,8 @@
 //! `{n}` in the body, the URL or a header becomes a number unique to each request, so that
 //! every request can carry its own message id or event name; with `--values FILE`, `{v}`
 //! becomes line n of that file (serial numbers written by `benches/callback_setup.rs`, put
-//! in as they are: URL-safe) and the run ends when the lines run out. The last line is machine-readable:
-//! `load_result rps=… p50_ms=… p99_ms=… requests=… non2xx=… errors=…`.
+//! in as they are: URL-safe) and the run ends when the lines run out. The last line is
+//! machine-readable: `load_result rps=… p50_ms=… p99_ms=… requests=… non2xx=… errors=…`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -227,9 +227,9 @@ async fn run(
 }
 
 /// Sends one request on the client's connection, opening one if it has none (the
-/// latency then includes the connect, as with any client).
-/// A connection the server closed while it was idle is replaced and the request sent
-/// once more, as hyper's pool does.
+/// latency then includes the connect, as with any client). A connection the server
+/// closed while it was idle is replaced and the request sent once more, as hyper's pool
+/// does.
 async fn exchange(
     connection: &mut Option<http1::Connection>,
     addresses: &[std::net::SocketAddr],
