@@ -117,9 +117,9 @@ impl Request {
 pub struct Connection {
     stream: TcpStream,
     read: Vec<u8>,
-    /// Answers read on it: a connection that answered before and fails before the first
-    /// byte of the next answer was closed by the server while idle.
-    answered: u64,
+    /// It answered before: failing before the first byte of the next answer, it was
+    /// closed by the server while idle.
+    answered_before: bool,
 }
 
 /// What came back: the status, and whether the server closes the connection after it.
@@ -148,7 +148,7 @@ impl Connection {
         Ok(Self {
             stream,
             read: Vec::with_capacity(16 * 1024),
-            answered: 0,
+            answered_before: false,
         })
     }
 
@@ -158,10 +158,10 @@ impl Connection {
         let answer = self.send_and_read(request).await;
         match answer {
             Ok(answer) => {
-                self.answered += 1;
+                self.answered_before = true;
                 Ok(answer)
             }
-            Err(_) if self.answered > 0 && self.read.is_empty() => Err(Failed::Stale),
+            Err(_) if self.answered_before && self.read.is_empty() => Err(Failed::Stale),
             Err(error) => Err(Failed::Io(error)),
         }
     }
