@@ -21,6 +21,7 @@ store_suite!(
     extend_moves_the_deadline,
     forged_serials_are_unknown,
     repeated_finish_with_the_same_key_returns_the_first_outcome,
+    a_finish_without_a_view_commits_and_replays,
     idempotent_start,
     custom_event_wakes_every_waiter,
     unclaimed_events_are_buffered_until_their_ttl,
@@ -73,7 +74,7 @@ mod cases {
         the_waiters_of_an_event_are_locked_and_read_in_instance_order,
     };
 
-    use holdpoint::engine::{CustomEvent, EngineError, StartRequest};
+    use holdpoint::engine::{CustomEvent, EngineError, FinishSummary, StartRequest};
     use holdpoint::store::*;
     use serde_json::{Map, Value, json};
     use std::time::Duration;
@@ -375,6 +376,45 @@ mod cases {
                 .count(),
             1
         );
+    }
+
+    /// The finish that answers without a view (K2 REST, SOAP, callback URLs) commits the
+    /// same change, reports the status it committed, and replays like the other.
+    pub async fn a_finish_without_a_view_commits_and_replays(store: TestStore) {
+        let te = engine(&store, ALL).await;
+        let started = start(&te, "single-item", json!({})).await;
+        let serial = serial_of(&started);
+        let fields = props(&[("note", json!("first"))]);
+        let first = te
+            .engine
+            .finish_server_item_summary(&serial, &fields, &caller(), Some("key-1"))
+            .await
+            .unwrap();
+        let expected = FinishSummary {
+            instance_id: started.id,
+            status: InstanceStatus::Completed,
+            replayed: false,
+        };
+        assert_eq!(first, expected);
+        let stored = te.engine.get(started.id, &caller()).await.unwrap();
+        assert_eq!(stored.status, InstanceStatus::Completed);
+        assert_eq!(stored.fields["note"], json!("first"));
+        assert!(stored.waits.is_empty(), "the wait is closed");
+        let repeat = te
+            .engine
+            .finish_server_item_summary(&serial, &props(&[]), &caller(), Some("key-1"))
+            .await
+            .unwrap();
+        let replayed = FinishSummary {
+            replayed: true,
+            ..expected
+        };
+        assert_eq!(repeat, replayed);
+        let no_key = te
+            .engine
+            .finish_server_item_summary(&serial, &fields, &caller(), None)
+            .await;
+        assert!(matches!(no_key, Err(EngineError::ItemNotOpen(_))));
     }
 
     pub async fn idempotent_start(store: TestStore) {

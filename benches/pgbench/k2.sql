@@ -1,7 +1,9 @@
 -- What one K2 REST (or SOAP) FinishServerItem executes on PostgreSQL, captured with
 -- log_statement = all (benches/callbacks.sh --capture) and parameterised. The first
 -- statement also picks the next prepared wait (bench_targets, filled by callbacks.sh):
--- Holdpoint gets the ids from the serial number instead.
+-- Holdpoint gets the ids from the serial number instead. Since 2026-12-06 neither reads
+-- the instance's open waits at the end: K2 REST, SOAP and callback URLs answer without
+-- the instance's view.
 BEGIN;
 SELECT id AS wait, instance_id AS inst, step_id, kind, event_name, scope, state, deadline, created_at, closed_at FROM waits WHERE id = (SELECT wait_id FROM bench_targets WHERE k = (SELECT nextval('bench_seq'))) \gset
 SELECT id, workflow_id, definition_hash, folio, status, current_step, fields, trigger_event, reply, error, created_at, updated_at FROM instances WHERE id = :inst FOR UPDATE;
@@ -10,5 +12,4 @@ UPDATE outbox SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, u
 INSERT INTO history (instance_id, at, kind, step_id, wait_id, actor, dialect, source, message_id, detail) VALUES (:inst, (extract(epoch from now()) * 1000)::bigint, 'server_item_finished', 'item', :wait, 'bench', 'k2', '127.0.0.1', NULL, '{"fields": []}');
 INSERT INTO history (instance_id, at, kind, step_id, wait_id, actor, dialect, source, message_id, detail) VALUES (:inst, (extract(epoch from now()) * 1000)::bigint, 'completed', 'done', NULL, 'bench', 'k2', '127.0.0.1', NULL, '{}');
 UPDATE instances SET status = 'completed', current_step = NULL, fields = '{"n": 0}', reply = NULL, error = NULL, updated_at = (extract(epoch from now()) * 1000)::bigint WHERE id = :inst;
-SELECT w.id, w.instance_id, w.step_id, w.kind, w.event_name, w.scope, w.state, w.deadline, w.created_at, w.closed_at FROM waits w JOIN instances i ON i.id = w.instance_id WHERE w.state = 'open' AND w.instance_id = :inst ORDER BY w.id LIMIT 100;
 COMMIT;

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::access::Access;
 use super::definition::Workflows;
 use super::serial::TaggedIds;
-use super::{Caller, Engine, EngineError, FinishOutcome, InstanceView, WaitView};
+use super::{Caller, Engine, EngineError, FinishSummary, InstanceView, WaitView};
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
 /// The dialect history records for calls through a callback URL.
@@ -144,10 +144,10 @@ impl Engine {
         fields: &Map<String, Value>,
         source: Option<String>,
         idempotency_key: Option<&str>,
-    ) -> Result<FinishOutcome, EngineError> {
+    ) -> Result<FinishSummary, EngineError> {
         let (serial, mut caller) = self.callback_caller(token, source)?;
         caller.message_id = idempotency_key.map(str::to_string);
-        self.finish_server_item(&serial, fields, &caller, idempotency_key)
+        self.finish_server_item_summary(&serial, fields, &caller, idempotency_key)
             .await
             .map_err(hide_which)
     }

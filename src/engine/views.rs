@@ -139,6 +139,17 @@ pub struct FinishOutcome {
     pub replayed: bool,
 }
 
+/// Result of finishing a server item for a caller that answers without the instance's
+/// view (K2 REST, `ServerItemService`, callback URLs): its commit reads nothing more,
+/// where the view costs a query of the instance's open waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishSummary {
+    pub instance_id: i64,
+    pub status: InstanceStatus,
+    /// True when an earlier call with the same idempotency key did the work.
+    pub replayed: bool,
+}
+
 /// Result of starting an instance.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StartOutcome {

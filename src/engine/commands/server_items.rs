@@ -8,8 +8,13 @@ use crate::engine::access::Action;
 use crate::engine::clock::rfc3339;
 use crate::engine::interpreter::{Run, Settled, Settlement, WaitOutcome};
 use crate::engine::telemetry::{Subject, observe};
-use crate::engine::{Caller, Engine, EngineError, FinishOutcome, InstanceView, ServerItemView};
+use crate::engine::{
+    Caller, Engine, EngineError, FinishOutcome, FinishSummary, InstanceView, ServerItemView,
+};
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
+
+/// A finish's serial, data fields, caller and idempotency key.
+type Finish<'a> = (&'a str, &'a Map<String, Value>, &'a Caller, Option<&'a str>);
 
 impl Engine {
     /// Reads a server item (K2 `OpenServerItem`); it must be open.
@@ -37,8 +42,9 @@ impl Engine {
         .await
     }
 
-    /// Finishes a server item with data fields and continues its instance. With an
-    /// idempotency key, a repeat returns the first outcome instead of `item_not_open`.
+    /// Finishes a server item with data fields and continues its instance, answering with
+    /// the instance's view. With an idempotency key, a repeat returns the first outcome
+    /// instead of `item_not_open`.
     pub async fn finish_server_item(
         &self,
         serial: &str,
@@ -48,32 +54,68 @@ impl Engine {
     ) -> Result<FinishOutcome, EngineError> {
         self.command("finish_server_item", Subject::Serial(serial), || async {
             let mut run = Run::begin(self, caller).await?;
-            let (wait, mut instance) = self.locked_server_item(&mut run, serial, caller).await?;
-            let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
-            let replayed = run.replay_of(key.as_deref()).await?.is_some();
-            if !replayed {
-                // Rights come from the current definition, steps and fields from the
-                // instance's own.
-                let workflow = run.workflow_of(&instance).await?;
-                let converted = workflow
-                    .convert_fields(fields)
-                    .map_err(EngineError::InvalidField)?;
-                let settlement = Settlement::finished(
-                    "server_item_finished",
-                    "fields",
-                    converted,
-                    WaitOutcome::Finished,
-                );
-                self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
-                    .await?;
-                run.remember_outcome(key.as_deref(), "finished").await?;
-            }
+            let finish = (serial, fields, caller, idempotency_key);
+            let (instance, replayed) = self.finish_in(&mut run, finish).await?;
             Ok(FinishOutcome {
                 instance: run.commit_view(instance).await?,
                 replayed,
             })
         })
         .await
+    }
+
+    /// [`Self::finish_server_item`] for a caller that answers with the instance's id and
+    /// status at most: the commit reads nothing more (no open waits for a view).
+    pub async fn finish_server_item_summary(
+        &self,
+        serial: &str,
+        fields: &Map<String, Value>,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+    ) -> Result<FinishSummary, EngineError> {
+        self.command("finish_server_item", Subject::Serial(serial), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let finish = (serial, fields, caller, idempotency_key);
+            let (instance, replayed) = self.finish_in(&mut run, finish).await?;
+            let (instance_id, status) = (instance.id, instance.status);
+            run.commit().await?;
+            Ok(FinishSummary {
+                instance_id,
+                status,
+                replayed,
+            })
+        })
+        .await
+    }
+
+    /// A finish's work in `run`, up to its commit: the instance as it then stands, and
+    /// whether an earlier call with the same idempotency key did the work.
+    async fn finish_in(
+        &self,
+        run: &mut Run<'_>,
+        (serial, fields, caller, idempotency_key): Finish<'_>,
+    ) -> Result<(InstanceRow, bool), EngineError> {
+        let (wait, mut instance) = self.locked_server_item(run, serial, caller).await?;
+        let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
+        let replayed = run.replay_of(key.as_deref()).await?.is_some();
+        if !replayed {
+            // Rights come from the current definition, steps and fields from the
+            // instance's own.
+            let workflow = run.workflow_of(&instance).await?;
+            let converted = workflow
+                .convert_fields(fields)
+                .map_err(EngineError::InvalidField)?;
+            let settlement = Settlement::finished(
+                "server_item_finished",
+                "fields",
+                converted,
+                WaitOutcome::Finished,
+            );
+            self.settle_item(run, &mut instance, &wait, serial, settlement)
+                .await?;
+            run.remember_outcome(key.as_deref(), "finished").await?;
+        }
+        Ok((instance, replayed))
     }
 
     /// Fails a server item: its step's `on_error`, else the instance fails.

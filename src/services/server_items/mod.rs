@@ -120,7 +120,7 @@ pub async fn k2_finish(
         ));
     }
     call.engine
-        .finish_server_item(&path, &body.data_fields, &caller, key.as_deref())
+        .finish_server_item_summary(&path, &body.data_fields, &caller, key.as_deref())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::engine::{InstanceView, ServerItemView};
+use crate::engine::ServerItemView;
 use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
 use crate::services::DEFAULT_FAIL_MESSAGE;
@@ -22,6 +22,7 @@ use crate::services::envelope::filled_text;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
 use crate::soap::{Element, SoapError, SoapVersion};
+use crate::store::InstanceStatus;
 
 pub const NAMESPACE: &str = "urn:holdpoint:server-items";
 pub const PATH: &str = "/soap/server-items";
@@ -94,12 +95,12 @@ impl SoapService for ServerItemService {
                 let key = filled_text(body, NAMESPACE, "idempotencyKey").map(str::to_string);
                 caller.message_id = key.clone();
                 let outcome = engine
-                    .finish_server_item(serial, &fields, &caller, key.as_deref())
+                    .finish_server_item_summary(serial, &fields, &caller, key.as_deref())
                     .await
                     .map_err(engine_fault)?;
                 let mut out = XmlWriter::new();
                 out.start("FinishServerItemResponse", &[("xmlns", NAMESPACE)]);
-                instance_summary(&mut out, &outcome.instance);
+                instance_summary(&mut out, outcome.instance_id, outcome.status);
                 out.element("replayed", if outcome.replayed { "true" } else { "false" })
                     .end("FinishServerItemResponse");
                 out.finish()
@@ -113,7 +114,7 @@ impl SoapService for ServerItemService {
                     .map_err(engine_fault)?;
                 let mut out = XmlWriter::new();
                 out.start("FailServerItemResponse", &[("xmlns", NAMESPACE)]);
-                instance_summary(&mut out, &instance);
+                instance_summary(&mut out, instance.id, instance.status);
                 out.end("FailServerItemResponse");
                 out.finish()
             }
@@ -227,9 +228,9 @@ fn open_response(item: &ServerItemView) -> String {
     out.finish()
 }
 
-fn instance_summary(out: &mut XmlWriter, instance: &InstanceView) {
-    out.element("instanceId", &instance.id.to_string())
-        .element("status", instance.status.as_str());
+fn instance_summary(out: &mut XmlWriter, instance_id: i64, status: InstanceStatus) {
+    out.element("instanceId", &instance_id.to_string())
+        .element("status", status.as_str());
 }
 
 #[cfg(test)]
