@@ -70,8 +70,7 @@ fn main() -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // As Holdpoint's connection: without it SQLite 3.54 prepares the listing below again
-    // on every callback, for its bound LIMIT.
+    // As Holdpoint's connection (`store::sqlite`), so that both plan alike.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     let waits = prepare(&mut conn, args.count, args.event)?;
 

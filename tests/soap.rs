@@ -132,6 +132,7 @@ async fn golden_envelopes_for_every_operation_and_fault() {
         ("c12", new_item(&server, "C12").await),
         ("d11", new_item(&server, "D11").await),
         ("d12", new_item(&server, "D12").await),
+        ("e11", new_item(&server, "E11").await),
     ];
     let redactions: Vec<(&str, &str)> = serials.iter().map(|(n, s)| (*n, s.as_str())).collect();
     let serial_of = |name: &str| -> String {
@@ -145,6 +146,21 @@ async fn golden_envelopes_for_every_operation_and_fault() {
         case("open.soap11", "open.soap11.xml", erp, "a11", SOAP11),
         case("extend.soap11", "extend.soap11.xml", erp, "a11", SOAP11),
         case("finish.soap11", "finish.soap11.xml", erp, "a11", SOAP11),
+        // The same key again: the first outcome, `replayed`, not `item_not_open`.
+        case(
+            "finish-keyed.soap11",
+            "finish-keyed.soap11.xml",
+            erp,
+            "e11",
+            SOAP11,
+        ),
+        case(
+            "finish-replayed.soap11",
+            "finish-keyed.soap11.xml",
+            erp,
+            "e11",
+            SOAP11,
+        ),
         case(
             "fault-item-not-open.soap11",
             "finish.soap11.xml",

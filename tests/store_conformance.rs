@@ -378,8 +378,9 @@ mod cases {
         );
     }
 
-    /// The finish that answers without a view (K2 REST, SOAP, callback URLs) commits the
-    /// same change, reports the status it committed, and replays like the other.
+    /// The finish that answers without a view (K2 REST, SOAP, callback URLs) commits what
+    /// the finish with a view commits, reports the status it committed (the instance
+    /// ended, or waiting at its next hold point), and replays like the other.
     pub async fn a_finish_without_a_view_commits_and_replays(store: TestStore) {
         let te = engine(&store, ALL).await;
         let started = start(&te, "single-item", json!({})).await;
@@ -400,9 +401,10 @@ mod cases {
         assert_eq!(stored.status, InstanceStatus::Completed);
         assert_eq!(stored.fields["note"], json!("first"));
         assert!(stored.waits.is_empty(), "the wait is closed");
+        let second = props(&[("note", json!("second"))]);
         let repeat = te
             .engine
-            .finish_server_item_summary(&serial, &props(&[]), &caller(), Some("key-1"))
+            .finish_server_item_summary(&serial, &second, &caller(), Some("key-1"))
             .await
             .unwrap();
         let replayed = FinishSummary {
@@ -410,11 +412,44 @@ mod cases {
             ..expected
         };
         assert_eq!(repeat, replayed);
+        let after = te.engine.get(started.id, &caller()).await.unwrap();
+        assert_eq!(
+            after.fields["note"],
+            json!("first"),
+            "the repeat changed nothing"
+        );
+        let history = te.engine.history(started.id, &caller()).await.unwrap();
+        let finishes = history.iter().filter(|h| h.kind == "server_item_finished");
+        assert_eq!(finishes.count(), 1);
         let no_key = te
             .engine
             .finish_server_item_summary(&serial, &fields, &caller(), None)
             .await;
         assert!(matches!(no_key, Err(EngineError::ItemNotOpen(_))));
+
+        // A finish that leads to the next hold point: the same status as the view's.
+        let (approved, caller) = (props(&[("approved", json!(true))]), caller());
+        let mut statuses = Vec::new();
+        for (order, with_view) in [("S1", true), ("S2", false)] {
+            let view = start(&te, "item-then-event", json!({"order_id": order})).await;
+            let serial = serial_of(&view);
+            let status = if with_view {
+                let finished = te
+                    .engine
+                    .finish_server_item(&serial, &approved, &caller, None);
+                finished.await.unwrap().instance.status
+            } else {
+                let summary = te
+                    .engine
+                    .finish_server_item_summary(&serial, &approved, &caller, None);
+                summary.await.unwrap().status
+            };
+            let stored = te.engine.get(view.id, &caller).await.unwrap();
+            assert_eq!((stored.status, stored.waits.len()), (status, 1));
+            assert_eq!(stored.waits[0].step, "ship");
+            statuses.push(status);
+        }
+        assert_eq!(statuses, [InstanceStatus::Waiting, InstanceStatus::Waiting]);
     }
 
     pub async fn idempotent_start(store: TestStore) {

@@ -1,9 +1,8 @@
 -- What one K2 REST (or SOAP) FinishServerItem executes on PostgreSQL, captured with
 -- log_statement = all (benches/callbacks.sh --capture) and parameterised. The first
 -- statement also picks the next prepared wait (bench_targets, filled by callbacks.sh):
--- Holdpoint gets the ids from the serial number instead. Since 2026-12-06 neither reads
--- the instance's open waits at the end: K2 REST, SOAP and callback URLs answer without
--- the instance's view.
+-- Holdpoint gets the ids from the serial number instead. Nothing is read after the
+-- writes: K2 REST, SOAP and callback URLs answer without the instance's view.
 BEGIN;
 SELECT id AS wait, instance_id AS inst, step_id, kind, event_name, scope, state, deadline, created_at, closed_at FROM waits WHERE id = (SELECT wait_id FROM bench_targets WHERE k = (SELECT nextval('bench_seq'))) \gset
 SELECT id, workflow_id, definition_hash, folio, status, current_step, fields, trigger_event, reply, error, created_at, updated_at FROM instances WHERE id = :inst FOR UPDATE;

@@ -13,8 +13,13 @@ use crate::engine::{
 };
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
-/// A finish's serial, data fields, caller and idempotency key.
-type Finish<'a> = (&'a str, &'a Map<String, Value>, &'a Caller, Option<&'a str>);
+/// A finish's work, done in its run and not yet committed.
+struct FinishWork {
+    /// The instance as the finish left it.
+    instance: InstanceRow,
+    /// An earlier call with the same idempotency key did the work.
+    replayed: bool,
+}
 
 impl Engine {
     /// Reads a server item (K2 `OpenServerItem`); it must be open.
@@ -54,8 +59,8 @@ impl Engine {
     ) -> Result<FinishOutcome, EngineError> {
         self.command("finish_server_item", Subject::Serial(serial), || async {
             let mut run = Run::begin(self, caller).await?;
-            let finish = (serial, fields, caller, idempotency_key);
-            let (instance, replayed) = self.finish_in(&mut run, finish).await?;
+            let finish = self.settle_finish(&mut run, serial, fields, caller, idempotency_key);
+            let FinishWork { instance, replayed } = finish.await?;
             Ok(FinishOutcome {
                 instance: run.commit_view(instance).await?,
                 replayed,
@@ -65,7 +70,9 @@ impl Engine {
     }
 
     /// [`Self::finish_server_item`] for a caller that answers with the instance's id and
-    /// status at most: the commit reads nothing more (no open waits for a view).
+    /// status at most (K2 REST, `ServerItemService`, callback URLs): the commit reads
+    /// nothing more, where a view costs a read of the instance's open waits. Finishing is
+    /// the callbacks' hot path; failing an item, rare, answers with the view everywhere.
     pub async fn finish_server_item_summary(
         &self,
         serial: &str,
@@ -75,8 +82,8 @@ impl Engine {
     ) -> Result<FinishSummary, EngineError> {
         self.command("finish_server_item", Subject::Serial(serial), || async {
             let mut run = Run::begin(self, caller).await?;
-            let finish = (serial, fields, caller, idempotency_key);
-            let (instance, replayed) = self.finish_in(&mut run, finish).await?;
+            let finish = self.settle_finish(&mut run, serial, fields, caller, idempotency_key);
+            let FinishWork { instance, replayed } = finish.await?;
             let (instance_id, status) = (instance.id, instance.status);
             run.commit().await?;
             Ok(FinishSummary {
@@ -88,13 +95,15 @@ impl Engine {
         .await
     }
 
-    /// A finish's work in `run`, up to its commit: the instance as it then stands, and
-    /// whether an earlier call with the same idempotency key did the work.
-    async fn finish_in(
+    /// A finish's work in `run`, up to its commit.
+    async fn settle_finish(
         &self,
         run: &mut Run<'_>,
-        (serial, fields, caller, idempotency_key): Finish<'_>,
-    ) -> Result<(InstanceRow, bool), EngineError> {
+        serial: &str,
+        fields: &Map<String, Value>,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+    ) -> Result<FinishWork, EngineError> {
         let (wait, mut instance) = self.locked_server_item(run, serial, caller).await?;
         let key = idempotency_key.map(|key| format!("finish:{}:{key}", wait.id));
         let replayed = run.replay_of(key.as_deref()).await?.is_some();
@@ -115,7 +124,7 @@ impl Engine {
                 .await?;
             run.remember_outcome(key.as_deref(), "finished").await?;
         }
-        Ok((instance, replayed))
+        Ok(FinishWork { instance, replayed })
     }
 
     /// Fails a server item: its step's `on_error`, else the instance fails.
