@@ -21,7 +21,7 @@ store_suite!(
     extend_moves_the_deadline,
     forged_serials_are_unknown,
     repeated_finish_with_the_same_key_returns_the_first_outcome,
-    a_finish_without_a_view_commits_and_replays,
+    finish_and_fail_without_a_view_commit_alike,
     idempotent_start,
     custom_event_wakes_every_waiter,
     unclaimed_events_are_buffered_until_their_ttl,
@@ -74,7 +74,9 @@ mod cases {
         the_waiters_of_an_event_are_locked_and_read_in_instance_order,
     };
 
-    use holdpoint::engine::{CustomEvent, EngineError, FinishSummary, StartRequest};
+    use holdpoint::engine::{
+        CustomEvent, EngineError, FinishSummary, InstanceSummary, StartRequest,
+    };
     use holdpoint::store::*;
     use serde_json::{Map, Value, json};
     use std::time::Duration;
@@ -378,10 +380,11 @@ mod cases {
         );
     }
 
-    /// The finish that answers without a view (K2 REST, SOAP, callback URLs) commits what
-    /// the finish with a view commits, reports the status it committed (the instance
-    /// ended, or waiting at its next hold point), and replays like the other.
-    pub async fn a_finish_without_a_view_commits_and_replays(store: TestStore) {
+    /// The finish and the fail that answer without a view (K2 REST, SOAP, callback URLs)
+    /// commit what those with a view commit and report the status they committed (the
+    /// instance ended, failed, or waiting at its next hold point); the finish replays like
+    /// the other.
+    pub async fn finish_and_fail_without_a_view_commit_alike(store: TestStore) {
         let te = engine(&store, ALL).await;
         let started = start(&te, "single-item", json!({})).await;
         let serial = serial_of(&started);
@@ -392,8 +395,10 @@ mod cases {
             .await
             .unwrap();
         let expected = FinishSummary {
-            instance_id: started.id,
-            status: InstanceStatus::Completed,
+            instance: InstanceSummary {
+                id: started.id,
+                status: InstanceStatus::Completed,
+            },
             replayed: false,
         };
         assert_eq!(first, expected);
@@ -442,7 +447,7 @@ mod cases {
                 let summary = te
                     .engine
                     .finish_server_item_summary(&serial, &approved, &caller, None);
-                summary.await.unwrap().status
+                summary.await.unwrap().instance.status
             };
             let stored = te.engine.get(view.id, &caller).await.unwrap();
             assert_eq!((stored.status, stored.waits.len()), (status, 1));
@@ -450,6 +455,24 @@ mod cases {
             statuses.push(status);
         }
         assert_eq!(statuses, [InstanceStatus::Waiting, InstanceStatus::Waiting]);
+
+        // Failing without a view: the `on_error` step's outcome, committed.
+        let view = start(&te, "item-then-event", json!({"order_id": "S3"})).await;
+        let failed = te
+            .engine
+            .fail_server_item_summary(&serial_of(&view), "erp said no", &caller)
+            .await
+            .unwrap();
+        let stored = te.engine.get(view.id, &caller).await.unwrap();
+        assert_eq!(stored.status, InstanceStatus::Failed, "`rejected` fails it");
+        assert_eq!(
+            failed,
+            InstanceSummary {
+                id: view.id,
+                status: stored.status
+            }
+        );
+        assert_eq!(stored.error.as_deref(), Some("rejected: S3"));
     }
 
     pub async fn idempotent_start(store: TestStore) {

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::access::Access;
 use super::definition::Workflows;
 use super::serial::TaggedIds;
-use super::{Caller, Engine, EngineError, FinishSummary, InstanceView, WaitView};
+use super::{Caller, Engine, EngineError, FinishSummary, InstanceSummary, WaitView};
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
 /// The dialect history records for calls through a callback URL.
@@ -158,9 +158,9 @@ impl Engine {
         token: &str,
         message: &str,
         source: Option<String>,
-    ) -> Result<InstanceView, EngineError> {
+    ) -> Result<InstanceSummary, EngineError> {
         let (serial, caller) = self.callback_caller(token, source)?;
-        self.fail_server_item(&serial, message, &caller)
+        self.fail_server_item_summary(&serial, message, &caller)
             .await
             .map_err(hide_which)
     }

@@ -43,8 +43,8 @@ use telemetry::{Subject, observe};
 pub use commands::{CustomEvent, StartRequest};
 pub use error::EngineError;
 pub use views::{
-    EventOutcome, FinishOutcome, FinishSummary, HistoryView, InstanceView, ServerItemView,
-    StartOutcome, WaitView,
+    EventOutcome, FinishOutcome, FinishSummary, HistoryView, InstanceSummary, InstanceView,
+    ServerItemView, StartOutcome, WaitView,
 };
 
 /// Engine settings, resolved from configuration.

@@ -139,13 +139,19 @@ pub struct FinishOutcome {
     pub replayed: bool,
 }
 
-/// Result of finishing a server item for a caller that answers without the instance's
-/// view (K2 REST, `ServerItemService`, callback URLs): its commit reads nothing more,
-/// where the view costs a query of the instance's open waits.
+/// An instance's id and status, for callers that answer without its view (K2 REST,
+/// `ServerItemService`, callback URLs): a command's commit then reads nothing more, where
+/// a view costs a query of the instance's open waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceSummary {
+    pub id: i64,
+    pub status: InstanceStatus,
+}
+
+/// Result of finishing a server item, for a caller that answers without the view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FinishSummary {
-    pub instance_id: i64,
-    pub status: InstanceStatus,
+    pub instance: InstanceSummary,
     /// True when an earlier call with the same idempotency key did the work.
     pub replayed: bool,
 }

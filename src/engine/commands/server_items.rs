@@ -9,7 +9,8 @@ use crate::engine::clock::rfc3339;
 use crate::engine::interpreter::{Run, Settled, Settlement, WaitOutcome};
 use crate::engine::telemetry::{Subject, observe};
 use crate::engine::{
-    Caller, Engine, EngineError, FinishOutcome, FinishSummary, InstanceView, ServerItemView,
+    Caller, Engine, EngineError, FinishOutcome, FinishSummary, InstanceSummary, InstanceView,
+    ServerItemView,
 };
 use crate::store::{InstanceRow, WaitKind, WaitRow, WaitState};
 
@@ -70,9 +71,7 @@ impl Engine {
     }
 
     /// [`Self::finish_server_item`] for a caller that answers with the instance's id and
-    /// status at most (K2 REST, `ServerItemService`, callback URLs): the commit reads
-    /// nothing more, where a view costs a read of the instance's open waits. Finishing is
-    /// the callbacks' hot path; failing an item, rare, answers with the view everywhere.
+    /// status at most ([`InstanceSummary`]).
     pub async fn finish_server_item_summary(
         &self,
         serial: &str,
@@ -84,11 +83,8 @@ impl Engine {
             let mut run = Run::begin(self, caller).await?;
             let finish = self.settle_finish(&mut run, serial, fields, caller, idempotency_key);
             let FinishWork { instance, replayed } = finish.await?;
-            let (instance_id, status) = (instance.id, instance.status);
-            run.commit().await?;
             Ok(FinishSummary {
-                instance_id,
-                status,
+                instance: run.commit_summary(&instance).await?,
                 replayed,
             })
         })
@@ -136,19 +132,47 @@ impl Engine {
     ) -> Result<InstanceView, EngineError> {
         self.command("fail_server_item", Subject::Serial(serial), || async {
             let mut run = Run::begin(self, caller).await?;
-            let (wait, mut instance) = self.locked_server_item(&mut run, serial, caller).await?;
-            // A command refuses an instance whose definition version is gone.
-            run.workflow_of(&instance).await?;
-            let settlement = Settlement {
-                state: WaitState::Failed,
-                record: Some(("server_item_failed", json!({"error": message}))),
-                outcome: WaitOutcome::Failed(message.to_string()),
-            };
-            self.settle_item(&mut run, &mut instance, &wait, serial, settlement)
-                .await?;
+            let instance = self.settle_fail(&mut run, serial, message, caller).await?;
             run.commit_view(instance).await
         })
         .await
+    }
+
+    /// [`Self::fail_server_item`] for a caller that answers with the instance's id and
+    /// status at most ([`InstanceSummary`]).
+    pub async fn fail_server_item_summary(
+        &self,
+        serial: &str,
+        message: &str,
+        caller: &Caller,
+    ) -> Result<InstanceSummary, EngineError> {
+        self.command("fail_server_item", Subject::Serial(serial), || async {
+            let mut run = Run::begin(self, caller).await?;
+            let instance = self.settle_fail(&mut run, serial, message, caller).await?;
+            run.commit_summary(&instance).await
+        })
+        .await
+    }
+
+    /// A fail's work in `run`, up to its commit: the instance as it left it.
+    async fn settle_fail(
+        &self,
+        run: &mut Run<'_>,
+        serial: &str,
+        message: &str,
+        caller: &Caller,
+    ) -> Result<InstanceRow, EngineError> {
+        let (wait, mut instance) = self.locked_server_item(run, serial, caller).await?;
+        // A command refuses an instance whose definition version is gone.
+        run.workflow_of(&instance).await?;
+        let settlement = Settlement {
+            state: WaitState::Failed,
+            record: Some(("server_item_failed", json!({"error": message}))),
+            outcome: WaitOutcome::Failed(message.to_string()),
+        };
+        self.settle_item(run, &mut instance, &wait, serial, settlement)
+            .await?;
+        Ok(instance)
     }
 
     /// Pushes the deadline of an open server item (a heartbeat). `deadline` is Unix ms.

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use super::clock::rfc3339;
 use super::definition::Workflow;
 use super::queries::open_waits_of;
-use super::{Caller, Engine, EngineError, InstanceView};
+use super::{Caller, Engine, EngineError, InstanceSummary, InstanceView};
 use crate::store::{InstanceRow, InstanceStatus, NewHistory, Tx, WaitRow};
 
 pub(crate) use settle::{Settled, Settlement};
@@ -156,6 +156,20 @@ impl<'e> Run<'e> {
             .await?;
         self.commit().await?;
         Ok(view)
+    }
+
+    /// Commits and answers with the instance's id and status, as it stands in hand (as
+    /// [`Self::commit_view`] does), reading nothing more.
+    pub async fn commit_summary(
+        self,
+        instance: &InstanceRow,
+    ) -> Result<InstanceSummary, EngineError> {
+        let summary = InstanceSummary {
+            id: instance.id,
+            status: instance.status,
+        };
+        self.commit().await?;
+        Ok(summary)
     }
 
     pub async fn save(&mut self, instance: &mut InstanceRow) -> Result<(), EngineError> {

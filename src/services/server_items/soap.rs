@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::engine::ServerItemView;
+use crate::engine::{InstanceSummary, ServerItemView};
 use crate::error::ErrorCode;
 use crate::http::soap::{HeaderCredentials, SoapCall, SoapService, engine_fault, request_response};
 use crate::services::DEFAULT_FAIL_MESSAGE;
@@ -22,7 +22,6 @@ use crate::services::envelope::filled_text;
 use crate::soap::service::{Operation, ServiceDescriptor, inline_schema};
 use crate::soap::writer::XmlWriter;
 use crate::soap::{Element, SoapError, SoapVersion};
-use crate::store::InstanceStatus;
 
 pub const NAMESPACE: &str = "urn:holdpoint:server-items";
 pub const PATH: &str = "/soap/server-items";
@@ -100,7 +99,7 @@ impl SoapService for ServerItemService {
                     .map_err(engine_fault)?;
                 let mut out = XmlWriter::new();
                 out.start("FinishServerItemResponse", &[("xmlns", NAMESPACE)]);
-                instance_summary(&mut out, outcome.instance_id, outcome.status);
+                instance_summary(&mut out, &outcome.instance);
                 out.element("replayed", if outcome.replayed { "true" } else { "false" })
                     .end("FinishServerItemResponse");
                 out.finish()
@@ -109,12 +108,12 @@ impl SoapService for ServerItemService {
                 let message =
                     filled_text(body, NAMESPACE, "message").unwrap_or(DEFAULT_FAIL_MESSAGE);
                 let instance = engine
-                    .fail_server_item(serial, message, &caller)
+                    .fail_server_item_summary(serial, message, &caller)
                     .await
                     .map_err(engine_fault)?;
                 let mut out = XmlWriter::new();
                 out.start("FailServerItemResponse", &[("xmlns", NAMESPACE)]);
-                instance_summary(&mut out, instance.id, instance.status);
+                instance_summary(&mut out, &instance);
                 out.end("FailServerItemResponse");
                 out.finish()
             }
@@ -228,9 +227,9 @@ fn open_response(item: &ServerItemView) -> String {
     out.finish()
 }
 
-fn instance_summary(out: &mut XmlWriter, instance_id: i64, status: InstanceStatus) {
-    out.element("instanceId", &instance_id.to_string())
-        .element("status", status.as_str());
+fn instance_summary(out: &mut XmlWriter, instance: &InstanceSummary) {
+    out.element("instanceId", &instance.id.to_string())
+        .element("status", instance.status.as_str());
 }
 
 #[cfg(test)]
