@@ -16,7 +16,10 @@
 #      the same number of clients: pgbench's TPS. With STORE=sqlite, the baseline is a
 #      plain rusqlite loop over the same statements (one writer, as SQLite allows).
 # Loopback only. Environment: COUNT (default 20000), CONNECTIONS ("16 64"), KINDS
-# ("k2 soap event"), WORK (/tmp/holdpoint-callbacks), PORT (18090), PGPORT (55440).
+# ("k2 soap event"), ROUNDS (1), WORK (/tmp/holdpoint-callbacks), PORT (18090), PGPORT
+# (55440). With ROUNDS=N each kind and connection count is measured N times in a row,
+# a line each: on a shared machine whose speed moves within minutes, the ratios of N
+# rounds side by side say more than one.
 set -euo pipefail
 
 WORK=${WORK:-/tmp/holdpoint-callbacks}
@@ -24,6 +27,7 @@ STORE=${STORE:-postgres}
 COUNT=${COUNT:-20000}
 CONNECTIONS=${CONNECTIONS:-16 64}
 KINDS=${KINDS:-k2 soap event}
+ROUNDS=${ROUNDS:-1}
 PORT=${PORT:-18090}
 PGPORT=${PGPORT:-55440}
 CAPTURE=false
@@ -83,27 +87,28 @@ echo "store kind connections holdpoint_rps holdpoint_p99_ms baseline_tps baselin
 next=0
 for kind in $KINDS; do
     for connections in $CONNECTIONS; do
-        setup "$kind" "$next" "$WORK/values.txt" >&2
-        next=$((next + COUNT))
-        result=$(load "$kind" "$connections" "$WORK/values.txt")
-        echo "$result" >&2
-        rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$result")
-        p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$result")
-        failed=$(sed -E 's/.*non2xx=([0-9]+) errors=([0-9]+).*/\1+\2/' <<<"$result")
-        [ "$((failed))" = 0 ] || echo "warning: $failed callbacks failed" >&2
+        for _ in $(seq "$ROUNDS"); do
+            setup "$kind" "$next" "$WORK/values.txt" >&2
+            next=$((next + COUNT))
+            result=$(load "$kind" "$connections" "$WORK/values.txt")
+            echo "$result" >&2
+            rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$result")
+            p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$result")
+            failed=$(sed -E 's/.*non2xx=([0-9]+) errors=([0-9]+).*/\1+\2/' <<<"$result")
+            [ "$((failed))" = 0 ] || echo "warning: $failed callbacks failed" >&2
 
-        if [ "$STORE" = sqlite ]; then
-            baseline=$("$BASELINE" --dir "$WORK" --count "$COUNT" \
-                --kind "$([ "$kind" = event ] && echo event || echo item)" | tail -1)
-            tps=$(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"$baseline")
-            base_p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$baseline")
-            ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }')
-            echo "sqlite $kind $connections $rps $p99 $tps $base_p99 $ratio"
-            continue
-        fi
-        # pgbench's own batch of open waits, in the order it will take them.
-        setup "$kind" "$next" "$WORK/pg-values.txt" >&2
-        psql_hp <<SQL
+            if [ "$STORE" = sqlite ]; then
+                baseline=$("$BASELINE" --dir "$WORK" --count "$COUNT" \
+                    --kind "$([ "$kind" = event ] && echo event || echo item)" | tail -1)
+                tps=$(sed -E 's/.*tps=([0-9.]+).*/\1/' <<<"$baseline")
+                base_p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$baseline")
+                ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }')
+                echo "sqlite $kind $connections $rps $p99 $tps $base_p99 $ratio"
+                continue
+            fi
+            # pgbench's own batch of open waits, in the order it will take them.
+            setup "$kind" "$next" "$WORK/pg-values.txt" >&2
+            psql_hp <<SQL
 DROP TABLE IF EXISTS bench_targets; DROP SEQUENCE IF EXISTS bench_seq;
 CREATE TABLE bench_targets (k bigint PRIMARY KEY, wait_id bigint NOT NULL);
 INSERT INTO bench_targets SELECT row_number() OVER (ORDER BY w.id), w.id FROM waits w
@@ -112,20 +117,21 @@ INSERT INTO bench_targets SELECT row_number() OVER (ORDER BY w.id), w.id FROM wa
 CREATE SEQUENCE bench_seq START $([ "$kind" = event ] && echo "$next" || echo 1);
 ANALYZE;
 SQL
-        next=$((next + COUNT))
-        script="$WORK/$kind.sql" # readable by the postgres user
-        cp "benches/pgbench/$([ "$kind" = event ] && echo event || echo k2).sql" "$script"
-        per_client=$((COUNT / connections))
-        rm -f "$WORK"/pgbench_log*
-        tps=$(as_pg "$PGBIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$PGPORT" -U postgres \
-            -c "$connections" -j 2 -t "$per_client" -f "$script" -l --log-prefix="$WORK/pgbench_log" \
-            holdpoint 2>&1 | tee "$WORK/pgbench.log" | sed -nE 's/^tps = ([0-9.]+).*/\1/p')
-        [ -n "$tps" ] || { cat "$WORK/pgbench.log" >&2; exit 1; }
-        # Per-transaction log: the third field is the latency in microseconds.
-        pg_p99=$(cat "$WORK"/pgbench_log* | awk '{ print $3 }' | sort -n \
-            | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000 }')
-        ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }')
-        echo "postgres $kind $connections $rps $p99 $tps $pg_p99 $ratio"
+            next=$((next + COUNT))
+            script="$WORK/$kind.sql" # readable by the postgres user
+            cp "benches/pgbench/$([ "$kind" = event ] && echo event || echo k2).sql" "$script"
+            per_client=$((COUNT / connections))
+            rm -f "$WORK"/pgbench_log*
+            tps=$(as_pg "$PGBIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$PGPORT" -U postgres \
+                -c "$connections" -j 2 -t "$per_client" -f "$script" -l --log-prefix="$WORK/pgbench_log" \
+                holdpoint 2>&1 | tee "$WORK/pgbench.log" | sed -nE 's/^tps = ([0-9.]+).*/\1/p')
+            [ -n "$tps" ] || { cat "$WORK/pgbench.log" >&2; exit 1; }
+            # Per-transaction log: the third field is the latency in microseconds.
+            pg_p99=$(cat "$WORK"/pgbench_log* | awk '{ print $3 }' | sort -n \
+                | awk '{ v[NR] = $1 } END { i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000 }')
+            ratio=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.2f", a / b }')
+            echo "postgres $kind $connections $rps $p99 $tps $pg_p99 $ratio"
+        done
     done
 done
 echo "holdpoint RSS after the run: $(rss_mib) MiB" >&2
