@@ -61,7 +61,7 @@ fn main() {
 }
 
 /// What an echo's answer settles (same kinds of value as `http::observe`'s).
-fn answered(n: u32) -> Answered<'static> {
+fn answered(n: u32) -> Answered {
     Answered {
         route: PATH,
         status: 200,

@@ -60,6 +60,8 @@ thread_local! {
 pub struct RequestScope {
     /// `None` when the `request` span is disabled: nothing to make, enter or write.
     state: Option<Rc<ScopeState>>,
+    /// [`Scopes`] makes the span late: its filter is a static one, of targets and levels.
+    lazy: bool,
 }
 
 struct ScopeState {
@@ -130,7 +132,7 @@ impl RequestScope {
             (enabled, lazy)
         });
         if !enabled {
-            return Self { state: None };
+            return Self { state: None, lazy };
         }
         let path = path();
         let path = path.as_ref();
@@ -153,6 +155,7 @@ impl RequestScope {
         }
         Self {
             state: Some(Rc::new(state)),
+            lazy,
         }
     }
 
@@ -174,8 +177,15 @@ impl RequestScope {
     /// Logs the request's `request` line, with what its answer settled, when enabled: in
     /// the plain text format straight into the log queue, exactly as that format writes
     /// it inside the span, without the span ([`request_line`]); else through `tracing`.
-    pub fn log_answered(&self, answered: &Answered<'_>) {
-        if request_line::enabled() && !self.write_request_line(answered) {
+    pub fn log_answered(&self, answered: &Answered) {
+        // A static filter decides by target and level alone, and the line has the span's:
+        // there it is enabled exactly when the span is, which `new` asked already.
+        let enabled = if self.lazy {
+            self.state.is_some()
+        } else {
+            request_line::enabled()
+        };
+        if enabled && !self.write_request_line(answered) {
             answered.log_in(self.span().and_then(Span::id));
         }
     }
@@ -183,7 +193,7 @@ impl RequestScope {
     /// Writes the `request` line straight into the log queue and returns true; returns
     /// false, having written nothing, when the plain text format is not the one installed
     /// or the span is disabled.
-    fn write_request_line(&self, answered: &Answered<'_>) -> bool {
+    fn write_request_line(&self, answered: &Answered) -> bool {
         let Some(state) = &self.state else {
             return false;
         };

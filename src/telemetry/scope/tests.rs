@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use tracing::span::{Attributes, Id};
 use tracing::{Dispatch, Span, Subscriber};
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt;
 use tracing_subscriber::layer::{self, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -197,7 +197,25 @@ fn a_disabled_span_leaves_nothing_to_make_or_write() {
     });
 }
 
-fn answered() -> Answered<'static> {
+#[test]
+fn under_lazy_scopes_the_request_line_follows_the_targets_filter() {
+    for (directives, expected) in [
+        ("info,holdpoint::http::observe=warn", 0),
+        ("warn,holdpoint::http::observe=info", 1),
+        ("warn", 0),
+    ] {
+        let targets: Targets = directives.parse().expect("valid directives");
+        let written = Lines::default();
+        let (queue, guard) = queue::line_queue(written.clone());
+        let inner = tracing_subscriber::registry().with(targets);
+        let dispatch = Dispatch::new(Scopes::new(inner, RequestSpans::Lazy, Some(queue)));
+        tracing::dispatcher::with_default(&dispatch, || scope().log_answered(&answered()));
+        drop(guard);
+        assert_eq!(logged(&written).len(), expected, "{directives}");
+    }
+}
+
+fn answered() -> Answered {
     Answered {
         route: "/p",
         status: 200,
