@@ -91,7 +91,10 @@ fn lines<S>(
 ///
 /// Request spans may be made late ([`scope`]) under a static filter only: an `EnvFilter`
 /// may enable a line by the spans it is logged in (`[request{path=/x}]=debug`), so it must
-/// find the request's span entered when it decides.
+/// find the request's span entered when it decides. And only under one of targets and
+/// levels alone, without field names (`target[{field}]=level`, which `Targets` accepts):
+/// there a line with the request span's target and level is enabled exactly when the
+/// span is, which the `request` line relies on ([`scope::RequestScope::log_answered`]).
 fn filter(level: &str) -> (Box<dyn Layer<Registry> + Send + Sync>, scope::RequestSpans) {
     filter_of(EnvFilter::try_from_default_env().ok(), level)
 }
@@ -107,7 +110,8 @@ fn filter_of(
     }
     let directives = directives(level);
     match directives.parse::<Targets>() {
-        Ok(targets) => (Box::new(targets), Lazy),
+        Ok(targets) if !directives.contains('[') => (Box::new(targets), Lazy),
+        Ok(targets) => (Box::new(targets), Eager),
         Err(_) => (Box::new(EnvFilter::new(directives)), Eager),
     }
 }
@@ -188,6 +192,8 @@ mod tests {
         assert_eq!(filter_of(None, "warn,holdpoint::http=info").1, Lazy);
         // A span's fields in a directive: not a static list.
         assert_eq!(filter_of(None, "info,[request{path=/x}]=debug").1, Eager);
+        // Field names: a static filter, but not of targets and levels alone.
+        assert_eq!(filter_of(None, "warn,holdpoint[{status}]=info").1, Eager);
         let from_env = EnvFilter::new("info");
         assert_eq!(filter_of(Some(from_env), "info").1, Eager);
     }

@@ -20,6 +20,10 @@ use tracing_subscriber::fmt::{FormatFields, FormattedFields};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+pub(super) use self::escapes::debug_leaves_alone;
+
+mod escapes;
+
 /// The plain text fields (module doc).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct PlainFields;
@@ -180,46 +184,6 @@ fn write_debug_f64(writer: &mut (impl fmt::Write + ?Sized), value: f64) -> fmt::
     }
 }
 
-/// Text that `str`'s `Debug` writes unchanged between its quotes: printable ASCII
-/// without `"` and `\`. Looked at eight bytes at a time ([`escapes_in`]): the `request`
-/// line's values are a few dozen bytes, too short for the compiler's vectorized loop,
-/// and a byte at a time was a sixth of what that line cost (instructions, 2026-12-06).
-/// Every word is looked at, without stopping at the first that needs escaping: text
-/// that does is rare in a log.
-pub(super) fn debug_leaves_alone(text: &str) -> bool {
-    let (words, tail) = text.as_bytes().as_chunks::<8>();
-    let mut escapes = 0;
-    for word in words {
-        escapes |= escapes_in(u64::from_le_bytes(*word));
-    }
-    // The tail padded with a byte that needs no escaping.
-    let mut last = [b'a'; 8];
-    last[..tail.len()].copy_from_slice(tail);
-    escapes |= escapes_in(u64::from_le_bytes(last));
-    escapes == 0
-}
-
-/// The high bit of each byte of `word` that `Debug` would escape, or of some other byte
-/// when one of them is not ASCII (a non-zero answer is all that matters). While every
-/// byte is ASCII no addition below carries into the next byte; a byte that is not ASCII
-/// has its own high bit set, whatever the carries do to the other bytes.
-const fn escapes_in(word: u64) -> u64 {
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    const fn each(byte: u8) -> u64 {
-        u64::from_ne_bytes([byte; 8])
-    }
-    let not_ascii = word;
-    // An ASCII byte below ' ' stays below 0x80 once 0x60 is added.
-    let control = !word.wrapping_add(each(0x60));
-    // Only DEL (0x7f) of the ASCII bytes reaches 0x80 once 1 is added.
-    let delete = word.wrapping_add(each(0x01));
-    // An ASCII byte equal to the one looked for is 0 after the XOR, and only 0 stays
-    // below 0x80 once 0x7f is added.
-    let quote = !(word ^ each(b'"')).wrapping_add(each(0x7f));
-    let backslash = !(word ^ each(b'\\')).wrapping_add(each(0x7f));
-    (not_ascii | control | delete | quote | backslash) & HIGH
-}
-
 /// `value` as `f64`'s `Debug` writes it, when `ryu` is sure to write the same: both write
 /// the shortest digits that read back as `value`, as a plain decimal (`0.25`, `12.0`) in
 /// this range, where `Debug` does not switch to an exponent. With at most 15 significant
@@ -322,7 +286,7 @@ fn needs_escape_or_is_multibyte(byte: u8) -> bool {
 mod tests {
     use proptest::prelude::{ProptestConfig, any, proptest};
 
-    use super::{debug_leaves_alone, debug_of_f64};
+    use super::debug_of_f64;
 
     /// What the fast path writes for `value`, if it takes it.
     fn fast(value: f64) -> Option<String> {
@@ -361,17 +325,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn text_is_left_alone_only_when_debug_would_leave_it() {
-        for text in ["", "/vco/webservice", "it's", "a b~{}"] {
-            assert!(debug_leaves_alone(text));
-            assert_eq!(format!("{text:?}"), format!("\"{text}\""));
-        }
-        for text in ["a\"b", "a\\b", "tab\t", "é", "\x7f", "\x1b[31m"] {
-            assert!(!debug_leaves_alone(text), "{text:?}");
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
@@ -385,21 +338,6 @@ mod tests {
             if let Some(text) = fast(value) {
                 assert_eq!(text, format!("{value:?}"));
             }
-        }
-
-        #[test]
-        fn ascii_is_left_alone_exactly_when_debug_leaves_it(text in "[\\x00-\\x7f]{0,40}") {
-            let unchanged = format!("{text:?}") == format!("\"{text}\"");
-            assert_eq!(debug_leaves_alone(&text), unchanged, "{text:?}");
-        }
-
-        #[test]
-        fn any_text_is_left_alone_only_when_it_is_printable_ascii_debug_leaves(
-            text in "(\\PC|[\\x00-\\x7f]){0,40}",
-        ) {
-            let printable = text.bytes().all(|byte| (b' '..=b'~').contains(&byte));
-            let unchanged = printable && !text.contains(['"', '\\']);
-            assert_eq!(debug_leaves_alone(&text), unchanged, "{text:?}");
         }
 
         #[test]

@@ -14,8 +14,9 @@ use super::fields::debug_leaves_alone;
 use super::line::level_text;
 
 /// What a request's answer settled: the fields of its `request` line. The texts are
-/// `'static`, from bounded sets (route templates, dialects, operations): the line's
-/// writer keeps what it wrote for them by their address ([`Tails`]).
+/// `'static`, so that one address always holds the same text: the line's writer keeps
+/// what it wrote for them by their address ([`Tails`]). They come from bounded sets
+/// (route templates, dialects, operations).
 #[derive(Debug, Clone, Copy)]
 pub struct Answered {
     /// The route template, not the path.
@@ -48,9 +49,19 @@ impl Answered {
     }
 }
 
-/// Whether the `request` line is enabled, as `log_in` would find it.
+/// Whether the `request` line is enabled, as `log_in` would find it: its fields named
+/// too, for a filter that decides by them.
 pub(super) fn enabled() -> bool {
-    tracing::event_enabled!(target: TARGET, Level::INFO)
+    tracing::event_enabled!(
+        target: TARGET,
+        Level::INFO,
+        message,
+        route,
+        status,
+        dialect,
+        operation,
+        elapsed_ms
+    )
 }
 
 /// The values of the request's span, as its line shows them.
@@ -89,8 +100,8 @@ pub(super) fn with_line(span: &SpanValues<'_>, answered: &Answered, write: impl 
 /// dynamic call or a check that ASCII digits are UTF-8.
 fn format(line: &mut Vec<u8>, span: &SpanValues<'_>, answered: &Answered) {
     line.extend_from_slice(&UtcMicros::now());
-    // The span's fields are displayed (`%value`), so written as they are.
     line.extend_from_slice(level_text(Level::INFO).as_bytes());
+    // The span's fields are displayed (`%value`), so written as they are.
     line.extend_from_slice(b"request{method=");
     line.extend_from_slice(span.method.as_bytes());
     line.extend_from_slice(b" path=");
@@ -102,7 +113,9 @@ fn format(line: &mut Vec<u8>, span: &SpanValues<'_>, answered: &Answered) {
     line.push(b'\n');
 }
 
-/// How many tails a thread keeps: a node answers a few routes most of the time.
+/// How many tails a thread keeps: a node answers a few routes most of the time. A worker
+/// that goes round more kinds of answer than this in turn misses every time, and a miss
+/// costs what writing the tail did before they were kept, plus a copy of some 100 bytes.
 const KEPT_TAILS: usize = 4;
 
 /// The part of the line from the span's end to `elapsed_ms=`, for the last few answers'
@@ -313,6 +326,13 @@ mod tests {
                 let written = by_hand(span, &answered);
                 assert_eq!(untimed(&written), untimed(&expected));
                 assert_eq!(written.len(), expected.len(), "{written}");
+                // Again, from the kept tail; and the same route at another address.
+                assert_eq!(untimed(&by_hand(span, &answered)), untimed(&expected));
+                let elsewhere = Answered {
+                    route: Box::leak(route.to_string().into_boxed_str()),
+                    ..answered
+                };
+                assert_eq!(untimed(&by_hand(span, &elsewhere)), untimed(&expected));
             }
         }
     }

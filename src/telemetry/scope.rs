@@ -60,7 +60,7 @@ thread_local! {
 pub struct RequestScope {
     /// `None` when the `request` span is disabled: nothing to make, enter or write.
     state: Option<Rc<ScopeState>>,
-    /// [`Scopes`] makes the span late: its filter is a static one, of targets and levels.
+    /// [`Scopes`] makes the span late: its filter is one of targets and levels alone.
     lazy: bool,
 }
 
@@ -178,8 +178,10 @@ impl RequestScope {
     /// the plain text format straight into the log queue, exactly as that format writes
     /// it inside the span, without the span ([`request_line`]); else through `tracing`.
     pub fn log_answered(&self, answered: &Answered) {
-        // A static filter decides by target and level alone, and the line has the span's:
-        // there it is enabled exactly when the span is, which `new` asked already.
+        // Lazy scopes come with a filter of targets and levels alone (`telemetry::filter_of`),
+        // and the line has the span's target and level: there it is enabled exactly when the
+        // span is, which `new` asked already (of the same dispatcher: a request's future
+        // stays on its thread, under the process's subscriber).
         let enabled = if self.lazy {
             self.state.is_some()
         } else {
