@@ -95,7 +95,7 @@ fn lines_beyond_the_bound_are_dropped_and_counted_while_the_sink_is_stuck() {
     assert_eq!(staged, 0);
     assert_eq!(queue.dropped(), OVER as u64);
     release.send(()).unwrap();
-    drop(guard);
+    guard.close_and_wait();
     // Closing moves no line that was not counted already.
     assert_eq!(queue.dropped(), OVER as u64);
     // Everything that was buffered is written by the time the guard is gone, in order.
@@ -118,7 +118,7 @@ fn the_byte_bound_holds_whatever_the_number_of_lines() {
     }
     assert_eq!(queue.dropped(), 2, "four lines fill the buffer");
     release.send(()).unwrap();
-    drop(guard);
+    guard.close_and_wait();
     assert_eq!(text(&written).lines().count(), 5);
 }
 
@@ -145,7 +145,7 @@ fn dropping_the_guard_writes_out_the_buffer_then_lines_bypass_it() {
     for n in 0..1000 {
         log_line(&queue, &format!("line {n}\n"));
     }
-    drop(guard);
+    guard.close_and_wait();
     let all = text(&written);
     assert_eq!(all.lines().count(), 1000);
     assert!(all.ends_with("line 999\n"));
@@ -177,7 +177,7 @@ fn each_threads_lines_are_written_whole_and_in_order() {
     for logger in loggers {
         logger.join().unwrap();
     }
-    drop(guard);
+    guard.close_and_wait();
     let mut next = [0; THREADS];
     for line in text(&written).lines() {
         let (thread, n) = line.split_once(' ').unwrap();
@@ -243,7 +243,7 @@ fn a_thread_that_ends_while_the_sink_is_stuck_moves_its_lines_and_leaves_no_stag
         assert!(state.stages.len() <= 2, "{} stages", state.stages.len());
     }
     release.send(()).unwrap();
-    drop(guard);
+    guard.close_and_wait();
     let expected: String = (0..5).map(|n| format!("from thread {n}\n")).collect();
     assert_eq!(text(&written), format!("first\n{expected}"));
 }

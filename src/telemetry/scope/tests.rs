@@ -216,7 +216,7 @@ fn the_request_line_follows_the_configured_filter() {
             .with(fmt::layer().with_writer(through_tracing.clone()));
         let dispatch = Dispatch::new(Scopes::new(inner, spans, Some(queue)));
         tracing::dispatcher::with_default(&dispatch, || scope().log_answered(&answered()));
-        drop(guard);
+        guard.close_and_wait();
         let lines = logged(&written).len() + logged(&through_tracing).len();
         assert_eq!(lines, expected, "{directives}");
     }
@@ -247,7 +247,7 @@ fn the_request_line_goes_into_the_plain_queue_without_a_span() {
         run(scope.instrument(YieldOnce::default()));
         scope.log_answered(&answered());
     });
-    drop(guard);
+    guard.close_and_wait();
     assert_eq!(spans.load(Ordering::Relaxed), 0);
     assert_eq!(
         logged(&written),
