@@ -113,10 +113,13 @@ fn format(line: &mut Vec<u8>, span: &SpanValues<'_>, answered: &Answered) {
     line.push(b'\n');
 }
 
-/// How many tails a thread keeps: a node answers a few routes most of the time. A worker
-/// that goes round more kinds of answer than this in turn misses every time, and a miss
-/// costs what writing the tail did before they were kept, plus a copy of some 100 bytes.
-const KEPT_TAILS: usize = 4;
+/// How many tails a thread keeps: enough for a node that mixes a few kinds of traffic
+/// (callbacks, SOAP operations, K2 finishes, health checks and their errors), each a
+/// route, status, dialect and operation. A worker that goes round more kinds of answer
+/// than this in turn misses every time, and a miss costs what writing the tail did before
+/// tails were kept, plus a copy of some 100 bytes; a hit costs a look at each kept key
+/// before it, a few instructions each.
+const KEPT_TAILS: usize = 8;
 
 /// The part of the line from the span's end to `elapsed_ms=`, for the last few answers'
 /// route, status, dialect and operation: the same for most of a node's requests, it is
