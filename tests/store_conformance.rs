@@ -54,6 +54,7 @@ store_suite!(
     the_waiters_of_an_event_are_locked_and_read_in_instance_order,
     a_waiter_closed_behind_the_lock_is_left_out,
     deferred_writes_keep_their_order_and_effect,
+    writes_failing_after_their_command_let_go_fail_it_alone,
 );
 
 mod cases {
@@ -63,6 +64,7 @@ mod cases {
         a_failing_command_inside_a_batch_fails_alone,
         closing_a_wait_read_open_that_was_closed_is_a_conflict,
         concurrent_finishes_of_one_item_have_one_winner,
+        writes_failing_after_their_command_let_go_fail_it_alone,
     };
     pub use super::counts::{
         lists_filter_by_step, open_waits_are_counted_per_hour_due,

@@ -314,6 +314,23 @@ impl<S> Batch<S> {
         answer
     }
 
+    /// How many commands were released into the batch: the place [`Batch::ack`] gives
+    /// the next one.
+    pub(super) fn commands(&self) -> usize {
+        self.acks.len()
+    }
+
+    /// The command at `place` hears that it failed and the others stay in the batch: its
+    /// writes went out after it was released into the batch (PostgreSQL's unsent writes)
+    /// and it was rolled back to its savepoint.
+    pub(super) fn fail_one(&mut self, place: usize, error: StoreError) {
+        if let Some(ack) = self.acks.get_mut(place) {
+            let (answered, _) = oneshot::channel();
+            // A caller that stopped waiting misses nothing it could act on.
+            let _ = std::mem::replace(ack, answered).send(Err(error));
+        }
+    }
+
     /// A command of the batch wrote work for the runners.
     pub(super) fn wakes_runners(&self) -> bool {
         self.wake_runners

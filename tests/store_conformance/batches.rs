@@ -163,6 +163,35 @@ pub async fn concurrent_finishes_of_one_item_have_one_winner(store: TestStore) {
 /// been closed after all, the transaction fails with a conflict and stores nothing.
 pub async fn closing_a_wait_read_open_that_was_closed_is_a_conflict(store: TestStore) {
     let store = store.store.clone();
+    let (tx, id, wait_id) = a_wait_read_open(&store).await;
+    close_it_as_read_after_it_was_closed(tx, id, wait_id).await;
+
+    let mut tx = store.begin().await.unwrap();
+    nothing_of_the_close_is_stored(tx.as_mut(), id, wait_id).await;
+    tx.commit().await.unwrap();
+}
+
+/// A command whose last writes fail after it let go of the connection (on PostgreSQL they
+/// go out with the next command's first statement, or with the batch's `COMMIT`) hears
+/// their error, and only it: the command behind it commits, and nothing of the failed one
+/// is stored.
+pub async fn writes_failing_after_their_command_let_go_fail_it_alone(store: TestStore) {
+    let store = store.store.clone();
+    let (failing, id, wait_id) = a_wait_read_open(&store).await;
+    let after = tokio::spawn(write_instance(store.clone(), "after"));
+    tokio::time::sleep(SETTLE).await;
+    close_it_as_read_after_it_was_closed(failing, id, wait_id).await;
+    let after = after.await.unwrap().expect("the command behind it commits");
+
+    let mut tx = store.begin().await.unwrap();
+    nothing_of_the_close_is_stored(tx.as_mut(), id, wait_id).await;
+    assert_eq!(folio_of(tx.as_mut(), after).await.as_deref(), Some("after"));
+    tx.commit().await.unwrap();
+}
+
+/// A committed instance with an open item, and a command that has read its wait `open`
+/// under the instance's lock: the command, the instance, the wait.
+async fn a_wait_read_open(store: &Arc<dyn Store>) -> (Box<dyn Tx>, i64, i64) {
     let mut tx = store.begin_command().await.unwrap();
     let (id, wait_id) = instance_with_an_item(&mut tx).await;
     tx.commit().await.unwrap();
@@ -170,7 +199,12 @@ pub async fn closing_a_wait_read_open_that_was_closed_is_a_conflict(store: TestS
     let mut tx = store.begin_command().await.unwrap();
     let (_, read) = tx.lock_instance_and_get_wait(id, wait_id).await.unwrap();
     assert_eq!(read.map(|wait| wait.state), Some(WaitState::Open));
-    // A closer that does not take the instance lock, here in the same transaction.
+    (tx, id, wait_id)
+}
+
+/// Closes the wait behind the reader's back (a closer that does not take the instance
+/// lock, here in the same transaction), then as read, and commits: a conflict.
+async fn close_it_as_read_after_it_was_closed(mut tx: Box<dyn Tx>, id: i64, wait_id: i64) {
     assert!(
         tx.close_wait(wait_id, WaitState::Cancelled, 2)
             .await
@@ -187,12 +221,12 @@ pub async fn closing_a_wait_read_open_that_was_closed_is_a_conflict(store: TestS
         matches!(outcome, Err(StoreError::Conflict(_))),
         "{outcome:?}"
     );
+}
 
-    let mut tx = store.begin().await.unwrap();
+async fn nothing_of_the_close_is_stored(tx: &mut dyn Tx, id: i64, wait_id: i64) {
     let wait = tx.get_wait(wait_id).await.unwrap().expect("the wait");
     assert_eq!(wait.state, WaitState::Open, "nothing of it was stored");
     assert!(tx.history(id).await.unwrap().is_empty());
-    tx.commit().await.unwrap();
 }
 
 /// A command that waits for an instance lock held longer than a group-commit lane lets

@@ -7,9 +7,14 @@
 //! (its prepared statements with it); a node may keep lanes over its shared pool too, for
 //! commands run off the workers. A command takes a free lane, or waits for the one with the
 //! fewest waiting. Its statements go out as on a connection of its own (`BEGIN` and
-//! `SAVEPOINT` with its first statement, deferred writes with the next one); its commit
-//! sends `RELEASE` where a lone command sends `COMMIT`, so a command costs the same round
-//! trips, and a batch one `COMMIT`.
+//! `SAVEPOINT` with its first statement, deferred writes with the next one). Its commit
+//! sends nothing: its last writes and its `RELEASE` ([`super::pipeline::Unsent`]) go out
+//! in front of the first statement of the lane's next command, or of the batch's
+//! `COMMIT`, since the command waits for that `COMMIT` anyway. A finish of a batch of one
+//! then costs two round trips (reads; writes, `RELEASE` and `COMMIT`) instead of three,
+//! and a batch of four five instead of nine. Should those statements fail, whoever sent
+//! them answers the command with their error, rolls it back to its savepoint, sends its
+//! own statements again and goes on.
 //!
 //! Lanes of one node (its workers' too) and other nodes' lanes hold row locks until their
 //! batch commits, so two batches can wait for each other (each has released a command that
@@ -22,7 +27,9 @@
 //! A command dropped half-way (its client went away) is rolled back to its savepoint by a
 //! task that holds the turn until that is done. Dropped while its `RELEASE` is on the
 //! wire, it cannot know whether the savepoint is still there; the rollback then fails and
-//! the whole batch with it: its other commands hear an error, none is acknowledged.
+//! the whole batch with it: its other commands hear an error, none is acknowledged. So
+//! does a command dropped while the previous command's unsent statements, sent with its
+//! own, are unanswered: rolling back to a savepoint could undo that command.
 //!
 //! On the workers' lanes a command's every round trip stays on its thread, and a batch's
 //! `COMMIT` saves the database a share of its CPU per callback: at 64 clients on two cores
@@ -38,6 +45,7 @@ use deadpool_postgres::{Object, Pool};
 use tokio::sync::{Notify, OwnedMutexGuard};
 
 use super::conn::commit_sql;
+use super::pipeline::{Unsent, after_unsent};
 use crate::store::StoreError;
 use crate::store::group_commit::{self, Batch, Flush};
 
@@ -57,7 +65,7 @@ pub(super) const OPEN_BATCH: &str = "BEGIN; SET LOCAL lock_timeout = '200ms'; SA
 const BEFORE_COMMIT: &str = "SET LOCAL lock_timeout = 0";
 pub(super) const BEGIN_COMMAND: &str = "SAVEPOINT command";
 pub(super) const RELEASE_COMMAND: &str = "RELEASE command";
-const UNDO_COMMAND: &str = "ROLLBACK TO command; RELEASE command";
+pub(super) const UNDO_COMMAND: &str = "ROLLBACK TO command; RELEASE command";
 
 pub(super) type Gate = group_commit::Gate<PgFlush>;
 pub(super) type Turn = group_commit::Turn<PgFlush>;
@@ -70,6 +78,8 @@ pub(super) struct Session {
     pub client: Option<Object>,
     /// `BEGIN` has been sent and no `COMMIT` or `ROLLBACK` since.
     pub open: bool,
+    /// The last released command's writes and `RELEASE`, not sent yet.
+    pub unsent: Option<Unsent>,
 }
 
 impl Session {
@@ -80,6 +90,7 @@ impl Session {
             drop(Object::take(client));
         }
         self.open = false;
+        self.unsent = None;
     }
 }
 
@@ -124,8 +135,16 @@ impl Committing {
     async fn commit(mut self, work: Arc<Notify>) {
         let batch = &mut *self.0;
         let sql = format!("{BEFORE_COMMIT}; {}", commit_sql(batch.wakes_runners()));
+        let unsent = batch.session.unsent.take();
         let outcome = match batch.session.client.as_ref() {
-            Some(client) => client.batch_execute(&sql).await.map_err(StoreError::from),
+            Some(client) => {
+                let sent = after_unsent(client, unsent, Vec::new(), || client.batch_execute(&sql));
+                let sent = sent.await;
+                if let Some((ack, error)) = sent.carried_failure {
+                    batch.fail_one(ack, error.into());
+                }
+                sent.outcome.map_err(StoreError::from)
+            }
             None => Err(StoreError::Other("the batch lost its connection".into())),
         };
         match &outcome {

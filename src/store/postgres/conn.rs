@@ -1,7 +1,9 @@
 //! One PostgreSQL transaction on a pooled connection, or one command in the savepoint of a
 //! lane's batch ([`super::batch`]): statements are prepared once per connection
 //! (`prepare_cached`), and deferred writes go out with the next statement or `COMMIT`
-//! (`RELEASE` for a command of a batch) in one pipeline (see [`super::pipeline`]).
+//! (`RELEASE` for a command of a batch) in one pipeline (see [`super::pipeline`]). A
+//! command of a batch leaves its last writes and its `RELEASE` to the next command of its
+//! lane or to the batch's `COMMIT` ([`Unsent`]), and sends those the previous command left.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use futures_util::future::try_join;
 
 use super::WORK_CHANNEL;
 use super::batch::{self, Turn};
-use super::pipeline::{self, Deferred};
+use super::pipeline::{self, Deferred, Prepared, Sent, Unsent};
 use crate::store::StoreError;
 use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
@@ -31,6 +33,10 @@ pub(super) struct PgConn {
     failed: bool,
     /// Writes waiting to go out with the next statement.
     pending: Vec<Deferred>,
+    /// What the lane's previous command left unsent: it goes out in front of `pending`.
+    carried: Option<Unsent>,
+    /// `carried` is on the wire and what became of it is not known yet.
+    carrying: bool,
     /// This node's runners, woken at once after a `COMMIT` that notified (the `NOTIFY`
     /// reaches them too, a round trip later).
     work: Arc<Notify>,
@@ -62,6 +68,8 @@ impl PgConn {
             holder: Holder::Pooled(Some(client)),
             failed: false,
             pending: vec![Deferred::Control(BEGIN)],
+            carried: None,
+            carrying: false,
             work,
         }
     }
@@ -75,6 +83,7 @@ impl PgConn {
     ) -> Result<Self, StoreError> {
         turn.connect(pool).await?;
         let opens_batch = turn.opens_batch();
+        let carried = turn.session_mut().unsent.take();
         let opening = if opens_batch {
             batch::OPEN_BATCH
         } else {
@@ -88,12 +97,15 @@ impl PgConn {
             },
             failed: false,
             pending: vec![Deferred::Control(opening)],
+            carried,
+            carrying: false,
             work,
         })
     }
 
-    /// The writes to send with the next statement; what they begin is then under way.
-    fn take_pending(&mut self) -> Vec<Deferred> {
+    /// The writes to send with the next statement, behind what the previous command left
+    /// unsent; what they begin is then under way.
+    fn take_pending(&mut self) -> Outgoing {
         if let Holder::Batched {
             turn: Some(turn),
             savepoint_sent,
@@ -105,7 +117,27 @@ impl PgConn {
                 turn.session_mut().open = true;
             }
         }
-        std::mem::take(&mut self.pending)
+        let carried = self.carried.take();
+        self.carrying = carried.is_some();
+        Outgoing {
+            pending: std::mem::take(&mut self.pending),
+            carried,
+        }
+    }
+
+    /// After the pipeline that carried `take_pending`'s statements: the previous command
+    /// hears whether its own went through, and this one whether its did.
+    fn sent<T>(&mut self, sent: Sent<T>) -> Result<T, StoreError> {
+        self.carrying = false;
+        if let Some((place, error)) = sent.carried_failure
+            && let Holder::Batched {
+                turn: Some(turn), ..
+            } = &mut self.holder
+        {
+            turn.batch().fail_one(place, error.into());
+        }
+        self.failed |= sent.outcome.is_err();
+        Ok(sent.outcome?)
     }
 
     fn client(&self) -> Result<&Object, StoreError> {
@@ -120,10 +152,7 @@ impl PgConn {
 
     /// The statement, prepared once per connection, and the writes to send before it
     /// (taken only once the statement is prepared, so that a failed prepare loses none).
-    async fn prepared(
-        &mut self,
-        sql: &str,
-    ) -> Result<(&Object, Statement, Vec<Deferred>), StoreError> {
+    async fn prepared(&mut self, sql: &str) -> Result<(&Object, Statement, Outgoing), StoreError> {
         if self.failed {
             return Err(failed_before());
         }
@@ -169,20 +198,43 @@ impl PgConn {
         matches!(self.holder, Holder::Batched { .. })
     }
 
-    fn take_pending_unless_failed(&mut self) -> Result<Vec<Deferred>, StoreError> {
+    fn take_pending_unless_failed(&mut self) -> Result<Outgoing, StoreError> {
         if self.failed {
             return Err(failed_before());
         }
         Ok(self.take_pending())
     }
 
-    /// After the pipeline that held a batched command's `RELEASE`: the command is in its
-    /// batch, and answers once the batch's `COMMIT` is through. Should the pipeline have
-    /// failed, the command is still in its savepoint, rolled back to as it drops.
+    /// A batched command's commit: its last writes and its `RELEASE`, prepared, are left
+    /// to the lane's next holder. A command that carries the previous one's unsent
+    /// statements (it sent nothing yet) sends everything itself instead: should the
+    /// pipeline fail, it must know whose statements failed.
+    async fn release(&mut self, notify: bool) -> Result<(), StoreError> {
+        let out = self.take_pending_unless_failed()?;
+        let client = self.client()?;
+        if out.carried.is_some() {
+            let release = || client.batch_execute(batch::RELEASE_COMMAND);
+            let sent = pipeline::after_unsent(client, out.carried, out.pending, release).await;
+            let outcome = self.sent(sent);
+            return self.released(notify, outcome, None).await;
+        }
+        let mut pending = out.pending;
+        pending.push(Deferred::Control(batch::RELEASE_COMMAND));
+        let prepared = pipeline::prepare(client, pending).await;
+        let prepared = prepared.inspect_err(|_| self.failed = true)?;
+        self.released(notify, Ok(()), Some(prepared)).await
+    }
+
+    /// After the pipeline that held a batched command's `RELEASE` (`unsent` is `None`),
+    /// or with its last writes and `RELEASE` left to the lane's next holder: the command
+    /// is in its batch, and answers once the batch's `COMMIT` is through, or once its
+    /// unsent statements failed. Should the pipeline have failed, the command is still in
+    /// its savepoint, rolled back to as it drops.
     async fn released<T>(
         &mut self,
         notify: bool,
-        outcome: Result<T, tokio_postgres::Error>,
+        outcome: Result<T, StoreError>,
+        unsent: Option<Vec<Prepared>>,
     ) -> Result<T, StoreError> {
         let output = outcome.inspect_err(|_| self.failed = true)?;
         let Holder::Batched { turn, .. } = &mut self.holder else {
@@ -191,11 +243,27 @@ impl PgConn {
         let mut turn = turn
             .take()
             .ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
+        let place = turn.batch().commands();
         let ack = turn.batch().ack(notify);
+        if let Some(statements) = unsent {
+            let unsent = Unsent {
+                statements,
+                ack: place,
+            };
+            turn.session_mut().unsent = Some(unsent);
+        }
         drop(turn); // may commit the batch
         ack.await.map_err(|_| unanswered())??;
         Ok(output)
     }
+}
+
+/// What goes out with a transaction's next statement.
+pub(super) struct Outgoing {
+    /// This transaction's deferred writes (and `BEGIN` or its `SAVEPOINT` first).
+    pending: Vec<Deferred>,
+    /// The lane's previous command's unsent statements, to go out in front.
+    carried: Option<Unsent>,
 }
 
 /// A connection on its way through `COMMIT`. Unless it is given back once the outcome is
@@ -243,14 +311,23 @@ impl Drop for PgConn {
                 ..
             } => {
                 match turn.take() {
+                    // Whether the previous command's unsent statements went through is
+                    // unknown: rolling back to a savepoint could undo that command.
+                    Some(mut turn) if self.carrying => {
+                        turn.fail_batch(
+                            "a command was dropped while its lane's previous one was unanswered",
+                        );
+                    }
                     Some(turn) if *savepoint_sent => turn.undo_command(),
                     // A statement failed before its savepoint went out (preparing one runs
                     // in the batch's transaction): it may have aborted the whole batch.
                     Some(mut turn) if self.failed => {
                         turn.fail_batch("a statement failed outside its command's savepoint");
                     }
-                    // Nothing of it reached the database: letting go of the turn is all.
-                    Some(_) | None => {}
+                    // Nothing of it reached the database: the previous command's unsent
+                    // statements stay for the next holder.
+                    Some(mut turn) => turn.session_mut().unsent = self.carried.take(),
+                    None => {}
                 }
                 None
             }
@@ -285,12 +362,11 @@ impl Conn for PgConn {
         sql: Sql,
         params: Vec<Param<'_>>,
     ) -> Result<Vec<T>, StoreError> {
-        let (client, statement, pending) = self.prepared(&sql).await?;
+        let (client, statement, out) = self.prepared(&sql).await?;
         let params = bound(&params);
-        let next = client.query(&statement, &params);
-        let rows = pipeline::with_pending(client, pending, next).await;
-        self.failed |= rows.is_err();
-        rows?.iter().map(T::from_row).collect()
+        let next = || client.query(&statement, &params);
+        let sent = pipeline::after_unsent(client, out.carried, out.pending, next).await;
+        self.sent(sent)?.iter().map(T::from_row).collect()
     }
 
     /// Both queries go out together, after the deferred writes: PostgreSQL runs them in
@@ -306,27 +382,27 @@ impl Conn for PgConn {
         let then = self.client()?.prepare_cached(&second.0).await;
         self.failed |= then.is_err();
         let then = then?;
-        let (client, statement, pending) = self.prepared(&first.0).await?;
+        let (client, statement, out) = self.prepared(&first.0).await?;
         let (first_params, second_params) = (bound(&first.1), bound(&second.1));
-        let both = try_join(
-            client.query(&statement, &first_params),
-            client.query(&then, &second_params),
-        );
-        let rows = pipeline::with_pending(client, pending, both).await;
-        self.failed |= rows.is_err();
-        let (rows_a, rows_b) = rows?;
+        let both = || {
+            try_join(
+                client.query(&statement, &first_params),
+                client.query(&then, &second_params),
+            )
+        };
+        let sent = pipeline::after_unsent(client, out.carried, out.pending, both).await;
+        let (rows_a, rows_b) = self.sent(sent)?;
         let read_a = rows_a.iter().map(A::from_row).collect::<Result<_, _>>()?;
         let read_b = rows_b.iter().map(B::from_row).collect::<Result<_, _>>()?;
         Ok((read_a, read_b))
     }
 
     async fn execute(&mut self, sql: Sql, params: Vec<Param<'_>>) -> Result<u64, StoreError> {
-        let (client, statement, pending) = self.prepared(&sql).await?;
+        let (client, statement, out) = self.prepared(&sql).await?;
         let params = bound(&params);
-        let next = client.execute(&statement, &params);
-        let changed = pipeline::with_pending(client, pending, next).await;
-        self.failed |= changed.is_err();
-        Ok(changed?)
+        let next = || client.execute(&statement, &params);
+        let sent = pipeline::after_unsent(client, out.carried, out.pending, next).await;
+        self.sent(sent)
     }
 
     fn defer(&mut self, sql: &'static str, params: Vec<Param<'_>>) -> Result<(), StoreError> {
@@ -337,11 +413,7 @@ impl Conn for PgConn {
 
     async fn commit(mut self, notify: bool) -> Result<(), StoreError> {
         if self.is_batched() {
-            let pending = self.take_pending_unless_failed()?;
-            let client = self.client()?;
-            let release = client.batch_execute(batch::RELEASE_COMMAND);
-            let outcome = pipeline::with_pending(client, pending, release).await;
-            return self.released(notify, outcome).await;
+            return self.release(notify).await;
         }
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
@@ -360,18 +432,22 @@ impl Conn for PgConn {
         notify: bool,
     ) -> Result<Vec<T>, StoreError> {
         let batched = self.is_batched();
-        let (client, statement, pending) = self.prepared(&sql).await?;
+        let (client, statement, out) = self.prepared(&sql).await?;
         if batched {
             let params = bound(&params);
-            let query_then_release = try_join(
-                client.query(&statement, &params),
-                client.batch_execute(batch::RELEASE_COMMAND),
-            );
-            let outcome = pipeline::with_pending(client, pending, query_then_release).await;
-            let (rows, ()) = self.released(notify, outcome).await?;
+            let query_then_release = || {
+                try_join(
+                    client.query(&statement, &params),
+                    client.batch_execute(batch::RELEASE_COMMAND),
+                )
+            };
+            let sent =
+                pipeline::after_unsent(client, out.carried, out.pending, query_then_release).await;
+            let outcome = self.sent(sent);
+            let (rows, ()) = self.released(notify, outcome, None).await?;
             return rows.iter().map(T::from_row).collect();
         }
-        self.pending = pending; // they go out with the query, below
+        self.pending = out.pending; // they go out with the query, below
         let client = self.ending()?;
         let pending = std::mem::take(&mut self.pending);
         let params = bound(&params);

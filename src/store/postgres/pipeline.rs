@@ -12,12 +12,17 @@
 //! reused (see `PgConn::commit`). A command of a batch sends `RELEASE` instead, which
 //! fails too; the command is then rolled back to its savepoint as it is dropped, and the
 //! batch goes on.
+//!
+//! A command of a batch goes further ([`Unsent`]): its last writes and its `RELEASE` wait
+//! for the next command of its lane, or for the batch's `COMMIT`, and the pipeline that
+//! carries them tells that command whether they failed ([`Sent`]).
 
 use deadpool_postgres::Object;
-use futures_util::future::{try_join, try_join_all};
-use tokio_postgres::Statement;
+use futures_util::future::{join, try_join, try_join_all};
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, Statement};
 
+use super::batch::UNDO_COMMAND;
 use crate::store::sql::Param;
 
 /// A statement whose outcome nobody reads, waiting to go out with the next one.
@@ -35,45 +40,135 @@ pub(super) enum Deferred {
     Control(&'static str),
 }
 
-/// Prepares the writes (from the connection's cache after the first time) and sends
-/// `pending`, then runs `next` in the same pipeline; `next`'s output when everything
+/// A deferred statement, its write prepared: sending it needs no round trip first.
+pub(super) enum Prepared {
+    Write {
+        statement: Statement,
+        params: Vec<Param<'static>>,
+    },
+    Control(&'static str),
+}
+
+/// The writes and `RELEASE` of a command of a batch that let go of its lane before they
+/// went out: the lane's next command sends them in front of its own first statements,
+/// or the batch's flush in front of its `COMMIT`, saving the round trip the command
+/// would wait on (it waits for the `COMMIT` anyway). Whoever sends them answers the
+/// command should they fail, rolls it back to its savepoint and goes on.
+pub(super) struct Unsent {
+    pub statements: Vec<Prepared>,
+    /// The command's place among its batch's acknowledgements
+    /// ([`crate::store::group_commit::Batch::fail_one`]).
+    pub ack: usize,
+}
+
+/// The outcome of a pipeline, and the error of the [`Unsent`] statements it carried in
+/// front, with the acknowledgement that error is for.
+pub(super) struct Sent<T> {
+    pub carried_failure: Option<(usize, Error)>,
+    pub outcome: Result<T, Error>,
+}
+
+/// Prepares the writes (from the connection's cache after the first time).
+pub(super) async fn prepare(
+    client: &Object,
+    pending: Vec<Deferred>,
+) -> Result<Vec<Prepared>, Error> {
+    let mut ready = Vec::with_capacity(pending.len());
+    for deferred in pending {
+        ready.push(match deferred {
+            Deferred::Write { sql, params } => Prepared::Write {
+                statement: client.prepare_cached(sql).await?,
+                params,
+            },
+            Deferred::Control(sql) => Prepared::Control(sql),
+        });
+    }
+    Ok(ready)
+}
+
+/// Sends every statement, in order, as it is first polled; the first error.
+async fn send(client: &Object, prepared: &[Prepared]) -> Result<(), Error> {
+    let sends = prepared.iter().map(|prepared| async move {
+        match prepared {
+            Prepared::Write { statement, params } => {
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    params.iter().map(Param::as_postgres).collect();
+                client.execute(statement, &params).await.map(drop)
+            }
+            Prepared::Control(sql) => client.batch_execute(sql).await,
+        }
+    });
+    try_join_all(sends).await.map(drop)
+}
+
+/// Sends `pending`, then runs `next` in the same pipeline; `next`'s output when everything
 /// succeeded.
 pub(super) async fn with_pending<T, F>(
     client: &Object,
     pending: Vec<Deferred>,
     next: F,
-) -> Result<T, tokio_postgres::Error>
+) -> Result<T, Error>
 where
-    F: Future<Output = Result<T, tokio_postgres::Error>>,
+    F: Future<Output = Result<T, Error>>,
 {
     if pending.is_empty() {
         return next.await;
     }
-    let mut ready = Vec::with_capacity(pending.len());
-    for deferred in &pending {
-        ready.push(match deferred {
-            Deferred::Write { sql, params } => {
-                Ready::Write(client.prepare_cached(sql).await?, params)
-            }
-            Deferred::Control(sql) => Ready::Control(sql),
-        });
-    }
-    let sends = ready.iter().map(|ready| async move {
-        match ready {
-            Ready::Write(statement, params) => {
-                let params: Vec<&(dyn ToSql + Sync)> =
-                    params.iter().map(Param::as_postgres).collect();
-                client.execute(statement, &params).await.map(drop)
-            }
-            Ready::Control(sql) => client.batch_execute(sql).await,
-        }
-    });
-    let (_, output) = try_join(try_join_all(sends), next).await?;
+    let ready = prepare(client, pending).await?;
+    let (_, output) = try_join(send(client, &ready), next).await?;
     Ok(output)
 }
 
-/// A deferred statement, its write prepared.
-enum Ready<'a> {
-    Write(Statement, &'a [Param<'static>]),
-    Control(&'static str),
+/// [`with_pending`] behind a released command's [`Unsent`] statements, all prepared
+/// before anything is sent, so that nothing of the caller's can overtake them. Should
+/// they fail, the transaction is aborted and the caller's statements with it: the
+/// released command is rolled back to its savepoint and the caller's statements are sent
+/// again (`next` makes them anew).
+pub(super) async fn after_unsent<T, F, Fut>(
+    client: &Object,
+    unsent: Option<Unsent>,
+    pending: Vec<Deferred>,
+    next: F,
+) -> Sent<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let Some(unsent) = unsent else {
+        let outcome = with_pending(client, pending, next()).await;
+        return Sent {
+            carried_failure: None,
+            outcome,
+        };
+    };
+    let ready = match prepare(client, pending).await {
+        Ok(ready) => ready,
+        Err(error) => {
+            // Nothing went out: the batch fails as a whole (`PgConn`'s drop).
+            return Sent {
+                carried_failure: None,
+                outcome: Err(error),
+            };
+        }
+    };
+    let own = || async {
+        try_join(send(client, &ready), next())
+            .await
+            .map(|(_, out)| out)
+    };
+    let (carried, outcome) = join(send(client, &unsent.statements), own()).await;
+    let Err(error) = carried else {
+        return Sent {
+            carried_failure: None,
+            outcome,
+        };
+    };
+    let outcome = match client.batch_execute(UNDO_COMMAND).await {
+        Ok(()) => own().await,
+        Err(undo) => Err(undo),
+    };
+    Sent {
+        carried_failure: Some((unsent.ack, error)),
+        outcome,
+    }
 }
