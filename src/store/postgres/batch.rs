@@ -45,7 +45,7 @@ use deadpool_postgres::{Object, Pool};
 use tokio::sync::{Notify, OwnedMutexGuard};
 
 use super::conn::commit_sql;
-use super::pipeline::{Unsent, after_unsent};
+use super::pipeline::{Carried, Unsent, after_unsent};
 use crate::store::StoreError;
 use crate::store::group_commit::{self, Batch, Flush};
 
@@ -140,8 +140,10 @@ impl Committing {
             Some(client) => {
                 let sent = after_unsent(client, unsent, Vec::new(), || client.batch_execute(&sql));
                 let sent = sent.await;
-                if let Some((ack, error)) = sent.carried_failure {
-                    batch.fail_one(ack, error.into());
+                // (`Unknown` only when preparing the caller's statements failed: there
+                // are none here, and the outcome fails the whole batch anyway.)
+                if let Carried::Failed(place, error) = sent.carried {
+                    batch.fail_one(place, error.into());
                 }
                 sent.outcome.map_err(StoreError::from)
             }

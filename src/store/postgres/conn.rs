@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Object;
 use tokio::sync::Notify;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -17,11 +17,12 @@ use futures_util::future::try_join;
 
 use super::WORK_CHANNEL;
 use super::batch::{self, Turn};
-use super::pipeline::{self, Deferred, Prepared, Sent, Unsent};
+use super::pipeline::{self, Deferred, Unsent};
 use crate::store::StoreError;
-use crate::store::group_commit::unanswered;
 use crate::store::sql::row::FromRow;
 use crate::store::sql::{Conn, Dialect, Param, Sql};
+
+mod batched;
 
 const BEGIN: &str = "BEGIN";
 
@@ -74,35 +75,6 @@ impl PgConn {
         }
     }
 
-    /// Starts a command in the batch of the lane whose turn the caller holds: `BEGIN`
-    /// (when it opens the batch) and its `SAVEPOINT` go out with its first statement.
-    pub(super) async fn begin_batched(
-        mut turn: Turn,
-        pool: &Pool,
-        work: Arc<Notify>,
-    ) -> Result<Self, StoreError> {
-        turn.connect(pool).await?;
-        let opens_batch = turn.opens_batch();
-        let carried = turn.session_mut().unsent.take();
-        let opening = if opens_batch {
-            batch::OPEN_BATCH
-        } else {
-            batch::BEGIN_COMMAND
-        };
-        Ok(Self {
-            holder: Holder::Batched {
-                turn: Some(turn),
-                savepoint_sent: false,
-                opens_batch,
-            },
-            failed: false,
-            pending: vec![Deferred::Control(opening)],
-            carried,
-            carrying: false,
-            work,
-        })
-    }
-
     /// The writes to send with the next statement, behind what the previous command left
     /// unsent; what they begin is then under way.
     fn take_pending(&mut self) -> Outgoing {
@@ -123,21 +95,6 @@ impl PgConn {
             pending: std::mem::take(&mut self.pending),
             carried,
         }
-    }
-
-    /// After the pipeline that carried `take_pending`'s statements: the previous command
-    /// hears whether its own went through, and this one whether its did.
-    fn sent<T>(&mut self, sent: Sent<T>) -> Result<T, StoreError> {
-        self.carrying = false;
-        if let Some((place, error)) = sent.carried_failure
-            && let Holder::Batched {
-                turn: Some(turn), ..
-            } = &mut self.holder
-        {
-            turn.batch().fail_one(place, error.into());
-        }
-        self.failed |= sent.outcome.is_err();
-        Ok(sent.outcome?)
     }
 
     fn client(&self) -> Result<&Object, StoreError> {
@@ -204,62 +161,10 @@ impl PgConn {
         }
         Ok(self.take_pending())
     }
-
-    /// A batched command's commit: its last writes and its `RELEASE`, prepared, are left
-    /// to the lane's next holder. A command that carries the previous one's unsent
-    /// statements (it sent nothing yet) sends everything itself instead: should the
-    /// pipeline fail, it must know whose statements failed.
-    async fn release(&mut self, notify: bool) -> Result<(), StoreError> {
-        let out = self.take_pending_unless_failed()?;
-        let client = self.client()?;
-        if out.carried.is_some() {
-            let release = || client.batch_execute(batch::RELEASE_COMMAND);
-            let sent = pipeline::after_unsent(client, out.carried, out.pending, release).await;
-            let outcome = self.sent(sent);
-            return self.released(notify, outcome, None).await;
-        }
-        let mut pending = out.pending;
-        pending.push(Deferred::Control(batch::RELEASE_COMMAND));
-        let prepared = pipeline::prepare(client, pending).await;
-        let prepared = prepared.inspect_err(|_| self.failed = true)?;
-        self.released(notify, Ok(()), Some(prepared)).await
-    }
-
-    /// After the pipeline that held a batched command's `RELEASE` (`unsent` is `None`),
-    /// or with its last writes and `RELEASE` left to the lane's next holder: the command
-    /// is in its batch, and answers once the batch's `COMMIT` is through, or once its
-    /// unsent statements failed. Should the pipeline have failed, the command is still in
-    /// its savepoint, rolled back to as it drops.
-    async fn released<T>(
-        &mut self,
-        notify: bool,
-        outcome: Result<T, StoreError>,
-        unsent: Option<Vec<Prepared>>,
-    ) -> Result<T, StoreError> {
-        let output = outcome.inspect_err(|_| self.failed = true)?;
-        let Holder::Batched { turn, .. } = &mut self.holder else {
-            return Err(StoreError::Other("not a command of a batch".into()));
-        };
-        let mut turn = turn
-            .take()
-            .ok_or_else(|| StoreError::Other("transaction already ended".into()))?;
-        let place = turn.batch().commands();
-        let ack = turn.batch().ack(notify);
-        if let Some(statements) = unsent {
-            let unsent = Unsent {
-                statements,
-                ack: place,
-            };
-            turn.session_mut().unsent = Some(unsent);
-        }
-        drop(turn); // may commit the batch
-        ack.await.map_err(|_| unanswered())??;
-        Ok(output)
-    }
 }
 
 /// What goes out with a transaction's next statement.
-pub(super) struct Outgoing {
+struct Outgoing {
     /// This transaction's deferred writes (and `BEGIN` or its `SAVEPOINT` first).
     pending: Vec<Deferred>,
     /// The lane's previous command's unsent statements, to go out in front.
@@ -305,30 +210,8 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         let client = match &mut self.holder {
             Holder::Pooled(client) => client.take(),
-            Holder::Batched {
-                turn,
-                savepoint_sent,
-                ..
-            } => {
-                match turn.take() {
-                    // Whether the previous command's unsent statements went through is
-                    // unknown: rolling back to a savepoint could undo that command.
-                    Some(mut turn) if self.carrying => {
-                        turn.fail_batch(
-                            "a command was dropped while its lane's previous one was unanswered",
-                        );
-                    }
-                    Some(turn) if *savepoint_sent => turn.undo_command(),
-                    // A statement failed before its savepoint went out (preparing one runs
-                    // in the batch's transaction): it may have aborted the whole batch.
-                    Some(mut turn) if self.failed => {
-                        turn.fail_batch("a statement failed outside its command's savepoint");
-                    }
-                    // Nothing of it reached the database: the previous command's unsent
-                    // statements stay for the next holder.
-                    Some(mut turn) => turn.session_mut().unsent = self.carried.take(),
-                    None => {}
-                }
+            Holder::Batched { .. } => {
+                self.let_go_of_the_turn();
                 None
             }
         };

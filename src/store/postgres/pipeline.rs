@@ -9,13 +9,17 @@
 //! transaction, its error is the first one the pipeline yields (answers come in order),
 //! and the command fails with it. A `COMMIT` sent after a failed statement ends the
 //! transaction with a rollback, so nothing of it is stored; the connection is then not
-//! reused (see `PgConn::commit`). A command of a batch sends `RELEASE` instead, which
-//! fails too; the command is then rolled back to its savepoint as it is dropped, and the
-//! batch goes on.
+//! reused (see `PgConn::commit`).
 //!
 //! A command of a batch goes further ([`Unsent`]): its last writes and its `RELEASE` wait
-//! for the next command of its lane, or for the batch's `COMMIT`, and the pipeline that
-//! carries them tells that command whether they failed ([`Sent`]).
+//! for the next command of its lane, or for the batch's `COMMIT`. Should they fail, the
+//! pipeline that carried them rolls the command back to its savepoint and tells it so
+//! ([`Sent`]), and the batch goes on. A command whose statement fails before its
+//! `RELEASE` is rolled back to its savepoint as it is dropped.
+
+use std::future::poll_fn;
+use std::pin::pin;
+use std::task::Poll;
 
 use deadpool_postgres::Object;
 use futures_util::future::{join, try_join, try_join_all};
@@ -61,11 +65,23 @@ pub(super) struct Unsent {
     pub ack: usize,
 }
 
-/// The outcome of a pipeline, and the error of the [`Unsent`] statements it carried in
-/// front, with the acknowledgement that error is for.
+/// The outcome of a pipeline, and what became of the [`Unsent`] statements it carried in
+/// front.
 pub(super) struct Sent<T> {
-    pub carried_failure: Option<(usize, Error)>,
+    pub carried: Carried,
     pub outcome: Result<T, Error>,
+}
+
+/// What became of the [`Unsent`] statements a pipeline carried.
+pub(super) enum Carried {
+    /// None were carried, or they went through.
+    Through,
+    /// They failed, and their command (its acknowledgement's place) was rolled back to
+    /// its savepoint.
+    Failed(usize, Error),
+    /// They were not sent, and the transaction may be aborted (preparing one of the
+    /// caller's statements failed): only the whole batch can fail now.
+    Unknown,
 }
 
 /// Prepares the writes (from the connection's cache after the first time).
@@ -119,11 +135,11 @@ where
     Ok(output)
 }
 
-/// [`with_pending`] behind a released command's [`Unsent`] statements, all prepared
-/// before anything is sent, so that nothing of the caller's can overtake them. Should
-/// they fail, the transaction is aborted and the caller's statements with it: the
-/// released command is rolled back to its savepoint and the caller's statements are sent
-/// again (`next` makes them anew).
+/// [`with_pending`] behind a released command's [`Unsent`] statements, with nothing of
+/// the caller's sent before them. Should they fail, the transaction is aborted and the
+/// caller's statements with it: the released command is rolled back to its savepoint and
+/// the caller's statements are sent again (`next` makes them anew). Should that rollback
+/// fail, the caller hears its error.
 pub(super) async fn after_unsent<T, F, Fut>(
     client: &Object,
     unsent: Option<Unsent>,
@@ -134,19 +150,18 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
+    let through = |outcome| Sent {
+        carried: Carried::Through,
+        outcome,
+    };
     let Some(unsent) = unsent else {
-        let outcome = with_pending(client, pending, next()).await;
-        return Sent {
-            carried_failure: None,
-            outcome,
-        };
+        return through(with_pending(client, pending, next()).await);
     };
     let ready = match prepare(client, pending).await {
         Ok(ready) => ready,
         Err(error) => {
-            // Nothing went out: the batch fails as a whole (`PgConn`'s drop).
             return Sent {
-                carried_failure: None,
+                carried: Carried::Unknown,
                 outcome: Err(error),
             };
         }
@@ -156,19 +171,26 @@ where
             .await
             .map(|(_, out)| out)
     };
-    let (carried, outcome) = join(send(client, &unsent.statements), own()).await;
-    let Err(error) = carried else {
-        return Sent {
-            carried_failure: None,
-            outcome,
-        };
+    let mut carried = pin!(send(client, &unsent.statements));
+    // Polled once on its own, every carried statement is on the wire, unless one failed
+    // before it was sent (a parameter that would not encode): the caller's statements
+    // must not go out then, they would run ahead of the command's rollback. Once all are
+    // on the wire, answers come in order: `join` learns both outcomes.
+    let first = poll_fn(|cx| Poll::Ready(carried.as_mut().poll(cx))).await;
+    let error = match first {
+        Poll::Ready(Err(error)) => error,
+        Poll::Ready(Ok(())) => return through(own().await),
+        Poll::Pending => match join(carried, own()).await {
+            (Ok(()), outcome) => return through(outcome),
+            (Err(error), _) => error,
+        },
     };
     let outcome = match client.batch_execute(UNDO_COMMAND).await {
         Ok(()) => own().await,
         Err(undo) => Err(undo),
     };
     Sent {
-        carried_failure: Some((unsent.ack, error)),
+        carried: Carried::Failed(unsent.ack, error),
         outcome,
     }
 }
