@@ -36,7 +36,8 @@ pub(super) struct PgConn {
     pending: Vec<Deferred>,
     /// What the lane's previous command left unsent: it goes out in front of `pending`.
     carried: Option<Unsent>,
-    /// `carried` is on the wire and what became of it is not known yet.
+    /// `carried` was taken to be sent (it may be on the wire) and what became of it is
+    /// not known yet.
     carrying: bool,
     /// This node's runners, woken at once after a `COMMIT` that notified (the `NOTIFY`
     /// reaches them too, a round trip later).
