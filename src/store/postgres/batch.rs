@@ -29,7 +29,9 @@
 //! wire, it cannot know whether the savepoint is still there; the rollback then fails and
 //! the whole batch with it: its other commands hear an error, none is acknowledged. So
 //! does a command dropped while the previous command's unsent statements, sent with its
-//! own, are unanswered: rolling back to a savepoint could undo that command.
+//! own, are unanswered, or one whose own writes failed to prepare before those went out
+//! (a failed prepare may have aborted the transaction): rolling back to a savepoint could
+//! undo that command unseen.
 //!
 //! On the workers' lanes a command's every round trip stays on its thread, and a batch's
 //! `COMMIT` saves the database a share of its CPU per callback: at 64 clients on two cores

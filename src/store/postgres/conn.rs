@@ -37,7 +37,8 @@ pub(super) struct PgConn {
     /// What the lane's previous command left unsent: it goes out in front of `pending`.
     carried: Option<Unsent>,
     /// `carried` was taken to be sent (it may be on the wire) and what became of it is
-    /// not known yet.
+    /// not known yet; it stays set when that is never learnt (`Carried::Unknown`), so
+    /// that the command's drop fails the whole batch.
     carrying: bool,
     /// This node's runners, woken at once after a `COMMIT` that notified (the `NOTIFY`
     /// reaches them too, a round trip later).

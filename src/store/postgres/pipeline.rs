@@ -22,7 +22,7 @@ use std::pin::pin;
 use std::task::Poll;
 
 use deadpool_postgres::Object;
-use futures_util::future::{join, try_join, try_join_all};
+use futures_util::future::{join, try_join};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Statement};
 
@@ -102,19 +102,42 @@ pub(super) async fn prepare(
     Ok(ready)
 }
 
-/// Sends every statement, in order, as it is first polled; the first error.
+/// Sends every statement, in order, as it is first polled; the first error. None goes out
+/// after one that failed before it was sent (a parameter that would not encode), which
+/// [`after_unsent`] relies on; `try_join_all` would send them all past 30 statements.
 async fn send(client: &Object, prepared: &[Prepared]) -> Result<(), Error> {
-    let sends = prepared.iter().map(|prepared| async move {
-        match prepared {
-            Prepared::Write { statement, params } => {
-                let params: Vec<&(dyn ToSql + Sync)> =
-                    params.iter().map(Param::as_postgres).collect();
-                client.execute(statement, &params).await.map(drop)
+    let mut requests: Vec<_> = prepared
+        .iter()
+        .map(|prepared| Some(Box::pin(request(client, prepared))))
+        .collect();
+    poll_fn(|cx| {
+        let mut waiting = false;
+        for slot in &mut requests {
+            let Some(request) = slot else { continue };
+            match request.as_mut().poll(cx) {
+                Poll::Ready(Ok(())) => *slot = None,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => waiting = true,
             }
-            Prepared::Control(sql) => client.batch_execute(sql).await,
         }
-    });
-    try_join_all(sends).await.map(drop)
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    })
+    .await
+}
+
+/// One statement: its request goes out at the first poll, before any wait.
+async fn request(client: &Object, prepared: &Prepared) -> Result<(), Error> {
+    match prepared {
+        Prepared::Write { statement, params } => {
+            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_postgres).collect();
+            client.execute(statement, &params).await.map(drop)
+        }
+        Prepared::Control(sql) => client.batch_execute(sql).await,
+    }
 }
 
 /// Sends `pending`, then runs `next` in the same pipeline; `next`'s output when everything

@@ -89,7 +89,8 @@ impl PgConn {
     /// or with its last writes and `RELEASE` left to the lane's next holder: the command
     /// is in its batch, and answers once the batch's `COMMIT` is through, or once its
     /// unsent statements failed. Should the pipeline have failed, the command is still in
-    /// its savepoint, rolled back to as it drops.
+    /// its savepoint, rolled back to as it drops (or, when what it carried is unknown, the
+    /// whole batch is).
     pub(super) async fn released<T>(
         &mut self,
         notify: bool,
